@@ -1,0 +1,4 @@
+mod input;
+mod rules;
+
+fn main() {}

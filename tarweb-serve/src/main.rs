@@ -1,0 +1,1 @@
+fn main() { eprintln!("tarweb-serve: not implemented yet (issue 3)"); std::process::exit(2); }
