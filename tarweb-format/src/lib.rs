@@ -1,1 +1,14 @@
+//! The `.twb` blob: one file holding a whole static site as precomputed HTTP
+//! responses. This crate owns its bytes: [`write_blob`] writes one,
+//! [`Blob::parse`] validates one and gives zero-copy access to it.
+//! `format-spec.md` at the repository root is the byte-exact specification.
 
+pub mod layout;
+mod read;
+mod write;
+
+pub use layout::{Coding, MAX_PATH_LEN, PAGE};
+pub use read::{Blob, FormatError, Layout, NotModified, Route, Variant, Variants, Verify};
+pub use write::{
+    blob_to_vec, reason, write_blob, BlobSpec, ResponseSpec, RouteSpec, WriteError, WriteStats,
+};

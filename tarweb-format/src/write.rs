@@ -1,0 +1,580 @@
+//! Writer: lays out routes, variants and response blocks as `format-spec.md`
+//! says. The caller decides which headers a response has; this module owns
+//! how they become bytes (status line, `Content-Length`, order, CRLFs) and
+//! where every block lands in the file.
+
+use crate::layout::{self, hdr, route, variant, Coding};
+use crate::read::{check_path, content_length_line, is_tchar, valid_etag};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::io::{self, Seek, SeekFrom, Write};
+use std::sync::Arc;
+
+/// One stored response (a variant of a route, or of the 404).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ResponseSpec {
+    pub coding: Coding,
+    /// Header fields after `Content-Length`, in this order. Must not contain
+    /// `Content-Length` (the writer adds it from the body).
+    pub headers: Vec<(String, String)>,
+    pub body: Arc<[u8]>,
+    /// Strong entity-tag with quotes; required on 200 routes, where `headers`
+    /// must carry the same value as `ETag`.
+    pub etag: Option<String>,
+    /// Header fields of the `304 Not Modified` head (200 routes only).
+    pub not_modified: Option<Vec<(String, String)>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RouteSpec {
+    /// Decoded URL path, e.g. `/docs/` (see `check_path`).
+    pub path: String,
+    /// 200, or a redirect status (301, 302, 303, 307, 308).
+    pub status: u16,
+    /// Seconds since the Unix epoch (`Last-Modified`); 0 for redirects.
+    pub last_modified: i64,
+    pub variants: Vec<ResponseSpec>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BlobSpec {
+    pub routes: Vec<RouteSpec>,
+    /// Variants of the site's 404 response (status 404); empty for none.
+    pub not_found: Vec<ResponseSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteStats {
+    pub file_size: u64,
+    pub digest: [u8; 32],
+    pub routes: usize,
+    pub variants: usize,
+    /// Distinct bytes stored in the data section (heads, bodies, 304 heads).
+    pub data_bytes: u64,
+    /// Alignment padding inside the data section.
+    pub padding: u64,
+}
+
+#[derive(Debug)]
+pub enum WriteError {
+    Io(io::Error),
+    /// The spec breaks a rule of the format; the text names the route.
+    Invalid(String),
+}
+
+impl fmt::Display for WriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WriteError::Io(e) => write!(f, "writing the blob: {e}"),
+            WriteError::Invalid(s) => f.write_str(s),
+        }
+    }
+}
+
+impl std::error::Error for WriteError {}
+
+impl From<io::Error> for WriteError {
+    fn from(e: io::Error) -> Self {
+        WriteError::Io(e)
+    }
+}
+
+fn invalid<T>(s: String) -> Result<T, WriteError> {
+    Err(WriteError::Invalid(s))
+}
+
+/// The reason phrase the writer uses for each status it can store.
+pub fn reason(status: u16) -> Option<&'static str> {
+    Some(match status {
+        200 => "OK",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        404 => "Not Found",
+        _ => return None,
+    })
+}
+
+/// A variant with its bytes composed.
+struct Built {
+    coding: Coding,
+    head: Vec<u8>,
+    status_len: u16,
+    length_len: u16,
+    body: Arc<[u8]>,
+    nm: Option<(Vec<u8>, u16)>,
+    etag: Option<String>,
+}
+
+fn check_fields(fields: &[(String, String)], what: &dyn Fn() -> String) -> Result<(), WriteError> {
+    for (n, v) in fields {
+        if n.is_empty() || !n.bytes().all(is_tchar) {
+            return invalid(format!("{}: header name {n:?} is not a token", what()));
+        }
+        if n.eq_ignore_ascii_case("content-length") {
+            return invalid(format!(
+                "{}: Content-Length is added by the writer, not the caller",
+                what()
+            ));
+        }
+        if v.bytes().any(|c| (c < 0x20 && c != b'\t') || c == 0x7f) {
+            return invalid(format!(
+                "{}: header {n} has a control byte in its value",
+                what()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn push_fields(out: &mut Vec<u8>, fields: &[(String, String)]) {
+    for (n, v) in fields {
+        out.extend_from_slice(n.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+fn status_line(status: u16) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 {status} {}\r\n",
+        reason(status).expect("checked status")
+    )
+    .into_bytes()
+}
+
+fn build(r: &ResponseSpec, status: u16, what: &dyn Fn() -> String) -> Result<Built, WriteError> {
+    check_fields(&r.headers, what)?;
+    let mut head = status_line(status);
+    let status_len = head.len() as u16;
+    let mut buf = [0u8; 40];
+    let cl = content_length_line(r.body.len() as u64, &mut buf);
+    head.extend_from_slice(cl);
+    push_fields(&mut head, &r.headers);
+    if head.len() > u32::MAX as usize {
+        return invalid(format!("{}: head too large", what()));
+    }
+    let resource = status == 200;
+    match (&r.etag, resource) {
+        (Some(t), true) => {
+            if !valid_etag(t.as_bytes()) || t.len() > usize::from(u16::MAX) {
+                return invalid(format!("{}: ETag {t} is not a strong entity-tag", what()));
+            }
+            if !r
+                .headers
+                .iter()
+                .any(|(n, v)| n.eq_ignore_ascii_case("etag") && v == t)
+            {
+                return invalid(format!("{}: ETag {t} is not among the headers", what()));
+            }
+        }
+        (None, false) => {}
+        (Some(_), false) => return invalid(format!("{}: only 200 responses have ETags", what())),
+        (None, true) => return invalid(format!("{}: a 200 response needs an ETag", what())),
+    }
+    let nm = match (&r.not_modified, resource) {
+        (None, _) => None,
+        (Some(_), false) => {
+            return invalid(format!("{}: only 200 responses have a 304 block", what()))
+        }
+        (Some(fields), true) => {
+            check_fields(fields, what)?;
+            let mut nm = status_line(304);
+            let nm_status_len = nm.len() as u16;
+            push_fields(&mut nm, fields);
+            Some((nm, nm_status_len))
+        }
+    };
+    Ok(Built {
+        coding: r.coding,
+        status_len,
+        length_len: cl.len() as u16,
+        head,
+        body: r.body.clone(),
+        nm,
+        etag: r.etag.clone(),
+    })
+}
+
+/// Checks a run of variants (sorting it by body length) and builds it.
+fn build_run(
+    variants: &[ResponseSpec],
+    status: u16,
+    what: &dyn Fn() -> String,
+) -> Result<Vec<Built>, WriteError> {
+    if variants.is_empty() || variants.len() > layout::MAX_VARIANTS_PER_ROUTE {
+        return invalid(format!(
+            "{}: {} variants, expected 1 to 4",
+            what(),
+            variants.len()
+        ));
+    }
+    let mut sorted: Vec<&ResponseSpec> = variants.iter().collect();
+    sorted.sort_by_key(|v| (v.body.len(), v.coding));
+    if sorted.windows(2).any(|w| w[0].coding == w[1].coding) {
+        return invalid(format!("{}: two variants with the same coding", what()));
+    }
+    if !sorted.iter().any(|v| v.coding == Coding::Identity) {
+        return invalid(format!("{}: no identity variant", what()));
+    }
+    sorted.iter().map(|v| build(v, status, what)).collect()
+}
+
+/// A block of the data section: head then body, or a lone head / 304 block.
+struct Unit {
+    head: Vec<u8>,
+    body: Option<Arc<[u8]>>,
+}
+
+impl Unit {
+    fn len(&self) -> u64 {
+        (self.head.len() + self.body.as_ref().map_or(0, |b| b.len())) as u64
+    }
+}
+
+/// Where a variant's pieces live: (unit, offset inside it).
+struct Placed {
+    head: (usize, u64),
+    body: (usize, u64),
+    nm: Option<usize>,
+}
+
+/// Lays out the data section: units of a page or more start on a page
+/// boundary; smaller ones go, largest first, into the free space that best
+/// fits them (the tails of large units or a fresh page), so they never
+/// straddle a page boundary. Returns each unit's offset and the total length.
+fn place(units: &[Unit]) -> (Vec<u64>, u64) {
+    let mut offs = vec![0u64; units.len()];
+    let mut cursor = 0u64;
+    let mut end = 0u64;
+    // (free bytes, start) -> (); best fit = the first key with enough room.
+    let mut bins: BTreeMap<(u64, u64), ()> = BTreeMap::new();
+    let mut small = Vec::new();
+    for (i, u) in units.iter().enumerate() {
+        let len = u.len();
+        if len < layout::PAGE {
+            small.push(i);
+            continue;
+        }
+        offs[i] = cursor;
+        end = cursor + len;
+        cursor = layout::align_up(end, layout::PAGE);
+        if cursor > end {
+            bins.insert((cursor - end, end), ());
+        }
+    }
+    small.sort_by_key(|&i| (std::cmp::Reverse(units[i].len()), i));
+    for i in small {
+        let len = units[i].len();
+        let fit = bins.range((len, 0)..).next().map(|(&k, _)| k);
+        let start = match fit {
+            Some((free, start)) => {
+                bins.remove(&(free, start));
+                if free > len {
+                    bins.insert((free - len, start + len), ());
+                }
+                start
+            }
+            None => {
+                let start = cursor;
+                cursor += layout::PAGE;
+                if layout::PAGE > len {
+                    bins.insert((layout::PAGE - len, start + len), ());
+                }
+                start
+            }
+        };
+        offs[i] = start;
+        end = end.max(start + len);
+    }
+    (offs, end)
+}
+
+/// Hashes everything written from file offset `DIGEST_START` on.
+struct Hashing<W> {
+    inner: W,
+    hasher: blake3::Hasher,
+    pos: u64,
+}
+
+impl<W: Write> Hashing<W> {
+    fn put(&mut self, b: &[u8]) -> io::Result<()> {
+        let start = layout::DIGEST_START as u64;
+        if self.pos + b.len() as u64 > start {
+            let skip = start.saturating_sub(self.pos) as usize;
+            self.hasher.update(&b[skip..]);
+        }
+        self.pos += b.len() as u64;
+        self.inner.write_all(b)
+    }
+
+    fn zeros(&mut self, mut n: u64) -> io::Result<()> {
+        const Z: [u8; 4096] = [0; 4096];
+        while n > 0 {
+            let k = n.min(Z.len() as u64) as usize;
+            self.put(&Z[..k])?;
+            n -= k as u64;
+        }
+        Ok(())
+    }
+}
+
+/// Writes the blob for `spec` to `out` (positioned at 0) and returns stats.
+/// Deterministic: the same spec gives the same bytes.
+pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats, WriteError> {
+    // Routes, sorted and checked.
+    let mut routes: Vec<&RouteSpec> = spec.routes.iter().collect();
+    routes.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    for w in routes.windows(2) {
+        if w[0].path == w[1].path {
+            return invalid(format!("route {:?} appears twice", w[0].path));
+        }
+    }
+    let mut runs: Vec<Vec<Built>> = Vec::new();
+    let mut route_run: Vec<usize> = Vec::with_capacity(routes.len());
+    for r in &routes {
+        let what = || format!("route {:?}", r.path);
+        if r.path.len() > layout::MAX_PATH_LEN {
+            return invalid(format!(
+                "{}: path is {} bytes, longer than the format's {}-byte limit",
+                what(),
+                r.path.len(),
+                layout::MAX_PATH_LEN
+            ));
+        }
+        if let Err(e) = check_path(r.path.as_bytes()) {
+            return invalid(format!("{}: path {e}", what()));
+        }
+        if !matches!(r.status, 200 | 301 | 302 | 303 | 307 | 308) {
+            return invalid(format!("{}: status {} cannot be stored", what(), r.status));
+        }
+        runs.push(build_run(&r.variants, r.status, &what)?);
+        route_run.push(runs.len() - 1);
+    }
+    let nf_run = if spec.not_found.is_empty() {
+        None
+    } else {
+        runs.push(build_run(&spec.not_found, 404, &|| {
+            "the 404 response".into()
+        })?);
+        Some(runs.len() - 1)
+    };
+
+    // Identical runs (e.g. `/docs/` and `/docs/index.html`) share entries.
+    type RunKey<'k> = Vec<(
+        Coding,
+        &'k [u8],
+        &'k [u8],
+        Option<&'k [u8]>,
+        Option<&'k str>,
+    )>;
+    fn key(run: &[Built]) -> RunKey<'_> {
+        run.iter()
+            .map(|b| {
+                (
+                    b.coding,
+                    &b.head[..],
+                    &b.body[..],
+                    b.nm.as_ref().map(|n| &n.0[..]),
+                    b.etag.as_deref(),
+                )
+            })
+            .collect()
+    }
+    let mut run_first: Vec<u32> = vec![0; runs.len()];
+    let mut table: Vec<&Built> = Vec::new();
+    let mut seen: HashMap<RunKey<'_>, u32> = HashMap::new();
+    for (i, run) in runs.iter().enumerate() {
+        let first = *seen.entry(key(run)).or_insert_with(|| {
+            let f = table.len() as u32;
+            table.extend(run.iter());
+            f
+        });
+        run_first[i] = first;
+    }
+    if table.len() > u32::MAX as usize || routes.len() > u32::MAX as usize {
+        return invalid("too many routes or variants".into());
+    }
+
+    // Strings: paths in route order, then distinct ETags.
+    let mut strings: Vec<u8> = Vec::new();
+    let mut path_at = Vec::with_capacity(routes.len());
+    for r in &routes {
+        path_at.push(strings.len() as u32);
+        strings.extend_from_slice(r.path.as_bytes());
+    }
+    let mut etag_at: HashMap<&str, u32> = HashMap::new();
+    for b in &table {
+        if let Some(t) = &b.etag {
+            etag_at.entry(t).or_insert_with(|| {
+                let at = strings.len() as u32;
+                strings.extend_from_slice(t.as_bytes());
+                at
+            });
+        }
+    }
+    if strings.len() > u32::MAX as usize {
+        return invalid("string table over 4 GiB".into());
+    }
+
+    // Data units: a body is stored once, after the head of the first variant
+    // that has it; later variants with the same body get a lone head.
+    let mut units: Vec<Unit> = Vec::new();
+    let mut body_at: HashMap<blake3::Hash, (usize, u64)> = HashMap::new();
+    let mut head_unit: HashMap<&[u8], usize> = HashMap::new();
+    let mut nm_unit: HashMap<&[u8], usize> = HashMap::new();
+    let mut placed: Vec<Placed> = Vec::with_capacity(table.len());
+    for b in &table {
+        let h = blake3::hash(&b.body);
+        let (head, body) = match body_at.get(&h) {
+            Some(&at) if !b.body.is_empty() => {
+                let u = *head_unit.entry(&b.head).or_insert_with(|| {
+                    units.push(Unit {
+                        head: b.head.clone(),
+                        body: None,
+                    });
+                    units.len() - 1
+                });
+                ((u, 0), at)
+            }
+            _ => {
+                units.push(Unit {
+                    head: b.head.clone(),
+                    body: Some(b.body.clone()),
+                });
+                let u = units.len() - 1;
+                body_at.entry(h).or_insert((u, b.head.len() as u64));
+                ((u, 0), (u, b.head.len() as u64))
+            }
+        };
+        let nm = b.nm.as_ref().map(|(nm, _)| {
+            *nm_unit.entry(nm).or_insert_with(|| {
+                units.push(Unit {
+                    head: nm.clone(),
+                    body: None,
+                });
+                units.len() - 1
+            })
+        });
+        placed.push(Placed { head, body, nm });
+    }
+    let (unit_off, data_len) = place(&units);
+
+    // Header.
+    let routes_off = layout::HEADER_SIZE as u64;
+    let variants_off = routes_off + (routes.len() * layout::ROUTE_ENTRY_SIZE) as u64;
+    let strings_off = variants_off + (table.len() * layout::VARIANT_ENTRY_SIZE) as u64;
+    let data_off = layout::align_up(strings_off + strings.len() as u64, layout::PAGE);
+    let file_size = data_off + data_len;
+    let mut h = [0u8; layout::HEADER_SIZE];
+    h[hdr::MAGIC..hdr::MAGIC + 8].copy_from_slice(&layout::MAGIC);
+    put32(&mut h, hdr::VERSION, layout::VERSION);
+    put32(&mut h, hdr::HEADER_SIZE, layout::HEADER_SIZE as u32);
+    put64(&mut h, hdr::FILE_SIZE, file_size);
+    put32(&mut h, hdr::ROUTE_COUNT, routes.len() as u32);
+    put32(&mut h, hdr::VARIANT_COUNT, table.len() as u32);
+    put64(&mut h, hdr::ROUTES_OFF, routes_off);
+    put64(&mut h, hdr::VARIANTS_OFF, variants_off);
+    put64(&mut h, hdr::STRINGS_OFF, strings_off);
+    put64(&mut h, hdr::STRINGS_LEN, strings.len() as u64);
+    put64(&mut h, hdr::DATA_OFF, data_off);
+    match nf_run {
+        Some(i) => {
+            put32(&mut h, hdr::NOT_FOUND_FIRST, run_first[i]);
+            put16(&mut h, hdr::NOT_FOUND_COUNT, runs[i].len() as u16);
+        }
+        None => put32(&mut h, hdr::NOT_FOUND_FIRST, layout::NONE_U32),
+    }
+
+    let mut w = Hashing {
+        inner: out,
+        hasher: blake3::Hasher::new(),
+        pos: 0,
+    };
+    w.put(&h)?;
+    for (i, r) in routes.iter().enumerate() {
+        let mut e = [0u8; layout::ROUTE_ENTRY_SIZE];
+        put32(&mut e, route::PATH_OFF, path_at[i]);
+        put16(&mut e, route::PATH_LEN, r.path.len() as u16);
+        put16(&mut e, route::STATUS, r.status);
+        put32(&mut e, route::FIRST_VARIANT, run_first[route_run[i]]);
+        put16(
+            &mut e,
+            route::VARIANT_COUNT,
+            runs[route_run[i]].len() as u16,
+        );
+        put64(&mut e, route::LAST_MODIFIED, r.last_modified as u64);
+        w.put(&e)?;
+    }
+    let abs = |(u, off): (usize, u64)| data_off + unit_off[u] + off;
+    for (b, p) in table.iter().zip(&placed) {
+        let mut e = [0u8; layout::VARIANT_ENTRY_SIZE];
+        e[variant::CODING] = b.coding as u8;
+        put16(&mut e, variant::STATUS_LEN, b.status_len);
+        put16(&mut e, variant::LENGTH_LEN, b.length_len);
+        put64(&mut e, variant::HEAD_OFF, abs(p.head));
+        put32(&mut e, variant::HEAD_LEN, b.head.len() as u32);
+        if let (Some(u), Some((nm, nm_status_len))) = (p.nm, &b.nm) {
+            put32(&mut e, variant::NM_LEN, nm.len() as u32);
+            put64(&mut e, variant::NM_OFF, abs((u, 0)));
+            put16(&mut e, variant::NM_STATUS_LEN, *nm_status_len);
+        }
+        put64(&mut e, variant::BODY_OFF, abs(p.body));
+        put64(&mut e, variant::BODY_LEN, b.body.len() as u64);
+        if let Some(t) = &b.etag {
+            put32(&mut e, variant::ETAG_OFF, etag_at[t.as_str()]);
+            put16(&mut e, variant::ETAG_LEN, t.len() as u16);
+        }
+        w.put(&e)?;
+    }
+    w.put(&strings)?;
+    w.zeros(data_off - w.pos)?;
+    let mut order: Vec<usize> = (0..units.len()).collect();
+    order.sort_by_key(|&i| unit_off[i]);
+    let mut data_bytes = 0;
+    for i in order {
+        w.zeros(data_off + unit_off[i] - w.pos)?;
+        w.put(&units[i].head)?;
+        if let Some(b) = &units[i].body {
+            w.put(b)?;
+        }
+        data_bytes += units[i].len();
+    }
+    debug_assert_eq!(w.pos, file_size);
+    let digest: [u8; 32] = *w.hasher.finalize().as_bytes();
+    let mut out = w.inner;
+    out.seek(SeekFrom::Start(hdr::DIGEST as u64))?;
+    out.write_all(&digest)?;
+    out.seek(SeekFrom::Start(file_size))?;
+    out.flush()?;
+    Ok(WriteStats {
+        file_size,
+        digest,
+        routes: routes.len(),
+        variants: table.len(),
+        data_bytes,
+        padding: data_len - data_bytes,
+    })
+}
+
+/// Convenience for tests and tools: the blob as a vector.
+pub fn blob_to_vec(spec: &BlobSpec) -> Result<(Vec<u8>, WriteStats), WriteError> {
+    let mut c = io::Cursor::new(Vec::new());
+    let stats = write_blob(spec, &mut c)?;
+    Ok((c.into_inner(), stats))
+}
+
+fn put16(b: &mut [u8], at: usize, v: u16) {
+    b[at..at + 2].copy_from_slice(&v.to_le_bytes());
+}
+fn put32(b: &mut [u8], at: usize, v: u32) {
+    b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+fn put64(b: &mut [u8], at: usize, v: u64) {
+    b[at..at + 8].copy_from_slice(&v.to_le_bytes());
+}

@@ -1,0 +1,378 @@
+//! Round trip, layout rules and hostile input for the blob format.
+
+use std::sync::Arc;
+use tarweb_format::{
+    blob_to_vec, layout, Blob, BlobSpec, Coding, ResponseSpec, RouteSpec, Verify, WriteError,
+};
+
+fn resource(path: &str, bodies: &[(Coding, Vec<u8>)]) -> RouteSpec {
+    let variants = bodies
+        .iter()
+        .map(|(c, b)| {
+            let etag = format!("\"{}-{}\"", path.len(), c.token());
+            let mut headers = vec![
+                ("Content-Type".to_string(), "text/plain".to_string()),
+                ("ETag".to_string(), etag.clone()),
+            ];
+            if *c != Coding::Identity {
+                headers.push(("Content-Encoding".into(), c.token().into()));
+            }
+            ResponseSpec {
+                coding: *c,
+                headers,
+                body: Arc::from(b.clone()),
+                etag: Some(etag.clone()),
+                not_modified: Some(vec![("ETag".into(), etag)]),
+            }
+        })
+        .collect();
+    RouteSpec {
+        path: path.into(),
+        status: 200,
+        last_modified: 1_700_000_000,
+        variants,
+    }
+}
+
+fn redirect(path: &str, to: &str) -> RouteSpec {
+    RouteSpec {
+        path: path.into(),
+        status: 301,
+        last_modified: 0,
+        variants: vec![ResponseSpec {
+            coding: Coding::Identity,
+            headers: vec![("Location".into(), to.into())],
+            body: Arc::from(&b""[..]),
+            etag: None,
+            not_modified: None,
+        }],
+    }
+}
+
+/// A spec with small, page-sized, large, shared and empty bodies.
+fn sample() -> BlobSpec {
+    let big: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let page: Vec<u8> = vec![b'p'; 4096];
+    BlobSpec {
+        routes: vec![
+            resource("/b.txt", &[(Coding::Identity, b"hello b".to_vec())]),
+            resource(
+                "/a.js",
+                &[
+                    (Coding::Identity, b"console.log('a');".repeat(20)),
+                    (Coding::Gzip, b"GZ".to_vec()),
+                    (Coding::Br, b"B".to_vec()),
+                ],
+            ),
+            resource("/big.bin", &[(Coding::Identity, big.clone())]),
+            resource("/big-copy.bin", &[(Coding::Identity, big)]),
+            resource("/page", &[(Coding::Identity, page)]),
+            resource("/empty", &[(Coding::Identity, vec![])]),
+            redirect("/dir", "/dir/"),
+        ],
+        not_found: vec![ResponseSpec {
+            coding: Coding::Identity,
+            headers: vec![("Content-Type".into(), "text/html".into())],
+            body: Arc::from(&b"<h1>gone</h1>"[..]),
+            etag: None,
+            not_modified: None,
+        }],
+    }
+}
+
+#[test]
+fn round_trip_every_field() {
+    let spec = sample();
+    let (bytes, stats) = blob_to_vec(&spec).unwrap();
+    assert_eq!(stats.file_size, bytes.len() as u64);
+    let blob = Blob::parse(&bytes).unwrap();
+    assert_eq!(blob.digest(), stats.digest);
+    assert_eq!(blob.route_count(), spec.routes.len());
+    let paths: Vec<_> = blob.routes().map(|r| r.path().to_vec()).collect();
+    let mut sorted = paths.clone();
+    sorted.sort();
+    assert_eq!(paths, sorted, "route table is sorted");
+    for r in &spec.routes {
+        let got = blob.lookup(r.path.as_bytes()).expect(&r.path);
+        assert_eq!(got.status(), r.status);
+        assert_eq!(got.last_modified(), r.last_modified);
+        assert_eq!(got.variants().len(), r.variants.len());
+        for want in &r.variants {
+            let v = got
+                .variants()
+                .iter()
+                .find(|v| v.coding() == want.coding)
+                .unwrap();
+            assert_eq!(v.body(), &want.body[..]);
+            assert_eq!(
+                v.etag().map(|t| t.to_vec()),
+                want.etag.clone().map(String::into_bytes)
+            );
+            let head = std::str::from_utf8(v.head()).unwrap();
+            let status = format!("HTTP/1.1 {} ", r.status);
+            assert!(head.starts_with(&status), "{head}");
+            assert_eq!(
+                v.length_line(),
+                format!("Content-Length: {}\r\n", want.body.len()).as_bytes()
+            );
+            assert!(v.fields().ends_with(b"\r\n\r\n") || v.fields() == b"\r\n");
+            for (n, val) in &want.headers {
+                assert!(head.contains(&format!("\r\n{n}: {val}\r\n")), "{head}");
+            }
+            let status_then_rest = [v.status_line(), v.length_line(), v.fields()].concat();
+            assert_eq!(status_then_rest, v.head());
+            match &want.not_modified {
+                Some(_) => {
+                    let nm = v.not_modified().unwrap();
+                    assert_eq!(nm.status_line(), b"HTTP/1.1 304 Not Modified\r\n");
+                    assert!(nm.fields().ends_with(b"\r\n\r\n"));
+                }
+                None => assert!(v.not_modified().is_none()),
+            }
+        }
+        let lens: Vec<u64> = got.variants().iter().map(|v| v.body_len()).collect();
+        assert!(
+            lens.windows(2).all(|w| w[0] <= w[1]),
+            "smallest first: {lens:?}"
+        );
+    }
+    assert!(blob.lookup(b"/nope").is_none());
+    assert!(blob.lookup(b"").is_none());
+    let nf = blob.not_found().unwrap();
+    assert_eq!(nf.identity().body(), b"<h1>gone</h1>");
+    assert!(nf
+        .identity()
+        .head()
+        .starts_with(b"HTTP/1.1 404 Not Found\r\n"));
+}
+
+#[test]
+fn deterministic_and_shares_identical_bodies() {
+    let (a, stats) = blob_to_vec(&sample()).unwrap();
+    let mut reversed = sample();
+    reversed.routes.reverse();
+    let (b, _) = blob_to_vec(&reversed).unwrap();
+    assert_eq!(a, b, "route order of the spec does not change the bytes");
+    let blob = Blob::parse(&a).unwrap();
+    let big = blob.lookup(b"/big.bin").unwrap().variants().identity();
+    let copy = blob.lookup(b"/big-copy.bin").unwrap().variants().identity();
+    assert_eq!(
+        big.body_off(),
+        copy.body_off(),
+        "identical bodies stored once"
+    );
+    // Only one 10,000-byte body in the data section.
+    assert!(stats.data_bytes < 10_000 * 2, "{stats:?}");
+}
+
+#[test]
+fn blocks_are_page_aligned_or_within_one_page() {
+    let (bytes, stats) = blob_to_vec(&sample()).unwrap();
+    let blob = Blob::parse(&bytes).unwrap();
+    let page = layout::PAGE;
+    let mut blocks = Vec::new();
+    for v in blob.all_variants().iter() {
+        let len = if v.contiguous() {
+            v.head().len() as u64 + v.body_len()
+        } else {
+            v.head().len() as u64
+        };
+        blocks.push((v.head_off(), len));
+        if let Some(nm) = v.not_modified() {
+            blocks.push((nm.off, nm.head.len() as u64));
+        }
+    }
+    for (off, len) in blocks {
+        if len >= page {
+            assert_eq!(
+                off % page,
+                0,
+                "block of {len} bytes at {off} is not page aligned"
+            );
+        } else {
+            assert_eq!(
+                off / page,
+                (off + len - 1) / page,
+                "block of {len} at {off} straddles"
+            );
+        }
+    }
+    assert_eq!(blob.layout().data_off % page, 0);
+    assert!(stats.padding < stats.file_size);
+}
+
+#[test]
+fn writer_refuses_bad_specs() {
+    let mut s = sample();
+    s.routes.push(redirect("/dir", "/elsewhere"));
+    assert!(matches!(blob_to_vec(&s), Err(WriteError::Invalid(m)) if m.contains("twice")));
+
+    let long = format!("/{}", "x".repeat(layout::MAX_PATH_LEN));
+    let s = BlobSpec {
+        routes: vec![redirect(&long, "/")],
+        ..Default::default()
+    };
+    assert!(
+        matches!(blob_to_vec(&s), Err(WriteError::Invalid(m)) if m.contains("longer than the format's 4096-byte limit"))
+    );
+
+    for bad in ["/a/../b", "no-slash", "/a//b", "/a\0b"] {
+        let s = BlobSpec {
+            routes: vec![redirect(bad, "/")],
+            ..Default::default()
+        };
+        assert!(blob_to_vec(&s).is_err(), "{bad:?} accepted");
+    }
+
+    let mut r = redirect("/x", "/y\r\nSet-Cookie: a=b");
+    let s = BlobSpec {
+        routes: vec![r.clone()],
+        ..Default::default()
+    };
+    assert!(matches!(blob_to_vec(&s), Err(WriteError::Invalid(m)) if m.contains("control byte")));
+    r.variants[0].headers = vec![("Content-Length".into(), "5".into())];
+    let s = BlobSpec {
+        routes: vec![r],
+        ..Default::default()
+    };
+    assert!(matches!(blob_to_vec(&s), Err(WriteError::Invalid(m)) if m.contains("Content-Length")));
+
+    let mut r = resource("/x", &[(Coding::Identity, b"1".to_vec())]);
+    r.variants[0].etag = None;
+    let s = BlobSpec {
+        routes: vec![r],
+        ..Default::default()
+    };
+    assert!(matches!(blob_to_vec(&s), Err(WriteError::Invalid(m)) if m.contains("needs an ETag")));
+
+    let r = resource("/x", &[(Coding::Gzip, b"1".to_vec())]);
+    let s = BlobSpec {
+        routes: vec![r],
+        ..Default::default()
+    };
+    assert!(matches!(blob_to_vec(&s), Err(WriteError::Invalid(m)) if m.contains("no identity")));
+}
+
+#[test]
+fn reader_names_the_problem() {
+    let (bytes, _) = blob_to_vec(&sample()).unwrap();
+    let e = |b: &[u8]| Blob::parse(b).err().expect("must fail").to_string();
+    assert!(e(&bytes[..10]).contains("shorter than the 128-byte header"));
+    assert!(e(b"<html>not a blob at all, really not, but long enough to have a header ............................................................").contains("bad magic"));
+    let mut v = bytes.clone();
+    v[8] = 2;
+    assert!(e(&v).contains("format version 2"));
+    assert!(e(&bytes[..bytes.len() - 1]).contains("truncated"));
+    let mut v = bytes.clone();
+    let last = v.len() - 1;
+    v[last] ^= 1;
+    assert!(e(&v).contains("digest mismatch"));
+    let mut v = bytes.clone();
+    v.push(0);
+    assert!(e(&v).contains("truncated or appended"));
+}
+
+/// xorshift64*: a tiny deterministic PRNG, so failures reproduce.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Touches every byte every accessor can reach: a panic or an out-of-bounds
+/// slice here is a reader bug.
+fn walk(blob: &Blob) -> u64 {
+    let mut sum = 0u64;
+    let mut touch =
+        |b: &[u8]| sum = sum.wrapping_add(b.len() as u64 + b.first().copied().unwrap_or(0) as u64);
+    for r in blob.routes() {
+        touch(r.path());
+        let _ = blob.lookup(r.path());
+        for v in r.variants().iter() {
+            touch(v.head());
+            touch(v.status_line());
+            touch(v.length_line());
+            touch(v.fields());
+            touch(v.body());
+            if let Some(t) = v.etag() {
+                touch(t);
+            }
+            if let Some(nm) = v.not_modified() {
+                touch(nm.status_line());
+                touch(nm.fields());
+            }
+        }
+        let _ = r.variants().identity();
+    }
+    if let Some(nf) = blob.not_found() {
+        touch(nf.identity().body());
+    }
+    sum
+}
+
+fn fix_digest(v: &mut [u8]) {
+    if v.len() >= layout::HEADER_SIZE {
+        let d = blake3::hash(&v[layout::DIGEST_START..]);
+        v[16..48].copy_from_slice(d.as_bytes());
+    }
+}
+
+#[test]
+fn thousands_of_mutated_and_truncated_blobs_never_panic() {
+    let (good, _) = blob_to_vec(&sample()).unwrap();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let (mut accepted, mut refused) = (0, 0);
+    for round in 0..20_000 {
+        let mut v = good.clone();
+        match round % 4 {
+            // Flip 1-8 random bytes, mostly in the tables where structure lives.
+            0 | 1 => {
+                let hot = (v.len()).min(1024);
+                for _ in 0..1 + rng.below(8) {
+                    let at = if rng.below(4) > 0 {
+                        rng.below(hot)
+                    } else {
+                        rng.below(v.len())
+                    };
+                    v[at] = rng.next() as u8;
+                }
+            }
+            // Overwrite an aligned integer with an extreme value.
+            2 => {
+                let at = rng.below(1024.min(v.len()) / 2) * 2;
+                let val: u64 =
+                    [0, 1, u64::MAX, u32::MAX as u64, 4096, v.len() as u64][rng.below(6)];
+                let w = [2usize, 4, 8][rng.below(3)].min(v.len() - at);
+                v[at..at + w].copy_from_slice(&val.to_le_bytes()[..w]);
+            }
+            // Truncate anywhere.
+            _ => v.truncate(rng.below(good.len())),
+        }
+        // Half the time re-seal the digest, so the structure checks are reached.
+        if round % 2 == 0 {
+            fix_digest(&mut v);
+        }
+        for verify in [Verify::Full, Verify::SkipDigest] {
+            match Blob::parse_with(&v, verify) {
+                Ok(b) => {
+                    walk(&b);
+                    accepted += 1;
+                }
+                Err(e) => {
+                    assert!(!e.what.is_empty());
+                    refused += 1;
+                }
+            }
+        }
+    }
+    // Both outcomes must occur, or the test is not exercising the reader.
+    assert!(refused > 10_000, "refused {refused}");
+    assert!(accepted > 100, "accepted {accepted}");
+}
