@@ -93,15 +93,15 @@ impl HeaderRules {
         let finish = |current: Option<(usize, String, Option<Pattern>, Vec<Op>)>,
                       rules: &mut Vec<Rule>,
                       warnings: &mut Vec<String>| {
-            if let Some((line, raw, pattern, ops)) = current {
-                if let Some(pattern) = pattern {
-                    if ops.is_empty() {
-                        warnings.push(format!(
-                            "_headers line {line}: pattern `{raw}` has no header lines"
-                        ));
-                    } else {
-                        rules.push(Rule { pattern, ops });
-                    }
+            // Skipped (host-specific) rules have no pattern and were
+            // already reported.
+            if let Some((line, raw, Some(pattern), ops)) = current {
+                if ops.is_empty() {
+                    warnings.push(format!(
+                        "_headers line {line}: pattern `{raw}` has no header lines"
+                    ));
+                } else {
+                    rules.push(Rule { pattern, ops });
                 }
             }
         };
