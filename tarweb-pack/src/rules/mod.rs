@@ -1,3 +1,106 @@
 //! The site's `_headers` and `_redirects` files (Netlify / Cloudflare Pages syntax).
+// The rest of the packer is not wired to these modules yet.
+#![allow(dead_code)]
+
 pub mod headers;
 pub mod redirects;
+
+/// Decodes `%XX` escapes in a URL path (e.g. `/file%20name.txt` →
+/// `/file name.txt`). The decoded bytes must be valid UTF-8. A `%` not
+/// followed by two hex digits is an error, as is a result that is not UTF-8.
+/// Everything else (including `+`) is kept as is.
+///
+/// Errors carry no file or line: callers add them.
+pub fn percent_decode_path(s: &str) -> anyhow::Result<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            match (
+                bytes.get(i + 1).and_then(|&b| hex_value(b)),
+                bytes.get(i + 2).and_then(|&b| hex_value(b)),
+            ) {
+                (Some(hi), Some(lo)) => {
+                    out.push(hi << 4 | lo);
+                    i += 3;
+                }
+                _ => {
+                    let end = s.len().min(i + 3);
+                    let shown = s.get(i..end).unwrap_or(&s[i..]);
+                    anyhow::bail!("invalid percent-encoding `{shown}` in `{s}`");
+                }
+            }
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out)
+        .map_err(|_| anyhow::anyhow!("percent-encoding in `{s}` does not decode to UTF-8"))
+}
+
+/// The value of an ASCII hex digit.
+pub(crate) fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Splits a rules file into `(line number, line)`, 1-based, without a
+/// leading UTF-8 BOM and without `\n` / `\r\n` line endings.
+pub(crate) fn numbered_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    text.lines().enumerate().map(|(i, l)| (i + 1, l))
+}
+
+/// Whether a line is blank or a `#` comment (first non-space char is '#').
+pub(crate) fn is_blank_or_comment(line: &str) -> bool {
+    let t = line.trim_start_matches([' ', '\t']);
+    t.is_empty() || t.starts_with('#')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_plain_and_escaped() {
+        assert_eq!(percent_decode_path("/a/b").unwrap(), "/a/b");
+        assert_eq!(
+            percent_decode_path("/file%20name.txt").unwrap(),
+            "/file name.txt"
+        );
+        assert_eq!(percent_decode_path("/caf%C3%A9").unwrap(), "/café");
+        assert_eq!(percent_decode_path("/caf%c3%a9").unwrap(), "/café");
+        assert_eq!(percent_decode_path("/a+b").unwrap(), "/a+b");
+        assert_eq!(percent_decode_path("/café").unwrap(), "/café");
+    }
+
+    #[test]
+    fn decode_invalid() {
+        let e = percent_decode_path("/a%zz").unwrap_err().to_string();
+        assert!(e.contains("invalid percent-encoding `%zz`"), "{e}");
+        let e = percent_decode_path("/a%2").unwrap_err().to_string();
+        assert!(e.contains("invalid percent-encoding `%2`"), "{e}");
+        let e = percent_decode_path("/a%").unwrap_err().to_string();
+        assert!(e.contains("invalid percent-encoding `%`"), "{e}");
+        // `%` followed by a multi-byte char: no panic on the char boundary.
+        let e = percent_decode_path("/a%é").unwrap_err().to_string();
+        assert!(e.contains("invalid percent-encoding"), "{e}");
+        let e = percent_decode_path("/a%FF").unwrap_err().to_string();
+        assert!(e.contains("does not decode to UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn lines_strip_bom_and_crlf() {
+        let v: Vec<_> = numbered_lines("\u{feff}a\r\nb\n\nc").collect();
+        assert_eq!(v, vec![(1, "a"), (2, "b"), (3, ""), (4, "c")]);
+        assert!(is_blank_or_comment("  # x"));
+        assert!(is_blank_or_comment(" \t "));
+        assert!(!is_blank_or_comment(" a # x"));
+    }
+}

@@ -1,4 +1,22 @@
 //! `_redirects`: `from to [status][!]` lines.
+//!
+//! ```text
+//! # comment
+//! /old-page        /new-page
+//! /external        https://example.org/x  302
+//! /force-me        /elsewhere   301!
+//! /pretty          /about/index.html   200
+//! ```
+//!
+//! Only rules that can be precomputed are kept: no splats, placeholders,
+//! query or country/language/role conditions (those are skipped with a
+//! warning), and only statuses 301, 302, 303, 307, 308 and 200 (a rewrite).
+
+use std::collections::HashMap;
+
+use anyhow::anyhow;
+
+use super::{hex_value, is_blank_or_comment, numbered_lines, percent_decode_path};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Redirect {
@@ -12,6 +30,537 @@ pub struct Redirect {
     pub force: bool,
 }
 
-pub fn parse(_text: &str, _warn: &mut dyn FnMut(String)) -> anyhow::Result<Vec<Redirect>> {
-    anyhow::bail!("_redirects: not implemented yet")
+impl Redirect {
+    /// For a 200 rewrite, the decoded site path whose file is served at
+    /// `from` (e.g. `to` `/about%20us/index.html` → `/about us/index.html`).
+    /// `None` for real redirects. Rewrite targets are checked at parse time
+    /// to be plain local paths that decode to UTF-8 without `.`/`..`
+    /// segments or control characters.
+    pub fn rewrite_path(&self) -> Option<String> {
+        if self.status == 200 {
+            percent_decode_path(&self.to).ok()
+        } else {
+            None
+        }
+    }
+}
+
+/// Statuses that can be precomputed.
+const ALLOWED_STATUSES: &[u16] = &[301, 302, 303, 307, 308, 200];
+
+/// Parses a `_redirects` file. Errors name the line (`_redirects line 3: ...`);
+/// skipped rules and duplicates are reported through `warn`, one line each.
+/// Rules are returned in file order; a `from` appears at most once (the first
+/// rule for it wins, as in Netlify).
+pub fn parse(text: &str, warn: &mut dyn FnMut(String)) -> anyhow::Result<Vec<Redirect>> {
+    let mut out = Vec::new();
+    let mut first_line: HashMap<String, usize> = HashMap::new();
+    for (n, line) in numbered_lines(text) {
+        if is_blank_or_comment(line) {
+            continue;
+        }
+        let fields: Vec<&str> = line.split([' ', '\t']).filter(|f| !f.is_empty()).collect();
+        let Some(r) = parse_rule(n, &fields, warn)? else {
+            continue;
+        };
+        if let Some(first) = first_line.get(&r.from) {
+            warn(format!(
+                "_redirects line {n}: duplicate rule for `{}` (the rule on line {first} wins; rule skipped)",
+                r.from
+            ));
+            continue;
+        }
+        first_line.insert(r.from.clone(), n);
+        out.push(r);
+    }
+    Ok(out)
+}
+
+/// One non-blank line, split into fields. `Ok(None)`: skipped with a warning.
+fn parse_rule(
+    n: usize,
+    fields: &[&str],
+    warn: &mut dyn FnMut(String),
+) -> anyhow::Result<Option<Redirect>> {
+    let err = |msg: String| anyhow!("_redirects line {n}: {msg}");
+    let from_raw = fields[0];
+    let Some(&to_raw) = fields.get(1) else {
+        return Err(err(format!(
+            "missing target for `{from_raw}` (expected `from to [status]`)"
+        )));
+    };
+    if !from_raw.starts_with('/') {
+        return Err(err(format!(
+            "`{from_raw}` must be a path starting with '/'"
+        )));
+    }
+
+    if fields.len() > 3
+        || has_splat_or_placeholder(from_raw)
+        || from_raw.contains('?')
+        || fields[1..].iter().any(|f| is_condition(f))
+    {
+        warn(format!(
+            "_redirects line {n}: splats, placeholders and conditions are not supported (rule skipped)"
+        ));
+        return Ok(None);
+    }
+
+    let (status, force) = match fields.get(2) {
+        None => (301, false),
+        Some(s) => {
+            let (num, force) = match s.strip_suffix('!') {
+                Some(num) => (num, true),
+                None => (*s, false),
+            };
+            if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(err(format!("status `{s}` is not a number")));
+            }
+            match num.parse::<u16>() {
+                Ok(status) if ALLOWED_STATUSES.contains(&status) => (status, force),
+                _ => {
+                    warn(format!(
+                        "_redirects line {n}: status {num} is not supported (rule skipped)"
+                    ));
+                    return Ok(None);
+                }
+            }
+        }
+    };
+
+    if from_raw.contains('#') {
+        return Err(err(format!(
+            "`{from_raw}` contains '#' (a fragment is never sent to the server; write %23 for a literal '#')"
+        )));
+    }
+    let from = percent_decode_path(from_raw).map_err(|e| err(e.to_string()))?;
+    check_path(&from).map_err(|e| err(format!("`{from_raw}` {e}")))?;
+
+    let to = location(to_raw).map_err(|e| err(e.to_string()))?;
+    if status == 200 {
+        if !to.starts_with('/') {
+            return Err(err(format!(
+                "a 200 rewrite needs a local target path, not `{to_raw}`"
+            )));
+        }
+        if to.contains(['?', '#']) {
+            return Err(err(format!(
+                "a 200 rewrite target must be a plain path without query or fragment, not `{to_raw}`"
+            )));
+        }
+        let path = percent_decode_path(&to).map_err(|e| err(e.to_string()))?;
+        check_path(&path).map_err(|e| err(format!("rewrite target `{to_raw}` {e}")))?;
+    }
+    Ok(Some(Redirect {
+        from,
+        to,
+        status,
+        force,
+    }))
+}
+
+/// A `*` anywhere, or a `:name` segment.
+fn has_splat_or_placeholder(from: &str) -> bool {
+    from.contains('*')
+        || from.split('/').any(|seg| {
+            seg.strip_prefix(':')
+                .and_then(|rest| rest.bytes().next())
+                .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
+}
+
+/// A `key=value` field (query parameter or `Country=`/`Language=`/`Role=`
+/// condition) rather than a target path/URL or status.
+fn is_condition(field: &str) -> bool {
+    field.contains('=') && !field.starts_with('/') && !is_http_url(field)
+}
+
+fn is_http_url(s: &str) -> bool {
+    let lower = |n: usize| s.get(..n).map(|p| p.to_ascii_lowercase());
+    lower(7).as_deref() == Some("http://") || lower(8).as_deref() == Some("https://")
+}
+
+/// A decoded path must have no control characters and no `.`/`..` segments.
+fn check_path(path: &str) -> Result<(), String> {
+    if let Some(c) = path.chars().find(|c| c.is_control()) {
+        return Err(format!("contains a control character ({c:?})"));
+    }
+    if path.split('/').any(|seg| seg == "." || seg == "..") {
+        return Err("contains a '.' or '..' segment".to_string());
+    }
+    Ok(())
+}
+
+/// Validates a redirect target and percent-encodes it for a `Location`
+/// header: spaces, non-ASCII bytes (as UTF-8), `"<>\^`{|}`, `[`/`]` outside
+/// the host, a '%' not starting a valid `%XX`, and any '#' after the first.
+/// Valid `%XX` escapes are kept as they are.
+fn location(to: &str) -> anyhow::Result<String> {
+    if let Some(c) = to.chars().find(|c| c.is_control()) {
+        anyhow::bail!("target `{to}` contains a control character ({c:?})");
+    }
+    // Where the part that may be percent-encoded starts: after the authority
+    // of an absolute URL, at 0 for a local path.
+    let rest_start = if to.starts_with("//") {
+        anyhow::bail!(
+            "target `{to}` is a protocol-relative URL; write a local path or an http(s):// URL"
+        );
+    } else if to.starts_with('/') {
+        0
+    } else if is_http_url(to) {
+        let auth_start = to.find("://").map_or(0, |i| i + 3);
+        let auth_end = to[auth_start..]
+            .find(['/', '?', '#'])
+            .map_or(to.len(), |i| i + auth_start);
+        check_authority(to, &to[auth_start..auth_end])?;
+        auth_end
+    } else {
+        anyhow::bail!(
+            "target `{to}` must be a local path starting with '/' or an http:// or https:// URL"
+        );
+    };
+
+    let bytes = to.as_bytes();
+    let mut out = String::with_capacity(to.len());
+    let mut seen_hash = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        let in_rest = i >= rest_start;
+        let keep = match b {
+            b'%' => {
+                bytes.get(i + 1).and_then(|&b| hex_value(b)).is_some()
+                    && bytes.get(i + 2).and_then(|&b| hex_value(b)).is_some()
+            }
+            b'#' if in_rest => !std::mem::replace(&mut seen_hash, true),
+            b'[' | b']' => !in_rest,
+            b' ' | b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}' => false,
+            _ => b.is_ascii(),
+        };
+        if keep {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    Ok(out)
+}
+
+/// The host (and optional userinfo/port) of an absolute target: non-empty,
+/// RFC 3986 characters only (no spaces, no raw non-ASCII: use punycode).
+fn check_authority(to: &str, auth: &str) -> anyhow::Result<()> {
+    if auth.is_empty() {
+        anyhow::bail!("target `{to}` has no host");
+    }
+    let b = auth.as_bytes();
+    for (i, &c) in b.iter().enumerate() {
+        let ok = c.is_ascii_alphanumeric()
+            || b"-._~!$&'()*+,;=:@[]".contains(&c)
+            || (c == b'%'
+                && b.get(i + 1).and_then(|&x| hex_value(x)).is_some()
+                && b.get(i + 2).and_then(|&x| hex_value(x)).is_some());
+        if !ok {
+            anyhow::bail!(
+                "target `{to}` has an invalid host `{auth}` (non-ASCII hosts must be written in punycode)"
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &str) -> (anyhow::Result<Vec<Redirect>>, Vec<String>) {
+        let mut warnings = Vec::new();
+        let r = parse(text, &mut |w| warnings.push(w));
+        (r, warnings)
+    }
+
+    fn ok(text: &str) -> (Vec<Redirect>, Vec<String>) {
+        let (r, w) = run(text);
+        (r.unwrap(), w)
+    }
+
+    fn err(text: &str) -> String {
+        run(text).0.unwrap_err().to_string()
+    }
+
+    fn rd(from: &str, to: &str, status: u16, force: bool) -> Redirect {
+        Redirect {
+            from: from.to_string(),
+            to: to.to_string(),
+            status,
+            force,
+        }
+    }
+
+    #[test]
+    fn example_file() {
+        let text = "# comment\n\
+/old-page        /new-page\n\
+/blog/post-1     /blog/2026/post-1/   308\n\
+/external        https://example.org/x  302\n\
+/force-me        /elsewhere   301!\n\
+/pretty          /about/index.html   200\n";
+        let (r, w) = ok(text);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(
+            r,
+            vec![
+                rd("/old-page", "/new-page", 301, false),
+                rd("/blog/post-1", "/blog/2026/post-1/", 308, false),
+                rd("/external", "https://example.org/x", 302, false),
+                rd("/force-me", "/elsewhere", 301, true),
+                rd("/pretty", "/about/index.html", 200, false),
+            ]
+        );
+        assert_eq!(r[4].rewrite_path().as_deref(), Some("/about/index.html"));
+        assert_eq!(r[0].rewrite_path(), None);
+    }
+
+    #[test]
+    fn comments_blank_crlf_bom_tabs() {
+        let text = "\u{feff}# c\r\n\r\n  # indented\r\n\t/a\t\t/b \t 302 \r\n   \r\n/c /d\r\n";
+        let (r, w) = ok(text);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(
+            r,
+            vec![rd("/a", "/b", 302, false), rd("/c", "/d", 301, false)]
+        );
+    }
+
+    #[test]
+    fn statuses() {
+        let text = "/1 /x 301\n/2 /x 302\n/3 /x 303\n/7 /x 307\n/8 /x 308\n/0 /x 200\n/f /x 302!\n/g /x 200!\n";
+        let (r, w) = ok(text);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(
+            r,
+            vec![
+                rd("/1", "/x", 301, false),
+                rd("/2", "/x", 302, false),
+                rd("/3", "/x", 303, false),
+                rd("/7", "/x", 307, false),
+                rd("/8", "/x", 308, false),
+                rd("/0", "/x", 200, false),
+                rd("/f", "/x", 302, true),
+                rd("/g", "/x", 200, true),
+            ]
+        );
+    }
+
+    #[test]
+    fn unsupported_statuses_are_skipped() {
+        let (r, w) = ok("/a /x 404\n/b /x 410!\n/c /x 451\n/d /x 99999\n/e /x 200\n");
+        assert_eq!(r, vec![rd("/e", "/x", 200, false)]);
+        assert_eq!(
+            w,
+            vec![
+                "_redirects line 1: status 404 is not supported (rule skipped)",
+                "_redirects line 2: status 410 is not supported (rule skipped)",
+                "_redirects line 3: status 451 is not supported (rule skipped)",
+                "_redirects line 4: status 99999 is not supported (rule skipped)",
+            ]
+        );
+    }
+
+    #[test]
+    fn status_not_a_number() {
+        for s in ["30x", "!", "301!!", "-301", "3O1"] {
+            let e = err(&format!("/ok /x\n/a /b {s}\n"));
+            assert_eq!(
+                e,
+                format!("_redirects line 2: status `{s}` is not a number")
+            );
+        }
+    }
+
+    #[test]
+    fn missing_target() {
+        let e = err("# c\n/a\n");
+        assert!(e.starts_with("_redirects line 2: missing target"), "{e}");
+        let e = err("/a   \t\n");
+        assert!(e.starts_with("_redirects line 1: missing target"), "{e}");
+    }
+
+    #[test]
+    fn splats_placeholders_conditions_skipped() {
+        let text = "\
+/blog/* /news/:splat\n\
+/a* /b\n\
+/users/:id /people/:id 301\n\
+/ /us 302 Country=us\n\
+/ /fr 302 Language=fr\n\
+/admin/x /login 302! Role=admin\n\
+/store id=:id /blog/:id 301\n\
+/store2 id=1 /blog/1\n\
+/q /b Country=us\n\
+/search?q=x /s\n\
+/kept /target\n";
+        let (r, w) = ok(text);
+        assert_eq!(r, vec![rd("/kept", "/target", 301, false)]);
+        let want: Vec<String> = (1..=10)
+            .map(|n| {
+                format!("_redirects line {n}: splats, placeholders and conditions are not supported (rule skipped)")
+            })
+            .collect();
+        assert_eq!(w, want);
+    }
+
+    #[test]
+    fn literal_colons_and_equals_are_not_conditions() {
+        let (r, w) = ok("/a:b /x?y=1&z=2\n/c /d=e\n/e https://x.org/?a=b\n");
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(
+            r,
+            vec![
+                rd("/a:b", "/x?y=1&z=2", 301, false),
+                rd("/c", "/d=e", 301, false),
+                rd("/e", "https://x.org/?a=b", 301, false),
+            ]
+        );
+    }
+
+    #[test]
+    fn from_is_decoded_and_validated() {
+        let (r, _) = ok("/file%20name.txt /x\n/caf%C3%A9 /y\n/café2 /z\n");
+        assert_eq!(
+            r,
+            vec![
+                rd("/file name.txt", "/x", 301, false),
+                rd("/café", "/y", 301, false),
+                rd("/café2", "/z", 301, false),
+            ]
+        );
+        for (line, want) in [
+            ("/a%zz /x", "invalid percent-encoding `%zz`"),
+            ("/a%FF /x", "does not decode to UTF-8"),
+            ("/a/../b /x", "'.' or '..' segment"),
+            ("/a/./b /x", "'.' or '..' segment"),
+            ("/a/.. /x", "'.' or '..' segment"),
+            ("/a/%2E%2E/b /x", "'.' or '..' segment"),
+            ("/a%0Ab /x", "control character"),
+            ("/a#b /x", "contains '#'"),
+            ("a /x", "must be a path starting with '/'"),
+            (
+                "https://example.com/a /x",
+                "must be a path starting with '/'",
+            ),
+        ] {
+            let e = err(&format!("/ok /x\n\n{line}\n"));
+            assert!(e.starts_with("_redirects line 3: "), "{e}");
+            assert!(e.contains(want), "{line:?}: {e}");
+        }
+        // Dots inside a segment are fine.
+        let (r, _) = ok("/a/..b/.c /x\n");
+        assert_eq!(r, vec![rd("/a/..b/.c", "/x", 301, false)]);
+    }
+
+    #[test]
+    fn location_encoding() {
+        let text = "\
+/1 /new%20page\n\
+/2 /café\n\
+/3 /a\"<>\\^`{|}b\n\
+/4 /100%.html\n\
+/5 /a?q=ü#frag#more\n\
+/6 https://example.org/a%20b/é?x=[1]#f\n\
+/7 http://[::1]:8080/x\n\
+/8 HTTPS://Example.org\n\
+/9 /%e2%82%ac\n\
+/10 /\\evil.org\n";
+        let (r, w) = ok(text);
+        assert!(w.is_empty(), "{w:?}");
+        let to: Vec<&str> = r.iter().map(|r| r.to.as_str()).collect();
+        assert_eq!(
+            to,
+            vec![
+                "/new%20page",
+                "/caf%C3%A9",
+                "/a%22%3C%3E%5C%5E%60%7B%7C%7Db",
+                "/100%25.html",
+                "/a?q=%C3%BC#frag%23more",
+                "https://example.org/a%20b/%C3%A9?x=%5B1%5D#f",
+                "http://[::1]:8080/x",
+                "HTTPS://Example.org",
+                "/%e2%82%ac",
+                "/%5Cevil.org",
+            ]
+        );
+    }
+
+    #[test]
+    fn invalid_targets() {
+        for (line, want) in [
+            (
+                "/a new-page",
+                "must be a local path starting with '/' or an http:// or https:// URL",
+            ),
+            ("/a ftp://x.org/", "must be a local path"),
+            ("/a mailto:x@y.org", "must be a local path"),
+            ("/a //evil.org/x", "protocol-relative"),
+            ("/a https://", "has no host"),
+            ("/a https:///x", "has no host"),
+            ("/a https://exämple.org/", "invalid host"),
+            ("/a https://ex\"ample.org/", "invalid host"),
+            ("/a /b\u{7f}", "control character"),
+            ("/a /b\u{85}", "control character"),
+            ("/a /b\rc", "control character"),
+            (
+                "/a https://x.org/ 200",
+                "200 rewrite needs a local target path",
+            ),
+            ("/a /b?x=1 200", "without query or fragment"),
+            ("/a /b#x 200", "without query or fragment"),
+            ("/a /b/../c 200", "'.' or '..' segment"),
+            ("/a /b%FF 200", "does not decode to UTF-8"),
+            ("/a /b%00 200", "control character"),
+        ] {
+            let e = err(&format!("/ok /x\n{line}\n"));
+            assert!(e.starts_with("_redirects line 2: "), "{e}");
+            assert!(e.contains(want), "{line:?}: {e}");
+        }
+        // Real redirects may point at `..` (the browser resolves it).
+        let (r, _) = ok("/a /b/../c\n");
+        assert_eq!(r, vec![rd("/a", "/b/../c", 301, false)]);
+    }
+
+    #[test]
+    fn rewrite_path_is_decoded() {
+        let (r, _) = ok("/pretty /about%20us/caf\u{e9}.html 200\n");
+        assert_eq!(
+            r,
+            vec![rd("/pretty", "/about%20us/caf%C3%A9.html", 200, false)]
+        );
+        assert_eq!(r[0].rewrite_path().as_deref(), Some("/about us/café.html"));
+    }
+
+    #[test]
+    fn duplicate_from_first_wins() {
+        let (r, w) = ok("/a /first\n/b /x\n/a /second 302\n/a%20b /y\n/a%20b /z\n/a /third 404\n");
+        assert_eq!(
+            r,
+            vec![
+                rd("/a", "/first", 301, false),
+                rd("/b", "/x", 301, false),
+                rd("/a b", "/y", 301, false),
+            ]
+        );
+        assert_eq!(
+            w,
+            vec![
+                "_redirects line 3: duplicate rule for `/a` (the rule on line 1 wins; rule skipped)",
+                "_redirects line 5: duplicate rule for `/a b` (the rule on line 4 wins; rule skipped)",
+                "_redirects line 6: status 404 is not supported (rule skipped)",
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_file() {
+        let (r, w) = ok("");
+        assert!(r.is_empty() && w.is_empty());
+        let (r, w) = ok("\u{feff}\n# only comments\n");
+        assert!(r.is_empty() && w.is_empty());
+    }
 }
