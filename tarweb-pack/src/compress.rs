@@ -1,0 +1,165 @@
+//! Encodes bodies with gzip, brotli and zstd, checks precompressed siblings,
+//! and decides which variants are worth keeping.
+
+use anyhow::{bail, Context};
+use std::io::{Read, Write};
+use tarweb_format::Coding;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// gzip with zopfli (smaller, ~100x slower) instead of zlib level 9.
+    pub zopfli: bool,
+}
+
+/// Compresses `data` with `coding` (not identity), at the levels the
+/// product promises: gzip 9, brotli 11, zstd 19 with a window of at most
+/// 8 MiB (RFC 9659: browsers may refuse larger).
+pub fn encode(data: &[u8], coding: Coding, text: bool, opts: Options) -> Vec<u8> {
+    match coding {
+        Coding::Identity => data.to_vec(),
+        Coding::Gzip if opts.zopfli => {
+            let mut out = Vec::new();
+            zopfli::compress(
+                zopfli::Options::default(),
+                zopfli::Format::Gzip,
+                data,
+                &mut out,
+            )
+            .expect("writing to a Vec cannot fail");
+            out
+        }
+        Coding::Gzip => {
+            let mut e = flate2::GzBuilder::new()
+                .mtime(0)
+                .write(Vec::new(), flate2::Compression::new(9));
+            e.write_all(data).expect("writing to a Vec cannot fail");
+            e.finish().expect("writing to a Vec cannot fail")
+        }
+        Coding::Br => {
+            let params = brotli::enc::BrotliEncoderParams {
+                quality: 11,
+                lgwin: if data.len() > 4 << 20 { 24 } else { 22 },
+                mode: if text {
+                    brotli::enc::backward_references::BrotliEncoderMode::BROTLI_MODE_TEXT
+                } else {
+                    brotli::enc::backward_references::BrotliEncoderMode::BROTLI_MODE_GENERIC
+                },
+                size_hint: data.len(),
+                ..Default::default()
+            };
+            let mut out = Vec::new();
+            brotli::BrotliCompress(&mut &data[..], &mut out, &params)
+                .expect("reading a slice and writing a Vec cannot fail");
+            out
+        }
+        Coding::Zstd => {
+            let mut c = zstd::bulk::Compressor::new(19).expect("zstd level 19 exists");
+            c.set_parameter(zstd::zstd_safe::CParameter::WindowLog(23))
+                .expect("window log 23 is valid");
+            c.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(false))
+                .expect("checksum flag is valid");
+            c.compress(data).expect("zstd compression of a slice")
+        }
+    }
+}
+
+/// Decodes `enc` (at most `limit` bytes out, so a bomb cannot blow up).
+pub fn decode(enc: &[u8], coding: Coding, limit: usize) -> anyhow::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let cap = limit as u64 + 1;
+    match coding {
+        Coding::Identity => out.extend_from_slice(enc),
+        Coding::Gzip => {
+            flate2::read::MultiGzDecoder::new(enc)
+                .take(cap)
+                .read_to_end(&mut out)
+                .context("invalid gzip data")?;
+        }
+        Coding::Br => {
+            brotli::Decompressor::new(enc, 64 << 10)
+                .take(cap)
+                .read_to_end(&mut out)
+                .context("invalid brotli data")?;
+        }
+        Coding::Zstd => {
+            zstd::stream::read::Decoder::new(enc)
+                .context("invalid zstd data")?
+                .take(cap)
+                .read_to_end(&mut out)
+                .context("invalid zstd data")?;
+        }
+    }
+    if out.len() > limit {
+        bail!("decodes to more than {limit} bytes");
+    }
+    Ok(out)
+}
+
+/// A variant costs header bytes (`Content-Encoding`, `Vary`) and a decode on
+/// the client: keep it only when it saves more than 64 bytes and 1/32 of
+/// the identity size.
+pub fn worth_keeping(identity_len: usize, encoded_len: usize) -> bool {
+    encoded_len + (identity_len / 32).max(64) <= identity_len
+}
+
+/// Smallest body that could pass `worth_keeping`: below it, don't even try.
+pub const MIN_COMPRESS_LEN: usize = 96;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_coding_round_trips() {
+        let data = b"<p>hello, hello, hello world</p>\n".repeat(200);
+        for c in [Coding::Gzip, Coding::Br, Coding::Zstd] {
+            for zopfli in [false, true] {
+                let enc = encode(&data, c, true, Options { zopfli });
+                assert!(enc.len() < data.len() / 10, "{c:?}");
+                assert_eq!(decode(&enc, c, data.len()).unwrap(), data);
+            }
+        }
+    }
+
+    #[test]
+    fn deterministic() {
+        let data: Vec<u8> = (0..50_000u32).map(|i| (i % 97) as u8).collect();
+        for c in [Coding::Gzip, Coding::Br, Coding::Zstd] {
+            assert_eq!(
+                encode(&data, c, false, Options::default()),
+                encode(&data, c, false, Options::default())
+            );
+        }
+    }
+
+    #[test]
+    fn zstd_window_is_at_most_8_mib() {
+        let data: Vec<u8> = (0..9u32 << 20).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        let enc = encode(&data, Coding::Zstd, false, Options::default());
+        // Frame header: magic, descriptor; window descriptor follows unless single-segment.
+        let fhd = enc[4];
+        let single_segment = fhd & 0x20 != 0;
+        assert!(!single_segment, "a 9 MiB frame must declare its window");
+        let wd = enc[5];
+        let (exp, mant) = (u64::from(wd >> 3), u64::from(wd & 7));
+        let base = 1u64 << (10 + exp);
+        let window = base + base / 8 * mant;
+        assert!(window <= 8 << 20, "window {window}");
+    }
+
+    #[test]
+    fn decode_limits_output() {
+        let data = vec![0u8; 1 << 20];
+        let enc = encode(&data, Coding::Gzip, false, Options::default());
+        assert!(decode(&enc, Coding::Gzip, 1000).is_err());
+        assert!(decode(b"not gzip", Coding::Gzip, 1000).is_err());
+    }
+
+    #[test]
+    fn keeping_rule() {
+        assert!(!worth_keeping(100, 40));
+        assert!(worth_keeping(1000, 900));
+        assert!(!worth_keeping(100_000, 98_000));
+        assert!(worth_keeping(100_000, 96_000));
+    }
+}

@@ -1,0 +1,309 @@
+//! `tarweb-pack SITE -o OUT`: read the site, plan its routes, compress every
+//! distinct body on all cores, and write the blob atomically.
+
+use crate::compress::{self, MIN_COMPRESS_LEN};
+use crate::content_type::{content_type, worth_compressing};
+use crate::input::{self, SiteFile, Source};
+use crate::output;
+use crate::response::{self, Resource};
+use crate::site::{self, Site, Target};
+use anyhow::Context;
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tarweb_format::{write_blob, BlobSpec, Coding, ResponseSpec, RouteSpec};
+
+pub struct Options {
+    pub source: Source,
+    pub prefix: Option<String>,
+    pub output: PathBuf,
+    pub compress: compress::Options,
+    /// Default `Cache-Control` of every response (`_headers` can override).
+    pub cache_control: Option<String>,
+    /// `SOURCE_DATE_EPOCH`: no `Last-Modified` is later than this.
+    pub source_date_epoch: Option<i64>,
+    /// Compression threads (default: every core).
+    pub threads: Option<usize>,
+    /// Show a progress bar (only drawn on a terminal).
+    pub progress: bool,
+}
+
+#[derive(Debug)]
+pub struct Summary {
+    pub files: usize,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub routes: usize,
+    pub variants: usize,
+    pub padding: u64,
+    /// Identity bytes of every file, and the bytes of its smallest variant:
+    /// what a client accepting every coding downloads.
+    pub identity_bytes: u64,
+    pub smallest_bytes: u64,
+    pub digest: [u8; 32],
+    pub elapsed: Duration,
+}
+
+/// A distinct body and what it becomes.
+struct Body {
+    data: Arc<[u8]>,
+    /// The first file with these bytes: names it in messages, gives its type.
+    path: String,
+    /// Per coding: the file index of a precompressed sibling.
+    siblings: [Option<usize>; 4],
+    /// Per coding: the kept encoding (identity always).
+    variants: [Option<Arc<[u8]>>; 4],
+    /// Per coding: strong ETag of the variant's bytes.
+    etags: [Option<String>; 4],
+}
+
+pub fn pack(opts: &Options, warn: &mut dyn FnMut(String)) -> anyhow::Result<Summary> {
+    let start = Instant::now();
+    let files = input::read_site(&opts.source, opts.prefix.as_deref(), warn)?;
+    let bytes_in = files.iter().map(|f| f.data.len() as u64).sum();
+    let site = site::plan(files, warn)?;
+    let (bodies, body_of) = distinct_bodies(&site);
+    let bodies = encode_all(bodies, &site.files, opts, warn)?;
+    let spec = blob_spec(&site, &bodies, &body_of, opts);
+
+    let stats = output::write_atomically(&opts.output, |w| Ok(write_blob(&spec, w)?))
+        .with_context(|| format!("writing {}", opts.output.display()))?;
+    let (mut identity_bytes, mut smallest_bytes) = (0, 0);
+    for &b in &body_of {
+        let b = &bodies[b];
+        identity_bytes += b.data.len() as u64;
+        smallest_bytes += b.variants.iter().flatten().map(|v| v.len()).min().unwrap_or(0) as u64;
+    }
+    Ok(Summary {
+        files: site.files.len(),
+        bytes_in,
+        bytes_out: stats.file_size,
+        routes: stats.routes,
+        variants: stats.variants,
+        padding: stats.padding,
+        identity_bytes,
+        smallest_bytes,
+        digest: stats.digest,
+        elapsed: start.elapsed(),
+    })
+}
+
+/// One entry per distinct content; `body_of[file] = body index`.
+fn distinct_bodies(site: &Site) -> (Vec<Body>, Vec<usize>) {
+    let mut by_hash: HashMap<blake3::Hash, usize> = HashMap::new();
+    let mut bodies: Vec<Body> = Vec::new();
+    let mut body_of = Vec::with_capacity(site.files.len());
+    for (i, f) in site.files.iter().enumerate() {
+        let b = *by_hash.entry(blake3::hash(&f.data)).or_insert_with(|| {
+            bodies.push(Body {
+                data: f.data.clone(),
+                path: f.path.clone(),
+                siblings: [None; 4],
+                variants: [Some(f.data.clone()), None, None, None],
+                etags: [None, None, None, None],
+            });
+            bodies.len() - 1
+        });
+        for (slot, s) in bodies[b].siblings.iter_mut().zip(site.siblings[i]) {
+            *slot = slot.or(s);
+        }
+        body_of.push(b);
+    }
+    (bodies, body_of)
+}
+
+fn etag(bytes: &[u8]) -> String {
+    format!("\"{}\"", &blake3::hash(bytes).to_hex()[..32])
+}
+
+/// Fills in every body's variants and ETags, compressing on all cores.
+/// The result does not depend on the number of threads: every job is a pure
+/// function of its input and results are gathered in job order.
+fn encode_all(
+    mut bodies: Vec<Body>,
+    files: &[SiteFile],
+    opts: &Options,
+    warn: &mut dyn FnMut(String),
+) -> anyhow::Result<Vec<Body>> {
+    let mut jobs: Vec<(usize, Coding)> = Vec::new();
+    for (b, body) in bodies.iter().enumerate() {
+        for c in [Coding::Gzip, Coding::Br, Coding::Zstd] {
+            let try_it = body.siblings[c as usize].is_some()
+                || (worth_compressing(&body.path) && body.data.len() >= MIN_COMPRESS_LEN);
+            if try_it {
+                jobs.push((b, c));
+            }
+        }
+    }
+    // Largest first, so one big file does not finish last on one core.
+    jobs.sort_by_key(|&(b, c)| (std::cmp::Reverse(bodies[b].data.len()), b, c));
+    let total: u64 = jobs.iter().map(|&(b, _)| bodies[b].data.len() as u64).sum();
+    let bar = progress_bar(opts.progress && total > 16 << 20, total);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads.unwrap_or(0))
+        .build()
+        .context("starting the compression threads")?;
+    let results: Vec<(Option<Vec<u8>>, Option<String>)> = pool.install(|| {
+        jobs.par_iter()
+            .map(|&(b, c)| {
+                let body = &bodies[b];
+                let r = encode_one(body, c, files, opts);
+                bar.inc(body.data.len() as u64);
+                r
+            })
+            .collect()
+    });
+    bar.finish_and_clear();
+    for (&(b, c), (bytes, warning)) in jobs.iter().zip(results) {
+        if let Some(w) = warning {
+            warn(w);
+        }
+        bodies[b].variants[c as usize] = bytes.map(Arc::from);
+    }
+    for body in &mut bodies {
+        for c in Coding::ALL {
+            body.etags[c as usize] = body.variants[c as usize].as_deref().map(etag);
+        }
+    }
+    Ok(bodies)
+}
+
+/// One (body, coding) job: the sibling's bytes if it decodes to the body,
+/// else a fresh encoding; kept only if worth it. Returns a warning for a
+/// stale sibling.
+fn encode_one(
+    body: &Body,
+    c: Coding,
+    files: &[SiteFile],
+    opts: &Options,
+) -> (Option<Vec<u8>>, Option<String>) {
+    let mut warning = None;
+    let mut encoded = None;
+    if let Some(s) = body.siblings[c as usize] {
+        let sib = &files[s];
+        match compress::decode(&sib.data, c, body.data.len()) {
+            Ok(d) if d[..] == body.data[..] => encoded = Some(sib.data.to_vec()),
+            Ok(_) => warning = Some(format!(
+                "{} does not decode to {}: ignored, {} is compressed afresh",
+                sib.path, body.path, body.path
+            )),
+            Err(e) => warning = Some(format!(
+                "{} is not valid {} data ({e}): ignored, {} is compressed afresh",
+                sib.path,
+                c.token(),
+                body.path
+            )),
+        }
+    }
+    let encoded = encoded.unwrap_or_else(|| {
+        let text = content_type(&body.path, &body.data).contains("charset");
+        compress::encode(&body.data, c, text, opts.compress)
+    });
+    let keep = compress::worth_keeping(body.data.len(), encoded.len());
+    (keep.then_some(encoded), warning)
+}
+
+fn progress_bar(show: bool, total: u64) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    // `stderr()` draws nothing when stderr is not a terminal (CI logs).
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(total),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "compressing {bar:40} {bytes}/{total_bytes} ({eta} left)",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn blob_spec(site: &Site, bodies: &[Body], body_of: &[usize], opts: &Options) -> BlobSpec {
+    let cc = opts.cache_control.as_deref();
+    let clamp = |t: i64| opts.source_date_epoch.map_or(t, |e| t.min(e)).max(0);
+    let routes = site
+        .routes
+        .iter()
+        .map(|r| {
+            let paths: Vec<&str> = r.match_paths.iter().map(String::as_str).collect();
+            let set = site.headers.for_paths(&paths);
+            match &r.target {
+                Target::File(i) => {
+                    let f = &site.files[*i];
+                    let body = &bodies[body_of[*i]];
+                    let ct = content_type(&f.path, &f.data);
+                    let negotiated = body.variants.iter().flatten().count() > 1;
+                    let last_modified = clamp(f.mtime);
+                    let variants = Coding::ALL
+                        .iter()
+                        .filter_map(|&c| {
+                            let bytes = body.variants[c as usize].clone()?;
+                            let etag = body.etags[c as usize].clone()?;
+                            let (headers, nm) = response::resource(&Resource {
+                                content_type: &ct,
+                                coding: c,
+                                etag: &etag,
+                                last_modified,
+                                negotiated,
+                                cache_control: cc,
+                                site: &set,
+                            });
+                            Some(ResponseSpec {
+                                coding: c,
+                                headers,
+                                body: bytes,
+                                etag: Some(etag),
+                                not_modified: Some(nm),
+                            })
+                        })
+                        .collect();
+                    RouteSpec {
+                        path: r.path.clone(),
+                        status: 200,
+                        last_modified,
+                        variants,
+                    }
+                }
+                Target::Redirect { status, location } => RouteSpec {
+                    path: r.path.clone(),
+                    status: *status,
+                    last_modified: 0,
+                    variants: vec![ResponseSpec {
+                        coding: Coding::Identity,
+                        headers: response::redirect(location, &set),
+                        body: Arc::from(&b""[..]),
+                        etag: None,
+                        not_modified: None,
+                    }],
+                },
+            }
+        })
+        .collect();
+    let not_found = site
+        .not_found
+        .map(|i| {
+            let f = &site.files[i];
+            let body = &bodies[body_of[i]];
+            let ct = content_type(&f.path, &f.data);
+            let set = site.headers.for_paths(&["/404.html"]);
+            let negotiated = body.variants.iter().flatten().count() > 1;
+            Coding::ALL
+                .iter()
+                .filter_map(|&c| {
+                    Some(ResponseSpec {
+                        coding: c,
+                        headers: response::not_found(&ct, c, negotiated, cc, &set),
+                        body: body.variants[c as usize].clone()?,
+                        etag: None,
+                        not_modified: None,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    BlobSpec { routes, not_found }
+}
