@@ -25,6 +25,9 @@ struct Progress {
     pos: Cell<u64>,
     /// The input reported end-of-file at least once.
     eof: Cell<bool>,
+    /// The input (or its decompressor) failed; the tar crate's own error is
+    /// then secondary.
+    failed: Cell<bool>,
 }
 
 struct Tracker<R> {
@@ -34,7 +37,10 @@ struct Tracker<R> {
 
 impl<R: Read> Read for Tracker<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
+        let n = self
+            .inner
+            .read(buf)
+            .inspect_err(|_| self.progress.failed.set(true))?;
         if n == 0 && !buf.is_empty() {
             self.progress.eof.set(true);
         }
@@ -57,8 +63,12 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// Peeks at the magic bytes and returns a reader of the plain tar.
-fn decompress<'a>(mut input: impl Read + 'a, name: &str) -> anyhow::Result<Box<dyn Read + 'a>> {
+/// Peeks at the magic bytes and returns a reader of the plain tar, and what
+/// the input is ("input", "gzip data", "zstd data") for messages.
+fn decompress<'a>(
+    mut input: impl Read + 'a,
+    name: &str,
+) -> anyhow::Result<(Box<dyn Read + 'a>, &'static str)> {
     let mut magic = [0u8; 6];
     let n = read_up_to(&mut input, &mut magic).with_context(|| format!("{name}: cannot read"))?;
     if n == 0 {
@@ -67,18 +77,24 @@ fn decompress<'a>(mut input: impl Read + 'a, name: &str) -> anyhow::Result<Box<d
     let magic = &magic[..n];
     let whole = Cursor::new(magic.to_vec()).chain(input);
     Ok(if magic.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::read::MultiGzDecoder::new(whole))
+        (
+            Box::new(flate2::read::MultiGzDecoder::new(whole)),
+            "gzip data",
+        )
     } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Box::new(
-            zstd::stream::read::Decoder::new(whole)
-                .with_context(|| format!("{name}: cannot start zstd decompression"))?,
+        (
+            Box::new(
+                zstd::stream::read::Decoder::new(whole)
+                    .with_context(|| format!("{name}: cannot start zstd decompression"))?,
+            ),
+            "zstd data",
         )
     } else if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
         bail!("{name}: xz-compressed; only gzip and zstd are supported, decompress it first")
     } else if magic.starts_with(b"BZh") {
         bail!("{name}: bzip2-compressed; only gzip and zstd are supported, decompress it first")
     } else {
-        Box::new(whole)
+        (Box::new(whole), "input")
     })
 }
 
@@ -110,8 +126,9 @@ pub(super) fn read_tar_tree(
     warn: &mut dyn FnMut(String),
 ) -> anyhow::Result<Tree> {
     let progress = Rc::new(Progress::default());
+    let (inner, what) = decompress(input, name)?;
     let reader = Tracker {
-        inner: decompress(input, name)?,
+        inner,
         progress: Rc::clone(&progress),
     };
     let mut archive = tar::Archive::new(reader);
@@ -128,6 +145,12 @@ pub(super) fn read_tar_tree(
             Ok(entry) => entry,
             Err(e) => {
                 let pos = progress.pos.get();
+                if progress.failed.get() {
+                    bail!("{name}: cannot read the {what} (truncated or corrupt?) at tar byte {pos}: {e}");
+                }
+                if progress.eof.get() && index == 0 && pos < 512 {
+                    bail!("{name}: not a tar (only {pos} bytes, less than one 512-byte header)");
+                }
                 if progress.eof.get() {
                     bail!("{name}: truncated tar (input ends at byte {pos}, inside tar entry #{index}: {e})");
                 }
@@ -189,9 +212,11 @@ pub(super) fn read_tar_tree(
                 let size = entry.size();
                 // Cap the up-front allocation; a lying header must not OOM us.
                 let mut data = Vec::with_capacity(size.min(64 << 20) as usize);
-                entry
-                    .read_to_end(&mut data)
-                    .map_err(|e| fail(format!("cannot read data: {e}")))?;
+                entry.read_to_end(&mut data).map_err(|e| {
+                    fail(format!(
+                        "cannot read the {what} (truncated or corrupt?): {e}"
+                    ))
+                })?;
                 if data.len() as u64 != size {
                     bail!(
                         "{name}: truncated tar (entry {shown:?} has only {} of its {size} bytes)",

@@ -480,6 +480,31 @@ fn input_empty_input_is_not_a_tar() {
 }
 
 #[test]
+fn input_garbage_and_truncated_compression_are_errors() {
+    let tmp = TempDir::new().unwrap();
+    let e = err(&tar_source(&tmp, b"hello, world\n"), None);
+    assert_contains(&e, &["site.tar: not a tar (only 13 bytes"]);
+    let e = err(&tar_source(&tmp, &[b'x'; 2048]), None);
+    assert_contains(
+        &e,
+        &[
+            "site.tar: tar entry #0 (header at byte 0)",
+            "is this a tar archive?",
+        ],
+    );
+
+    let tar = two_file_tar();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&tar).unwrap();
+    let gz = gz.finish().unwrap();
+    let e = err(&tar_source(&tmp, &gz[..gz.len() / 2]), None);
+    assert_contains(&e, &["site.tar: ", "gzip data (truncated or corrupt?)"]);
+    let zst = zstd::encode_all(&tar[..], 3).unwrap();
+    let e = err(&tar_source(&tmp, &zst[..zst.len() / 2]), None);
+    assert_contains(&e, &["site.tar: ", "zstd data (truncated or corrupt?)"]);
+}
+
+#[test]
 fn input_bad_header_checksum_is_an_error() {
     let tmp = TempDir::new().unwrap();
     let mut tar = two_file_tar();
