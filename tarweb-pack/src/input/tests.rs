@@ -249,6 +249,11 @@ fn input_dir_and_gnu_tar_formats_are_equivalent() {
 fn input_pax_fractional_mtime_is_floored() {
     let tmp = TempDir::new().unwrap();
     let tar = TarBuilder::new()
+        .raw(
+            tar::EntryType::XGlobalHeader,
+            b"pax_global_header",
+            b"17 comment=hello\n",
+        )
         .pax(&[("mtime", "1700000000.987654321")])
         .file("a.txt", b"a", 5)
         .pax(&[("mtime", "-1.5"), ("path", "pax/long name.txt")])
@@ -699,6 +704,32 @@ fn input_symlink_cycles_terminate() {
     link(tmp.path(), "q", "p");
     let e = err(&Source::Dir(tmp.path().to_path_buf()), None);
     assert_contains(&e, &["p: symlink to \"q\": too many levels of links"]);
+}
+
+#[test]
+fn input_link_chains_stop_after_40_hops() {
+    // l0 -> l1 -> ... -> l{n-1} -> file.txt: resolving l0 takes n hops.
+    let chain = |n: usize| {
+        let mut b = TarBuilder::new().file("file.txt", b"f", 3);
+        for i in 0..n {
+            let next = if i + 1 == n {
+                "file.txt".to_string()
+            } else {
+                format!("l{}", i + 1)
+            };
+            b = b.link(tar::EntryType::Symlink, &format!("l{i}"), &next);
+        }
+        b.finish()
+    };
+    let tmp = TempDir::new().unwrap();
+    let (files, _) = ok(&tar_source(&tmp, &chain(40)), None);
+    assert_eq!(files.len(), 41);
+    assert!(files.iter().all(|f| Arc::ptr_eq(&f.data, &files[0].data)));
+    let e = err(&tar_source(&tmp, &chain(41)), None);
+    assert_contains(
+        &e,
+        &["l0: symlink to \"l1\": too many levels of links (more than 40"],
+    );
 }
 
 // ---------------------------------------------------------------- directories
