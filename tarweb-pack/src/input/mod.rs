@@ -1,6 +1,32 @@
 //! Reads a site (a directory or a tar) into a flat list of files.
 //!
 //! Owned by: input layer. Everything downstream sees only `SiteFile`s.
+//!
+//! Both input forms are first loaded into the same in-memory [`tree::Tree`]
+//! (regular files, directories, symlinks, tar hard links), and links are then
+//! resolved by one shared resolver. That is what makes a directory and a tar
+//! of that directory produce identical output.
+//!
+//! Error vs warning policy:
+//! - errors: anything that would make the served site differ from what the
+//!   author has (unreadable/changed files, truncated or corrupt tars, unsafe
+//!   names, links escaping the site or dangling, special files, conflicting
+//!   entries, an empty prefix).
+//! - warnings: things we deliberately drop but that are harmless: VCS
+//!   directories, duplicate tar entries (last wins), entries outside the
+//!   prefix (one summary line), tar volume labels, and directory-symlink
+//!   cycles (see `tree.rs`).
+
+// The binary does not call into this module yet (main is a skeleton).
+#![allow(dead_code)]
+
+mod dir;
+mod paths;
+mod tar;
+mod tree;
+
+#[cfg(test)]
+mod tests;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,9 +55,28 @@ pub enum Source {
 /// Reads every regular file of the site (links resolved), with `prefix`
 /// (e.g. `public`) stripped. Sorted by `path`, paths unique.
 pub fn read_site(
-    _source: &Source,
-    _prefix: Option<&str>,
-    _warn: &mut dyn FnMut(String),
+    source: &Source,
+    prefix: Option<&str>,
+    warn: &mut dyn FnMut(String),
 ) -> anyhow::Result<Vec<SiteFile>> {
-    anyhow::bail!("input: not implemented yet")
+    let prefix = match prefix {
+        Some(p) => paths::normalize_prefix(p)?,
+        None => Vec::new(),
+    };
+    let tree = match source {
+        Source::Dir(path) => dir::read_dir_tree(path, &prefix, warn)?,
+        Source::TarFile(path) => {
+            let file = std::fs::File::open(path).map_err(|e| dir::open_error(path, e))?;
+            tar::read_tar_tree(file, &path.display().to_string(), &prefix, warn)?
+        }
+        Source::Stdin => tar::read_tar_tree(std::io::stdin().lock(), "<stdin>", &prefix, warn)?,
+    };
+    let files = tree.into_site_files(warn)?;
+    if files.is_empty() && !prefix.is_empty() {
+        anyhow::bail!(
+            "no files under the prefix {:?}; check --prefix",
+            prefix.join("/")
+        );
+    }
+    Ok(files)
 }
