@@ -2,7 +2,7 @@
 //! and decides which variants are worth keeping.
 
 use anyhow::{bail, Context};
-use std::io::{Read, Write};
+use std::io::Read;
 use tarweb_format::Coding;
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -28,17 +28,23 @@ pub fn encode(data: &[u8], coding: Coding, text: bool, opts: Options) -> Vec<u8>
             .expect("writing to a Vec cannot fail");
             out
         }
+        // libdeflate at level 9: measured on python3.11-doc, 1% smaller than
+        // GNU `gzip -9` and zlib(-rs) level 9, and as fast (bench/pack.sh).
         Coding::Gzip => {
-            let mut e = flate2::GzBuilder::new()
-                .mtime(0)
-                .write(Vec::new(), flate2::Compression::new(9));
-            e.write_all(data).expect("writing to a Vec cannot fail");
-            e.finish().expect("writing to a Vec cannot fail")
+            let mut c = libdeflater::Compressor::new(
+                libdeflater::CompressionLvl::new(9).expect("level 9 exists"),
+            );
+            let mut out = vec![0; c.gzip_compress_bound(data.len())];
+            let n = c
+                .gzip_compress(data, &mut out)
+                .expect("the output buffer has the bound's size");
+            out.truncate(n);
+            out
         }
         Coding::Br => {
             let params = brotli::enc::BrotliEncoderParams {
                 quality: 11,
-                lgwin: if data.len() > 4 << 20 { 24 } else { 22 },
+                lgwin: brotli_window(data.len()),
                 mode: if text {
                     brotli::enc::backward_references::BrotliEncoderMode::BROTLI_MODE_TEXT
                 } else {
@@ -61,6 +67,17 @@ pub fn encode(data: &[u8], coding: Coding, text: bool, opts: Options) -> Vec<u8>
             c.compress(data).expect("zstd compression of a slice")
         }
     }
+}
+
+/// The smallest window (log2, 10..=24) that holds the whole input, as the
+/// brotli CLI picks it: quality 11 builds a hash tree as large as the
+/// window, so a 4 MiB window for a 3 KiB file wastes most of the time.
+fn brotli_window(len: usize) -> i32 {
+    let mut lgwin = 10;
+    while lgwin < 24 && (1usize << lgwin) - 16 < len {
+        lgwin += 1;
+    }
+    lgwin
 }
 
 /// Decodes `enc` (at most `limit` bytes out, so a bomb cannot blow up).
@@ -134,7 +151,9 @@ mod tests {
 
     #[test]
     fn zstd_window_is_at_most_8_mib() {
-        let data: Vec<u8> = (0..9u32 << 20).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        let data: Vec<u8> = (0..9u32 << 20)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
         let enc = encode(&data, Coding::Zstd, false, Options::default());
         // Frame header: magic, descriptor; window descriptor follows unless single-segment.
         let fhd = enc[4];

@@ -12,10 +12,12 @@ pub fn content_type(path: &str, data: &[u8]) -> String {
 }
 
 fn essence(path: &str) -> String {
-    mime_guess::from_path(path)
-        .first()
-        .map(|m| m.essence_str().to_string())
-        .unwrap_or_else(|| "application/octet-stream".to_string())
+    match mime_guess::from_path(path).first() {
+        // RFC 9239: text/javascript is the one JavaScript type.
+        Some(m) if m.essence_str() == "application/javascript" => "text/javascript".into(),
+        Some(m) => m.essence_str().into(),
+        None => "application/octet-stream".into(),
+    }
 }
 
 fn is_text(essence: &str) -> bool {
@@ -34,28 +36,33 @@ pub fn worth_compressing(path: &str) -> bool {
     let e = essence(path);
     let (top, sub) = e.split_once('/').unwrap_or((&e, ""));
     match top {
-        "image" => matches!(sub, "svg+xml" | "bmp" | "x-icon" | "vnd.microsoft.icon" | "tiff"),
+        "image" => matches!(
+            sub,
+            "svg+xml" | "bmp" | "x-icon" | "vnd.microsoft.icon" | "tiff"
+        ),
         "video" | "audio" => false,
         "font" => matches!(sub, "ttf" | "otf" | "sfnt" | "collection"),
-        "application" => !matches!(
-            sub,
-            "zip"
-                | "gzip"
-                | "x-gzip"
-                | "zstd"
-                | "x-bzip"
-                | "x-bzip2"
-                | "x-xz"
-                | "x-7z-compressed"
-                | "vnd.rar"
-                | "x-rar-compressed"
-                | "font-woff"
-                | "epub+zip"
-                | "java-archive"
-                | "x-br"
-        ) && !path.ends_with(".br")
-            && !path.ends_with(".zst")
-            && !path.ends_with(".zstd"),
+        "application" => {
+            !matches!(
+                sub,
+                "zip"
+                    | "gzip"
+                    | "x-gzip"
+                    | "zstd"
+                    | "x-bzip"
+                    | "x-bzip2"
+                    | "x-xz"
+                    | "x-7z-compressed"
+                    | "vnd.rar"
+                    | "x-rar-compressed"
+                    | "font-woff"
+                    | "epub+zip"
+                    | "java-archive"
+                    | "x-br"
+            ) && !path.ends_with(".br")
+                && !path.ends_with(".zst")
+                && !path.ends_with(".zstd")
+        }
         _ => true,
     }
 }
@@ -82,10 +89,15 @@ mod tests {
 
     #[test]
     fn incompressible_types_are_skipped() {
-        for p in ["a.png", "a.jpg", "a.webp", "a.woff2", "a.woff", "a.mp4", "a.zip", "a.gz", "a.js.br", "a.zst"] {
+        for p in [
+            "a.png", "a.jpg", "a.webp", "a.woff2", "a.woff", "a.mp4", "a.zip", "a.gz", "a.js.br",
+            "a.zst",
+        ] {
             assert!(!worth_compressing(p), "{p}");
         }
-        for p in ["a.html", "a.svg", "a.js", "a.json", "a.ico", "a.wasm", "a.ttf", "README"] {
+        for p in [
+            "a.html", "a.svg", "a.js", "a.json", "a.ico", "a.wasm", "a.ttf", "README",
+        ] {
             assert!(worth_compressing(p), "{p}");
         }
     }

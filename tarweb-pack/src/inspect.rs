@@ -143,12 +143,22 @@ pub fn inspect(path: &Path, json: bool) -> anyhow::Result<()> {
         rep.file_size,
         rep.digest
     );
-    let width = rep.routes.iter().map(|r| r.path.len()).max().unwrap_or(0).min(60);
+    let width = rep
+        .routes
+        .iter()
+        .map(|r| r.path.len())
+        .max()
+        .unwrap_or(0)
+        .min(60);
     for r in &rep.routes {
         let what = match &r.location {
             Some(l) => format!("{} -> {l}", r.status),
             None => {
-                let id = r.variants.iter().find(|v| v.coding == "identity").map_or(0, |v| v.body_len);
+                let id = r
+                    .variants
+                    .iter()
+                    .find(|v| v.coding == "identity")
+                    .map_or(0, |v| v.body_len);
                 r.variants
                     .iter()
                     .map(|v| {
@@ -166,11 +176,22 @@ pub fn inspect(path: &Path, json: bool) -> anyhow::Result<()> {
         println!("  {:width$}  {what}", r.path);
     }
     if let Some(nf) = &rep.not_found {
-        let list: Vec<String> = nf.iter().map(|v| format!("{} {}", v.coding, human(v.body_len))).collect();
+        let list: Vec<String> = nf
+            .iter()
+            .map(|v| format!("{} {}", v.coding, human(v.body_len)))
+            .collect();
         println!("  (404 page)  {}", list.join(", "));
     }
-    let totals: Vec<String> = rep.totals.iter().map(|(c, n)| format!("{c} {}", human(*n))).collect();
-    println!("routes: {}; variant bytes: {}", rep.routes.len(), totals.join(", "));
+    let totals: Vec<String> = rep
+        .totals
+        .iter()
+        .map(|(c, n)| format!("{c} {}", human(*n)))
+        .collect();
+    println!(
+        "routes: {}; variant bytes: {}",
+        rep.routes.len(),
+        totals.join(", ")
+    );
     println!(
         "data section: {} in blocks, {} padding ({:.1}%)",
         human(rep.data_bytes),
@@ -193,26 +214,38 @@ pub fn verify(path: &Path) -> anyhow::Result<String> {
             let mut resp = httparse::Response::new(&mut headers);
             match resp.parse(v.head()) {
                 Ok(httparse::Status::Complete(n)) if n == v.head().len() => {}
-                other => bail!("{what}: {} head does not parse as one HTTP response: {other:?}", v.coding().token()),
+                other => bail!(
+                    "{what}: {} head does not parse as one HTTP response: {other:?}",
+                    v.coding().token()
+                ),
             }
             if v.coding() != Coding::Identity {
                 let d = compress::decode(v.body(), v.coding(), identity.len())
                     .with_context(|| format!("{what}: {} variant", v.coding().token()))?;
                 if d != identity {
-                    bail!("{what}: {} variant does not decode to the identity bytes", v.coding().token());
+                    bail!(
+                        "{what}: {} variant does not decode to the identity bytes",
+                        v.coding().token()
+                    );
                 }
             }
             if let Some(t) = v.etag() {
                 let want = format!("\"{}\"", &blake3::hash(v.body()).to_hex()[..32]);
                 if t != want.as_bytes() {
-                    bail!("{what}: {} ETag is not the blake3 of its bytes", v.coding().token());
+                    bail!(
+                        "{what}: {} ETag is not the blake3 of its bytes",
+                        v.coding().token()
+                    );
                 }
             }
         }
         Ok(())
     };
     for r in blob.routes() {
-        check_run(&format!("route {}", String::from_utf8_lossy(r.path())), r.variants())?;
+        check_run(
+            &format!("route {}", String::from_utf8_lossy(r.path())),
+            r.variants(),
+        )?;
     }
     if let Some(nf) = blob.not_found() {
         check_run("the 404 page", nf)?;

@@ -74,7 +74,13 @@ pub fn pack(opts: &Options, warn: &mut dyn FnMut(String)) -> anyhow::Result<Summ
     for &b in &body_of {
         let b = &bodies[b];
         identity_bytes += b.data.len() as u64;
-        smallest_bytes += b.variants.iter().flatten().map(|v| v.len()).min().unwrap_or(0) as u64;
+        smallest_bytes += b
+            .variants
+            .iter()
+            .flatten()
+            .map(|v| v.len())
+            .min()
+            .unwrap_or(0) as u64;
     }
     Ok(Summary {
         files: site.files.len(),
@@ -185,16 +191,20 @@ fn encode_one(
         let sib = &files[s];
         match compress::decode(&sib.data, c, body.data.len()) {
             Ok(d) if d[..] == body.data[..] => encoded = Some(sib.data.to_vec()),
-            Ok(_) => warning = Some(format!(
-                "{} does not decode to {}: ignored, {} is compressed afresh",
-                sib.path, body.path, body.path
-            )),
-            Err(e) => warning = Some(format!(
-                "{} is not valid {} data ({e}): ignored, {} is compressed afresh",
-                sib.path,
-                c.token(),
-                body.path
-            )),
+            Ok(_) => {
+                warning = Some(format!(
+                    "{} does not decode to {}: ignored, {} is compressed afresh",
+                    sib.path, body.path, body.path
+                ))
+            }
+            Err(e) => {
+                warning = Some(format!(
+                    "{} is not valid {} data ({e}): ignored, {} is compressed afresh",
+                    sib.path,
+                    c.token(),
+                    body.path
+                ))
+            }
         }
     }
     let encoded = encoded.unwrap_or_else(|| {

@@ -69,9 +69,15 @@ pub fn resource(r: &Resource) -> (Fields, Fields) {
     let nm = full
         .iter()
         .filter(|(n, _)| {
-            ["etag", "cache-control", "vary", "expires", "content-location"]
-                .iter()
-                .any(|k| n.eq_ignore_ascii_case(k))
+            [
+                "etag",
+                "cache-control",
+                "vary",
+                "expires",
+                "content-location",
+            ]
+            .iter()
+            .any(|k| n.eq_ignore_ascii_case(k))
         })
         .cloned()
         .collect();
@@ -111,7 +117,9 @@ pub fn not_found(
 
 /// IMF-fixdate (RFC 9110 §5.6.7) of Unix seconds; times before 1970 clamp to 0.
 pub fn http_date(secs: i64) -> String {
-    httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64))
+    httpdate::fmt_http_date(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64),
+    )
 }
 
 /// A decoded URL path made fit for a `Location` header: bytes outside
@@ -134,7 +142,10 @@ mod tests {
 
     fn site(set: &[(&str, &str)], remove: &[&str]) -> HeaderSet {
         HeaderSet {
-            set: set.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+            set: set
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
             remove: remove.iter().map(|s| s.to_string()).collect(),
         }
     }
@@ -146,7 +157,11 @@ mod tests {
     #[test]
     fn resource_fields_and_overrides() {
         let s = site(
-            &[("Cache-Control", "public, max-age=31536000, immutable"), ("Vary", "Origin"), ("X-A", "1")],
+            &[
+                ("Cache-Control", "public, max-age=31536000, immutable"),
+                ("Vary", "Origin"),
+                ("X-A", "1"),
+            ],
             &[],
         );
         let (full, nm) = resource(&Resource {
@@ -160,7 +175,16 @@ mod tests {
         });
         assert_eq!(
             names(&full),
-            ["Content-Type", "Content-Encoding", "ETag", "Last-Modified", "Cache-Control", "Vary", "Accept-Ranges", "X-A"]
+            [
+                "Content-Type",
+                "Content-Encoding",
+                "ETag",
+                "Last-Modified",
+                "Cache-Control",
+                "Vary",
+                "Accept-Ranges",
+                "X-A"
+            ]
         );
         assert_eq!(full[4].1, "public, max-age=31536000, immutable");
         assert_eq!(full[5].1, "Origin, Accept-Encoding");
@@ -180,7 +204,10 @@ mod tests {
             cache_control: Some("no-cache"),
             site: &s,
         });
-        let vary: Vec<_> = full.iter().filter(|(n, _)| n.eq_ignore_ascii_case("vary")).collect();
+        let vary: Vec<_> = full
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("vary"))
+            .collect();
         assert_eq!(vary.len(), 1);
         assert_eq!(vary[0].1, "accept-encoding");
         assert!(!full.iter().any(|(n, _)| n == "Cache-Control"));
@@ -188,19 +215,31 @@ mod tests {
 
     #[test]
     fn redirect_fields() {
-        let s = site(&[("Strict-Transport-Security", "max-age=1"), ("Content-Type", "x/y")], &[]);
+        let s = site(
+            &[
+                ("Strict-Transport-Security", "max-age=1"),
+                ("Content-Type", "x/y"),
+            ],
+            &[],
+        );
         assert_eq!(
             redirect("/a%20b/", &s),
             vec![
                 ("Location".to_string(), "/a%20b/".to_string()),
-                ("Strict-Transport-Security".to_string(), "max-age=1".to_string())
+                (
+                    "Strict-Transport-Security".to_string(),
+                    "max-age=1".to_string()
+                )
             ]
         );
     }
 
     #[test]
     fn path_encoding() {
-        assert_eq!(encode_path("/files/résumé final/"), "/files/r%C3%A9sum%C3%A9%20final/");
+        assert_eq!(
+            encode_path("/files/résumé final/"),
+            "/files/r%C3%A9sum%C3%A9%20final/"
+        );
         assert_eq!(encode_path("/a-b_c.d~e/"), "/a-b_c.d~e/");
         assert_eq!(encode_path("/q?x#y"), "/q%3Fx%23y");
     }

@@ -15,7 +15,10 @@ use tarweb_format::Coding;
 pub enum Target {
     /// The bytes of `files[i]`, with all its variants.
     File(usize),
-    Redirect { status: u16, location: String },
+    Redirect {
+        status: u16,
+        location: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -59,7 +62,10 @@ pub fn plan(mut files: Vec<SiteFile>, warn: &mut dyn FnMut(String)) -> anyhow::R
     };
     let mut headers = HeaderRules::default();
     let mut redirect_rules = Vec::new();
-    for f in files.iter().filter(|f| RULE_FILES.contains(&f.path.as_str())) {
+    for f in files
+        .iter()
+        .filter(|f| RULE_FILES.contains(&f.path.as_str()))
+    {
         if f.path == "_headers" {
             headers = HeaderRules::parse(&text(f)?)?;
             for w in headers.warnings() {
@@ -246,10 +252,16 @@ mod tests {
             ]
             .map(|(a, b)| (a.to_string(), b.to_string()))
         );
-        assert!(warnings.iter().any(|w| w.contains("/x.js is a file")), "{warnings:?}");
+        assert!(
+            warnings.iter().any(|w| w.contains("/x.js is a file")),
+            "{warnings:?}"
+        );
         let x = s.files.iter().position(|f| f.path == "x.js").unwrap();
         let sib = |p: &str| s.files.iter().position(|f| f.path == p);
-        assert_eq!(s.siblings[x], [None, sib("x.js.gz"), None, sib("x.js.zstd")]);
+        assert_eq!(
+            s.siblings[x],
+            [None, sib("x.js.gz"), None, sib("x.js.zstd")]
+        );
         assert_eq!(s.not_found, sib("404.html"));
         let docs = s.routes.iter().find(|r| r.path == "/docs/").unwrap();
         assert_eq!(docs.match_paths, ["/docs/", "/docs/index.html"]);
@@ -268,7 +280,10 @@ mod tests {
     #[test]
     fn rule_file_errors_name_the_line() {
         let e = plan(
-            vec![file("a", "a"), file("_headers", "/*\n  Content-Length: 5\n")],
+            vec![
+                file("a", "a"),
+                file("_headers", "/*\n  Content-Length: 5\n"),
+            ],
             &mut |_| {},
         )
         .unwrap_err();

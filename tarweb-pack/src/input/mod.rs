@@ -17,9 +17,6 @@
 //!   prefix (one summary line), tar volume labels, and directory-symlink
 //!   cycles (see `tree.rs`).
 
-// The binary does not call into this module yet (main is a skeleton).
-#![allow(dead_code)]
-
 mod dir;
 mod paths;
 mod tar;

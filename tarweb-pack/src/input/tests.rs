@@ -791,20 +791,8 @@ fn input_non_utf8_name_in_directory_is_an_error() {
     assert_contains(&e, &["bad\u{fffd}.html: file name is not valid UTF-8"]);
 }
 
-#[test]
-fn input_unreadable_file_is_an_error() {
-    use std::os::unix::fs::PermissionsExt;
-    let tmp = TempDir::new().unwrap();
-    put(tmp.path(), "secret.html", b"s", 1, 0);
-    let path = tmp.path().join("secret.html");
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o000)).unwrap();
-    if fs::read(&path).is_ok() {
-        // Running as root: permissions do not apply; nothing to test.
-        return;
-    }
-    let e = err(&Source::Dir(tmp.path().to_path_buf()), None);
-    assert_contains(&e, &[&format!("{}: Permission denied", path.display())]);
-}
+// An unreadable file is tested in tests/pack.rs, which runs the binary as
+// an unprivileged user (file permissions do not stop root).
 
 #[test]
 fn input_file_growing_while_read_is_an_error() {

@@ -1,6 +1,4 @@
 //! The site's `_headers` and `_redirects` files (Netlify / Cloudflare Pages syntax).
-// The rest of the packer is not wired to these modules yet.
-#![allow(dead_code)]
 
 pub mod headers;
 pub mod redirects;
