@@ -174,19 +174,14 @@ log "pipeline total: $T_total s wall, $B_total bytes"
 # ---------------------------------------------------------------------------
 TW_STATUS=skipped
 TW_REASON=""
-if [ ! -x "$TARWEB_PACK" ]; then
-  if [ "${BENCH_NO_BUILD:-0}" = 1 ]; then
-    TW_REASON="binary $TARWEB_PACK missing and BENCH_NO_BUILD=1"
-  elif ! command -v cargo >/dev/null; then
-    TW_REASON="binary $TARWEB_PACK missing and cargo not found"
-  else
-    log "building tarweb-pack (cargo build --release -p tarweb-pack)"
-    if ! cargo build --release -p tarweb-pack >&2; then
-      TW_REASON="binary $TARWEB_PACK missing and cargo build failed"
-    elif [ ! -x "$TARWEB_PACK" ]; then
-      TW_REASON="cargo build succeeded but $TARWEB_PACK is still missing"
-    fi
-  fi
+# Build before timing anything (a no-op when up to date), so a stale binary
+# is never measured.
+if [ "${BENCH_NO_BUILD:-0}" != 1 ] && command -v cargo >/dev/null; then
+  log "building tarweb-pack (cargo build --release -p tarweb-pack)"
+  cargo build --release -p tarweb-pack >&2 || TW_REASON="cargo build failed"
+fi
+if [ -z "$TW_REASON" ] && [ ! -x "$TARWEB_PACK" ]; then
+  TW_REASON="binary $TARWEB_PACK missing (BENCH_NO_BUILD=1 or no cargo)"
 fi
 
 TWB=$WORK/py.twb

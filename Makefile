@@ -1,0 +1,43 @@
+# tarweb: `make run` builds, packs testdata/ and serves it; `make test` is what CI runs.
+CARGO ?= cargo
+RELEASE := target/release
+SITE := target/testdata.twb
+LISTEN ?= [::]:8080
+FUZZ_SECONDS ?= 60
+
+.PHONY: build run test lint bench bench-pack fuzz clean
+
+build:
+	$(CARGO) build --release --workspace
+
+$(SITE): build $(shell find testdata -type f 2>/dev/null)
+	$(RELEASE)/tarweb-pack testdata -o $(SITE)
+
+run: build $(SITE)
+	$(RELEASE)/tarweb-serve $(SITE) --listen '$(LISTEN)'
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+test: lint
+	$(CARGO) test --workspace
+
+bench: bench-pack
+
+bench-pack:
+	bash bench/pack.sh
+
+# Needs cargo-fuzz (`cargo install cargo-fuzz`); RUSTC_BOOTSTRAP lets the stable
+# toolchain take the sanitizer flags cargo-fuzz passes.
+# The seed is a tiny site (a page, a stylesheet, redirects, a 404) so that
+# mutations of a whole valid blob fit in -max_len.
+fuzz: build
+	rm -rf target/fuzz-seed && mkdir -p target/fuzz-seed fuzz/corpus/reader
+	cp testdata/index.html testdata/404.html testdata/_redirects target/fuzz-seed/
+	head -c 600 testdata/css/site.css > target/fuzz-seed/site.css
+	$(RELEASE)/tarweb-pack target/fuzz-seed -q -o fuzz/corpus/reader/seed.twb
+	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run reader -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,29 @@
+//! The validating reader on arbitrary bytes: it must refuse or accept, never
+//! panic or read out of bounds; whatever it accepts must be fully walkable.
+//! Both with the digest checked (what a server does) and skipped (so the
+//! fuzzer reaches the structural checks without forging blake3).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tarweb_format::{Blob, Verify};
+
+fuzz_target!(|data: &[u8]| {
+    for verify in [Verify::SkipDigest, Verify::Full] {
+        if let Ok(blob) = Blob::parse_with(data, verify) {
+            for r in blob.routes() {
+                assert!(blob.lookup(r.path()).is_some());
+                let _ = (r.status(), r.last_modified());
+                for v in r.variants().iter() {
+                    let _ = (v.head(), v.status_line(), v.length_line(), v.fields(), v.body(), v.etag());
+                    if let Some(nm) = v.not_modified() {
+                        let _ = (nm.status_line(), nm.fields());
+                    }
+                }
+                let _ = r.variants().identity();
+            }
+            if let Some(nf) = blob.not_found() {
+                let _ = nf.identity().body();
+            }
+        }
+    }
+});
