@@ -22,6 +22,8 @@ lint:
 
 test: lint
 	$(CARGO) test --workspace
+	$(CARGO) build --workspace
+	bash tests/e2e.sh
 
 bench: bench-pack
 
