@@ -35,12 +35,21 @@ fn xorshift(n: usize, mut seed: u64) -> Vec<u8> {
 }
 
 fn text(n: usize) -> Vec<u8> {
-    let words = ["tarweb ", "serves ", "static ", "sites ", "fast, ", "counting ", "every ", "syscall.\n"];
+    let words = [
+        "tarweb ",
+        "serves ",
+        "static ",
+        "sites ",
+        "fast, ",
+        "counting ",
+        "every ",
+        "syscall.\n",
+    ];
     let mut v = Vec::with_capacity(n + 16);
     let mut i = 0usize;
     while v.len() < n {
         v.extend_from_slice(words[(i * 7 + i / 3) % words.len()].as_bytes());
-        if i % 13 == 0 {
+        if i.is_multiple_of(13) {
             v.extend_from_slice(format!("{i} ").as_bytes());
         }
         i += 1;
@@ -74,10 +83,14 @@ pub fn decompress(c: &str, b: &[u8]) -> Vec<u8> {
     match c {
         "" | "identity" => out = b.to_vec(),
         "gzip" => {
-            flate2::read::GzDecoder::new(b).read_to_end(&mut out).unwrap();
+            flate2::read::GzDecoder::new(b)
+                .read_to_end(&mut out)
+                .unwrap();
         }
         "br" => {
-            brotli::Decompressor::new(b, 4096).read_to_end(&mut out).unwrap();
+            brotli::Decompressor::new(b, 4096)
+                .read_to_end(&mut out)
+                .unwrap();
         }
         "zstd" => out = zstd::decode_all(b).unwrap(),
         other => panic!("unknown coding {other}"),
@@ -86,8 +99,9 @@ pub fn decompress(c: &str, b: &[u8]) -> Vec<u8> {
 }
 
 fn fnv(b: &[u8]) -> u64 {
-    b.iter()
-        .fold(0xcbf29ce484222325u64, |h, &c| (h ^ u64::from(c)).wrapping_mul(0x100000001b3))
+    b.iter().fold(0xcbf29ce484222325u64, |h, &c| {
+        (h ^ u64::from(c)).wrapping_mul(0x100000001b3)
+    })
 }
 
 fn h(n: &str, v: impl Into<String>) -> (String, String) {
@@ -151,7 +165,10 @@ fn redirect(path: &str, to: &str) -> RouteSpec {
         last_modified: 0,
         variants: vec![ResponseSpec {
             coding: Coding::Identity,
-            headers: vec![h("Location", to), h("Content-Type", "text/html; charset=utf-8")],
+            headers: vec![
+                h("Location", to),
+                h("Content-Type", "text/html; charset=utf-8"),
+            ],
             body: Arc::from(body.into_bytes()),
             etag: None,
             not_modified: None,
@@ -308,7 +325,9 @@ impl Server {
     }
 
     pub fn fd_count(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/fd", self.pid())).unwrap().count()
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .unwrap()
+            .count()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -321,13 +340,19 @@ impl Server {
 
     /// SIGTERM, then the exit status (bounded wait).
     pub fn terminate(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").arg("-TERM").arg(self.pid().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(s) = self.child.try_wait().unwrap() {
                 return s;
             }
-            assert!(Instant::now() < deadline, "server did not exit after SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "server did not exit after SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -361,7 +386,10 @@ impl Response {
             .map(|(_, v)| v.as_str())
     }
     pub fn count(&self, name: &str) -> usize {
-        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).count()
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .count()
     }
     /// The head without the Date line (to compare heads).
     pub fn head_without_date(&self) -> String {
@@ -410,7 +438,11 @@ impl Client {
                 break p + 4;
             }
             if !self.fill() {
-                assert!(self.buf.is_empty(), "EOF inside a head: {:?}", String::from_utf8_lossy(&self.buf));
+                assert!(
+                    self.buf.is_empty(),
+                    "EOF inside a head: {:?}",
+                    String::from_utf8_lossy(&self.buf)
+                );
                 return None;
             }
         };
