@@ -179,15 +179,16 @@ pub fn respond(
 ) -> Meta {
     let head_only = req.method == Method::Head;
     let conn = conn_line(close, req.version);
-    let target = match path::normalize(req.target, path_buf) {
-        Ok(t) => t,
-        Err(_) => return builtin(out, ctx, 400, head_only, close, req.version),
-    };
-    let path = match (req.method, target) {
-        (Method::Options, _) => return builtin(out, ctx, 204, true, close, req.version),
-        (Method::Other, _) => return builtin(out, ctx, 405, false, close, req.version),
-        (_, Target::Asterisk) => return builtin(out, ctx, 400, head_only, close, req.version),
-        (_, Target::Path(p)) => p,
+    match req.method {
+        Method::Other => return builtin(out, ctx, 405, false, close, req.version),
+        Method::Options => return builtin(out, ctx, 204, true, close, req.version),
+        Method::Get | Method::Head => {}
+    }
+    let path = match path::normalize(req.target, path_buf) {
+        Ok(Target::Path(p)) => p,
+        Ok(Target::Asterisk) | Err(_) => {
+            return builtin(out, ctx, 400, head_only, close, req.version)
+        }
     };
     let prefs = Prefs::parse(&req.accept_encoding);
     let Some(route) = ctx.blob.lookup(path) else {
