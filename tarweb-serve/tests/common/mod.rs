@@ -266,7 +266,17 @@ impl Server {
     }
 
     pub fn start_with(blob: &std::path::Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tarweb-serve"))
+        Self::start_cmd(
+            Command::new(env!("CARGO_BIN_EXE_tarweb-serve")),
+            blob,
+            extra,
+        )
+    }
+
+    /// `cmd` runs the server (it may be a wrapper such as prlimit, or carry
+    /// environment variables).
+    pub fn start_cmd(mut cmd: Command, blob: &std::path::Path, extra: &[&str]) -> Server {
+        let mut child = cmd
             .arg(blob)
             .args(["--listen", "127.0.0.1:0", "--stats-listen", "127.0.0.1:0"])
             .args(extra)
@@ -288,7 +298,11 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = rx.recv_timeout(left).expect("server did not get ready");
+            let Ok(line) = rx.recv_timeout(left) else {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("server did not get ready");
+            };
             if let Some(a) = line.strip_prefix("listening on ") {
                 addr.get_or_insert(a.split(' ').next().unwrap().parse().unwrap());
             } else if let Some(a) = line.strip_prefix("stats on ") {
