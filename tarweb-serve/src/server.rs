@@ -64,7 +64,11 @@ fn sd_notify(msg: &str) {
 
 fn stats_thread(l: TcpListener, counters: &'static [Counters]) {
     for s in l.incoming() {
-        let Ok(mut s) = s else { continue };
+        let Ok(mut s) = s else {
+            // EMFILE and friends: do not spin.
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        };
         let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
         let mut buf = [0u8; 4096];
         let mut got = 0;

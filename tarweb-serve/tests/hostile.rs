@@ -276,6 +276,10 @@ fn out_of_fds_does_not_spin() {
     let mut cmd = std::process::Command::new("prlimit");
     cmd.args(["--nofile=64:64", env!("CARGO_BIN_EXE_tarweb-serve")]);
     let s = Server::start_cmd(cmd, &site().path, &["--threads", "1"]);
+    // Counters are read while descriptors are free (the stats thread
+    // needs one too).
+    let before = s.stats();
+    let start = Instant::now();
     let mut conns = Vec::new();
     for _ in 0..100 {
         let mut c = TcpStream::connect(s.addr).unwrap();
@@ -286,28 +290,22 @@ fn out_of_fds_does_not_spin() {
     wait_until("fd limit reached", Duration::from_secs(10), || {
         s.fd_count() >= 60
     });
-    let before = s.stats();
     std::thread::sleep(Duration::from_millis(500));
+    drop(conns);
+    wait_until("fds released", Duration::from_secs(20), || {
+        s.fd_count() < 30
+    });
+    let mut c = s.client();
+    assert_eq!(c.get("/empty.txt", "Connection: close\r\n").status, 200);
     let after = s.stats();
-    // Pausing the listener for 100 ms on EMFILE: a handful of wakeups and
-    // accept attempts in 500 ms, not a busy loop.
+    let secs = start.elapsed().as_secs() + 1;
+    // 100 connections, plus one failed accept per 100 ms pause: a busy
+    // loop would make these counts explode.
     let waits = delta(&before, &after, "epoll_wait");
     let accepts = delta(&before, &after, "accept4");
-    assert!(
-        waits < 50 && accepts < 50,
-        "epoll_wait {waits}, accept4 {accepts}"
-    );
-    eprintln!("EMFILE for 500 ms: epoll_wait {waits}, accept4 {accepts}");
-    // Freeing descriptors lets the queued connections in.
-    conns.truncate(10);
-    let mut c = TcpStream::connect(s.addr).unwrap();
-    drop(conns);
-    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    c.write_all(b"GET /empty.txt HTTP/1.1\r\nHost: t\r\n\r\n")
-        .unwrap();
-    let mut buf = [0u8; 12];
-    c.read_exact(&mut buf).unwrap();
-    assert_eq!(&buf, b"HTTP/1.1 200");
+    eprintln!("EMFILE episode of {secs} s: epoll_wait {waits}, accept4 {accepts}");
+    assert!(accepts <= 101 + 15 * secs, "accept4 {accepts}");
+    assert!(waits <= 500 + 15 * secs, "epoll_wait {waits}");
 }
 
 #[test]
