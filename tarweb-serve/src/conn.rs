@@ -84,9 +84,12 @@ pub enum Flush {
 
 impl Output {
     pub fn new() -> Output {
+        // Small at first: a pooled output grows (once) only as deep as the
+        // pipelining it meets, so 10k blocked connections do not cost
+        // 10k full-size batches.
         Output {
-            dyn_bytes: Vec::with_capacity(DYN_CAP),
-            segs: Vec::with_capacity(MAX_SEGS + 8),
+            dyn_bytes: Vec::with_capacity(1024),
+            segs: Vec::with_capacity(16),
             pos: 0,
             skip: 0,
             root: None,
@@ -279,9 +282,13 @@ impl Transport {
 /// Size of a read: room for the largest head plus pipelined requests.
 pub const IN_CAP: usize = 64 * 1024;
 
+/// First size of a connection's own input buffer; it doubles up to IN_CAP
+/// when a longer head or a deeper pipeline needs it.
+pub const IN_START: usize = 8 * 1024;
+
 /// A connection's unconsumed input (pooled per worker).
 pub struct InBuf {
-    pub data: Box<[u8]>,
+    pub data: Vec<u8>,
     pub len: usize,
 }
 
@@ -294,8 +301,20 @@ impl Default for InBuf {
 impl InBuf {
     pub fn new() -> InBuf {
         InBuf {
-            data: vec![0u8; IN_CAP].into_boxed_slice(),
+            data: vec![0u8; IN_START],
             len: 0,
+        }
+    }
+    /// Makes room for at least `n` bytes in total (up to IN_CAP).
+    pub fn reserve_total(&mut self, n: usize) {
+        if self.data.len() < n {
+            self.data.resize(n.next_power_of_two().min(IN_CAP), 0);
+        }
+    }
+    /// Grows when full, if it may.
+    pub fn grow_if_full(&mut self) {
+        if self.len == self.data.len() && self.len < IN_CAP {
+            self.reserve_total(self.len * 2);
         }
     }
     /// Drops the first `n` bytes.

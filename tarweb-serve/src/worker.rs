@@ -369,7 +369,8 @@ impl Worker {
             }
             // 3. Read.
             if let Some(mut buf) = conn.input.take() {
-                let room = IN_CAP - buf.len;
+                buf.grow_if_full();
+                let room = buf.data.len() - buf.len;
                 match sys::read(fd, &mut buf.data[buf.len..], self.c) {
                     Ok(0) => {
                         self.in_pool.push(buf);
@@ -400,6 +401,7 @@ impl Worker {
                         let used = self.process(root, conn, &scratch[..n]);
                         if used < n {
                             let mut buf = self.in_pool.pop().unwrap_or_default();
+                            buf.reserve_total(n - used);
                             buf.data[..n - used].copy_from_slice(&scratch[used..n]);
                             buf.len = n - used;
                             conn.input = Some(buf);

@@ -292,3 +292,18 @@ fn keep_alive_limits_and_server_header() {
     assert_eq!(r.header("Connection"), Some("keep-alive"));
     assert_eq!(c.get("/empty.txt", "").status, 200);
 }
+
+#[test]
+fn dual_stack_and_several_listeners() {
+    let s = Server::start(&["--threads", "2", "--listen", "[::]:0"]);
+    assert_eq!(s.addrs.len(), 2);
+    let port = s.addrs[1].port();
+    for a in [
+        format!("127.0.0.1:{port}"),
+        format!("[::1]:{port}"),
+        s.addrs[0].to_string(),
+    ] {
+        let mut c = Client::connect(a.parse().unwrap());
+        assert_eq!(c.get("/style.css", "").status, 200, "{a}");
+    }
+}

@@ -256,6 +256,8 @@ pub fn site() -> &'static Site {
 pub struct Server {
     pub child: Child,
     pub addr: SocketAddr,
+    /// Every address printed, in --listen order.
+    pub addrs: Vec<SocketAddr>,
     pub stats: SocketAddr,
     pub lines: mpsc::Receiver<String>,
 }
@@ -294,7 +296,7 @@ impl Server {
                 }
             }
         });
-        let (mut addr, mut stats) = (None, None);
+        let (mut addrs, mut stats) = (Vec::new(), None);
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -304,7 +306,7 @@ impl Server {
                 panic!("server did not get ready");
             };
             if let Some(a) = line.strip_prefix("listening on ") {
-                addr.get_or_insert(a.split(' ').next().unwrap().parse().unwrap());
+                addrs.push(a.split(' ').next().unwrap().parse().unwrap());
             } else if let Some(a) = line.strip_prefix("stats on ") {
                 stats = Some(a.parse().unwrap());
             } else if line == "ready" {
@@ -313,7 +315,8 @@ impl Server {
         }
         Server {
             child,
-            addr: addr.unwrap(),
+            addr: addrs[0],
+            addrs,
             stats: stats.unwrap(),
             lines: rx,
         }
