@@ -332,6 +332,10 @@ pub enum TimerKind {
     Idle = 1,
     /// Output blocked on a full socket.
     Send = 2,
+    /// After an error response: our side shut down, the client's bytes
+    /// read and dropped until it closes (so its unread request does not
+    /// turn our close into a reset that destroys the response).
+    Linger = 3,
 }
 
 pub struct Conn {
@@ -353,7 +357,10 @@ pub struct Conn {
     pub rdhup: bool,
     pub timer: TimerKind,
     pub deadline: Instant,
-    pub queued: [bool; 3],
+    pub queued: [bool; 4],
+    /// Close with a lingering drain (error responses).
+    pub linger: bool,
+    pub lingering: bool,
     /// When the first byte of the pending request arrived.
     pub head_start: Option<Instant>,
 }
@@ -373,7 +380,9 @@ impl Conn {
             rdhup: false,
             timer: TimerKind::Idle,
             deadline: now,
-            queued: [false; 3],
+            queued: [false; 4],
+            linger: false,
+            lingering: false,
             head_start: None,
         }
     }

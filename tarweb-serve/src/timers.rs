@@ -21,19 +21,26 @@ pub struct Entry {
 }
 
 pub struct Timers {
-    pub queues: [VecDeque<Entry>; 3],
-    pub durations: [Duration; 3],
+    pub queues: [VecDeque<Entry>; 4],
+    pub durations: [Duration; 4],
 }
 
 impl Timers {
-    pub fn new(cap: usize, head: Duration, idle: Duration, send: Duration) -> Timers {
+    pub fn new(
+        cap: usize,
+        head: Duration,
+        idle: Duration,
+        send: Duration,
+        linger: Duration,
+    ) -> Timers {
         Timers {
             queues: [
                 VecDeque::with_capacity(cap),
                 VecDeque::with_capacity(cap),
                 VecDeque::with_capacity(cap),
+                VecDeque::with_capacity(cap),
             ],
-            durations: [head, idle, send],
+            durations: [head, idle, send, linger],
         }
     }
 

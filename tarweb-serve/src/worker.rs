@@ -39,6 +39,8 @@ pub struct Config {
 const WAKE_TOKEN: u64 = 1 << 62;
 const LISTEN_TOKEN: u64 = 1 << 63;
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// Longest lingering close after an error response.
+const LINGER: Duration = Duration::from_secs(2);
 
 struct Slot {
     gen: u32,
@@ -85,7 +87,13 @@ impl Worker {
     ) -> io::Result<Worker> {
         let ep = sys::epoll_create()?;
         let cap = cfg.max_conns.max(1);
-        let timers = Timers::new(cap, cfg.head_timeout, cfg.idle_timeout, cfg.send_timeout);
+        let timers = Timers::new(
+            cap,
+            cfg.head_timeout,
+            cfg.idle_timeout,
+            cfg.send_timeout,
+            LINGER,
+        );
         let mut w = Worker {
             root,
             c,
@@ -343,7 +351,7 @@ impl Worker {
                 }
             }
             if conn.close_after {
-                return false;
+                return self.linger(slot, conn);
             }
             // 2. Complete requests already buffered.
             if conn.input_ready {
@@ -422,6 +430,35 @@ impl Worker {
         }
     }
 
+    /// Closing after an error response: shut our side down, then read
+    /// and drop whatever the client still sends until it closes or the
+    /// linger time ends. Returns false when the connection can go now.
+    fn linger(&mut self, slot: u32, conn: &mut Conn) -> bool {
+        if !conn.linger {
+            return false;
+        }
+        let fd = conn.transport.fd();
+        if !conn.lingering {
+            conn.lingering = true;
+            sys::shutdown_write(fd, self.c);
+            if let Some(mut buf) = conn.input.take() {
+                buf.len = 0;
+                self.in_pool.push(buf);
+            }
+            conn.input_ready = false;
+            self.arm(slot, conn, TimerKind::Linger);
+        }
+        while conn.read_pending {
+            match sys::read(fd, &mut self.scratch, self.c) {
+                Ok(0) => return false,
+                Ok(n) => conn.read_pending = n == self.scratch.len(),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => conn.read_pending = false,
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+
     fn keep_input(&mut self, conn: &mut Conn, buf: InBuf) {
         if buf.len == 0 {
             self.in_pool.push(buf);
@@ -484,6 +521,7 @@ impl Worker {
                         l.log_bad(conn.peer, self.date.line(), meta);
                     }
                     conn.close_after = true;
+                    conn.linger = true;
                 }
                 Ok(req) => {
                     at += req.head_len;
@@ -495,6 +533,7 @@ impl Worker {
                         || conn.requests >= self.cfg.max_requests
                         || self.stopping.is_some();
                     let meta = if too_big {
+                        conn.linger = true;
                         response::builtin(&mut out, &ctx, 413, false, true, req.version)
                     } else {
                         conn.discard = req.content_length;
@@ -521,6 +560,7 @@ impl Worker {
         let d = self.timers.duration(kind);
         let deadline = match kind {
             TimerKind::Head => conn.head_start.unwrap_or(self.now) + d,
+            TimerKind::Linger if conn.timer == TimerKind::Linger => conn.deadline,
             _ => self.now + d,
         };
         conn.timer = kind;
@@ -540,7 +580,7 @@ impl Worker {
     }
 
     fn run_timers(&mut self, root: &Root) {
-        for k in 0..3 {
+        for k in 0..4 {
             while let Some(e) = self.timers.pop_due(k, self.now) {
                 let s = &mut self.slots[e.slot as usize];
                 if s.gen != e.gen {

@@ -350,3 +350,27 @@ fn systemd_socket_activation() {
         );
     }
 }
+
+#[test]
+fn error_response_survives_a_client_still_sending() {
+    // 413 while the client is still uploading: the lingering close keeps
+    // the unread body from turning the close into a reset.
+    let s = Server::start(&["--threads", "1"]);
+    for _ in 0..5 {
+        let mut c = s.client();
+        let mut w = c.s.try_clone().unwrap();
+        let writer = std::thread::spawn(move || {
+            let _ = w.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 4000000\r\n\r\n");
+            let chunk = vec![b'x'; 64 * 1024];
+            for _ in 0..60 {
+                if w.write_all(&chunk).is_err() {
+                    break;
+                }
+            }
+        });
+        let r = c.read_response(false).expect("a 413, not a reset");
+        assert_eq!(r.status, 413);
+        assert!(c.is_closed());
+        writer.join().unwrap();
+    }
+}
