@@ -91,6 +91,10 @@ fn stats_thread(l: TcpListener, counters: &'static [Counters]) {
 }
 
 pub fn run(o: Options) -> Result<(), String> {
+    // Before any thread exists, so that every thread inherits the mask and
+    // SIGTERM can only be taken by `wait_term_signal` (a thread with it
+    // unblocked would die of it, taking the process along).
+    sys::block_term_signals();
     let _ = sys::raise_nofile_limit();
     let root = Arc::new(Root::load(&o.site, 1, o.mlock).map_err(|e| e.to_string())?);
     let threads = o.threads.max(1);
@@ -161,7 +165,6 @@ pub fn run(o: Options) -> Result<(), String> {
         send_timeout: o.send_timeout,
         shutdown_timeout: o.shutdown_timeout,
     });
-    sys::block_term_signals();
     let wake = sys::eventfd().map_err(|e| e.to_string())?;
     let mut handles = Vec::new();
     for (t, fds) in per_thread.into_iter().enumerate() {
