@@ -36,7 +36,8 @@ http {
     tcp_nodelay on;
     keepalive_requests 1000000;
     keepalive_timeout 60s;
-    open_file_cache max=100 valid=60s;
+    open_file_cache max=100 inactive=60s;
+    open_file_cache_valid 60s;
     gzip_static on;
     etag on;
     types { text/html html; application/octet-stream bin; }

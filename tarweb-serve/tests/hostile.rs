@@ -374,3 +374,27 @@ fn error_response_survives_a_client_still_sending() {
         writer.join().unwrap();
     }
 }
+
+#[test]
+fn connection_cap_defers_new_connections() {
+    let s = Server::start(&["--threads", "1", "--max-connections", "2", "--mlock"]);
+    let mut a = s.client();
+    let mut b = s.client();
+    assert_eq!(a.get("/empty.txt", "").status, 200);
+    assert_eq!(b.get("/empty.txt", "").status, 200);
+    let mut c = s.client();
+    c.send(b"GET /empty.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    // At the cap the listener is out of epoll: c is not accepted...
+    let before = s.stats();
+    c.s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    assert!(c.s.read(&mut buf).is_err(), "served beyond the cap");
+    assert_eq!(delta(&before, &s.stats(), "accept4"), 0);
+    // ...until a slot frees.
+    drop(a);
+    c.s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let r = c.read_response(false).unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(b.get("/empty.txt", "").status, 200);
+}
