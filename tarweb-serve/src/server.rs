@@ -181,7 +181,15 @@ pub fn run(o: Options) -> Result<(), String> {
         handles.push(
             std::thread::Builder::new()
                 .name(format!("worker-{t}"))
-                .spawn(move || w.run())
+                .spawn(move || {
+                    // A bug in one worker must not leave a half-dead server
+                    // behind: exit loudly so the supervisor restarts it.
+                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.run()));
+                    if r.is_err() {
+                        eprintln!("tarweb-serve: worker {t} panicked; exiting");
+                        std::process::exit(70);
+                    }
+                })
                 .map_err(|e| e.to_string())?,
         );
     }

@@ -466,6 +466,49 @@ mod tests {
         assert_eq!(status(&huge), Err(431));
     }
 
+    /// Mutations of valid requests never panic, and whatever parses has
+    /// sane bounds.
+    #[test]
+    fn mutations_never_panic() {
+        let seeds: [&[u8]; 3] = [
+            b"GET /a%20b?q HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip;q=0.5, br\r\nRange: bytes=0-5\r\nContent-Length: 3\r\n\r\nabc",
+            b"HEAD http://h/x/../y HTTP/1.0\r\nConnection: keep-alive\r\nIf-None-Match: W/\"a\", \"b\"\r\n\r\n",
+            b"\r\nOPTIONS * HTTP/1.1\r\nHost: [::1]:80\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ];
+        let alphabet = b"\r\n :;,/%.\"\t\0Gq=01-aHTP*";
+        let mut x = 0x2545F4914F6CDD1Du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut path = vec![0u8; MAX_TARGET + 1];
+        for i in 0..60_000 {
+            let mut v = seeds[i % seeds.len()].to_vec();
+            for _ in 0..(next() % 6 + 1) {
+                let at = (next() as usize) % (v.len() + 1);
+                match next() % 4 {
+                    0 if at < v.len() => {
+                        v.remove(at);
+                    }
+                    1 => v.insert(at, alphabet[(next() as usize) % alphabet.len()]),
+                    2 if at < v.len() => v[at] = next() as u8,
+                    _ => v.truncate(at),
+                }
+            }
+            if let Ok(r) = parse(&v) {
+                assert!(r.head_len <= v.len());
+                let _ = crate::http::path::normalize(r.target, &mut path);
+                let _ = crate::http::negotiate::Prefs::parse(&r.accept_encoding);
+                if let Some(rg) = r.range {
+                    let _ = crate::http::range::parse(rg, 1000);
+                }
+                let _ = crate::http::conditional::evaluate(&r, b"\"a\"", 0);
+            }
+        }
+    }
+
     #[test]
     fn connection_tokens() {
         let r = parse(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").unwrap();
