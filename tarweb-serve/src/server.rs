@@ -33,19 +33,6 @@ pub struct Options {
     pub access_log: Option<String>,
 }
 
-/// systemd socket activation: the inherited listeners, if meant for us.
-fn systemd_listeners() -> Option<Vec<OwnedFd>> {
-    let pid: u32 = std::env::var("LISTEN_PID").ok()?.parse().ok()?;
-    let n: i32 = std::env::var("LISTEN_FDS").ok()?.parse().ok()?;
-    if pid != std::process::id() || n <= 0 {
-        return None;
-    }
-    std::env::remove_var("LISTEN_PID");
-    std::env::remove_var("LISTEN_FDS");
-    std::env::remove_var("LISTEN_FDNAMES");
-    (3..3 + n).map(|fd| sys::adopt_listener(fd).ok()).collect()
-}
-
 fn sd_notify(msg: &str) {
     let Ok(path) = std::env::var("NOTIFY_SOCKET") else {
         return;
@@ -99,7 +86,7 @@ pub fn run(o: Options) -> Result<(), String> {
     let root = Arc::new(Root::load(&o.site, 1, o.mlock).map_err(|e| e.to_string())?);
     let threads = o.threads.max(1);
     let mut per_thread: Vec<Vec<OwnedFd>> = (0..threads).map(|_| Vec::new()).collect();
-    let shared = if let Some(fds) = systemd_listeners() {
+    let shared = if let Some(fds) = sys::systemd_listeners() {
         for fd in &fds {
             for t in per_thread.iter_mut() {
                 t.push(fd.try_clone().map_err(|e| format!("dup: {e}"))?);

@@ -162,9 +162,23 @@ pub fn local_addr(fd: RawFd) -> io::Result<SocketAddr> {
     sockaddr_to(&ss).ok_or_else(|| io::Error::other("not an inet socket"))
 }
 
-/// Marks an inherited descriptor (systemd socket activation) nonblocking
-/// and close-on-exec.
-pub fn adopt_listener(fd: RawFd) -> io::Result<OwnedFd> {
+/// systemd socket activation: takes ownership of the listening sockets
+/// passed as fds 3.. when `LISTEN_PID` is this process, once (the variables
+/// are removed, so a second call finds nothing and no fd is owned twice).
+pub fn systemd_listeners() -> Option<Vec<OwnedFd>> {
+    let pid: u32 = std::env::var("LISTEN_PID").ok()?.parse().ok()?;
+    let n: i32 = std::env::var("LISTEN_FDS").ok()?.parse().ok()?;
+    std::env::remove_var("LISTEN_PID");
+    std::env::remove_var("LISTEN_FDS");
+    std::env::remove_var("LISTEN_FDNAMES");
+    if pid != std::process::id() || n <= 0 {
+        return None;
+    }
+    (3..3 + n).map(|fd| adopt_listener(fd).ok()).collect()
+}
+
+/// Marks an inherited descriptor nonblocking and close-on-exec, and owns it.
+fn adopt_listener(fd: RawFd) -> io::Result<OwnedFd> {
     // SAFETY: fcntl on a descriptor number; errors are reported, not UB.
     let fl = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
     // SAFETY: as above.
@@ -385,8 +399,17 @@ impl Drop for Mmap {
     }
 }
 
-/// Maps `len` bytes of `fd` read-only and shared. `len` must be > 0.
+/// Maps `len` bytes of `fd` read-only and shared. `len` must be > 0 and
+/// `fd` a memfd sealed against shrinking and writing (checked: that is what
+/// makes `Mmap::as_slice` sound, since the bytes can then never change or
+/// vanish under the mapping).
 pub fn mmap_readonly(fd: RawFd, len: usize) -> io::Result<Mmap> {
+    let need = libc::F_SEAL_SHRINK | libc::F_SEAL_WRITE;
+    if get_seals(fd)? & need != need {
+        return Err(io::Error::other(
+            "refusing to map a descriptor that is not sealed",
+        ));
+    }
     // SAFETY: a fresh mapping chosen by the kernel; no existing memory is touched.
     let p = unsafe {
         libc::mmap(
