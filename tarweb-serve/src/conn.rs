@@ -383,7 +383,9 @@ impl Conn {
             queued: [false; 4],
             linger: false,
             lingering: false,
-            head_start: None,
+            // The first head's clock starts at accept (TCP_DEFER_ACCEPT:
+            // that is when its first bytes arrived).
+            head_start: Some(now),
         }
     }
 }

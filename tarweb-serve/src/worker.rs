@@ -367,7 +367,9 @@ impl Worker {
                 if conn.rdhup {
                     return false; // peer is gone and everything is answered
                 }
-                let kind = if conn.input.is_some() || conn.discard > 0 {
+                // A connection that never sent a request is on the head
+                // timer from its accept, not on the (longer) idle timer.
+                let kind = if conn.input.is_some() || conn.discard > 0 || conn.requests == 0 {
                     TimerKind::Head
                 } else {
                     TimerKind::Idle
