@@ -212,11 +212,18 @@ pub fn respond(
                 out.push_map(nm.off, nm.status_len as u64);
                 dyn_lines(out, ctx, conn);
                 out.push_map(nm.off + nm.status_len as u64, nm.fields().len() as u64);
-                return Meta {
-                    status: 304,
-                    body_bytes: 0,
-                };
+            } else {
+                // A blob without a stored 304 head: a minimal one.
+                out.push_dyn(b"HTTP/1.1 304 Not Modified\r\n");
+                dyn_lines(out, ctx, conn);
+                out.push_dyn(b"ETag: ");
+                out.push_dyn(etag);
+                out.push_dyn(b"\r\n\r\n");
             }
+            return Meta {
+                status: 304,
+                body_bytes: 0,
+            };
         }
         Outcome::Proceed => {}
     }

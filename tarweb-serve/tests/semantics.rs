@@ -307,3 +307,51 @@ fn dual_stack_and_several_listeners() {
         assert_eq!(c.get("/style.css", "").status, 200, "{a}");
     }
 }
+
+#[test]
+fn builtin_404_when_the_site_has_none() {
+    use std::sync::Arc;
+    use tarweb_format::{BlobSpec, Coding, ResponseSpec, RouteSpec};
+    let etag = "\"one\"".to_string();
+    let spec = BlobSpec {
+        routes: vec![RouteSpec {
+            path: "/only".into(),
+            status: 200,
+            last_modified: LAST_MODIFIED,
+            variants: vec![ResponseSpec {
+                coding: Coding::Identity,
+                headers: vec![
+                    ("Content-Type".into(), "text/plain".into()),
+                    ("ETag".into(), etag.clone()),
+                ],
+                body: Arc::from(&b"only\n"[..]),
+                etag: Some(etag),
+                not_modified: None,
+            }],
+        }],
+        not_found: vec![],
+    };
+    let (bytes, _) = tarweb_format::blob_to_vec(&spec).unwrap();
+    let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("no404-{}.twb", std::process::id()));
+    std::fs::write(&path, bytes).unwrap();
+    let s = Server::start_with(&path, &["--threads", "1"]);
+    let mut c = s.client();
+    let r = c.get("/nope", "Accept-Encoding: gzip\r\n");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.body, b"404 Not Found\n");
+    c.send(b"HEAD /nope HTTP/1.1\r\nHost: t\r\n\r\n");
+    let h = c.read_response(true).unwrap();
+    assert_eq!(h.head_without_date(), r.head_without_date());
+    let r = c.get("/only", "");
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"only\n"[..]));
+    // No stored 304 block: a minimal 304 with the ETag.
+    let r = c.get("/only", "If-None-Match: \"one\"\r\n");
+    assert_eq!((r.status, r.header("ETag")), (304, Some("\"one\"")));
+    assert_eq!(
+        c.get("/only", "").status,
+        200,
+        "framing intact after the 304"
+    );
+    let _ = std::fs::remove_file(&path);
+}
