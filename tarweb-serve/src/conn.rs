@@ -389,3 +389,39 @@ impl Conn {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recycle_keeps_the_allocation() {
+        let mut v: Vec<IoSlice<'static>> = Vec::with_capacity(1024);
+        let data = vec![1u8; 10];
+        let p = v.as_ptr() as usize;
+        let mut w = recycle(std::mem::take(&mut v));
+        w.push(IoSlice::new(&data));
+        assert_eq!(w.as_ptr() as usize, p, "no new allocation");
+        let back: Vec<IoSlice<'static>> = recycle(w);
+        assert_eq!(
+            (back.as_ptr() as usize, back.capacity(), back.len()),
+            (p, 1024, 0)
+        );
+    }
+
+    #[test]
+    fn segments_merge_and_advance() {
+        let mut o = Output::new();
+        o.push_map(100, 10);
+        o.push_map(110, 5);
+        o.push_dyn(b"ab");
+        o.push_dyn(b"cd");
+        o.push_map(0, 0);
+        assert_eq!(o.segs.len(), 2);
+        assert_eq!(o.remaining(), 19);
+        o.advance(16);
+        assert_eq!(o.remaining(), 3);
+        o.advance(3);
+        assert!(o.is_empty());
+    }
+}
