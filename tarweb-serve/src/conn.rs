@@ -363,6 +363,8 @@ pub struct Conn {
     pub lingering: bool,
     /// When the first byte of the pending request arrived.
     pub head_start: Option<Instant>,
+    /// Bytes of the pending (incomplete) head already scanned.
+    pub scanned: usize,
 }
 
 impl Conn {
@@ -386,6 +388,7 @@ impl Conn {
             // The first head's clock starts at accept (TCP_DEFER_ACCEPT:
             // that is when its first bytes arrived).
             head_start: Some(now),
+            scanned: 0,
         }
     }
 }

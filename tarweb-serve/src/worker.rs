@@ -508,8 +508,9 @@ impl Worker {
             if conn.head_start.is_none() {
                 conn.head_start = Some(self.now);
             }
-            match request::parse(&data[at..]) {
+            match request::parse_from(&data[at..], std::mem::take(&mut conn.scanned)) {
                 Err(ParseError::Incomplete) => {
+                    conn.scanned = data.len() - at;
                     conn.input_ready = false;
                     break;
                 }

@@ -140,6 +140,14 @@ fn valid_host(v: &[u8]) -> bool {
 
 /// Parses one request head at the start of `buf`.
 pub fn parse(buf: &[u8]) -> Result<Request<'_>, Error> {
+    parse_from(buf, 0)
+}
+
+/// Like [`parse`], when the first `scanned` bytes of `buf` were already
+/// seen by an earlier call that returned `Incomplete`: only new bytes are
+/// searched, so a head trickled in byte by byte costs linear, not
+/// quadratic, time.
+pub fn parse_from(buf: &[u8], scanned: usize) -> Result<Request<'_>, Error> {
     // RFC 9112 §2.2: ignore empty lines before the request line.
     let mut start = 0;
     while buf[start..].starts_with(b"\r\n") {
@@ -149,7 +157,8 @@ pub fn parse(buf: &[u8]) -> Result<Request<'_>, Error> {
     if b.is_empty() || b == b"\r" {
         return Err(Error::Incomplete);
     }
-    let Some(end) = find_head_end(b) else {
+    let from = scanned.saturating_sub(start + 3).min(b.len());
+    let Some(end) = find_head_end(b, from) else {
         if b.len() > MAX_HEAD {
             return Err(Error::Status(431));
         }
@@ -158,7 +167,7 @@ pub fn parse(buf: &[u8]) -> Result<Request<'_>, Error> {
             return Err(Error::Status(414));
         }
         // Reject garbage early rather than waiting for a timeout.
-        return match check_prefix(b) {
+        return match check_prefix(b, from) {
             Some(e) => Err(e),
             None => Err(Error::Incomplete),
         };
@@ -275,8 +284,8 @@ pub fn parse(buf: &[u8]) -> Result<Request<'_>, Error> {
 }
 
 /// Offset just past `\r\n\r\n`, if the head is complete.
-fn find_head_end(b: &[u8]) -> Option<usize> {
-    let mut i = 0;
+fn find_head_end(b: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
     while let Some(p) = b[i..].iter().position(|&c| c == b'\n') {
         let at = i + p;
         if at >= 3 && &b[at - 3..=at] == b"\r\n\r\n" {
@@ -289,12 +298,13 @@ fn find_head_end(b: &[u8]) -> Option<usize> {
 
 /// Errors visible in an incomplete head: a bad method byte, a control byte
 /// on the request line, a bare LF.
-fn check_prefix(b: &[u8]) -> Option<Error> {
+fn check_prefix(b: &[u8], from: usize) -> Option<Error> {
     let m = b.iter().position(|&c| c == b' ').unwrap_or(b.len());
     if !b[..m].iter().all(|&c| is_tchar(c)) {
         return Some(Error::Status(400));
     }
-    for (i, &c) in b.iter().enumerate() {
+    let from = from.saturating_sub(1);
+    for (i, &c) in b.iter().enumerate().skip(from) {
         if c == b'\n' && (i == 0 || b[i - 1] != b'\r') {
             return Some(Error::Status(400));
         }
@@ -497,6 +507,15 @@ mod tests {
                     _ => v.truncate(at),
                 }
             }
+            let outcome = |r: Result<Request<'_>, Error>| r.map(|r| r.head_len);
+            let k = (next() as usize) % (v.len() + 1);
+            if matches!(parse(&v[..k]), Err(Error::Incomplete)) {
+                assert_eq!(
+                    outcome(parse_from(&v, k)),
+                    outcome(parse(&v)),
+                    "resumed at {k}: {v:?}"
+                );
+            }
             if let Ok(r) = parse(&v) {
                 assert!(r.head_len <= v.len());
                 let _ = crate::http::path::normalize(r.target, &mut path);
@@ -507,6 +526,20 @@ mod tests {
                 let _ = crate::http::conditional::evaluate(&r, b"\"a\"", 0);
             }
         }
+    }
+
+    #[test]
+    fn resumed_scan_matches_full_scan() {
+        let req = b"\r\nGET /x HTTP/1.1\r\nHost: a\r\nX: y\r\n\r\n";
+        for split in 0..req.len() {
+            let first = parse(&req[..split]);
+            assert!(matches!(first, Err(Error::Incomplete)), "{split}");
+            let r = parse_from(req, split).unwrap();
+            assert_eq!(r.head_len, req.len(), "{split}");
+        }
+        // A bare LF arriving later is still caught.
+        let bare = b"GET / HTTP/1.1\r\nHost: a\nX";
+        assert_eq!(parse_from(bare, 16).unwrap_err(), Error::Status(400));
     }
 
     #[test]
