@@ -79,6 +79,23 @@ fn keepalive_small_get_is_one_read_one_writev() {
             &[("read", 1), ("writev", 1), ("requests", 1)],
         );
     }
+    // HEAD, and an HTTP/1.0 keep-alive request.
+    for req in [
+        &b"HEAD /style.css HTTP/1.1\r\nHost: t\r\n\r\n"[..],
+        b"GET /style.css HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    ] {
+        let before = s.stats();
+        c.send(req);
+        assert_eq!(
+            c.read_response(req.starts_with(b"HEAD")).unwrap().status,
+            200
+        );
+        let after = s.stats();
+        expect(
+            &deltas(&before, &after),
+            &[("read", 1), ("writev", 1), ("requests", 1)],
+        );
+    }
     // 304 and 206 too.
     let etag = c.get("/style.css", "").header("ETag").unwrap().to_string();
     for extra in [
