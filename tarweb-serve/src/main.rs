@@ -1,4 +1,79 @@
+use clap::Parser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use tarweb_serve::server::{self, Options};
+
+/// Serve a static site from a .twb blob.
+#[derive(Parser)]
+#[command(version)]
+struct Cli {
+    /// The site blob (made by tarweb-pack).
+    site: PathBuf,
+    /// Address to listen on (repeatable). `[::]` is dual stack.
+    #[arg(long, default_value = "[::]:8080")]
+    listen: Vec<SocketAddr>,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Debug stats endpoint (syscall counters), on its own thread.
+    #[arg(long)]
+    stats_listen: Option<SocketAddr>,
+    /// Pin the blob in RAM.
+    #[arg(long)]
+    mlock: bool,
+    /// Server header value, or `off`.
+    #[arg(long, default_value = "tarweb")]
+    server_header: String,
+    /// Requests per connection before it is closed.
+    #[arg(long, default_value_t = 1000)]
+    max_requests_per_connection: u32,
+    /// Open connections, all threads together.
+    #[arg(long, default_value_t = 16384)]
+    max_connections: usize,
+    /// Largest request body read and discarded (413 beyond).
+    #[arg(long, default_value_t = 64 * 1024)]
+    max_body: u64,
+    /// Time to receive a whole request head, from its first byte (ms).
+    #[arg(long, default_value_t = 10_000)]
+    header_timeout_ms: u64,
+    /// Keep-alive idle time (ms).
+    #[arg(long, default_value_t = 60_000)]
+    idle_timeout_ms: u64,
+    /// Time a response may make no progress (ms).
+    #[arg(long, default_value_t = 60_000)]
+    send_timeout_ms: u64,
+    /// On SIGTERM/SIGINT, time to finish in-flight responses (ms).
+    #[arg(long, default_value_t = 10_000)]
+    shutdown_timeout_ms: u64,
+    /// Access log file (combined format), or `-` for stdout. Off by default.
+    #[arg(long)]
+    access_log: Option<String>,
+}
+
 fn main() {
-    eprintln!("tarweb-serve: not implemented yet (issue 3)");
-    std::process::exit(2);
+    let cli = Cli::parse();
+    let ms = Duration::from_millis;
+    let o = Options {
+        site: cli.site,
+        listen: cli.listen,
+        threads: cli
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        stats_listen: cli.stats_listen,
+        mlock: cli.mlock,
+        server_header: (cli.server_header != "off").then_some(cli.server_header),
+        max_requests: cli.max_requests_per_connection,
+        max_connections: cli.max_connections,
+        max_body: cli.max_body,
+        head_timeout: ms(cli.header_timeout_ms),
+        idle_timeout: ms(cli.idle_timeout_ms),
+        send_timeout: ms(cli.send_timeout_ms),
+        shutdown_timeout: ms(cli.shutdown_timeout_ms),
+        access_log: cli.access_log,
+    };
+    if let Err(e) = server::run(o) {
+        eprintln!("tarweb-serve: {e}");
+        std::process::exit(1);
+    }
 }

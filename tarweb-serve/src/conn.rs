@@ -1,0 +1,430 @@
+//! Connection state, and the queue of bytes a connection still has to send.
+//!
+//! Output is a list of segments, most of them ranges of the blob (the
+//! mmap, for writev, or the memfd, for sendfile): the body is never copied
+//! in user space. Only the few dynamic header bytes (Date, Connection,
+//! Content-Range...) are written into a small per-output buffer.
+
+use crate::root::Root;
+use crate::stats::Counters;
+use crate::sys;
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Bodies above this go out with sendfile (in `SENDFILE_CHUNK` steps);
+/// smaller ones in the one writev with their head. 256 KiB: up to there a
+/// writev from the mmap is one syscall that usually completes (the loopback
+/// and typical autotuned send buffers take it), and the per-page copy into
+/// the socket is cheaper than the splice bookkeeping; above it, sendfile
+/// avoids holding large user-space-visible iovecs across many partial
+/// writes and lets the kernel reference shmem pages directly.
+pub const SENDFILE_THRESHOLD: u64 = 256 * 1024;
+pub const SENDFILE_CHUNK: u64 = 2 * 1024 * 1024;
+/// Most segments in one output (IOV_MAX is 1024); a batch of pipelined
+/// responses stops short of it and continues after a flush.
+pub const MAX_SEGS: usize = 1000;
+pub const DYN_CAP: usize = 16 * 1024;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Seg {
+    /// Bytes of `Output::dyn_bytes`.
+    Dyn {
+        start: u32,
+        len: u32,
+    },
+    /// Bytes of the blob, sent from the mmap by writev.
+    Map {
+        off: u64,
+        len: u64,
+    },
+    /// Bytes of the blob, sent from the memfd by sendfile.
+    File {
+        off: u64,
+        len: u64,
+    },
+    Static(&'static [u8]),
+}
+
+impl Seg {
+    fn len(&self) -> u64 {
+        match *self {
+            Seg::Dyn { len, .. } => u64::from(len),
+            Seg::Map { len, .. } | Seg::File { len, .. } => len,
+            Seg::Static(s) => s.len() as u64,
+        }
+    }
+}
+
+/// Responses queued for one connection (pooled per worker and reused).
+pub struct Output {
+    pub dyn_bytes: Vec<u8>,
+    pub segs: Vec<Seg>,
+    /// Next segment to send, and bytes of it already sent.
+    pos: usize,
+    skip: u64,
+    /// Set when the output outlives the call that built it: the root its
+    /// segments point into stays alive (live root swap).
+    pub root: Option<Arc<Root>>,
+}
+
+impl Default for Output {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+pub enum Flush {
+    Done,
+    /// The socket is full; wait for EPOLLOUT.
+    Blocked,
+}
+
+impl Output {
+    pub fn new() -> Output {
+        // Small at first: a pooled output grows (once) only as deep as the
+        // pipelining it meets, so 10k blocked connections do not cost
+        // 10k full-size batches.
+        Output {
+            dyn_bytes: Vec::with_capacity(1024),
+            segs: Vec::with_capacity(16),
+            pos: 0,
+            skip: 0,
+            root: None,
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.dyn_bytes.clear();
+        self.segs.clear();
+        self.pos = 0;
+        self.skip = 0;
+        self.root = None;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pos == self.segs.len()
+    }
+
+    /// Room for one more response?
+    pub fn has_room(&self) -> bool {
+        self.segs.len() + 8 <= MAX_SEGS && self.dyn_bytes.len() + 512 <= DYN_CAP
+    }
+
+    /// Appends dynamic bytes as a segment (merged with a preceding one).
+    pub fn push_dyn(&mut self, b: &[u8]) {
+        let start = self.dyn_bytes.len() as u32;
+        self.dyn_bytes.extend_from_slice(b);
+        if let Some(Seg::Dyn { start: s, len }) = self.segs.last_mut() {
+            if *s + *len == start {
+                *len += b.len() as u32;
+                return;
+            }
+        }
+        self.segs.push(Seg::Dyn {
+            start,
+            len: b.len() as u32,
+        });
+    }
+
+    /// Appends a blob range (merged with a preceding adjacent one).
+    pub fn push_map(&mut self, off: u64, len: u64) {
+        if len == 0 {
+            return;
+        }
+        if let Some(Seg::Map { off: o, len: l }) = self.segs.last_mut() {
+            if *o + *l == off {
+                *l += len;
+                return;
+            }
+        }
+        self.segs.push(Seg::Map { off, len });
+    }
+
+    pub fn push_file(&mut self, off: u64, len: u64) {
+        if len > 0 {
+            self.segs.push(Seg::File { off, len });
+        }
+    }
+
+    pub fn push_static(&mut self, s: &'static [u8]) {
+        if !s.is_empty() {
+            self.segs.push(Seg::Static(s));
+        }
+    }
+
+    /// Total bytes still to send.
+    pub fn remaining(&self) -> u64 {
+        self.segs[self.pos..].iter().map(Seg::len).sum::<u64>() - self.skip
+    }
+
+    fn advance(&mut self, mut n: u64) {
+        while n > 0 {
+            let left = self.segs[self.pos].len() - self.skip;
+            if n >= left {
+                n -= left;
+                self.pos += 1;
+                self.skip = 0;
+            } else {
+                self.skip += n;
+                n = 0;
+            }
+        }
+        // Skip empty segments so `is_empty` is exact.
+        while self.pos < self.segs.len() && self.segs[self.pos].len() == self.skip {
+            self.pos += 1;
+            self.skip = 0;
+        }
+    }
+
+    /// Sends as much as the socket takes: runs of memory segments with one
+    /// writev (sendmsg MSG_MORE when a sendfile follows, so the head and
+    /// the first body bytes share a segment), file segments with sendfile.
+    /// A short write means the socket is full: no retry until EPOLLOUT.
+    pub fn flush(
+        &mut self,
+        fd: RawFd,
+        root: &Root,
+        iov_store: &mut Vec<IoSlice<'static>>,
+        c: &Counters,
+    ) -> io::Result<Flush> {
+        while !self.is_empty() {
+            if let Seg::File { off, len } = self.segs[self.pos] {
+                let mut at = off + self.skip;
+                let want = (len - self.skip).min(SENDFILE_CHUNK) as usize;
+                let n = match sys::sendfile(fd, root.fd(), &mut at, want, c) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flush::Blocked),
+                    Err(e) => return Err(e),
+                };
+                if n == 0 {
+                    return Err(io::Error::other("sendfile sent nothing"));
+                }
+                self.advance(n as u64);
+                if n < want {
+                    return Ok(Flush::Blocked);
+                }
+                continue;
+            }
+            let mut iov = recycle(std::mem::take(iov_store));
+            let mut total = 0u64;
+            let mut more = false;
+            let bytes = root.bytes();
+            for (i, seg) in self.segs[self.pos..].iter().enumerate() {
+                if iov.len() == 1024 {
+                    break;
+                }
+                let skip = if i == 0 { self.skip as usize } else { 0 };
+                let s: &[u8] = match *seg {
+                    Seg::Dyn { start, len } => {
+                        &self.dyn_bytes[start as usize..(start + len) as usize]
+                    }
+                    Seg::Map { off, len } => &bytes[off as usize..(off + len) as usize],
+                    Seg::Static(s) => s,
+                    Seg::File { .. } => {
+                        more = true;
+                        break;
+                    }
+                };
+                total += (s.len() - skip) as u64;
+                iov.push(IoSlice::new(&s[skip..]));
+            }
+            let r = if more {
+                sys::sendmsg_more(fd, &iov, c)
+            } else {
+                sys::writev(fd, &iov, c)
+            };
+            *iov_store = recycle(iov);
+            let n = match r {
+                Ok(n) => n as u64,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flush::Blocked),
+                Err(e) => return Err(e),
+            };
+            self.advance(n);
+            if n < total {
+                return Ok(Flush::Blocked);
+            }
+        }
+        Ok(Flush::Done)
+    }
+}
+
+/// Reuses a Vec's allocation for slices of another lifetime (the vector is
+/// emptied first, so no slice outlives its data; in-place collect keeps the
+/// allocation).
+fn recycle<'b>(mut v: Vec<IoSlice<'_>>) -> Vec<IoSlice<'b>> {
+    v.clear();
+    v.into_iter().map(|_| unreachable!()).collect()
+}
+
+/// How bytes move on the wire. Only plain TCP now; with TLS, the handshake
+/// runs in user space (rustls), then kernel TLS takes over and the same
+/// read/writev/sendfile paths apply to the same fd.
+pub enum Transport {
+    Plain(OwnedFd),
+}
+
+impl Transport {
+    pub fn fd(&self) -> RawFd {
+        match self {
+            Transport::Plain(fd) => fd.as_raw_fd(),
+        }
+    }
+    pub fn into_fd(self) -> OwnedFd {
+        match self {
+            Transport::Plain(fd) => fd,
+        }
+    }
+}
+
+/// Size of a read: room for the largest head plus pipelined requests.
+pub const IN_CAP: usize = 64 * 1024;
+
+/// First size of a connection's own input buffer; it doubles up to IN_CAP
+/// when a longer head or a deeper pipeline needs it.
+pub const IN_START: usize = 8 * 1024;
+
+/// A connection's unconsumed input (pooled per worker).
+pub struct InBuf {
+    pub data: Vec<u8>,
+    pub len: usize,
+}
+
+impl Default for InBuf {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl InBuf {
+    pub fn new() -> InBuf {
+        InBuf {
+            data: vec![0u8; IN_START],
+            len: 0,
+        }
+    }
+    /// Makes room for at least `n` bytes in total (up to IN_CAP).
+    pub fn reserve_total(&mut self, n: usize) {
+        if self.data.len() < n {
+            self.data.resize(n.next_power_of_two().min(IN_CAP), 0);
+        }
+    }
+    /// Grows when full, if it may.
+    pub fn grow_if_full(&mut self) {
+        if self.len == self.data.len() && self.len < IN_CAP {
+            self.reserve_total(self.len * 2);
+        }
+    }
+    /// Drops the first `n` bytes.
+    pub fn consume(&mut self, n: usize) {
+        self.data.copy_within(n..self.len, 0);
+        self.len -= n;
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerKind {
+    /// Waiting for the rest of a request head (or a body to discard).
+    Head = 0,
+    /// Keep-alive, nothing pending.
+    Idle = 1,
+    /// Output blocked on a full socket.
+    Send = 2,
+    /// After an error response: our side shut down, the client's bytes
+    /// read and dropped until it closes (so its unread request does not
+    /// turn our close into a reset that destroys the response).
+    Linger = 3,
+}
+
+pub struct Conn {
+    pub transport: Transport,
+    pub peer: Option<SocketAddr>,
+    /// Received bytes not yet consumed (pooled buffer), when any.
+    pub input: Option<InBuf>,
+    /// The buffered input may hold a complete request.
+    pub input_ready: bool,
+    pub out: Option<Output>,
+    /// Request body bytes still to read and drop.
+    pub discard: u64,
+    pub requests: u32,
+    /// Close once the output is sent.
+    pub close_after: bool,
+    /// A readable edge that was not read to EAGAIN yet.
+    pub read_pending: bool,
+    /// The peer shut down its side (EPOLLRDHUP).
+    pub rdhup: bool,
+    pub timer: TimerKind,
+    pub deadline: Instant,
+    pub queued: [bool; 4],
+    /// Close with a lingering drain (error responses).
+    pub linger: bool,
+    pub lingering: bool,
+    /// When the first byte of the pending request arrived.
+    pub head_start: Option<Instant>,
+    /// Bytes of the pending (incomplete) head already scanned.
+    pub scanned: usize,
+}
+
+impl Conn {
+    pub fn new(fd: OwnedFd, peer: Option<SocketAddr>, now: Instant) -> Conn {
+        Conn {
+            transport: Transport::Plain(fd),
+            peer,
+            input: None,
+            input_ready: false,
+            out: None,
+            discard: 0,
+            requests: 0,
+            close_after: false,
+            read_pending: true,
+            rdhup: false,
+            timer: TimerKind::Idle,
+            deadline: now,
+            queued: [false; 4],
+            linger: false,
+            lingering: false,
+            // The first head's clock starts at accept (TCP_DEFER_ACCEPT:
+            // that is when its first bytes arrived).
+            head_start: Some(now),
+            scanned: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recycle_keeps_the_allocation() {
+        let mut v: Vec<IoSlice<'static>> = Vec::with_capacity(1024);
+        let data = vec![1u8; 10];
+        let p = v.as_ptr() as usize;
+        let mut w = recycle(std::mem::take(&mut v));
+        w.push(IoSlice::new(&data));
+        assert_eq!(w.as_ptr() as usize, p, "no new allocation");
+        let back: Vec<IoSlice<'static>> = recycle(w);
+        assert_eq!(
+            (back.as_ptr() as usize, back.capacity(), back.len()),
+            (p, 1024, 0)
+        );
+    }
+
+    #[test]
+    fn segments_merge_and_advance() {
+        let mut o = Output::new();
+        o.push_map(100, 10);
+        o.push_map(110, 5);
+        o.push_dyn(b"ab");
+        o.push_dyn(b"cd");
+        o.push_map(0, 0);
+        assert_eq!(o.segs.len(), 2);
+        assert_eq!(o.remaining(), 19);
+        o.advance(16);
+        assert_eq!(o.remaining(), 3);
+        o.advance(3);
+        assert!(o.is_empty());
+    }
+}

@@ -1,0 +1,151 @@
+//! The `Date` line, formatted at most once a second per thread, and
+//! HTTP-date parsing for conditionals.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// `Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n`
+pub const DATE_LINE_LEN: usize = 37;
+
+pub struct DateCache {
+    secs: i64,
+    line: [u8; DATE_LINE_LEN],
+}
+
+impl Default for DateCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DateCache {
+    pub fn new() -> DateCache {
+        let mut d = DateCache {
+            secs: i64::MIN,
+            line: [0; DATE_LINE_LEN],
+        };
+        d.refresh();
+        d
+    }
+
+    /// Re-formats if the second changed (clock_gettime is a vDSO call).
+    pub fn refresh(&mut self) {
+        let now = unix_now();
+        if now != self.secs {
+            self.secs = now;
+            self.line[..6].copy_from_slice(b"Date: ");
+            format_imf(now, (&mut self.line[6..35]).try_into().expect("29 bytes"));
+            self.line[35..].copy_from_slice(b"\r\n");
+        }
+    }
+
+    pub fn line(&self) -> &[u8; DATE_LINE_LEN] {
+        &self.line
+    }
+
+    pub fn now(&self) -> i64 {
+        self.secs
+    }
+}
+
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT` (29 bytes).
+pub fn format_imf(t: i64, out: &mut [u8; 29]) {
+    const DAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
+    const MONTHS: [&[u8; 3]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    let days = t.div_euclid(86400);
+    let sod = t.rem_euclid(86400);
+    let wd = days.rem_euclid(7) as usize;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z.rem_euclid(146097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = (yoe + era * 400 + i64::from(m <= 2)).clamp(0, 9999);
+    let two = |o: &mut [u8], v: i64| {
+        o[0] = b'0' + (v / 10) as u8;
+        o[1] = b'0' + (v % 10) as u8;
+    };
+    out[..3].copy_from_slice(DAYS[wd]);
+    out[3..5].copy_from_slice(b", ");
+    two(&mut out[5..7], d);
+    out[7] = b' ';
+    out[8..11].copy_from_slice(MONTHS[(m - 1) as usize]);
+    out[11] = b' ';
+    two(&mut out[12..14], y / 100);
+    two(&mut out[14..16], y % 100);
+    out[16] = b' ';
+    two(&mut out[17..19], sod / 3600);
+    out[19] = b':';
+    two(&mut out[20..22], sod / 60 % 60);
+    out[22] = b':';
+    two(&mut out[23..25], sod % 60);
+    out[25..].copy_from_slice(b" GMT");
+}
+
+/// Parses an HTTP-date (IMF-fixdate, and the obsolete RFC 850 and asctime
+/// forms, as RFC 9110 §5.6.7 requires) into unix seconds.
+pub fn parse_http_date(v: &[u8]) -> Option<i64> {
+    let s = std::str::from_utf8(v).ok()?;
+    let t = httpdate::parse_http_date(s.trim()).ok()?;
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => Some(d.as_secs() as i64),
+        Err(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_like_httpdate() {
+        for t in [
+            0i64,
+            784111777,
+            1_700_000_000,
+            951_782_400,
+            4_102_444_800,
+            1_234_567_890,
+        ] {
+            let mut out = [0u8; 29];
+            format_imf(t, &mut out);
+            let want =
+                httpdate::fmt_http_date(UNIX_EPOCH + std::time::Duration::from_secs(t as u64));
+            assert_eq!(std::str::from_utf8(&out).unwrap(), want);
+            assert_eq!(parse_http_date(&out), Some(t));
+        }
+    }
+
+    #[test]
+    fn parses_obsolete_forms() {
+        assert_eq!(
+            parse_http_date(b"Sunday, 06-Nov-94 08:49:37 GMT"),
+            Some(784111777)
+        );
+        assert_eq!(
+            parse_http_date(b"Sun Nov  6 08:49:37 1994"),
+            Some(784111777)
+        );
+        assert_eq!(parse_http_date(b"garbage"), None);
+    }
+
+    #[test]
+    fn cache_line_shape() {
+        let d = DateCache::new();
+        assert!(d.line().starts_with(b"Date: "));
+        assert!(d.line().ends_with(b" GMT\r\n"));
+    }
+}

@@ -1,0 +1,8 @@
+//! HTTP/1.x semantics: parsing and the decisions a response depends on.
+//! Nothing here does I/O.
+
+pub mod conditional;
+pub mod negotiate;
+pub mod path;
+pub mod range;
+pub mod request;

@@ -1,0 +1,19 @@
+//! tarweb-serve: serves a `.twb` blob over HTTP/1.x, one share-nothing
+//! epoll loop per core. Modules, one job each: `sys` (every syscall and
+//! every `unsafe`), `root` (the blob handle), `worker` (the epoll loop),
+//! `conn` (connection state and output queue), `http` (parsing and
+//! semantics, no I/O), `response` (a decision into bytes), `timers`,
+//! `date`, `stats` (syscall counters), `access_log`, `server` (startup,
+//! listeners, signals, the stats endpoint).
+
+pub mod access_log;
+pub mod conn;
+pub mod date;
+pub mod http;
+pub mod response;
+pub mod root;
+pub mod server;
+pub mod stats;
+pub mod sys;
+pub mod timers;
+pub mod worker;

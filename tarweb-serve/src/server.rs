@@ -1,0 +1,194 @@
+//! Startup and shutdown: load the root, make the listeners (or adopt
+//! systemd's), start one worker per thread and the stats thread, tell
+//! systemd we are ready, wait for SIGTERM/SIGINT, drain, exit.
+
+use crate::access_log::AccessLog;
+use crate::root::Root;
+use crate::stats::{self, Counters};
+use crate::sys;
+use crate::worker::{Config, Worker};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct Options {
+    pub site: PathBuf,
+    pub listen: Vec<SocketAddr>,
+    pub threads: usize,
+    pub stats_listen: Option<SocketAddr>,
+    pub mlock: bool,
+    /// `None`: no Server header.
+    pub server_header: Option<String>,
+    pub max_requests: u32,
+    pub max_connections: usize,
+    pub max_body: u64,
+    pub head_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub send_timeout: Duration,
+    pub shutdown_timeout: Duration,
+    pub access_log: Option<String>,
+}
+
+fn sd_notify(msg: &str) {
+    let Ok(path) = std::env::var("NOTIFY_SOCKET") else {
+        return;
+    };
+    let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() else {
+        return;
+    };
+    let _ = if let Some(name) = path.strip_prefix('@') {
+        use std::os::linux::net::SocketAddrExt;
+        std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())
+            .and_then(|a| sock.send_to_addr(msg.as_bytes(), &a))
+    } else {
+        sock.send_to(msg.as_bytes(), &path)
+    };
+}
+
+fn stats_thread(l: TcpListener, counters: &'static [Counters]) {
+    for s in l.incoming() {
+        let Ok(mut s) = s else {
+            // EMFILE and friends: do not spin.
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+        let mut buf = [0u8; 4096];
+        let mut got = 0;
+        while got < buf.len() {
+            match s.read(&mut buf[got..]) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n,
+            }
+            if buf[..got].windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
+        let body = stats::render(counters);
+        let _ = write!(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    }
+}
+
+pub fn run(o: Options) -> Result<(), String> {
+    // Before any thread exists, so that every thread inherits the mask and
+    // SIGTERM can only be taken by `wait_term_signal` (a thread with it
+    // unblocked would die of it, taking the process along).
+    sys::block_term_signals();
+    let _ = sys::raise_nofile_limit();
+    let root = Arc::new(Root::load(&o.site, 1, o.mlock).map_err(|e| e.to_string())?);
+    let threads = o.threads.max(1);
+    let mut per_thread: Vec<Vec<OwnedFd>> = (0..threads).map(|_| Vec::new()).collect();
+    let shared = if let Some(fds) = sys::systemd_listeners() {
+        for fd in &fds {
+            for t in per_thread.iter_mut() {
+                t.push(fd.try_clone().map_err(|e| format!("dup: {e}"))?);
+            }
+            if let Ok(a) = sys::local_addr(fd.as_raw_fd()) {
+                println!("listening on {a} (systemd)");
+            }
+        }
+        true
+    } else {
+        for addr in &o.listen {
+            let mut addr = *addr;
+            for (t, fds) in per_thread.iter_mut().enumerate() {
+                let fd =
+                    sys::listener(&addr, 4096).map_err(|e| format!("listen on {addr}: {e}"))?;
+                if t == 0 {
+                    // Port 0: every thread binds the port the first got.
+                    addr = sys::local_addr(fd.as_raw_fd()).map_err(|e| e.to_string())?;
+                    println!("listening on {addr}");
+                }
+                fds.push(fd);
+            }
+        }
+        false
+    };
+    let counters: &'static [Counters] =
+        Box::leak((0..threads).map(|_| Counters::default()).collect());
+    if let Some(a) = o.stats_listen {
+        let l = TcpListener::bind(a).map_err(|e| format!("stats listen on {a}: {e}"))?;
+        println!("stats on {}", l.local_addr().map_err(|e| e.to_string())?);
+        std::thread::Builder::new()
+            .name("stats".into())
+            .spawn(move || stats_thread(l, counters))
+            .map_err(|e| e.to_string())?;
+    }
+    let log_file = match o.access_log.as_deref() {
+        None => None,
+        Some("-") => Some(Arc::new(File::from(
+            std::io::stdout()
+                .as_fd()
+                .try_clone_to_owned()
+                .map_err(|e| e.to_string())?,
+        ))),
+        Some(p) => Some(Arc::new(
+            OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(p)
+                .map_err(|e| format!("access log {p}: {e}"))?,
+        )),
+    };
+    let cfg = Arc::new(Config {
+        server_line: o
+            .server_header
+            .as_ref()
+            .map(|s| format!("Server: {s}\r\n").into_bytes())
+            .unwrap_or_default(),
+        max_requests: o.max_requests.max(1),
+        max_conns: o.max_connections.div_ceil(threads).max(1),
+        max_body: o.max_body,
+        head_timeout: o.head_timeout,
+        idle_timeout: o.idle_timeout,
+        send_timeout: o.send_timeout,
+        shutdown_timeout: o.shutdown_timeout,
+    });
+    let wake = sys::eventfd().map_err(|e| e.to_string())?;
+    let mut handles = Vec::new();
+    for (t, fds) in per_thread.into_iter().enumerate() {
+        let w = Worker::new(
+            cfg.clone(),
+            root.clone(),
+            &counters[t],
+            fds,
+            shared,
+            wake.as_raw_fd(),
+            log_file.clone().map(AccessLog::new),
+        )
+        .map_err(|e| format!("worker {t}: {e}"))?;
+        handles.push(
+            std::thread::Builder::new()
+                .name(format!("worker-{t}"))
+                .spawn(move || {
+                    // A bug in one worker must not leave a half-dead server
+                    // behind: exit loudly so the supervisor restarts it.
+                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.run()));
+                    if r.is_err() {
+                        eprintln!("tarweb-serve: worker {t} panicked; exiting");
+                        std::process::exit(70);
+                    }
+                })
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    drop(root);
+    println!("ready");
+    let _ = std::io::stdout().flush();
+    sd_notify("READY=1");
+    sys::wait_term_signal();
+    sd_notify("STOPPING=1");
+    sys::eventfd_signal(wake.as_raw_fd());
+    for h in handles {
+        let _ = h.join();
+    }
+    Ok(())
+}

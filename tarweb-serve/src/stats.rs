@@ -1,0 +1,70 @@
+//! Syscall counters: one block per worker thread, written only by that
+//! thread (a relaxed load + store, no locked instruction, no shared cache
+//! line), read and summed by the stats thread.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// What is counted. Syscalls first, then events that are not syscalls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Sc {
+    Accept4,
+    EpollCtl,
+    EpollWait,
+    Read,
+    Write,
+    Writev,
+    Sendmsg,
+    Sendfile,
+    Close,
+    Shutdown,
+    /// Not syscalls: requests answered and connections accepted.
+    Requests,
+    Connections,
+}
+
+pub const NAMES: [&str; 12] = [
+    "accept4",
+    "epoll_ctl",
+    "epoll_wait",
+    "read",
+    "write",
+    "writev",
+    "sendmsg",
+    "sendfile",
+    "close",
+    "shutdown",
+    "requests",
+    "connections",
+];
+
+/// One worker's counters, padded to its own cache lines.
+#[repr(align(128))]
+#[derive(Default)]
+pub struct Counters {
+    n: [AtomicU64; 12],
+}
+
+impl Counters {
+    /// Single writer: the owning worker thread.
+    #[inline]
+    pub fn bump(&self, k: Sc) {
+        let c = &self.n[k as usize];
+        c.store(c.load(Relaxed) + 1, Relaxed);
+    }
+
+    pub fn get(&self, k: usize) -> u64 {
+        self.n[k].load(Relaxed)
+    }
+}
+
+/// `name value` lines, summed over all workers.
+pub fn render(all: &[Counters]) -> String {
+    let mut s = String::new();
+    for (k, name) in NAMES.iter().enumerate() {
+        let sum: u64 = all.iter().map(|c| c.get(k)).sum();
+        let _ = writeln!(s, "{name} {sum}");
+    }
+    s
+}

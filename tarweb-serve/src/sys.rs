@@ -1,0 +1,501 @@
+//! Every raw syscall and every `unsafe` block of tarweb-serve lives here.
+//! The hot-path wrappers take the calling worker's [`Counters`] and bump
+//! the counter of their kind *before* the call, so a client that has seen
+//! a call's effect (bytes, EOF) also sees it counted.
+
+use crate::stats::{Counters, Sc};
+use std::ffi::CStr;
+use std::io::{self, IoSlice};
+use std::mem::{size_of, MaybeUninit};
+use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+fn cvt_size(r: libc::ssize_t) -> io::Result<usize> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// Takes ownership of a descriptor a syscall just returned.
+fn owned(fd: libc::c_int) -> OwnedFd {
+    // SAFETY: `fd` was just returned by a successful syscall that creates a
+    // descriptor; nothing else owns it.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+fn setsockopt_int(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    v: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: `v` is a live c_int and the length passed is its size.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&v as *const libc::c_int).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    cvt(r).map(drop)
+}
+
+fn sockaddr_from(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain old data; all-zero is a valid value.
+    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in.
+            unsafe { std::ptr::write((&mut ss as *mut libc::sockaddr_storage).cast(), sin) };
+            size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in6.
+            unsafe { std::ptr::write((&mut ss as *mut libc::sockaddr_storage).cast(), sin6) };
+            size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (ss, len as libc::socklen_t)
+}
+
+fn sockaddr_to(ss: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match ss.ss_family as libc::c_int {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in.
+            let sin: libc::sockaddr_in =
+                unsafe { std::ptr::read((ss as *const libc::sockaddr_storage).cast()) };
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                sin.sin_addr.s_addr.to_ne_bytes().into(),
+                u16::from_be(sin.sin_port),
+            )))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says the storage holds a sockaddr_in6.
+            let sin6: libc::sockaddr_in6 =
+                unsafe { std::ptr::read((ss as *const libc::sockaddr_storage).cast()) };
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                sin6.sin6_addr.s6_addr.into(),
+                u16::from_be(sin6.sin6_port),
+                sin6.sin6_flowinfo,
+                sin6.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}
+
+/// A nonblocking listening TCP socket with `SO_REUSEPORT` (one per worker),
+/// dual stack for `[::]`, `TCP_DEFER_ACCEPT` (accept only once data came)
+/// and `TCP_NODELAY` (inherited by accepted sockets on Linux).
+pub fn listener(addr: &SocketAddr, backlog: i32) -> io::Result<OwnedFd> {
+    let family = if addr.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
+    // SAFETY: plain syscall with constant arguments.
+    let fd = owned(cvt(unsafe {
+        libc::socket(
+            family,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    })?);
+    let raw = fd.as_raw_fd();
+    setsockopt_int(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    setsockopt_int(raw, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+    if addr.is_ipv6() {
+        setsockopt_int(raw, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 0)?;
+    }
+    setsockopt_int(raw, libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT, 1)?;
+    setsockopt_int(raw, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)?;
+    let (ss, len) = sockaddr_from(addr);
+    // SAFETY: `ss` holds a valid sockaddr of `len` bytes.
+    cvt(unsafe { libc::bind(raw, (&ss as *const libc::sockaddr_storage).cast(), len) })?;
+    // SAFETY: plain syscall on a descriptor we own.
+    cvt(unsafe { libc::listen(raw, backlog) })?;
+    Ok(fd)
+}
+
+/// The address a socket is bound to.
+pub fn local_addr(fd: RawFd) -> io::Result<SocketAddr> {
+    // SAFETY: sockaddr_storage is plain old data; all-zero is valid.
+    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: `ss` and `len` are live and `len` is the storage's size.
+    cvt(unsafe {
+        libc::getsockname(
+            fd,
+            (&mut ss as *mut libc::sockaddr_storage).cast(),
+            &mut len,
+        )
+    })?;
+    sockaddr_to(&ss).ok_or_else(|| io::Error::other("not an inet socket"))
+}
+
+/// systemd socket activation: takes ownership of the listening sockets
+/// passed as fds 3.. when `LISTEN_PID` is this process, once (the variables
+/// are removed, so a second call finds nothing and no fd is owned twice).
+pub fn systemd_listeners() -> Option<Vec<OwnedFd>> {
+    let pid: u32 = std::env::var("LISTEN_PID").ok()?.parse().ok()?;
+    let n: i32 = std::env::var("LISTEN_FDS").ok()?.parse().ok()?;
+    std::env::remove_var("LISTEN_PID");
+    std::env::remove_var("LISTEN_FDS");
+    std::env::remove_var("LISTEN_FDNAMES");
+    if pid != std::process::id() || n <= 0 {
+        return None;
+    }
+    (3..3 + n).map(|fd| adopt_listener(fd).ok()).collect()
+}
+
+/// Marks an inherited descriptor nonblocking and close-on-exec, and owns it.
+fn adopt_listener(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: fcntl on a descriptor number; errors are reported, not UB.
+    let fl = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    // SAFETY: as above.
+    cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK) })?;
+    // SAFETY: as above.
+    cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) })?;
+    Ok(owned(fd))
+}
+
+/// `accept4(SOCK_NONBLOCK|SOCK_CLOEXEC)`.
+pub fn accept(listener: RawFd, c: &Counters) -> io::Result<(OwnedFd, Option<SocketAddr>)> {
+    c.bump(Sc::Accept4);
+    // SAFETY: sockaddr_storage is plain old data; all-zero is valid.
+    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: `ss` and `len` are live and `len` is the storage's size.
+    let fd = cvt(unsafe {
+        libc::accept4(
+            listener,
+            (&mut ss as *mut libc::sockaddr_storage).cast(),
+            &mut len,
+            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+        )
+    })?;
+    Ok((owned(fd), sockaddr_to(&ss)))
+}
+
+pub fn epoll_create() -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall.
+    Ok(owned(cvt(unsafe {
+        libc::epoll_create1(libc::EPOLL_CLOEXEC)
+    })?))
+}
+
+pub const EPOLLIN: u32 = libc::EPOLLIN as u32;
+pub const EPOLLOUT: u32 = libc::EPOLLOUT as u32;
+pub const EPOLLET: u32 = libc::EPOLLET as u32;
+pub const EPOLLRDHUP: u32 = libc::EPOLLRDHUP as u32;
+pub const EPOLLHUP: u32 = libc::EPOLLHUP as u32;
+pub const EPOLLERR: u32 = libc::EPOLLERR as u32;
+pub const EPOLLEXCLUSIVE: u32 = libc::EPOLLEXCLUSIVE as u32;
+
+fn epoll_ctl(
+    ep: RawFd,
+    op: libc::c_int,
+    fd: RawFd,
+    events: u32,
+    token: u64,
+    c: &Counters,
+) -> io::Result<()> {
+    c.bump(Sc::EpollCtl);
+    let mut ev = libc::epoll_event { events, u64: token };
+    // SAFETY: `ev` is a live epoll_event.
+    cvt(unsafe { libc::epoll_ctl(ep, op, fd, &mut ev) }).map(drop)
+}
+
+pub fn epoll_add(ep: RawFd, fd: RawFd, events: u32, token: u64, c: &Counters) -> io::Result<()> {
+    epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, events, token, c)
+}
+
+pub fn epoll_del(ep: RawFd, fd: RawFd, c: &Counters) -> io::Result<()> {
+    epoll_ctl(ep, libc::EPOLL_CTL_DEL, fd, 0, 0, c)
+}
+
+/// A reusable buffer of epoll events.
+pub struct Events {
+    buf: Vec<libc::epoll_event>,
+    n: usize,
+}
+
+impl Events {
+    pub fn with_capacity(n: usize) -> Events {
+        Events {
+            buf: vec![libc::epoll_event { events: 0, u64: 0 }; n],
+            n: 0,
+        }
+    }
+    pub fn len(&self) -> usize {
+        self.n
+    }
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+    /// (events, token) of the i-th ready entry.
+    pub fn get(&self, i: usize) -> (u32, u64) {
+        let e = self.buf[i];
+        (e.events, e.u64)
+    }
+}
+
+pub fn epoll_wait(ep: RawFd, evs: &mut Events, timeout_ms: i32, c: &Counters) -> io::Result<usize> {
+    c.bump(Sc::EpollWait);
+    // SAFETY: `buf` has `len()` initialised entries the kernel may overwrite.
+    let r = unsafe {
+        libc::epoll_wait(
+            ep,
+            evs.buf.as_mut_ptr(),
+            evs.buf.len() as libc::c_int,
+            timeout_ms,
+        )
+    };
+    match cvt(r) {
+        Ok(n) => {
+            evs.n = n as usize;
+            Ok(evs.n)
+        }
+        Err(e) => {
+            evs.n = 0;
+            if e.kind() == io::ErrorKind::Interrupted {
+                Ok(0)
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+pub fn read(fd: RawFd, buf: &mut [u8], c: &Counters) -> io::Result<usize> {
+    c.bump(Sc::Read);
+    // SAFETY: `buf` is a live, writable slice of `buf.len()` bytes.
+    cvt_size(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })
+}
+
+/// `writev`; at most IOV_MAX (1024) slices are passed.
+pub fn writev(fd: RawFd, iov: &[IoSlice<'_>], c: &Counters) -> io::Result<usize> {
+    c.bump(Sc::Writev);
+    let n = iov.len().min(1024);
+    // SAFETY: IoSlice is ABI-compatible with iovec and borrows live memory.
+    cvt_size(unsafe { libc::writev(fd, iov.as_ptr().cast(), n as libc::c_int) })
+}
+
+/// `sendmsg(MSG_MORE|MSG_NOSIGNAL)`: a head that the next `sendfile`
+/// continues in the same TCP segment.
+pub fn sendmsg_more(fd: RawFd, iov: &[IoSlice<'_>], c: &Counters) -> io::Result<usize> {
+    c.bump(Sc::Sendmsg);
+    // SAFETY: msghdr is plain old data; all-zero is valid.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov.as_ptr() as *mut libc::iovec;
+    msg.msg_iovlen = iov.len().min(1024) as _;
+    // SAFETY: `msg` points at `iov`, live IoSlices ABI-compatible with iovec.
+    cvt_size(unsafe { libc::sendmsg(fd, &msg, libc::MSG_MORE | libc::MSG_NOSIGNAL) })
+}
+
+/// `sendfile(out, in_fd, &off, count)`; advances `off`.
+pub fn sendfile(
+    out: RawFd,
+    in_fd: RawFd,
+    off: &mut u64,
+    count: usize,
+    c: &Counters,
+) -> io::Result<usize> {
+    c.bump(Sc::Sendfile);
+    let mut o = *off as libc::off_t;
+    // SAFETY: `o` is a live off_t; the kernel checks both descriptors.
+    let n = cvt_size(unsafe { libc::sendfile(out, in_fd, &mut o, count) })?;
+    *off = o as u64;
+    Ok(n)
+}
+
+pub fn write(fd: RawFd, buf: &[u8], c: &Counters) -> io::Result<usize> {
+    c.bump(Sc::Write);
+    // SAFETY: `buf` is a live slice of `buf.len()` bytes.
+    cvt_size(unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) })
+}
+
+pub fn shutdown_write(fd: RawFd, c: &Counters) {
+    c.bump(Sc::Shutdown);
+    // SAFETY: plain syscall; an error (already closed by peer) is harmless.
+    unsafe { libc::shutdown(fd, libc::SHUT_WR) };
+}
+
+/// Closes, counted.
+pub fn close(fd: OwnedFd, c: &Counters) {
+    c.bump(Sc::Close);
+    drop(fd);
+}
+
+/// An eventfd used to wake workers (shutdown).
+pub fn eventfd() -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall.
+    Ok(owned(cvt(unsafe {
+        libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK)
+    })?))
+}
+
+pub fn eventfd_signal(fd: RawFd) {
+    let one: u64 = 1;
+    // SAFETY: writes the 8 bytes of a live u64.
+    unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
+}
+
+/// A read-only shared mapping of a whole file.
+pub struct Mmap {
+    ptr: *const u8,
+    len: usize,
+}
+
+// SAFETY: the mapping is read-only and of a sealed memfd: no one can change
+// the bytes, so sharing references across threads is sound.
+unsafe impl Send for Mmap {}
+// SAFETY: as above.
+unsafe impl Sync for Mmap {}
+
+impl Mmap {
+    pub fn as_slice(&self) -> &[u8] {
+        // SAFETY: `ptr..ptr+len` is mapped readable for the life of `self`,
+        // and the memfd is sealed against writes, shrinking and growing, so
+        // the bytes never change and access never faults.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+impl Drop for Mmap {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly what `mmap_readonly` mapped; no borrow of
+        // `as_slice` outlives `self`.
+        unsafe { libc::munmap(self.ptr as *mut libc::c_void, self.len) };
+    }
+}
+
+/// Maps `len` bytes of `fd` read-only and shared. `len` must be > 0 and
+/// `fd` a memfd sealed against shrinking and writing (checked: that is what
+/// makes `Mmap::as_slice` sound, since the bytes can then never change or
+/// vanish under the mapping).
+pub fn mmap_readonly(fd: RawFd, len: usize) -> io::Result<Mmap> {
+    let need = libc::F_SEAL_SHRINK | libc::F_SEAL_WRITE;
+    if get_seals(fd)? & need != need {
+        return Err(io::Error::other(
+            "refusing to map a descriptor that is not sealed",
+        ));
+    }
+    // SAFETY: a fresh mapping chosen by the kernel; no existing memory is touched.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            fd,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(Mmap {
+        ptr: p as *const u8,
+        len,
+    })
+}
+
+pub fn mlock(m: &Mmap) -> io::Result<()> {
+    // SAFETY: locks pages of a live mapping.
+    cvt(unsafe { libc::mlock(m.ptr.cast(), m.len) }).map(drop)
+}
+
+/// `memfd_create(MFD_CLOEXEC|MFD_ALLOW_SEALING)`.
+pub fn memfd_create(name: &CStr) -> io::Result<OwnedFd> {
+    // SAFETY: `name` is a valid C string.
+    Ok(owned(cvt(unsafe {
+        libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING)
+    })?))
+}
+
+/// Seals a memfd against shrinking, growing, writing, and further seals.
+pub fn seal(fd: RawFd) -> io::Result<()> {
+    let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE | libc::F_SEAL_SEAL;
+    // SAFETY: plain fcntl on a descriptor we own.
+    cvt(unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, seals) }).map(drop)
+}
+
+pub fn get_seals(fd: RawFd) -> io::Result<i32> {
+    // SAFETY: plain fcntl on a descriptor we own.
+    cvt(unsafe { libc::fcntl(fd, libc::F_GET_SEALS) })
+}
+
+/// Raises RLIMIT_NOFILE's soft limit to the hard limit; returns it.
+pub fn raise_nofile_limit() -> io::Result<u64> {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `r` is a live rlimit.
+    cvt(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) })?;
+    r.rlim_cur = r.rlim_max;
+    // SAFETY: `r` is a live rlimit.
+    cvt(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &r) })?;
+    Ok(r.rlim_cur)
+}
+
+fn term_set() -> libc::sigset_t {
+    let mut set = MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigemptyset initialises the set; sigaddset adds to it.
+    unsafe {
+        libc::sigemptyset(set.as_mut_ptr());
+        libc::sigaddset(set.as_mut_ptr(), libc::SIGTERM);
+        libc::sigaddset(set.as_mut_ptr(), libc::SIGINT);
+        set.assume_init()
+    }
+}
+
+/// Blocks SIGTERM and SIGINT in the calling thread (and the threads it
+/// spawns afterwards) and ignores SIGPIPE, so [`wait_term_signal`] gets them.
+pub fn block_term_signals() {
+    let set = term_set();
+    // SAFETY: `set` is initialised; the old mask is not wanted.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}
+
+/// Waits for SIGTERM or SIGINT; returns its number.
+pub fn wait_term_signal() -> i32 {
+    let set = term_set();
+    let mut sig: libc::c_int = 0;
+    // SAFETY: `set` is initialised and `sig` is live.
+    unsafe { libc::sigwait(&set, &mut sig) };
+    sig
+}

@@ -1,0 +1,508 @@
+//! Test helpers: a realistic site blob (built with tarweb-format directly,
+//! with the header conventions tarweb-pack uses), a server process on an
+//! ephemeral port, and a tiny raw HTTP client.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tarweb_format::{BlobSpec, Coding, ResponseSpec, RouteSpec};
+
+pub const LAST_MODIFIED: i64 = 1_700_000_000;
+pub const LAST_MODIFIED_STR: &str = "Tue, 14 Nov 2023 22:13:20 GMT";
+pub const BIG_LEN: usize = 17 * 1024 * 1024 + 123;
+
+pub struct Site {
+    pub path: PathBuf,
+    /// Identity bytes of every 200 route.
+    pub files: HashMap<String, Vec<u8>>,
+}
+
+fn xorshift(n: usize, mut seed: u64) -> Vec<u8> {
+    let mut v = Vec::with_capacity(n + 8);
+    while v.len() < n {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        v.extend_from_slice(&seed.to_le_bytes());
+    }
+    v.truncate(n);
+    v
+}
+
+fn text(n: usize) -> Vec<u8> {
+    let words = [
+        "tarweb ",
+        "serves ",
+        "static ",
+        "sites ",
+        "fast, ",
+        "counting ",
+        "every ",
+        "syscall.\n",
+    ];
+    let mut v = Vec::with_capacity(n + 16);
+    let mut i = 0usize;
+    while v.len() < n {
+        v.extend_from_slice(words[(i * 7 + i / 3) % words.len()].as_bytes());
+        if i.is_multiple_of(13) {
+            v.extend_from_slice(format!("{i} ").as_bytes());
+        }
+        i += 1;
+    }
+    v.truncate(n);
+    v
+}
+
+pub fn compress(c: Coding, b: &[u8]) -> Vec<u8> {
+    match c {
+        Coding::Identity => b.to_vec(),
+        Coding::Gzip => {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+            e.write_all(b).unwrap();
+            e.finish().unwrap()
+        }
+        Coding::Br => {
+            let mut out = Vec::new();
+            {
+                let mut w = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
+                w.write_all(b).unwrap();
+            }
+            out
+        }
+        Coding::Zstd => zstd::encode_all(b, 3).unwrap(),
+    }
+}
+
+pub fn decompress(c: &str, b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    match c {
+        "" | "identity" => out = b.to_vec(),
+        "gzip" => {
+            flate2::read::GzDecoder::new(b)
+                .read_to_end(&mut out)
+                .unwrap();
+        }
+        "br" => {
+            brotli::Decompressor::new(b, 4096)
+                .read_to_end(&mut out)
+                .unwrap();
+        }
+        "zstd" => out = zstd::decode_all(b).unwrap(),
+        other => panic!("unknown coding {other}"),
+    }
+    out
+}
+
+fn fnv(b: &[u8]) -> u64 {
+    b.iter().fold(0xcbf29ce484222325u64, |h, &c| {
+        (h ^ u64::from(c)).wrapping_mul(0x100000001b3)
+    })
+}
+
+fn h(n: &str, v: impl Into<String>) -> (String, String) {
+    (n.to_string(), v.into())
+}
+
+/// A 200 route with one variant per coding in `codings` (identity always).
+fn resource(path: &str, body: &[u8], ctype: &str, codings: &[Coding]) -> RouteSpec {
+    let mut all = vec![Coding::Identity];
+    all.extend(codings.iter().copied().filter(|&c| c != Coding::Identity));
+    let several = all.len() > 1;
+    let mut variants: Vec<ResponseSpec> = all
+        .iter()
+        .map(|&c| {
+            let bytes = compress(c, body);
+            let etag = format!("\"{:016x}-{}\"", fnv(&bytes), c.token());
+            let mut headers = vec![
+                h("Content-Type", ctype),
+                h("ETag", etag.clone()),
+                h("Last-Modified", LAST_MODIFIED_STR),
+                h("Cache-Control", "public, max-age=0, must-revalidate"),
+            ];
+            if several {
+                headers.push(h("Vary", "Accept-Encoding"));
+            }
+            if c != Coding::Identity {
+                headers.push(h("Content-Encoding", c.token()));
+            }
+            headers.push(h("Accept-Ranges", "bytes"));
+            let mut nm = vec![
+                h("ETag", etag.clone()),
+                h("Cache-Control", "public, max-age=0, must-revalidate"),
+            ];
+            if several {
+                nm.push(h("Vary", "Accept-Encoding"));
+            }
+            nm.push(h("Last-Modified", LAST_MODIFIED_STR));
+            ResponseSpec {
+                coding: c,
+                headers,
+                body: Arc::from(bytes),
+                etag: Some(etag),
+                not_modified: Some(nm),
+            }
+        })
+        .collect();
+    variants.sort_by_key(|v| v.body.len());
+    RouteSpec {
+        path: path.into(),
+        status: 200,
+        last_modified: LAST_MODIFIED,
+        variants,
+    }
+}
+
+fn redirect(path: &str, to: &str) -> RouteSpec {
+    let body = format!("<a href=\"{to}\">Moved</a>\n");
+    RouteSpec {
+        path: path.into(),
+        status: 301,
+        last_modified: 0,
+        variants: vec![ResponseSpec {
+            coding: Coding::Identity,
+            headers: vec![
+                h("Location", to),
+                h("Content-Type", "text/html; charset=utf-8"),
+            ],
+            body: Arc::from(body.into_bytes()),
+            etag: None,
+            not_modified: None,
+        }],
+    }
+}
+
+/// Builds the test site once per test binary and writes it to a file.
+pub fn site() -> &'static Site {
+    static SITE: OnceLock<Site> = OnceLock::new();
+    SITE.get_or_init(|| {
+        use Coding::*;
+        let mut files = HashMap::new();
+        let index = {
+            let mut v = b"<!doctype html><title>tarweb</title>\n".to_vec();
+            v.extend(text(20_000));
+            v
+        };
+        let about = text(5_000);
+        let css = b"body { color: #333; margin: 0 auto; max-width: 40em }\n".repeat(200);
+        let js = b"console.log('tarweb zstd');\n".repeat(300);
+        let mid = text(300 * 1024);
+        let data = xorshift(100_000, 42);
+        let big = xorshift(BIG_LEN, 7);
+        let cafe = b"caf\xc3\xa9\n".to_vec();
+        let spaced = b"a file with a space\n".to_vec();
+        let html = "text/html; charset=utf-8";
+        let routes = vec![
+            resource("/", &index, html, &[Gzip, Br, Zstd]),
+            resource("/index.html", &index, html, &[Gzip, Br, Zstd]),
+            resource("/about/", &about, html, &[Gzip, Br]),
+            redirect("/about", "/about/"),
+            resource("/style.css", &css, "text/css", &[Gzip]),
+            resource("/app.js", &js, "text/javascript", &[Zstd]),
+            resource("/mid.txt", &mid, "text/plain", &[Gzip, Br, Zstd]),
+            resource("/data.bin", &data, "application/octet-stream", &[]),
+            resource("/big.bin", &big, "application/octet-stream", &[]),
+            resource("/empty.txt", b"", "text/plain", &[]),
+            resource("/caf\u{e9}.txt", &cafe, "text/plain", &[]),
+            resource("/dir/a b.txt", &spaced, "text/plain", &[]),
+        ];
+        for (p, b) in [
+            ("/", &index),
+            ("/index.html", &index),
+            ("/about/", &about),
+            ("/style.css", &css),
+            ("/app.js", &js),
+            ("/mid.txt", &mid),
+            ("/data.bin", &data),
+            ("/big.bin", &big),
+            ("/empty.txt", &Vec::new()),
+            ("/caf\u{e9}.txt", &cafe),
+            ("/dir/a b.txt", &spaced),
+        ] {
+            files.insert(p.to_string(), b.clone());
+        }
+        let nf = b"<!doctype html><title>Not found</title><p>Nothing here, nothing here, nothing here.\n".repeat(10);
+        files.insert("404".into(), nf.clone());
+        let not_found = [Identity, Gzip]
+            .iter()
+            .map(|&c| {
+                let mut headers = vec![h("Content-Type", html), h("Vary", "Accept-Encoding")];
+                if c != Identity {
+                    headers.push(h("Content-Encoding", c.token()));
+                }
+                ResponseSpec {
+                    coding: c,
+                    headers,
+                    body: Arc::from(compress(c, &nf)),
+                    etag: None,
+                    not_modified: None,
+                }
+            })
+            .collect::<Vec<_>>();
+        let mut not_found = not_found;
+        not_found.sort_by_key(|v| v.body.len());
+        let spec = BlobSpec { routes, not_found };
+        let (bytes, _) = tarweb_format::blob_to_vec(&spec).unwrap();
+        let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("site-{}.twb", std::process::id()));
+        std::fs::write(&path, bytes).unwrap();
+        Site { path, files }
+    })
+}
+
+pub struct Server {
+    pub child: Child,
+    pub addr: SocketAddr,
+    /// Every address printed, in --listen order.
+    pub addrs: Vec<SocketAddr>,
+    pub stats: SocketAddr,
+    pub lines: mpsc::Receiver<String>,
+}
+
+impl Server {
+    pub fn start(extra: &[&str]) -> Server {
+        Self::start_with(&site().path, extra)
+    }
+
+    pub fn start_with(blob: &std::path::Path, extra: &[&str]) -> Server {
+        Self::start_cmd(
+            Command::new(env!("CARGO_BIN_EXE_tarweb-serve")),
+            blob,
+            extra,
+        )
+    }
+
+    /// `cmd` runs the server (it may be a wrapper such as prlimit, or carry
+    /// environment variables).
+    pub fn start_cmd(mut cmd: Command, blob: &std::path::Path, extra: &[&str]) -> Server {
+        let mut child = cmd
+            .arg(blob)
+            .args(["--listen", "127.0.0.1:0", "--stats-listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let (mut addrs, mut stats) = (Vec::new(), None);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok(line) = rx.recv_timeout(left) else {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("server did not get ready");
+            };
+            if let Some(a) = line.strip_prefix("listening on ") {
+                addrs.push(a.split(' ').next().unwrap().parse().unwrap());
+            } else if let Some(a) = line.strip_prefix("stats on ") {
+                stats = Some(a.parse().unwrap());
+            } else if line == "ready" {
+                break;
+            }
+        }
+        Server {
+            child,
+            addr: addrs[0],
+            addrs,
+            stats: stats.unwrap(),
+            lines: rx,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn stats(&self) -> HashMap<String, u64> {
+        let mut s = TcpStream::connect(self.stats).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut v = String::new();
+        s.read_to_string(&mut v).unwrap();
+        let body = v.split("\r\n\r\n").nth(1).unwrap();
+        body.lines()
+            .map(|l| {
+                let (k, n) = l.split_once(' ').unwrap();
+                (k.to_string(), n.parse().unwrap())
+            })
+            .collect()
+    }
+
+    pub fn fd_count(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .unwrap()
+            .count()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn client(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    /// SIGTERM, then the exit status (bounded wait).
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not exit after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Counter deltas.
+pub fn delta(before: &HashMap<String, u64>, after: &HashMap<String, u64>, k: &str) -> u64 {
+    after[k] - before[k]
+}
+
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub head: Vec<u8>,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn count(&self, name: &str) -> usize {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .count()
+    }
+    /// The head without the Date line (to compare heads).
+    pub fn head_without_date(&self) -> String {
+        String::from_utf8_lossy(&self.head)
+            .split("\r\n")
+            .filter(|l| !l.starts_with("Date: "))
+            .collect::<Vec<_>>()
+            .join("\r\n")
+    }
+}
+
+pub struct Client {
+    pub s: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr) -> Client {
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+        Client { s, buf: Vec::new() }
+    }
+
+    pub fn send(&mut self, b: &[u8]) {
+        self.s.write_all(b).unwrap();
+    }
+
+    fn fill(&mut self) -> bool {
+        let mut tmp = [0u8; 65536];
+        match self.s.read(&mut tmp) {
+            Ok(0) => false,
+            Ok(n) => {
+                self.buf.extend_from_slice(&tmp[..n]);
+                true
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => false,
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+
+    /// Reads one response; `None` on EOF before any byte.
+    pub fn read_response(&mut self, head_only: bool) -> Option<Response> {
+        let end = loop {
+            if let Some(p) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break p + 4;
+            }
+            if !self.fill() {
+                assert!(
+                    self.buf.is_empty(),
+                    "EOF inside a head: {:?}",
+                    String::from_utf8_lossy(&self.buf)
+                );
+                return None;
+            }
+        };
+        let head: Vec<u8> = self.buf.drain(..end).collect();
+        let text = String::from_utf8_lossy(&head).into_owned();
+        let mut lines = text.split("\r\n");
+        let status_line = lines.next().unwrap();
+        let status: u16 = status_line[9..12].parse().unwrap();
+        let headers: Vec<(String, String)> = lines
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let (n, v) = l.split_once(':').unwrap();
+                (n.to_string(), v.trim().to_string())
+            })
+            .collect();
+        let len: usize = if head_only || status == 304 || status == 204 {
+            0
+        } else {
+            headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+                .map(|(_, v)| v.parse().unwrap())
+                .unwrap_or(0)
+        };
+        while self.buf.len() < len {
+            assert!(self.fill(), "EOF inside a body");
+        }
+        let body: Vec<u8> = self.buf.drain(..len).collect();
+        Some(Response {
+            status,
+            head,
+            headers,
+            body,
+        })
+    }
+
+    /// True if the server closed (EOF or reset) within the read timeout.
+    pub fn is_closed(&mut self) -> bool {
+        self.buf.is_empty() && !self.fill()
+    }
+
+    pub fn get(&mut self, path: &str, extra: &str) -> Response {
+        self.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\n{extra}\r\n").as_bytes());
+        self.read_response(false).expect("a response")
+    }
+}

@@ -1,0 +1,400 @@
+//! Hostile clients and resources: slowloris, idle and stalled connections,
+//! 10,000 concurrent connections without fd leaks, SIGTERM draining,
+//! a blob rewritten under the server, bad blobs, sd_notify, access log.
+
+mod common;
+use common::*;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn slowloris_is_cut_off_by_the_head_timeout() {
+    let s = Server::start(&["--threads", "1", "--header-timeout-ms", "400"]);
+    let mut c = TcpStream::connect(s.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+    let start = Instant::now();
+    let mut got = Vec::new();
+    let mut sent = 0;
+    // Trickle a header line every 50 ms: the timeout counts from the first
+    // byte, so trickling must not extend it.
+    loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(8),
+            "slowloris never cut off"
+        );
+        if c.write_all(format!("X-{sent}: y\r\n").as_bytes()).is_err() {
+            break;
+        }
+        sent += 1;
+        let mut buf = [0u8; 1024];
+        match c.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => break,
+        }
+    }
+    if !got.is_empty() {
+        assert!(
+            got.starts_with(b"HTTP/1.1 408 "),
+            "{:?}",
+            String::from_utf8_lossy(&got)
+        );
+    }
+    // Cut off after about 400 ms of trickling (~8 lines), far below the
+    // 160 lines 8 s would take.
+    assert!(sent < 100, "sent {sent} lines before the close");
+}
+
+#[test]
+fn idle_keepalive_connection_is_closed() {
+    let s = Server::start(&["--threads", "1", "--idle-timeout-ms", "300"]);
+    let mut c = s.client();
+    assert_eq!(c.get("/empty.txt", "").status, 200);
+    assert!(
+        c.is_closed(),
+        "closed by the idle timeout (read timeout is 10 s)"
+    );
+}
+
+#[test]
+fn stalled_reader_is_closed() {
+    let s = Server::start(&["--threads", "1", "--send-timeout-ms", "300"]);
+    let before = s.stats();
+    let mut c = s.client();
+    c.send(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+    // Never read: the socket fills, the send timer fires, the server closes.
+    wait_until(
+        "close of the stalled connection",
+        Duration::from_secs(10),
+        || s.stats()["close"] > before["close"],
+    );
+}
+
+#[test]
+fn ten_thousand_connections_and_no_fd_leak() {
+    let limit = tarweb_serve::sys::raise_nofile_limit().unwrap();
+    assert!(
+        limit >= 10_100,
+        "RLIMIT_NOFILE hard limit {limit} is too low for this test"
+    );
+    let s = Server::start(&["--threads", "2", "--max-connections", "12000"]);
+    let base = s.fd_count();
+    let before = s.stats();
+    let start = Instant::now();
+    let mut conns = Vec::with_capacity(10_000);
+    for i in 0..10_000 {
+        let mut c = TcpStream::connect(s.addr).unwrap();
+        c.write_all(b"GET /empty.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        conns.push(c);
+        if i % 1000 == 999 {
+            assert!(start.elapsed() < Duration::from_secs(60), "too slow");
+        }
+    }
+    for c in conns.iter_mut() {
+        c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut buf = [0u8; 512];
+        let mut got = 0;
+        while !buf[..got].windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = c.read(&mut buf[got..]).unwrap();
+            assert!(n > 0, "closed early");
+            got += n;
+        }
+        assert!(buf.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    }
+    // All 10,000 open at once on the server side.
+    wait_until("10,000 server fds", Duration::from_secs(20), || {
+        s.fd_count() >= base + 10_000
+    });
+    let after = s.stats();
+    assert_eq!(delta(&before, &after, "connections"), 10_000);
+    assert_eq!(delta(&before, &after, "requests"), 10_000);
+    // Still serving.
+    assert_eq!(
+        s.client().get("/style.css", "Connection: close\r\n").status,
+        200
+    );
+    drop(conns);
+    wait_until("fds back to the baseline", Duration::from_secs(30), || {
+        s.fd_count() == base
+    });
+    eprintln!("10,000 connections in {:?}", start.elapsed());
+}
+
+#[test]
+fn sigterm_finishes_in_flight_responses_and_exits_zero() {
+    let mut s = Server::start(&["--threads", "1"]);
+    let mut idle = s.client();
+    assert_eq!(idle.get("/empty.txt", "").status, 200);
+    let mut c = s.client();
+    c.s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    c.send(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+    let mut first = [0u8; 1000];
+    c.s.read_exact(&mut first).unwrap();
+    let pid = s.pid().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    // The big response still arrives whole, then the connection closes.
+    let mut rest = Vec::new();
+    c.s.read_to_end(&mut rest).unwrap();
+    let mut all = first.to_vec();
+    all.extend_from_slice(&rest);
+    let head_end = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert_eq!(all.len() - head_end, BIG_LEN);
+    assert!(idle.is_closed());
+    let st = s.terminate();
+    assert!(st.success(), "{st:?}");
+}
+
+#[test]
+fn blob_rewritten_under_the_server_is_still_served_intact() {
+    let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("rewrite-{}.twb", std::process::id()));
+    std::fs::copy(&site().path, &path).unwrap();
+    let s = Server::start_with(&path, &["--threads", "1"]);
+    let mut c = s.client();
+    // Overwrite in place, then truncate: no SIGBUS, no torn bytes.
+    let len = std::fs::metadata(&path).unwrap().len() as usize;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .write_all(&vec![0x55u8; len])
+        .unwrap();
+    let r = c.get("/big.bin", "");
+    assert!(r.body == site().files["/big.bin"]);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    for p in ["/big.bin", "/", "/mid.txt", "/data.bin"] {
+        let r = c.get(p, "");
+        assert!(r.body == site().files[p], "{p}");
+    }
+    // The blob is served from a sealed memfd.
+    let fds = std::fs::read_dir(format!("/proc/{}/fd", s.pid())).unwrap();
+    let memfd = fds
+        .filter_map(|e| std::fs::read_link(e.unwrap().path()).ok())
+        .any(|l| l.to_string_lossy().contains("memfd:tarweb-blob"));
+    assert!(memfd);
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn bad_blob_exits_nonzero_with_the_format_error() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let bad = dir.join(format!("bad-{}.twb", std::process::id()));
+    let mut bytes = std::fs::read(&site().path).unwrap();
+    let n = bytes.len();
+    bytes[n - 1] ^= 1; // digest mismatch
+    std::fs::write(&bad, &bytes).unwrap();
+    for (path, want) in [
+        (bad.clone(), "digest mismatch"),
+        (dir.join("does-not-exist.twb"), "open"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tarweb-serve"))
+            .arg(&path)
+            .args(["--listen", "127.0.0.1:0"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{err}");
+    }
+    std::fs::write(&bad, b"short").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tarweb-serve"))
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid blob"));
+    let _ = std::fs::remove_file(&bad);
+}
+
+#[test]
+fn sd_notify_ready() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let sock_path = dir.join(format!("notify-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&sock_path);
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tarweb-serve"));
+    cmd.env("NOTIFY_SOCKET", &sock_path);
+    let s = Server::start_cmd(cmd, &site().path, &["--threads", "1"]);
+    let mut buf = [0u8; 64];
+    let n = sock.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"READY=1");
+    drop(s);
+    let _ = std::fs::remove_file(&sock_path);
+}
+
+#[test]
+fn access_log_combined_format() {
+    let log = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("access-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&log);
+    let mut s = Server::start(&["--threads", "1", "--access-log", log.to_str().unwrap()]);
+    let mut c = s.client();
+    c.get("/style.css", "User-Agent: t\"est\r\nReferer: http://r/\r\n");
+    c.get("/nope", "");
+    drop(c);
+    assert!(s.terminate().success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].starts_with("127.0.0.1 - - ["), "{text}");
+    assert!(
+        lines[0].contains("\"GET /style.css HTTP/1.1\" 200 "),
+        "{text}"
+    );
+    assert!(lines[0].ends_with("\"http://r/\" \"t\\x22est\""), "{text}");
+    assert!(lines[1].contains("\"GET /nope HTTP/1.1\" 404 "), "{text}");
+    let _ = std::fs::remove_file(&log);
+}
+
+#[test]
+fn out_of_fds_does_not_spin() {
+    // The server may open 64 descriptors: accepts soon fail with EMFILE.
+    let mut cmd = std::process::Command::new("prlimit");
+    cmd.args(["--nofile=64:64", env!("CARGO_BIN_EXE_tarweb-serve")]);
+    let s = Server::start_cmd(cmd, &site().path, &["--threads", "1"]);
+    // Counters are read while descriptors are free (the stats thread
+    // needs one too).
+    let before = s.stats();
+    let start = Instant::now();
+    let mut conns = Vec::new();
+    for _ in 0..100 {
+        let mut c = TcpStream::connect(s.addr).unwrap();
+        c.write_all(b"GET /empty.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        conns.push(c);
+    }
+    wait_until("fd limit reached", Duration::from_secs(10), || {
+        s.fd_count() >= 60
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    drop(conns);
+    wait_until("fds released", Duration::from_secs(20), || {
+        s.fd_count() < 30
+    });
+    let mut c = s.client();
+    assert_eq!(c.get("/empty.txt", "Connection: close\r\n").status, 200);
+    let after = s.stats();
+    let secs = start.elapsed().as_secs() + 1;
+    // 100 connections, plus one failed accept per 100 ms pause: a busy
+    // loop would make these counts explode.
+    let waits = delta(&before, &after, "epoll_wait");
+    let accepts = delta(&before, &after, "accept4");
+    eprintln!("EMFILE episode of {secs} s: epoll_wait {waits}, accept4 {accepts}");
+    assert!(accepts <= 101 + 15 * secs, "accept4 {accepts}");
+    assert!(waits <= 500 + 15 * secs, "epoll_wait {waits}");
+}
+
+#[test]
+fn systemd_socket_activation() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cmd = std::process::Command::new("systemd-socket-activate");
+    cmd.args([
+        "-l",
+        &format!("127.0.0.1:{port}"),
+        env!("CARGO_BIN_EXE_tarweb-serve"),
+    ]);
+    // systemd-socket-activate starts the server on the first connection.
+    let first = std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut c = loop {
+            match TcpStream::connect(("127.0.0.1", port)) {
+                Ok(c) => break c,
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                Err(e) => panic!("connect: {e}"),
+            }
+        };
+        c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        c.write_all(b"GET /empty.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut v = Vec::new();
+        c.read_to_end(&mut v).unwrap();
+        v
+    });
+    let s = Server::start_cmd(cmd, &site().path, &["--threads", "2"]);
+    assert!(first.join().unwrap().starts_with(b"HTTP/1.1 200 OK\r\n"));
+    assert_eq!(s.addr.port(), port, "served on the inherited socket");
+    for _ in 0..4 {
+        assert_eq!(
+            s.client().get("/style.css", "Connection: close\r\n").status,
+            200
+        );
+    }
+}
+
+#[test]
+fn error_response_survives_a_client_still_sending() {
+    // 413 while the client is still uploading: the lingering close keeps
+    // the unread body from turning the close into a reset.
+    let s = Server::start(&["--threads", "1"]);
+    for _ in 0..5 {
+        let mut c = s.client();
+        let mut w = c.s.try_clone().unwrap();
+        let writer = std::thread::spawn(move || {
+            let _ = w.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 4000000\r\n\r\n");
+            let chunk = vec![b'x'; 64 * 1024];
+            for _ in 0..60 {
+                if w.write_all(&chunk).is_err() {
+                    break;
+                }
+            }
+        });
+        let r = c.read_response(false).expect("a 413, not a reset");
+        assert_eq!(r.status, 413);
+        assert!(c.is_closed());
+        writer.join().unwrap();
+    }
+}
+
+#[test]
+fn connection_cap_defers_new_connections() {
+    let s = Server::start(&["--threads", "1", "--max-connections", "2", "--mlock"]);
+    let mut a = s.client();
+    let mut b = s.client();
+    assert_eq!(a.get("/empty.txt", "").status, 200);
+    assert_eq!(b.get("/empty.txt", "").status, 200);
+    let mut c = s.client();
+    c.send(b"GET /empty.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    // At the cap the listener is out of epoll: c is not accepted...
+    let before = s.stats();
+    c.s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    assert!(c.s.read(&mut buf).is_err(), "served beyond the cap");
+    assert_eq!(delta(&before, &s.stats(), "accept4"), 0);
+    // ...until a slot frees.
+    drop(a);
+    c.s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let r = c.read_response(false).unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(b.get("/empty.txt", "").status, 200);
+}
