@@ -64,7 +64,8 @@ ip link set lo up
 echo /bin/modprobe > /proc/sys/kernel/modprobe
 echo "kernel $(cat /proc/sys/kernel/osrelease)"
 modprobe tls || echo "modprobe tls failed"
-/probe
+# ktls_filter=... on the kernel command line reaches us as an environment variable.
+/probe ${ktls_filter:+"$ktls_filter"}
 code=$?
 echo "KTLS-EXIT $code"
 poweroff -f
