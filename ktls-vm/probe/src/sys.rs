@@ -88,3 +88,15 @@ pub fn tls_stat_delta(before: &[(String, i64)], after: &[(String, i64)]) -> Vec<
 pub fn get(stat: &[(String, i64)], key: &str) -> i64 {
     stat.iter().find(|(k, _)| k == key).map_or(0, |(_, v)| *v)
 }
+
+/// Bytes waiting in a socket's receive queue (FIONREAD).
+pub fn bytes_queued(fd: RawFd) -> io::Result<usize> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one c_int through the pointer, which is valid.
+    let rc = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
