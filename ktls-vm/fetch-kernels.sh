@@ -51,13 +51,15 @@ download() {
     local ver
     ver=$(papt apt-cache "$suite" show --no-all-versions "$pkg" 2>/dev/null | sed -n 's/^Version: //p' | head -1)
     [ -n "$ver" ] || { log "package $pkg not found in $suite"; return 1; }
-    deb=$(ls "$work/debs/${pkg}_${ver//:/%3a}_"*.deb 2>/dev/null | head -1 || true)
-    if [ -z "$deb" ]; then
+    # (apt writes an epoch's ':' as %3a in file names)
+    local found=("$work/debs/${pkg}_${ver//:/%3a}_"*.deb)
+    if [ ${#found[@]} -eq 0 ]; then
         log "downloading $pkg $ver ($suite)"
         (cd "$work/debs" && papt apt-get "$suite" download "$pkg=$ver" >&2)
-        deb=$(ls "$work/debs/${pkg}_${ver//:/%3a}_"*.deb | head -1)
+        found=("$work/debs/${pkg}_${ver//:/%3a}_"*.deb)
+        [ ${#found[@]} -gt 0 ] || { log "download of $pkg failed"; return 1; }
     fi
-    echo "$deb"
+    echo "${found[0]}"
 }
 
 # The linux-* packages a .deb depends on (kernel image -> binary/modules split).
@@ -75,7 +77,7 @@ fetch_kernel() {
         local p=${queue[0]}; queue=("${queue[@]:1}")
         case "$seen" in *" $p "*) continue ;; esac
         seen="$seen$p "
-        local deb; deb=$(download "$suite" "$p")
+        local deb; deb=$(download "$suite" "$p") || return 1
         debs+=("$deb")
         for dep in $(kernel_deps "$deb"); do queue+=("$dep"); done
     done
@@ -108,7 +110,7 @@ fetch_kernel() {
 fetch_busybox() {
     [ -x "$work/busybox/bin/busybox" ] && return
     setup_suite bookworm
-    local deb; deb=$(download bookworm busybox-static)
+    local deb; deb=$(download bookworm busybox-static) || return 1
     rm -rf "$work/busybox"; dpkg -x "$deb" "$work/busybox"
 }
 

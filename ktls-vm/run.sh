@@ -49,7 +49,10 @@ say "probe built in $(since "$t")s"
 
 # --- kernels (and busybox) ---------------------------------------------------
 t=$(date +%s.%N)
-mapfile -t kernels < <(nice -n 15 "$here/fetch-kernels.sh" "${suites[@]}")
+fetched=$(nice -n 15 "$here/fetch-kernels.sh" "${suites[@]}") || { say "fetch-kernels.sh failed"; exit 1; }
+mapfile -t kernels <<< "$fetched"
+[ ${#kernels[@]} -eq ${#suites[@]} ] && [ -n "${kernels[0]}" ] ||
+    { say "expected ${#suites[@]} kernels, got: ${kernels[*]}"; exit 1; }
 say "kernels ready in $(since "$t")s"
 
 # --- boot each kernel --------------------------------------------------------
