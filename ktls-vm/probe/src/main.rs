@@ -90,6 +90,10 @@ enum Kind {
     Tamper,
     /// The client sends a KeyUpdate (update_requested) between two writes.
     KeyUpdate,
+    /// Half a record, a pause, the rest: what level-triggered epoll reports.
+    EpollPartialLevel,
+    /// Same with edge-triggered epoll (what the server should use).
+    EpollPartialEdge,
 }
 
 impl Kind {
@@ -100,6 +104,8 @@ impl Kind {
             Kind::ClientClose => "client-close",
             Kind::Tamper => "tamper",
             Kind::KeyUpdate => "key-update",
+            Kind::EpollPartialLevel => "epoll-partial-lt",
+            Kind::EpollPartialEdge => "epoll-partial-et",
         }
     }
 }
@@ -140,6 +146,8 @@ fn main() {
         let mut kinds = vec![Kind::Serve, Kind::ClientClose, Kind::Tamper];
         if suite.name == "tls13-aes128gcm" || suite.name == "tls12-ecdhe-aes128gcm" {
             kinds.push(Kind::ServeZerocopy);
+            kinds.push(Kind::EpollPartialLevel);
+            kinds.push(Kind::EpollPartialEdge);
         }
         if suite.version == &rustls::version::TLS13 {
             kinds.push(Kind::KeyUpdate);
@@ -368,6 +376,10 @@ fn server_side(
             note += &format!(" garbage record -> EBADMSG; next recvmsg -> {}", fmt_res(&again));
         }
         Kind::KeyUpdate => note += &format!(" {}", key_update(fd, &mut kconn)?),
+        Kind::EpollPartialLevel | Kind::EpollPartialEdge => {
+            sock.set_nonblocking(true).map_err(|e| e.to_string())?;
+            note += &format!(" {}", epoll_partial(fd, kind == Kind::EpollPartialEdge)?);
+        }
     }
     Ok(note)
 }
@@ -562,6 +574,61 @@ fn key_update(
     Ok("rekeyed: RX and TX re-installed after KeyUpdate, data exchanged under new keys".into())
 }
 
+/// The client sends half of a record, waits 1.5 s, sends the rest; the
+/// server waits in epoll (level- or edge-triggered) and counts wakeups whose
+/// recvmsg finds no complete record. With level-triggering, each such wakeup
+/// repeats at once (an event-loop spin a client can cause on purpose); with
+/// edge-triggering there may be one per arriving segment, never a spin.
+fn epoll_partial(fd: RawFd, edge: bool) -> Result<String, String> {
+    let ep = sys::Epoll::new(fd).map_err(|e| format!("epoll: {e}"))?;
+    let want = epoll_payload();
+    if edge {
+        ep.set_edge_triggered().map_err(|e| format!("epoll_ctl: {e}"))?;
+    }
+    let mut buf = vec![0u8; 16 << 10];
+    let deadline = Instant::now() + Duration::from_secs(8);
+    let mut empty_wakeups = 0u32;
+    let n = loop {
+        let left = deadline.saturating_duration_since(Instant::now()).as_millis() as i32;
+        if left == 0 {
+            return Err(format!("record never became readable ({empty_wakeups} empty wakeups)"));
+        }
+        if !ep.wait(left).map_err(|e| format!("epoll_wait: {e}"))? {
+            continue;
+        }
+        match ktls::recv_record(fd, &mut buf) {
+            Ok((record_type::APPLICATION_DATA, n)) => break n,
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => empty_wakeups += 1,
+            other => return Err(format!("recvmsg gave {}", fmt_res(&other))),
+        }
+        if edge && empty_wakeups > 3 {
+            return Err("edge-triggered epoll keeps waking without a record".into());
+        }
+        if empty_wakeups >= 1000 {
+            // Level-triggered spin proven; stop burning the CPU.
+            thread::sleep(Duration::from_millis(20));
+        }
+    };
+    if buf[..n] != want[..] {
+        return Err(format!("got {n} bytes, not the {} sent", want.len()));
+    }
+    ktls::send_record(fd, record_type::ALERT, &CLOSE_NOTIFY)
+        .map_err(|e| format!("sendmsg close_notify: {e}"))?;
+    let spin = if !edge && empty_wakeups >= 1000 { " (SPIN: half record reported readable)" } else { "" };
+    Ok(format!(
+        "{}-triggered epoll: {}{} wakeup(s) with recvmsg EAGAIN before the full record",
+        if edge { "edge" } else { "level" },
+        if empty_wakeups >= 1000 { ">=" } else { "" },
+        empty_wakeups.min(1000),
+    ) + spin)
+}
+
+/// The epoll scenarios' payload: one record of 10000 bytes, so that its
+/// first half (sent alone) is more than a page.
+fn epoll_payload() -> Vec<u8> {
+    (0..10000u32).map(|i| (i % 251) as u8).collect()
+}
+
 // ---------------------------------------------------------------- client --
 
 type Client = StreamOwned<ClientConnection, TcpStream>;
@@ -613,6 +680,24 @@ fn client_side(addr: SocketAddr, cfg: Arc<ClientConfig>, kind: Kind, big: &[u8])
                 Ok(n) => format!("EOF after {n} bytes"),
                 Err(e) => e.to_string(),
             }))
+        }
+        Kind::EpollPartialLevel | Kind::EpollPartialEdge => {
+            finish_handshake(&mut tls)?;
+            thread::sleep(Duration::from_millis(300)); // let the server install kTLS
+            tls.conn.writer().write_all(&epoll_payload()).map_err(|e| e.to_string())?;
+            let mut record = Vec::new();
+            while tls.conn.wants_write() {
+                tls.conn.write_tls(&mut record).map_err(|e| e.to_string())?;
+            }
+            let half = record.len() / 2;
+            tls.sock.write_all(&record[..half]).map_err(|e| format!("write: {e}"))?;
+            thread::sleep(Duration::from_millis(1500));
+            tls.sock.write_all(&record[half..]).map_err(|e| format!("write: {e}"))?;
+            let got = read_to_clean_eof(&mut tls)?;
+            if !got.is_empty() {
+                return Err(format!("unexpected {} bytes", got.len()));
+            }
+            Ok(format!("sent a {}-byte record in two halves 1.5 s apart", record.len()))
         }
         Kind::KeyUpdate => {
             finish_handshake(&mut tls)?;

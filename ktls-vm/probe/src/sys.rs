@@ -100,3 +100,53 @@ pub fn bytes_queued(fd: RawFd) -> io::Result<usize> {
         Ok(n as usize)
     }
 }
+
+/// A one-socket epoll instance, to observe readiness as an event loop would.
+pub struct Epoll {
+    ep: std::os::fd::OwnedFd,
+    fd: RawFd,
+}
+
+impl Epoll {
+    /// Watch `fd` for EPOLLIN, level-triggered.
+    pub fn new(fd: RawFd) -> io::Result<Self> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: plain syscall without pointers.
+        let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if ep < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `ep` is a new fd that nothing else owns.
+        let ep = unsafe { std::os::fd::OwnedFd::from_raw_fd(ep) };
+        let this = Epoll { ep, fd };
+        this.ctl(libc::EPOLL_CTL_ADD, libc::EPOLLIN as u32)?;
+        Ok(this)
+    }
+
+    /// Switch to edge-triggered EPOLLIN.
+    pub fn set_edge_triggered(&self) -> io::Result<()> {
+        self.ctl(libc::EPOLL_CTL_MOD, (libc::EPOLLIN | libc::EPOLLET) as u32)
+    }
+
+    fn ctl(&self, op: libc::c_int, events: u32) -> io::Result<()> {
+        let mut ev = libc::epoll_event { events, u64: self.fd as u64 };
+        // SAFETY: `ev` is a valid epoll_event the kernel reads during the call.
+        let rc = unsafe { libc::epoll_ctl(self.ep.as_raw_fd(), op, self.fd, &mut ev) };
+        if rc < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Wait up to `timeout_ms`; true if the socket was reported readable.
+    pub fn wait(&self, timeout_ms: i32) -> io::Result<bool> {
+        let mut ev = [libc::epoll_event { events: 0, u64: 0 }; 1];
+        // SAFETY: `ev` has room for the one event we allow the kernel to write.
+        let n = unsafe { libc::epoll_wait(self.ep.as_raw_fd(), ev.as_mut_ptr(), 1, timeout_ms) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(n == 1 && ev[0].events & libc::EPOLLIN as u32 != 0)
+    }
+}
