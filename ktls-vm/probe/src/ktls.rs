@@ -98,7 +98,10 @@ impl CryptoInfo {
             ProtocolVersion::TLSv1_3 => TLS_1_3_VERSION,
             v => return Err(invalid(format!("kTLS does not support {v:?}"))),
         };
-        let mut info = CryptoInfo { buf: [0; 56], len: 0 };
+        let mut info = CryptoInfo {
+            buf: [0; 56],
+            len: 0,
+        };
         match secrets {
             // rustls may report an AES-256 suite as Aes128Gcm: trust the key
             // length, not the variant.

@@ -55,9 +55,21 @@ fn suites() -> Vec<Suite> {
     let t13 = &rustls::version::TLS13;
     let t12 = &rustls::version::TLS12;
     vec![
-        Suite { name: "tls13-aes128gcm", version: t13, suite: cs::TLS13_AES_128_GCM_SHA256 },
-        Suite { name: "tls13-aes256gcm", version: t13, suite: cs::TLS13_AES_256_GCM_SHA384 },
-        Suite { name: "tls13-chacha20", version: t13, suite: cs::TLS13_CHACHA20_POLY1305_SHA256 },
+        Suite {
+            name: "tls13-aes128gcm",
+            version: t13,
+            suite: cs::TLS13_AES_128_GCM_SHA256,
+        },
+        Suite {
+            name: "tls13-aes256gcm",
+            version: t13,
+            suite: cs::TLS13_AES_256_GCM_SHA384,
+        },
+        Suite {
+            name: "tls13-chacha20",
+            version: t13,
+            suite: cs::TLS13_CHACHA20_POLY1305_SHA256,
+        },
         Suite {
             name: "tls12-ecdhe-aes128gcm",
             version: t12,
@@ -200,7 +212,12 @@ fn setup() -> Result<Env, String> {
     }
     let big_path = std::env::temp_dir().join(format!("ktls-probe-{}.bin", std::process::id()));
     std::fs::write(&big_path, &big).map_err(|e| format!("{}: {e}", big_path.display()))?;
-    Ok(Env { cert, key, big: Arc::new(big), big_path })
+    Ok(Env {
+        cert,
+        key,
+        big: Arc::new(big),
+        big_path,
+    })
 }
 
 fn configs(env: &Env, suite: &Suite) -> Result<(Arc<ServerConfig>, Arc<ClientConfig>), String> {
@@ -212,7 +229,10 @@ fn configs(env: &Env, suite: &Suite) -> Result<(Arc<ServerConfig>, Arc<ClientCon
         .with_protocol_versions(&[suite.version])
         .map_err(|e| e.to_string())?
         .with_no_client_auth()
-        .with_single_cert(vec![env.cert.clone()], PrivateKeyDer::Pkcs8(env.key.clone_key()))
+        .with_single_cert(
+            vec![env.cert.clone()],
+            PrivateKeyDer::Pkcs8(env.key.clone_key()),
+        )
         .map_err(|e| e.to_string())?;
     // Needed for dangerous_into_kernel_connection().
     server.enable_secret_extraction = true;
@@ -231,7 +251,10 @@ fn fmt_delta(d: &[(String, i64)]) -> String {
     if d.is_empty() {
         return "(no change)".into();
     }
-    d.iter().map(|(k, v)| format!("{k} {v:+}")).collect::<Vec<_>>().join(" ")
+    d.iter()
+        .map(|(k, v)| format!("{k} {v:+}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Run one scenario: server and client on their own threads, then check
@@ -264,7 +287,9 @@ fn run_scenario(env: &Env, suite: &Suite, kind: Kind) -> Outcome {
             Ok((_, r)) => client = Some(r),
             Err(_) => {
                 let who = if server.is_none() { "server" } else { "client" };
-                return Err(format!("timeout: {who} side still running after {SCENARIO_TIMEOUT:?}"));
+                return Err(format!(
+                    "timeout: {who} side still running after {SCENARIO_TIMEOUT:?}"
+                ));
             }
         }
     }
@@ -284,10 +309,16 @@ fn run_scenario(env: &Env, suite: &Suite, kind: Kind) -> Outcome {
     if kind == Kind::KeyUpdate && server.starts_with("rekeyed") {
         let has_rekey_counters = after.iter().any(|(k, _)| k == "TlsRxRekeyOk");
         if has_rekey_counters && (d("TlsRxRekeyOk") < 1 || d("TlsTxRekeyOk") < 1) {
-            return Err(format!("rekey counters did not move: {}", fmt_delta(&delta)));
+            return Err(format!(
+                "rekey counters did not move: {}",
+                fmt_delta(&delta)
+            ));
         }
     }
-    Ok(format!("server: {server}\n   client: {client}\n   tls_stat: {}", fmt_delta(&delta)))
+    Ok(format!(
+        "server: {server}\n   client: {client}\n   tls_stat: {}",
+        fmt_delta(&delta)
+    ))
 }
 
 // ---------------------------------------------------------------- server --
@@ -373,7 +404,10 @@ fn server_side(
             }
             // The error is sticky: the connection is unusable.
             let again = ktls::recv_record(fd, &mut buf);
-            note += &format!(" garbage record -> EBADMSG; next recvmsg -> {}", fmt_res(&again));
+            note += &format!(
+                " garbage record -> EBADMSG; next recvmsg -> {}",
+                fmt_res(&again)
+            );
         }
         Kind::KeyUpdate => note += &format!(" {}", key_update(fd, &mut kconn)?),
         Kind::EpollPartialLevel | Kind::EpollPartialEdge => {
@@ -406,15 +440,18 @@ fn errno_name(e: &io::Error) -> String {
 }
 
 fn set_timeouts(sock: &TcpStream) -> Result<(), String> {
-    sock.set_read_timeout(Some(IO_TIMEOUT)).map_err(|e| e.to_string())?;
-    sock.set_write_timeout(Some(IO_TIMEOUT)).map_err(|e| e.to_string())
+    sock.set_read_timeout(Some(IO_TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    sock.set_write_timeout(Some(IO_TIMEOUT))
+        .map_err(|e| e.to_string())
 }
 
 /// Read exactly `n` bytes from a plain socket.
 fn read_exact_sock(mut sock: &TcpStream, buf: &mut Vec<u8>, n: usize) -> Result<(), String> {
     let start = buf.len();
     buf.resize(start + n, 0);
-    sock.read_exact(&mut buf[start..]).map_err(|e| format!("handshake read: {e}"))
+    sock.read_exact(&mut buf[start..])
+        .map_err(|e| format!("handshake read: {e}"))
 }
 
 /// Server handshake with the unbuffered rustls API, never reading past the
@@ -439,13 +476,16 @@ fn handshake(
                         out_len += n;
                         break;
                     }
-                    Err(EncodeError::InsufficientSize(s)) => out.resize(out_len + s.required_size, 0),
+                    Err(EncodeError::InsufficientSize(s)) => {
+                        out.resize(out_len + s.required_size, 0)
+                    }
                     Err(e) => return Err(format!("encode: {e}")),
                 }
             },
             ConnectionState::TransmitTlsData(t) => {
                 let mut w = sock;
-                w.write_all(&out[..out_len]).map_err(|e| format!("handshake write: {e}"))?;
+                w.write_all(&out[..out_len])
+                    .map_err(|e| format!("handshake write: {e}"))?;
                 out_len = 0;
                 t.done();
             }
@@ -455,7 +495,10 @@ fn handshake(
             }
             ConnectionState::WriteTraffic(_) => {
                 if inbuf.len() != discard {
-                    return Err(format!("{} bytes left after handshake", inbuf.len() - discard));
+                    return Err(format!(
+                        "{} bytes left after handshake",
+                        inbuf.len() - discard
+                    ));
                 }
                 break;
             }
@@ -500,7 +543,10 @@ fn serve(fd: RawFd, big_path: &PathBuf, big_len: usize) -> Result<(), String> {
         }
     }
     if req != REQUEST {
-        return Err(format!("request mismatch: {:?}", String::from_utf8_lossy(&req)));
+        return Err(format!(
+            "request mismatch: {:?}",
+            String::from_utf8_lossy(&req)
+        ));
     }
     sys::writev_all(fd, &[SMALL_HEADER, SMALL_BODY]).map_err(|e| format!("writev: {e}"))?;
     let header = format!("HTTP/1.1 200 OK\r\nContent-Length: {big_len}\r\n\r\n");
@@ -516,7 +562,10 @@ fn expect_close_notify(fd: RawFd) -> Result<(), String> {
     let mut buf = [0u8; 64];
     match ktls::recv_record(fd, &mut buf) {
         Ok((record_type::ALERT, 2)) if buf[..2] == CLOSE_NOTIFY => Ok(()),
-        Ok((t, n)) => Err(format!("expected close_notify, got type {t} {:?}", &buf[..n])),
+        Ok((t, n)) => Err(format!(
+            "expected close_notify, got type {t} {:?}",
+            &buf[..n]
+        )),
         Err(e) => Err(format!("expected close_notify: {}", errno_name(&e))),
     }
 }
@@ -539,9 +588,16 @@ fn key_update(
     }
     match ktls::recv_record(fd, &mut buf) {
         Ok((record_type::HANDSHAKE, n)) if buf[..n] == ktls::key_update_message(true) => {}
-        other => return Err(format!("expected KeyUpdate record, got {}", fmt_res(&other))),
+        other => {
+            return Err(format!(
+                "expected KeyUpdate record, got {}",
+                fmt_res(&other)
+            ))
+        }
     }
-    let (seq, secrets) = kconn.update_rx_secret().map_err(|e| format!("update_rx_secret: {e}"))?;
+    let (seq, secrets) = kconn
+        .update_rx_secret()
+        .map_err(|e| format!("update_rx_secret: {e}"))?;
     let info = CryptoInfo::new(version, seq, &secrets).map_err(|e| e.to_string())?;
     if let Err(e) = ktls::set_crypto(fd, Direction::Rx, &info) {
         // Old kernel: no rekey. Close cleanly; show what reading would do.
@@ -550,7 +606,12 @@ fn key_update(
         let next = ktls::recv_record(fd, &mut buf);
         match &next {
             Err(n) if matches!(n.raw_os_error(), Some(libc::EBADMSG | libc::EKEYEXPIRED)) => {}
-            _ => return Err(format!("after failed rekey, next record gave {}", fmt_res(&next))),
+            _ => {
+                return Err(format!(
+                    "after failed rekey, next record gave {}",
+                    fmt_res(&next)
+                ))
+            }
         }
         return Ok(format!(
             "no-rekey: kernel cannot rekey (second TLS_RX -> {}); next record -> {}; closed with close_notify",
@@ -561,12 +622,20 @@ fn key_update(
     // Peer asked us to update too: KeyUpdate under the old key, then switch.
     ktls::send_record(fd, record_type::HANDSHAKE, &ktls::key_update_message(false))
         .map_err(|e| format!("sendmsg KeyUpdate: {}", errno_name(&e)))?;
-    let (seq, secrets) = kconn.update_tx_secret().map_err(|e| format!("update_tx_secret: {e}"))?;
+    let (seq, secrets) = kconn
+        .update_tx_secret()
+        .map_err(|e| format!("update_tx_secret: {e}"))?;
     let info = CryptoInfo::new(version, seq, &secrets).map_err(|e| e.to_string())?;
-    ktls::set_crypto(fd, Direction::Tx, &info).map_err(|e| format!("second TLS_TX: {}", errno_name(&e)))?;
+    ktls::set_crypto(fd, Direction::Tx, &info)
+        .map_err(|e| format!("second TLS_TX: {}", errno_name(&e)))?;
     match ktls::recv_record(fd, &mut buf) {
         Ok((record_type::APPLICATION_DATA, n)) if &buf[..n] == b"after\n" => {}
-        other => return Err(format!("expected \"after\" under the new key, got {}", fmt_res(&other))),
+        other => {
+            return Err(format!(
+                "expected \"after\" under the new key, got {}",
+                fmt_res(&other)
+            ))
+        }
     }
     sys::writev_all(fd, &[b"rekeyed\n"]).map_err(|e| format!("write: {e}"))?;
     ktls::send_record(fd, record_type::ALERT, &CLOSE_NOTIFY)
@@ -583,15 +652,20 @@ fn epoll_partial(fd: RawFd, edge: bool) -> Result<String, String> {
     let ep = sys::Epoll::new(fd).map_err(|e| format!("epoll: {e}"))?;
     let want = epoll_payload();
     if edge {
-        ep.set_edge_triggered().map_err(|e| format!("epoll_ctl: {e}"))?;
+        ep.set_edge_triggered()
+            .map_err(|e| format!("epoll_ctl: {e}"))?;
     }
     let mut buf = vec![0u8; 16 << 10];
     let deadline = Instant::now() + Duration::from_secs(8);
     let mut empty_wakeups = 0u32;
     let n = loop {
-        let left = deadline.saturating_duration_since(Instant::now()).as_millis() as i32;
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .as_millis() as i32;
         if left == 0 {
-            return Err(format!("record never became readable ({empty_wakeups} empty wakeups)"));
+            return Err(format!(
+                "record never became readable ({empty_wakeups} empty wakeups)"
+            ));
         }
         if !ep.wait(left).map_err(|e| format!("epoll_wait: {e}"))? {
             continue;
@@ -614,7 +688,11 @@ fn epoll_partial(fd: RawFd, edge: bool) -> Result<String, String> {
     }
     ktls::send_record(fd, record_type::ALERT, &CLOSE_NOTIFY)
         .map_err(|e| format!("sendmsg close_notify: {e}"))?;
-    let spin = if !edge && empty_wakeups >= 1000 { " (SPIN: half record reported readable)" } else { "" };
+    let spin = if !edge && empty_wakeups >= 1000 {
+        " (SPIN: half record reported readable)"
+    } else {
+        ""
+    };
     Ok(format!(
         "{}-triggered epoll: {}{} wakeup(s) with recvmsg EAGAIN before the full record",
         if edge { "edge" } else { "level" },
@@ -643,7 +721,10 @@ fn client_side(addr: SocketAddr, cfg: Arc<ClientConfig>, kind: Kind, big: &[u8])
         Kind::Serve | Kind::ServeZerocopy => {
             // Queued now, sent by rustls right behind its Finished: the
             // server must leave it in the socket for the kernel.
-            tls.conn.writer().write_all(REQUEST).map_err(|e| e.to_string())?;
+            tls.conn
+                .writer()
+                .write_all(REQUEST)
+                .map_err(|e| e.to_string())?;
             let got = read_to_clean_eof(&mut tls)?;
             let mut want = Vec::with_capacity(big.len() + 200);
             want.extend_from_slice(SMALL_HEADER);
@@ -653,11 +734,22 @@ fn client_side(addr: SocketAddr, cfg: Arc<ClientConfig>, kind: Kind, big: &[u8])
             );
             want.extend_from_slice(big);
             if got != want {
-                let at = got.iter().zip(&want).position(|(a, b)| a != b).unwrap_or(got.len().min(want.len()));
-                return Err(format!("response differs at byte {at} (got {}, want {})", got.len(), want.len()));
+                let at = got
+                    .iter()
+                    .zip(&want)
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(got.len().min(want.len()));
+                return Err(format!(
+                    "response differs at byte {at} (got {}, want {})",
+                    got.len(),
+                    want.len()
+                ));
             }
             send_close_notify(&mut tls)?;
-            Ok(format!("{} bytes verified, clean EOF, close_notify sent", got.len()))
+            Ok(format!(
+                "{} bytes verified, clean EOF, close_notify sent",
+                got.len()
+            ))
         }
         Kind::ClientClose => {
             finish_handshake(&mut tls)?;
@@ -672,46 +764,68 @@ fn client_side(addr: SocketAddr, cfg: Arc<ClientConfig>, kind: Kind, big: &[u8])
             finish_handshake(&mut tls)?;
             let mut garbage = vec![23u8, 3, 3, 0, 48];
             garbage.extend((0..48u8).map(|i| i.wrapping_mul(37) ^ 0x5a));
-            tls.sock.write_all(&garbage).map_err(|e| format!("write garbage: {e}"))?;
+            tls.sock
+                .write_all(&garbage)
+                .map_err(|e| format!("write garbage: {e}"))?;
             // Wait until the server gives up on the connection.
             let mut sink = Vec::new();
             let r = tls.read_to_end(&mut sink);
-            Ok(format!("sent a 53-byte garbage record; then read -> {}", match r {
-                Ok(n) => format!("EOF after {n} bytes"),
-                Err(e) => e.to_string(),
-            }))
+            Ok(format!(
+                "sent a 53-byte garbage record; then read -> {}",
+                match r {
+                    Ok(n) => format!("EOF after {n} bytes"),
+                    Err(e) => e.to_string(),
+                }
+            ))
         }
         Kind::EpollPartialLevel | Kind::EpollPartialEdge => {
             finish_handshake(&mut tls)?;
             thread::sleep(Duration::from_millis(300)); // let the server install kTLS
-            tls.conn.writer().write_all(&epoll_payload()).map_err(|e| e.to_string())?;
+            tls.conn
+                .writer()
+                .write_all(&epoll_payload())
+                .map_err(|e| e.to_string())?;
             let mut record = Vec::new();
             while tls.conn.wants_write() {
                 tls.conn.write_tls(&mut record).map_err(|e| e.to_string())?;
             }
             let half = record.len() / 2;
-            tls.sock.write_all(&record[..half]).map_err(|e| format!("write: {e}"))?;
+            tls.sock
+                .write_all(&record[..half])
+                .map_err(|e| format!("write: {e}"))?;
             thread::sleep(Duration::from_millis(1500));
-            tls.sock.write_all(&record[half..]).map_err(|e| format!("write: {e}"))?;
+            tls.sock
+                .write_all(&record[half..])
+                .map_err(|e| format!("write: {e}"))?;
             let got = read_to_clean_eof(&mut tls)?;
             if !got.is_empty() {
                 return Err(format!("unexpected {} bytes", got.len()));
             }
-            Ok(format!("sent a {}-byte record in two halves 1.5 s apart", record.len()))
+            Ok(format!(
+                "sent a {}-byte record in two halves 1.5 s apart",
+                record.len()
+            ))
         }
         Kind::KeyUpdate => {
             finish_handshake(&mut tls)?;
             tls.write_all(b"before\n").map_err(|e| e.to_string())?;
             flush(&mut tls)?;
-            tls.conn.refresh_traffic_keys().map_err(|e| format!("refresh_traffic_keys: {e}"))?;
+            tls.conn
+                .refresh_traffic_keys()
+                .map_err(|e| format!("refresh_traffic_keys: {e}"))?;
             flush(&mut tls)?;
             tls.write_all(b"after\n").map_err(|e| e.to_string())?;
             flush(&mut tls)?;
             let got = read_to_clean_eof(&mut tls)?;
             match &got[..] {
                 b"" => Ok("KeyUpdate sent; server closed cleanly without reply".into()),
-                b"rekeyed\n" => Ok("KeyUpdate sent; reply under server's new key, clean EOF".into()),
-                other => Err(format!("unexpected reply {:?}", String::from_utf8_lossy(other))),
+                b"rekeyed\n" => {
+                    Ok("KeyUpdate sent; reply under server's new key, clean EOF".into())
+                }
+                other => Err(format!(
+                    "unexpected reply {:?}",
+                    String::from_utf8_lossy(other)
+                )),
             }
         }
     }
@@ -719,14 +833,18 @@ fn client_side(addr: SocketAddr, cfg: Arc<ClientConfig>, kind: Kind, big: &[u8])
 
 fn flush(tls: &mut Client) -> Result<(), String> {
     while tls.conn.wants_write() {
-        tls.conn.write_tls(&mut tls.sock).map_err(|e| format!("write: {e}"))?;
+        tls.conn
+            .write_tls(&mut tls.sock)
+            .map_err(|e| format!("write: {e}"))?;
     }
     Ok(())
 }
 
 fn finish_handshake(tls: &mut Client) -> Result<(), String> {
     while tls.conn.is_handshaking() {
-        tls.conn.complete_io(&mut tls.sock).map_err(|e| format!("handshake: {e}"))?;
+        tls.conn
+            .complete_io(&mut tls.sock)
+            .map_err(|e| format!("handshake: {e}"))?;
     }
     flush(tls)
 }

@@ -129,7 +129,10 @@ impl Epoll {
     }
 
     fn ctl(&self, op: libc::c_int, events: u32) -> io::Result<()> {
-        let mut ev = libc::epoll_event { events, u64: self.fd as u64 };
+        let mut ev = libc::epoll_event {
+            events,
+            u64: self.fd as u64,
+        };
         // SAFETY: `ev` is a valid epoll_event the kernel reads during the call.
         let rc = unsafe { libc::epoll_ctl(self.ep.as_raw_fd(), op, self.fd, &mut ev) };
         if rc < 0 {
