@@ -5,7 +5,7 @@ SITE := target/testdata.twb
 LISTEN ?= [::]:8080
 FUZZ_SECONDS ?= 60
 
-.PHONY: build run test lint bench bench-pack fuzz clean
+.PHONY: build run test lint bench bench-pack bench-serve test-ktls fuzz clean
 
 build:
 	$(CARGO) build --release --workspace
@@ -25,10 +25,19 @@ test: lint
 	$(CARGO) build --workspace
 	bash tests/e2e.sh
 
-bench: bench-pack
+bench: bench-pack bench-serve
 
 bench-pack:
 	bash bench/pack.sh
+
+bench-serve:
+	bash bench/serve.sh
+
+# Boots Debian kernels (6.1, 6.12, newest) under QEMU and runs the kTLS probe
+# scenarios in them (ktls-vm/README.md). Not yet in CI: the server does not
+# use kTLS yet (issue 4).
+test-ktls:
+	bash ktls-vm/run.sh
 
 # Needs cargo-fuzz (`cargo install cargo-fuzz`); RUSTC_BOOTSTRAP lets the stable
 # toolchain take the sanitizer flags cargo-fuzz passes.

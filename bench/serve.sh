@@ -12,7 +12,7 @@ ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-64}
 TW_PORT=${TW_PORT:-18080}
 NG_PORT=${NG_PORT:-18081}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-serve}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 OUT=$(mktemp -d /tmp/tarweb-bench.XXXXXX)
 PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }

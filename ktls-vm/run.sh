@@ -15,7 +15,7 @@ work=$here/work
 suites=(${KTLS_SUITES:-bookworm trixie sid})
 vm_timeout=${KTLS_TIMEOUT:-120}
 filter=${1:-}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-ktls}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$here/work/target}
 target=x86_64-unknown-linux-gnu
 t_start=$(date +%s.%N)
 
