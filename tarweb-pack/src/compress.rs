@@ -106,7 +106,8 @@ pub fn decode(enc: &[u8], coding: Coding, limit: usize) -> anyhow::Result<Vec<u8
 
 /// What a variant costs on the wire: its `Content-Encoding` line, and the
 /// `Vary` line every response of the route then carries.
-pub const HEADER_COST: usize = "Content-Encoding: gzip\r\n".len() + "Vary: Accept-Encoding\r\n".len();
+pub const HEADER_COST: usize =
+    "Content-Encoding: gzip\r\n".len() + "Vary: Accept-Encoding\r\n".len();
 
 /// A variant is kept when it saves more than the header bytes it costs.
 pub fn worth_keeping(identity_len: usize, encoded_len: usize) -> bool {
