@@ -18,9 +18,19 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-cargo build -q --release -p tarweb-serve --bin tarweb-serve --example bench_site
+cargo build -q --release -p tarweb-serve -p tarweb-pack
 BIN=$CARGO_TARGET_DIR/release/tarweb-serve
-"$CARGO_TARGET_DIR/release/examples/bench_site" "$OUT" >/dev/null
+# The same files for both servers: a docroot for nginx (with the .gz sibling
+# gzip_static wants), packed by tarweb-pack for tarweb, as a deploy would.
+mkdir -p "$OUT/root"
+{
+  echo '<!doctype html><html><head><title>bench</title></head><body>'
+  for i in $(seq 0 149); do echo "<p>Paragraph $i: a static site served by counting syscalls.</p>"; done
+  echo '</body></html>'
+} >"$OUT/root/index.html"
+gzip -9 -n -k "$OUT/root/index.html"
+head -c 1048576 /dev/urandom >"$OUT/root/big.bin"
+"$CARGO_TARGET_DIR/release/tarweb-pack" -q "$OUT/root" -o "$OUT/site.twb"
 
 cat >"$OUT/nginx.conf" <<NGINX
 worker_processes 1;
