@@ -211,10 +211,7 @@ fn encode_one(
             }
         }
     }
-    let encoded = encoded.unwrap_or_else(|| {
-        let text = content_type(&body.path, &body.data).contains("charset");
-        compress::encode(&body.data, c, text, opts.compress)
-    });
+    let encoded = encoded.unwrap_or_else(|| compress::encode(&body.data, c, opts.compress));
     let keep = compress::worth_keeping(body.data.len(), encoded.len());
     (keep.then_some(encoded), warning)
 }
