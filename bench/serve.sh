@@ -1,110 +1,68 @@
 #!/usr/bin/env bash
-# tarweb-serve vs nginx, side by side, same bytes.
-# Server pinned to core 0 (one worker/thread), wrk pinned to core 1 (-t2).
-# 3 rounds of DURATION seconds per (server, URL); medians and ratios; then
-# syscalls per request from `strace -c -f` on a short extra run.
-# Needs: nginx, wrk, strace, taskset (apt-get install nginx wrk strace util-linux).
-# Every step is bounded in time; servers started here are stopped by PID.
+# tarweb-serve vs nginx, side by side, same bytes, in one run: installs the
+# tools, builds, lays out one docroot, packs it for tarweb, and hands over to
+# bench/serve.py (the matrix, medians, ratios, bench/results.md).
+#
+# Usage (from the repository root):   bash bench/serve.sh
+# Environment: DURATION (s per round, default 5), ROUNDS (default 3),
+#   CASES (substring filter on case names, e.g. CASES='1 KiB'; a filtered
+#   run does not overwrite bench/results.md), IDLE_CONNS (default 10000).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-DURATION=${DURATION:-5}
-ROUNDS=${ROUNDS:-3}
-CONNS=${CONNS:-64}
-TW_PORT=${TW_PORT:-18080}
-NG_PORT=${NG_PORT:-18081}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
-OUT=$(mktemp -d /tmp/tarweb-bench.XXXXXX)
-PIDS=()
-cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+REPO=$(pwd)
+log() { printf '>> %s\n' "$*" >&2; }
 
-cargo build -q --release -p tarweb-serve -p tarweb-pack
-BIN=$CARGO_TARGET_DIR/release/tarweb-serve
-# The same files for both servers: a docroot for nginx (with the .gz sibling
-# gzip_static wants), packed by tarweb-pack for tarweb, as a deploy would.
-mkdir -p "$OUT/root"
-{
-  echo '<!doctype html><html><head><title>bench</title></head><body>'
-  for i in $(seq 0 149); do echo "<p>Paragraph $i: a static site served by counting syscalls.</p>"; done
-  echo '</body></html>'
-} >"$OUT/root/index.html"
-gzip -9 -n -k "$OUT/root/index.html"
-head -c 1048576 /dev/urandom >"$OUT/root/big.bin"
-"$CARGO_TARGET_DIR/release/tarweb-pack" -q "$OUT/root" -o "$OUT/site.twb"
-
-cat >"$OUT/nginx.conf" <<NGINX
-worker_processes 1;
-daemon off;
-master_process off;
-pid $OUT/nginx.pid;
-error_log $OUT/nginx-error.log warn;
-events { worker_connections 4096; use epoll; }
-http {
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    tcp_nodelay on;
-    keepalive_requests 1000000;
-    keepalive_timeout 60s;
-    open_file_cache max=100 inactive=60s;
-    open_file_cache_valid 60s;
-    gzip_static on;
-    etag on;
-    types { text/html html; application/octet-stream bin; }
-    default_type application/octet-stream;
-    server {
-        listen 127.0.0.1:$NG_PORT reuseport;
-        root $OUT/root;
-        index index.html;
-    }
-}
-NGINX
-
-wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 not up" >&2; exit 1; }
-
-start_tarweb() {
-    taskset -c 0 "$BIN" "$OUT/site.twb" --listen "127.0.0.1:$TW_PORT" --threads 1 >/dev/null &
-    TW_PID=$!; PIDS+=("$TW_PID"); wait_port "$TW_PORT"
-}
-start_nginx() {
-    taskset -c 0 nginx -c "$OUT/nginx.conf" -p "$OUT" &
-    NG_PID=$!; PIDS+=("$NG_PID"); wait_port "$NG_PORT"
-}
-
-rps() { # url [extra wrk args]
-    local url=$1; shift
-    timeout $((DURATION + 20)) taskset -c 1 wrk -t2 -c"$CONNS" -d"${DURATION}s" "$@" "$url" | awk '/Requests\/sec/ {print $2}'
-}
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
-start_tarweb; start_nginx
-printf "%-34s %12s %12s %7s\n" "case (median of $ROUNDS x ${DURATION}s)" "tarweb req/s" "nginx req/s" "ratio"
-for case in "/index.html|" "/index.html|-H Accept-Encoding:gzip" "/big.bin|"; do
-    path=${case%%|*}; extra=${case#*|}
-    tw=$(for _ in $(seq "$ROUNDS"); do rps "http://127.0.0.1:$TW_PORT$path" $extra; done | median)
-    ng=$(for _ in $(seq "$ROUNDS"); do rps "http://127.0.0.1:$NG_PORT$path" $extra; done | median)
-    printf "%-34s %12s %12s %7.2f\n" "$path ${extra:-}" "$tw" "$ng" "$(echo "$tw / $ng" | bc -l)"
+# 1. Tools. nginx's postinst would start a system nginx on port 80: a
+# policy-rc.d that forbids service starts keeps the install inert.
+pkgs=()
+command -v nginx >/dev/null || pkgs+=(nginx)
+[ -e /usr/lib/nginx/modules/ngx_http_brotli_static_module.so ] || pkgs+=(libnginx-mod-http-brotli-static)
+for t in wrk strace brotli taskset python3; do
+  command -v "$t" >/dev/null || case $t in taskset) pkgs+=(util-linux) ;; *) pkgs+=("$t") ;; esac
 done
-kill "$TW_PID" "$NG_PID"; wait "$TW_PID" "$NG_PID" 2>/dev/null || true; PIDS=()
+if [ ${#pkgs[@]} -gt 0 ]; then
+  log "installing: ${pkgs[*]}"
+  added_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && added_policy=1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
+  [ $added_policy = 1 ] && rm -f /usr/sbin/policy-rc.d
+fi
 
-# Syscalls per request: strace -c -f around each server for a short run.
-per_req() { # name port startcmd...
-    local name=$1 port=$2; shift 2
-    timeout 60 strace -c -f -o "$OUT/strace-$name.txt" taskset -c 0 "$@" >/dev/null 2>&1 &
-    local sp=$!; PIDS+=("$sp"); wait_port "$port"
-    local n
-    n=$(timeout 30 taskset -c 1 wrk -t2 -c16 -d2s "http://127.0.0.1:$port/index.html" | awk '/requests in/ {print $1}')
-    stop_tree "$sp"
-    wait "$sp" 2>/dev/null || true
-    local total
-    total=$(awk '$1 ~ /^[0-9.]+$/ && $NF != "total" {s += $4} END {print s}' "$OUT/strace-$name.txt")
-    printf "%-8s %8s requests, %9s syscalls, %.2f syscalls/request\n" "$name" "$n" "$total" "$(echo "$total / $n" | bc -l)"
-    awk '$1 ~ /^[0-9.]+$/ && $NF != "total" {print $4, $NF}' "$OUT/strace-$name.txt" | sort -n -r | head -6 |
-        awk -v n="$n" '{printf "         %-14s %9d  (%.2f/request)\n", $2, $1, $1 / n}'
-}
-# Stop the traced server (strace's child) by its own PID, found from strace's.
-stop_tree() { local c; for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do stop_tree "$c"; kill -TERM "$c" 2>/dev/null || true; done; }
-echo
-per_req tarweb "$TW_PORT" "$BIN" "$OUT/site.twb" --listen "127.0.0.1:$TW_PORT" --threads 1
-per_req nginx "$NG_PORT" nginx -c "$OUT/nginx.conf" -p "$OUT"
-echo "work dir: $OUT"
+# 2. Build.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
+cargo build -q --release -p tarweb-serve -p tarweb-pack
+cargo build -q --release --manifest-path bench/bigget/Cargo.toml
+BIN=$CARGO_TARGET_DIR/release
+
+# 3. One docroot for both: 1 KiB of HTML, 64 KiB and 16 MiB of random
+# bytes, and a real page of a site nobody here wrote (python3.11-doc's
+# tutorial/classes.html, ~100 KB) with the .gz/.br siblings nginx's
+# gzip_static/brotli_static serve. tarweb-pack adopts those same siblings, so
+# both servers send identical bytes for every case.
+SITE=$(bash bench/fetch-site.sh)
+OUT=$(mktemp -d /tmp/tarweb-bench.XXXXXX)
+ROOT=$OUT/root
+mkdir -p "$ROOT/doc/tutorial"
+python3 - "$ROOT/1k.html" <<'EOF'
+import sys
+body = "<!doctype html><html><head><title>1 KiB</title></head><body>\n"
+while len(body) < 1024 - 15:
+    body += "<p>static bytes</p>\n"
+body = (body + "</body></html>\n")[:1024 - 15] + "</body></html>\n"
+open(sys.argv[1], "w").write(body)
+EOF
+head -c 65536 /dev/urandom >"$ROOT/64k.bin"
+head -c $((16 << 20)) /dev/urandom >"$ROOT/16m.bin"
+cp "$SITE/tutorial/classes.html" "$ROOT/doc/tutorial/classes.html"
+gzip -9 -n -k "$ROOT/doc/tutorial/classes.html"
+brotli -q 11 -k "$ROOT/doc/tutorial/classes.html"
+chmod -R a+rX "$OUT"  # nginx's worker runs as www-data
+"$BIN/tarweb-pack" -q "$ROOT" -o "$OUT/site.twb"
+
+# 4. The matrix.
+BENCH_OUT=$OUT TW_BIN=$BIN/tarweb-serve BIGGET=$BIN/bigget TW_SITE=$OUT/site.twb NG_ROOT=$ROOT \
+  HTML_PATH=/doc/tutorial/classes.html python3 bench/serve.py
+log "work dir: $OUT"

@@ -1,0 +1,503 @@
+#!/usr/bin/env python3
+"""tarweb-serve against nginx, side by side, in one run (issue 3's matrix).
+
+Run through `bash bench/serve.sh` (installs nginx, wrk, strace, builds and
+packs). Main mode: each server pinned to core 0 with one worker, the load
+generator pinned to core 1; ROUNDS rounds of DURATION seconds per case, the
+two servers alternating inside every round so drift hits both; medians.
+
+Per case: req/s, p50/p99 latency, server CPU seconds per 100k requests
+(utime+stime of every server process from /proc/PID/stat), syscalls per
+request (`strace -c -f` attached for a short separate run), and the ratio
+tarweb/nginx. Then RSS per idle keep-alive connection at 10,000 connections.
+Writes bench/results.md. Every step is bounded in time; only processes
+started here are stopped, by PID.
+"""
+
+import os
+import re
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.environ["BENCH_OUT"]  # scratch dir made by serve.sh
+TW_BIN = os.environ["TW_BIN"]
+BIGGET = os.environ["BIGGET"]  # bench/bigget, the large-file client
+TW_SITE = os.environ["TW_SITE"]  # root packed by tarweb-pack
+NG_ROOT = os.environ["NG_ROOT"]  # the same files, plus .gz/.br siblings
+HTML = os.environ["HTML_PATH"]  # the real page, e.g. /doc/tutorial/classes.html
+DURATION = float(os.environ.get("DURATION", "5"))
+ROUNDS = int(os.environ.get("ROUNDS", "3"))
+ONLY = os.environ.get("CASES", "")  # substring filter on case names
+IDLE_CONNS = int(os.environ.get("IDLE_CONNS", "10000"))
+TW_PORT, NG_PORT = 18080, 18081
+SERVER_CPU, CLIENT_CPU = "0", "1"
+TICK = os.sysconf("SC_CLK_TCK")
+RESULTS = os.path.join(REPO, "bench", "results.md")
+
+
+def log(*a):
+    print(">>", *a, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------
+# Servers
+# --------------------------------------------------------------------------
+
+NGINX_CONF = """\
+# As an expert would set nginx up for static files (issue 3's list).
+load_module /usr/lib/nginx/modules/ngx_http_brotli_static_module.so;
+worker_processes 1;
+worker_rlimit_nofile 65536;
+daemon off;
+pid {out}/nginx.pid;
+error_log {out}/nginx-error.log warn;
+events {{ worker_connections 32768; use epoll; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_requests 1000000;
+    keepalive_timeout 75s;
+    open_file_cache max=1000 inactive=60s;
+    open_file_cache_valid 60s;
+    open_file_cache_min_uses 1;
+    open_file_cache_errors on;
+    gzip_static on;
+    brotli_static on;
+    server_tokens off;
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    server {{
+        listen 127.0.0.1:{port} reuseport backlog=4096;
+        root {root};
+        index index.html;
+    }}
+}}
+"""
+
+
+RUNNING = set()
+
+
+def stop_all():
+    for s in list(RUNNING):
+        s.stop()
+
+
+class Server:
+    def __init__(self, name, port, argv):
+        self.name, self.port, self.argv = name, port, argv
+        self.proc = None
+
+    def start(self):
+        # A leftover server on the port (SO_REUSEPORT lets both listen)
+        # would take half the connections and skew every figure.
+        probe = socket.socket()
+        # SO_REUSEADDR: TIME_WAIT leftovers are fine, a listener is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", self.port))
+        except OSError:
+            sys.exit(f"port {self.port} is in use: stop what listens there first")
+        finally:
+            probe.close()
+        RUNNING.add(self)
+        self.proc = subprocess.Popen(
+            ["taskset", "-c", SERVER_CPU] + self.argv,
+            stdout=subprocess.DEVNULL,
+            stderr=open(os.path.join(OUT, self.name + ".log"), "ab"),
+            preexec_fn=raise_nofile,
+        )
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                time.sleep(0.2)  # let nginx fork its worker
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    sys.exit(f"{self.name} exited: see {OUT}/{self.name}.log")
+                time.sleep(0.05)
+        sys.exit(f"{self.name} did not listen on {self.port} within 10 s")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        RUNNING.discard(self)
+
+    def pids(self):
+        """The server's process and its children (nginx's worker)."""
+        out = [self.proc.pid]
+        for p in out:
+            for task in os.listdir(f"/proc/{p}/task"):
+                try:
+                    with open(f"/proc/{p}/task/{task}/children") as f:
+                        out += [int(c) for c in f.read().split()]
+                except OSError:
+                    pass
+        return out
+
+    def cpu_seconds(self):
+        total = 0
+        for p in self.pids():
+            try:
+                with open(f"/proc/{p}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+            except OSError:
+                pass
+        return total / TICK
+
+    def rss_bytes(self):
+        total = 0
+        for p in self.pids():
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+        return total
+
+
+def raise_nofile():
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def servers():
+    with open(os.path.join(OUT, "nginx.conf"), "w") as f:
+        f.write(NGINX_CONF.format(out=OUT, port=NG_PORT, root=NG_ROOT))
+    tw = Server(
+        "tarweb",
+        TW_PORT,
+        [TW_BIN, TW_SITE, "--listen", f"127.0.0.1:{TW_PORT}", "--threads", "1",
+         # Matches nginx's keepalive_requests above.
+         "--max-requests-per-connection", "1000000",
+         "--max-connections", "32768"],
+    )
+    ng = Server("nginx", NG_PORT, ["nginx", "-c", os.path.join(OUT, "nginx.conf"), "-p", OUT])
+    return tw, ng
+
+
+# --------------------------------------------------------------------------
+# Load
+# --------------------------------------------------------------------------
+
+
+def parse_latency(s):
+    m = re.match(r"([\d.]+)(us|ms|s)$", s)
+    v, unit = float(m.group(1)), m.group(2)
+    return v * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]  # -> ms
+
+
+def wrk(port, path, conns, headers, duration):
+    """One wrk run: (requests, req/s, p50 ms, p99 ms, errors)."""
+    threads = min(2, conns)
+    argv = ["taskset", "-c", CLIENT_CPU, "wrk", f"-t{threads}", f"-c{conns}",
+            f"-d{int(duration)}s", "--latency", "--timeout", "5s"]
+    for h in headers:
+        argv += ["-H", h]
+    argv.append(f"http://127.0.0.1:{port}{path}")
+    out = subprocess.run(argv, capture_output=True, text=True,
+                         timeout=duration + 30, preexec_fn=raise_nofile).stdout
+    req = int(re.search(r"(\d+) requests in", out).group(1))
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = parse_latency(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
+    p99 = parse_latency(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
+    errors = 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m:
+        errors += sum(int(x) for x in m.groups())
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if m:
+        errors += int(m.group(1))
+    return req, rps, p50, p99, errors
+
+
+def big_client(port, path, conns, duration):
+    """Keep-alive GETs of a large file read with 4 MiB buffers
+    (bench/bigget; wrk reads 8 KiB at a time and would be the bottleneck).
+    Returns (requests, bytes, p50 ms, p99 ms)."""
+    out = subprocess.run(["taskset", "-c", CLIENT_CPU, BIGGET, f"127.0.0.1:{port}", path,
+                          str(conns), str(duration)],
+                         capture_output=True, text=True, timeout=duration + 30)
+    if out.returncode != 0:
+        sys.exit("large-file client failed: " + out.stderr)
+    req, nbytes, p50, p99 = out.stdout.split()
+    return int(req), int(nbytes), float(p50), float(p99)
+
+
+# --------------------------------------------------------------------------
+# Cases
+# --------------------------------------------------------------------------
+
+GZBR = ["Accept-Encoding: gzip, br"]
+CLOSE = ["Connection: close"]
+
+
+def cases():
+    out = []
+    for label, path, hdr in [("1 KiB", "/1k.html", []), ("64 KiB", "/64k.bin", []),
+                             ("HTML", HTML, []), ("HTML gzip,br", HTML, GZBR)]:
+        for c in (1, 50, 500):
+            out.append(dict(name=f"{label} c={c}", path=path, conns=c, headers=hdr, kind="wrk"))
+    out.append(dict(name="1 KiB close c=50", path="/1k.html", conns=50, headers=CLOSE, kind="wrk"))
+    out.append(dict(name="HTML close c=50", path=HTML, conns=50, headers=CLOSE, kind="wrk"))
+    out.append(dict(name="16 MiB c=4", path="/16m.bin", conns=4, headers=[], kind="big"))
+    return [c for c in out if ONLY in c["name"]]
+
+
+def measure(server, case):
+    """One round of one case on one server."""
+    cpu0 = server.cpu_seconds()
+    if case["kind"] == "big":
+        req, nbytes, p50, p99 = big_client(server.port, case["path"], case["conns"], DURATION)
+        errors = 0
+        rps = req / DURATION
+        gbps = nbytes / DURATION / 1e9
+    else:
+        req, rps, p50, p99, errors = wrk(server.port, case["path"], case["conns"],
+                                         case["headers"], DURATION)
+        gbps = None
+    cpu = server.cpu_seconds() - cpu0
+    return dict(req=req, rps=rps, p50=p50, p99=p99, errors=errors, gbps=gbps,
+                cpu100k=cpu / max(req, 1) * 1e5)
+
+
+def strace_per_request(server, case):
+    """Syscalls per request: strace -c -f attached to the running server
+    for a short separate wrk run (tracing slows it, so the count, not the
+    speed, is what this run is for)."""
+    out = os.path.join(OUT, f"strace-{server.name}.txt")
+    argv = ["strace", "-c", "-f", "-o", out]
+    for p in server.pids():
+        argv += ["-p", str(p)]
+    st = subprocess.Popen(argv, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)  # attach
+    if case["kind"] == "big":
+        req = big_client(server.port, case["path"], case["conns"], 2)[0]
+    else:
+        req = wrk(server.port, case["path"], min(case["conns"], 50), case["headers"], 2)[0]
+    time.sleep(0.2)
+    st.send_signal(signal.SIGINT)
+    st.wait(timeout=30)
+    if not req:
+        sys.exit(f"strace run on {server.name} made no request")
+    calls, per = 0, {}
+    with open(out) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 5 and re.match(r"^[\d.]+$", parts[0]) and parts[-1] != "total":
+                per[parts[-1]] = int(parts[3])
+                calls += int(parts[3])
+    top = sorted(per.items(), key=lambda kv: -kv[1])[:5]
+    return calls / max(req, 1), ", ".join(f"{k} {v / max(req, 1):.2f}" for k, v in top)
+
+
+IDLE_CLIENT = r"""
+import socket, resource, sys, time
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+port, n = int(sys.argv[1]), int(sys.argv[2])
+req = b"GET /1k.html HTTP/1.1\r\nHost: bench\r\n\r\n"
+socks = []
+for i in range(n):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(req)
+    got = b""
+    while b"\r\n\r\n" not in got or len(got) < got.find(b"\r\n\r\n") + 4 + 1024:
+        k = s.recv(4096)
+        if not k:
+            raise SystemExit(f"connection {i} closed")
+        got += k
+    socks.append(s)
+print("open", flush=True)
+sys.stdin.readline()  # hold them until told
+"""
+
+
+def rss_per_idle_conn(server):
+    server.start()
+    time.sleep(0.5)
+    before = server.rss_bytes()
+    cl = subprocess.Popen(["taskset", "-c", CLIENT_CPU, sys.executable, "-c", IDLE_CLIENT,
+                           str(server.port), str(IDLE_CONNS)],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        line = cl.stdout.readline()
+        if line.strip() != "open":
+            sys.exit(f"idle-connection client failed against {server.name}")
+        time.sleep(1)
+        after = server.rss_bytes()
+    finally:
+        cl.stdin.close()
+        cl.wait(timeout=30)
+        server.stop()
+    return before, after, (after - before) / IDLE_CONNS
+
+
+# --------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------
+
+
+def med(rows, key):
+    vals = [r[key] for r in rows if r[key] is not None]
+    return statistics.median(vals) if vals else None
+
+
+def main():
+    tw, ng = servers()
+    results = []
+    for case in cases():
+        log(f"{case['name']}: {ROUNDS} x {DURATION:g} s each")
+        rounds = {"tarweb": [], "nginx": []}
+        for r in range(ROUNDS):
+            order = (tw, ng) if r % 2 == 0 else (ng, tw)
+            for s in order:
+                s.start()
+                # Warm-up: page cache, nginx's open_file_cache, TCP.
+                if case["kind"] == "wrk":
+                    wrk(s.port, case["path"], min(case["conns"], 50), case["headers"], 1)
+                rounds[s.name].append(measure(s, case))
+                s.stop()
+        sys_ = {}
+        for s in (tw, ng):
+            s.start()
+            sys_[s.name] = strace_per_request(s, case)
+            s.stop()
+        row = dict(case=case)
+        for name in ("tarweb", "nginx"):
+            rr = rounds[name]
+            row[name] = {k: med(rr, k) for k in ("rps", "p50", "p99", "cpu100k", "gbps")}
+            row[name]["errors"] = sum(x["errors"] for x in rr)
+            row[name]["syscalls"], row[name]["top"] = sys_[name]
+        results.append(row)
+        t, n = row["tarweb"], row["nginx"]
+        log(f"  req/s {t['rps']:.0f} vs {n['rps']:.0f} ({t['rps'] / n['rps']:.2f}x), "
+            f"CPU-s/100k {t['cpu100k']:.2f} vs {n['cpu100k']:.2f}, "
+            f"syscalls/req {t['syscalls']:.2f} vs {n['syscalls']:.2f}, "
+            f"errors {t['errors']}/{n['errors']}")
+    idle = {}
+    if IDLE_CONNS and ONLY in "idle RSS":
+        for s in (tw, ng):
+            log(f"RSS with {IDLE_CONNS} idle keep-alive connections: {s.name}")
+            idle[s.name] = rss_per_idle_conn(s)
+    report(results, idle)
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def fmt(x, spec):
+    return "-" if x is None else format(x, spec)
+
+
+def report(results, idle):
+    by = {r["case"]["name"]: r for r in results}
+    lines = []
+    w = lines.append
+    nginx_v = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()
+    wrk_v = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0]
+    w("# tarweb-serve vs nginx: results")
+    w("")
+    w(f"Command: `make bench-serve` (= `bash bench/serve.sh`), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+      f"{os.cpu_count()} cores, kernel {os.uname().release}, {nginx_v}, {wrk_v.strip()}.")
+    w(f"Each server pinned to core 0 with one worker; load pinned to core 1 (wrk -t2; "
+      f"the 16 MiB case uses bench/bigget, a client with 4 MiB reads). {ROUNDS} rounds of {DURATION:g} s per case, "
+      "servers alternating; medians. CPU = server utime+stime per 100k requests. "
+      "Syscalls = `strace -c -f` on a separate 2 s run, all syscalls / requests. "
+      "Ratios are tarweb / nginx.")
+    w("")
+    w("| case | req/s tarweb | req/s nginx | ratio | p50 / p99 ms tarweb | p50 / p99 ms nginx | CPU-s/100k tarweb | CPU-s/100k nginx | ratio | syscalls/req tarweb | syscalls/req nginx |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        t, n = r["tarweb"], r["nginx"]
+        name = r["case"]["name"]
+        rps_t, rps_n = f"{t['rps']:,.0f}", f"{n['rps']:,.0f}"
+        if t["gbps"] is not None:
+            rps_t += f" ({t['gbps']:.2f} GB/s)"
+            rps_n += f" ({n['gbps']:.2f} GB/s)"
+        w(f"| {name} | {rps_t} | {rps_n} | {fmt(ratio(t['rps'], n['rps']), '.2f')} "
+          f"| {t['p50']:.2f} / {t['p99']:.2f} | {n['p50']:.2f} / {n['p99']:.2f} "
+          f"| {t['cpu100k']:.2f} | {n['cpu100k']:.2f} | {fmt(ratio(t['cpu100k'], n['cpu100k']), '.2f')} "
+          f"| {t['syscalls']:.2f} | {n['syscalls']:.2f} |")
+    errs = [(r["case"]["name"], r["tarweb"]["errors"], r["nginx"]["errors"]) for r in results
+            if r["tarweb"]["errors"] or r["nginx"]["errors"]]
+    w("")
+    w("Errors (socket errors + non-2xx/3xx, all rounds): " +
+      ("none." if not errs else "; ".join(f"{c}: tarweb {a}, nginx {b}" for c, a, b in errs)))
+    w("")
+    w("Top syscalls per request (strace run):")
+    w("")
+    for r in results:
+        w(f"- {r['case']['name']}: tarweb {r['tarweb']['top']}; nginx {r['nginx']['top']}")
+    if idle:
+        w("")
+        w(f"RSS per idle keep-alive connection, {IDLE_CONNS:,} connections each having made one request:")
+        w("")
+        for name, (b, a, per) in idle.items():
+            w(f"- {name}: {b / 2**20:.1f} MiB before, {a / 2**20:.1f} MiB after: **{per:,.0f} bytes per connection**")
+
+    # Targets (issue 3), as ratios tarweb/nginx in this run.
+    def get(case, server, key):
+        r = by.get(case)
+        return r[server][key] if r else None
+
+    def rt(case, key):
+        return ratio(get(case, "tarweb", key), get(case, "nginx", key))
+
+    checks = [
+        ("CPU per request, 1 KiB c=50", rt("1 KiB c=50", "cpu100k"), "<=", 0.6),
+        ("CPU per request, 1 KiB c=500", rt("1 KiB c=500", "cpu100k"), "<=", 0.6),
+        ("CPU per request, HTML c=50", rt("HTML c=50", "cpu100k"), "<=", 0.75),
+        ("CPU per request, HTML gzip,br c=50", rt("HTML gzip,br c=50", "cpu100k"), "<=", 0.75),
+        ("req/s, 1 KiB c=50", rt("1 KiB c=50", "rps"), ">=", 1.5),
+        ("req/s, HTML c=50", rt("HTML c=50", "rps"), ">=", 1.2),
+        ("req/s, HTML gzip,br c=50", rt("HTML gzip,br c=50", "rps"), ">=", 1.2),
+        ("req/s, Connection: close 1 KiB c=50", rt("1 KiB close c=50", "rps"), ">=", 1.0),
+        ("throughput, 16 MiB", rt("16 MiB c=4", "rps"), ">=", 1.5),
+        ("p99, 1 KiB c=500", rt("1 KiB c=500", "p99"), "<=", 1.0),
+        ("syscalls per keep-alive request (1 KiB c=50, tarweb)", get("1 KiB c=50", "tarweb", "syscalls"), "<=", 2.1),
+        ("syscalls per Connection: close request (1 KiB, tarweb)", get("1 KiB close c=50", "tarweb", "syscalls"), "<=", 6.2),
+    ]
+    w("")
+    w("## Targets (issue 3)")
+    w("")
+    w("| target | measured | goal | |")
+    w("|---|---:|---:|---|")
+    for name, v, op, goal in checks:
+        if v is None:
+            w(f"| {name} | not run | {op} {goal} | |")
+            continue
+        ok = v <= goal if op == "<=" else v >= goal
+        w(f"| {name} | {v:.2f} | {op} {goal} | {'PASS' if ok else 'MISS'} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if not ONLY:
+        with open(RESULTS, "w") as f:
+            f.write(text)
+        log(f"written: {os.path.relpath(RESULTS, REPO)}")
+    else:
+        log("CASES filter set: bench/results.md left as it was")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    finally:
+        stop_all()
