@@ -496,8 +496,51 @@ def report(results, idle):
         log("CASES filter set: bench/results.md left as it was")
 
 
+SWEEP_KIB = [16, 64, 128, 256, 512, 1024, 2048]
+
+
+def threshold_sweep():
+    """The same file sizes served all by writev (threshold above them) and
+    all by sendfile (threshold 0): server CPU per request and req/s, wrk
+    c=50. The default threshold goes where sendfile starts to win."""
+    modes = {"writev": str(1 << 40), "sendfile": "0"}
+    rows = []
+    for kib in SWEEP_KIB:
+        path = f"/sweep/{kib}.bin"
+        res = {m: [] for m in modes}
+        for r in range(ROUNDS):
+            for m, thr in (modes.items() if r % 2 == 0 else reversed(modes.items())):
+                s = Server("tarweb", TW_PORT,
+                           [TW_BIN, TW_SITE, "--listen", f"127.0.0.1:{TW_PORT}", "--threads", "1",
+                            "--max-requests-per-connection", "1000000", "--sendfile-threshold", thr])
+                s.start()
+                wrk(s.port, path, 50, [], 1)
+                res[m].append(measure(s, dict(kind="wrk", path=path, conns=50, headers=[])))
+                s.stop()
+        row = {m: (med(res[m], "rps"), med(res[m], "cpu100k")) for m in modes}
+        log(f"{kib} KiB: writev {row['writev'][0]:.0f} req/s {row['writev'][1]:.2f} CPU-s/100k; "
+            f"sendfile {row['sendfile'][0]:.0f} req/s {row['sendfile'][1]:.2f} CPU-s/100k")
+        rows.append((kib, row))
+    lines = ["# writev vs sendfile: where the threshold goes", "",
+             f"Command: `bash bench/serve.sh threshold`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
+             f"tarweb-serve alone, one thread pinned to core 0, wrk -t2 -c50 pinned to core 1, "
+             f"{ROUNDS} rounds of {DURATION:g} s, medians. Random bytes (identity).", "",
+             "| body | writev req/s | sendfile req/s | writev CPU-s/100k | sendfile CPU-s/100k | sendfile/writev CPU |",
+             "|---:|---:|---:|---:|---:|---:|"]
+    for kib, row in rows:
+        (wr, wc), (sr, sc) = row["writev"], row["sendfile"]
+        lines.append(f"| {kib} KiB | {wr:,.0f} | {sr:,.0f} | {wc:.2f} | {sc:.2f} | {sc / wc:.2f} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    with open(os.path.join(REPO, "bench", "threshold.md"), "w") as f:
+        f.write(text)
+
+
 if __name__ == "__main__":
     try:
-        main()
+        if sys.argv[1:] == ["threshold"]:
+            threshold_sweep()
+        else:
+            main()
     finally:
         stop_all()

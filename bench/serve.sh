@@ -4,6 +4,8 @@
 # bench/serve.py (the matrix, medians, ratios, bench/results.md).
 #
 # Usage (from the repository root):   bash bench/serve.sh
+#   bash bench/serve.sh threshold   sweeps the writev/sendfile threshold
+#                                   instead (writes bench/threshold.md)
 # Environment: DURATION (s per round, default 5), ROUNDS (default 3),
 #   CASES (substring filter on case names, e.g. CASES='1 KiB'; a filtered
 #   run does not overwrite bench/results.md), IDLE_CONNS (default 10000).
@@ -56,6 +58,9 @@ open(sys.argv[1], "w").write(body)
 EOF
 head -c 65536 /dev/urandom >"$ROOT/64k.bin"
 head -c $((16 << 20)) /dev/urandom >"$ROOT/16m.bin"
+# For the writev/sendfile threshold sweep (`bench/serve.sh threshold`).
+mkdir -p "$ROOT/sweep"
+for k in 16 64 128 256 512 1024 2048; do head -c $((k << 10)) /dev/urandom >"$ROOT/sweep/$k.bin"; done
 cp "$SITE/tutorial/classes.html" "$ROOT/doc/tutorial/classes.html"
 gzip -9 -n -k "$ROOT/doc/tutorial/classes.html"
 brotli -q 11 -k "$ROOT/doc/tutorial/classes.html"
@@ -64,5 +69,5 @@ chmod -R a+rX "$OUT"  # nginx's worker runs as www-data
 
 # 4. The matrix.
 BENCH_OUT=$OUT TW_BIN=$BIN/tarweb-serve BIGGET=$BIN/bigget TW_SITE=$OUT/site.twb NG_ROOT=$ROOT \
-  HTML_PATH=/doc/tutorial/classes.html python3 bench/serve.py
+  HTML_PATH=/doc/tutorial/classes.html python3 bench/serve.py "$@"
 log "work dir: $OUT"

@@ -49,6 +49,10 @@ struct Cli {
     /// Access log file (combined format), or `-` for stdout. Off by default.
     #[arg(long)]
     access_log: Option<String>,
+    /// Bodies above this many bytes go by sendfile, smaller ones in the
+    /// writev with their head (the default is measured: bench/threshold).
+    #[arg(long, default_value_t = tarweb_serve::conn::DEFAULT_SENDFILE_THRESHOLD)]
+    sendfile_threshold: u64,
 }
 
 fn main() {
@@ -71,6 +75,7 @@ fn main() {
         send_timeout: ms(cli.send_timeout_ms),
         shutdown_timeout: ms(cli.shutdown_timeout_ms),
         access_log: cli.access_log,
+        sendfile_threshold: cli.sendfile_threshold,
     };
     if let Err(e) = server::run(o) {
         eprintln!("tarweb-serve: {e}");

@@ -4,7 +4,7 @@
 //! for a 206)][stored fields + body]`, the first and last straight from the
 //! blob.
 
-use crate::conn::{Output, SENDFILE_THRESHOLD};
+use crate::conn::Output;
 use crate::http::conditional::{self, Outcome};
 use crate::http::negotiate::Prefs;
 use crate::http::path::{self, Target};
@@ -18,6 +18,8 @@ pub struct Ctx<'a> {
     pub date: &'a [u8],
     /// `Server: ...\r\n`, or empty.
     pub server: &'a [u8],
+    /// Bodies larger than this go by sendfile, smaller ones by writev.
+    pub sendfile_threshold: u64,
 }
 
 /// What was sent, for the access log.
@@ -149,7 +151,7 @@ fn stored(out: &mut Output, ctx: &Ctx<'_>, v: Variant<'_>, head_only: bool, conn
     dyn_lines(out, ctx, conn);
     out.push_map(head_off + sl, head_len - sl);
     let body = if head_only { 0 } else { v.body_len() };
-    if body > SENDFILE_THRESHOLD {
+    if body > ctx.sendfile_threshold {
         out.push_file(v.body_off(), body);
     } else {
         out.push_map(v.body_off(), body); // merges when contiguous
@@ -262,7 +264,7 @@ pub fn respond(
                     let fields = v.fields();
                     let fields_off = v.head_off() + (v.head().len() - fields.len()) as u64;
                     out.push_map(fields_off, fields.len() as u64);
-                    if n > SENDFILE_THRESHOLD {
+                    if n > ctx.sendfile_threshold {
                         out.push_file(v.body_off() + first, n);
                     } else {
                         out.push_map(v.body_off() + first, n);

@@ -31,6 +31,7 @@ pub struct Options {
     pub send_timeout: Duration,
     pub shutdown_timeout: Duration,
     pub access_log: Option<String>,
+    pub sendfile_threshold: u64,
 }
 
 fn sd_notify(msg: &str) {
@@ -151,6 +152,7 @@ pub fn run(o: Options) -> Result<(), String> {
         idle_timeout: o.idle_timeout,
         send_timeout: o.send_timeout,
         shutdown_timeout: o.shutdown_timeout,
+        sendfile_threshold: o.sendfile_threshold,
     });
     let wake = sys::eventfd().map_err(|e| e.to_string())?;
     let mut handles = Vec::new();

@@ -34,6 +34,7 @@ pub struct Config {
     pub idle_timeout: Duration,
     pub send_timeout: Duration,
     pub shutdown_timeout: Duration,
+    pub sendfile_threshold: u64,
 }
 
 const WAKE_TOKEN: u64 = 1 << 62;
@@ -481,6 +482,7 @@ impl Worker {
             blob: root.blob(),
             date: self.date.line(),
             server: &self.cfg.server_line,
+            sendfile_threshold: self.cfg.sendfile_threshold,
         };
         let mut at = 0;
         loop {
@@ -613,6 +615,7 @@ impl Worker {
                         blob: root.blob(),
                         date: self.date.line(),
                         server: &self.cfg.server_line,
+                        sendfile_threshold: self.cfg.sendfile_threshold,
                     };
                     response::builtin(&mut out, &ctx, 408, false, true, Version::Http11);
                     let _ = out.flush(conn.transport.fd(), root, &mut self.iov, self.c);
