@@ -252,6 +252,31 @@ fn large_file_uses_sendfile() {
 }
 
 #[test]
+fn sendfile_threshold_moves_the_split() {
+    // Threshold 0: even a small body goes by sendfile, after its head.
+    let s = Server::start(&["--threads", "1", "--sendfile-threshold", "0"]);
+    let mut c = warm_client(&s);
+    let before = s.stats();
+    let r = c.get("/data.bin", "");
+    assert!(r.body == site().files["/data.bin"]);
+    let d = deltas(&before, &s.stats());
+    assert_eq!(
+        (d["read"], d["writev"], d["sendmsg"], d["sendfile"]),
+        (1, 0, 1, 1),
+        "{d:?}"
+    );
+    // Threshold above the largest body: the 17 MiB file goes by writev.
+    let s = Server::start(&["--threads", "1", "--sendfile-threshold", "1000000000"]);
+    let mut c = warm_client(&s);
+    let before = s.stats();
+    let r = c.get("/big.bin", "");
+    assert!(r.body == site().files["/big.bin"]);
+    let d = deltas(&before, &s.stats());
+    assert_eq!((d["sendmsg"], d["sendfile"]), (0, 0), "{d:?}");
+    assert!(d["writev"] >= 1, "{d:?}");
+}
+
+#[test]
 fn head_and_get_heads_are_identical() {
     let s = Server::start(&["--threads", "1"]);
     let mut c = s.client();
