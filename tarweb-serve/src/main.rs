@@ -4,6 +4,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tarweb_serve::server::{self, Options};
 
+#[global_allocator]
+static ALLOC: tarweb_serve::sys::CountingAlloc = tarweb_serve::sys::CountingAlloc;
+
 /// Serve a static site from a .twb blob.
 #[derive(Parser)]
 #[command(version)]

@@ -22,9 +22,11 @@ pub enum Sc {
     /// Not syscalls: requests answered and connections accepted.
     Requests,
     Connections,
+    /// Heap allocations the worker thread has made (set, not bumped).
+    Allocs,
 }
 
-pub const NAMES: [&str; 12] = [
+pub const NAMES: [&str; 13] = [
     "accept4",
     "epoll_ctl",
     "epoll_wait",
@@ -37,13 +39,14 @@ pub const NAMES: [&str; 12] = [
     "shutdown",
     "requests",
     "connections",
+    "allocs",
 ];
 
 /// One worker's counters, padded to its own cache lines.
 #[repr(align(128))]
 #[derive(Default)]
 pub struct Counters {
-    n: [AtomicU64; 12],
+    n: [AtomicU64; 13],
 }
 
 impl Counters {
@@ -52,6 +55,9 @@ impl Counters {
     pub fn bump(&self, k: Sc) {
         let c = &self.n[k as usize];
         c.store(c.load(Relaxed) + 1, Relaxed);
+        // With every syscall, so a client that saw a response also sees
+        // the allocations made before it.
+        self.n[Sc::Allocs as usize].store(crate::sys::thread_allocs(), Relaxed);
     }
 
     pub fn get(&self, k: usize) -> u64 {

@@ -113,6 +113,59 @@ fn keepalive_small_get_is_one_read_one_writev() {
     }
 }
 
+/// No heap allocation on the request path in steady state: the worker's
+/// allocation count (from the server's counting allocator) does not move
+/// while a warm keep-alive connection gets every kind of response, one by
+/// one and pipelined. "Warm": a pooled output buffer grows once to the
+/// deepest pipelining it has met (bounded by MAX_SEGS / DYN_CAP), so the
+/// first pass may allocate and the second must not.
+#[test]
+fn keepalive_requests_do_not_allocate() {
+    let s = Server::start(&["--threads", "1"]);
+    let mut c = warm_client(&s);
+    let requests = [
+        ("/style.css", ""),
+        ("/style.css", "Accept-Encoding: gzip\r\n"),
+        ("/", "Accept-Encoding: br;q=0.5, zstd, *;q=0\r\n"),
+        ("/mid.txt", "Accept-Encoding: gzip, br\r\n"),
+        ("/data.bin", ""),
+        ("/big.bin", "Range: bytes=0-99\r\n"),
+        ("/style.css", "If-None-Match: \"x\", *\r\n"),
+        ("/style.css", "Range: bytes=1-2,4-5\r\n"),
+        ("/nope", ""),
+        ("/about", ""),
+        ("/caf%C3%A9.txt?q=1", ""),
+    ];
+    let mut pass = |c: &mut Client| {
+        let mut batch = Vec::new();
+        for (path, extra) in requests {
+            assert!(c.get(path, extra).status < 500, "{path}");
+            batch.extend_from_slice(
+                format!("GET {path} HTTP/1.1\r\nHost: t\r\n{extra}\r\n").as_bytes(),
+            );
+        }
+        c.send(&batch);
+        for _ in requests {
+            c.read_response(false).unwrap();
+        }
+        // One more: its read publishes anything allocated after the last writev.
+        assert_eq!(c.get("/empty.txt", "").status, 200);
+    };
+    pass(&mut c);
+    let before = s.stats();
+    pass(&mut c);
+    let after = s.stats();
+    assert_eq!(
+        delta(&before, &after, "requests"),
+        2 * requests.len() as u64 + 1
+    );
+    assert_eq!(
+        delta(&before, &after, "allocs"),
+        0,
+        "allocations on the request path"
+    );
+}
+
 #[test]
 fn pipelined_in_one_read_is_one_writev() {
     let s = Server::start(&["--threads", "1"]);
