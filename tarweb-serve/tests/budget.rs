@@ -136,7 +136,7 @@ fn keepalive_requests_do_not_allocate() {
         ("/about", ""),
         ("/caf%C3%A9.txt?q=1", ""),
     ];
-    let mut pass = |c: &mut Client| {
+    let pass = |c: &mut Client| {
         let mut batch = Vec::new();
         for (path, extra) in requests {
             assert!(c.get(path, extra).status < 500, "{path}");
