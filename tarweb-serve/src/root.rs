@@ -15,16 +15,17 @@
 //! static site is the point anyway (every byte is meant to be hot).
 //! `--mlock` pins it so it is never swapped out.
 //!
-//! Live root swap (not implemented): a new `Root` gets the next
-//! `generation`; workers hold an `Arc<Root>` each and compare a global
-//! generation once per event; a response that could not be written in one
-//! go keeps its own `Arc<Root>` clone (see `conn::Output`), so the old root
-//! lives until its last response finishes.
+//! Live root swap (`watch`, `publish`): a new `Root` is loaded and
+//! validated here before anyone sees it; workers hold `Arc<Root>`s through
+//! a published `Sites` table, and a response that could not be written in
+//! one go keeps its own `Arc<Root>` clone (see `conn::Output`), so an old
+//! root (its mapping and memfd) lives exactly until its last response.
 
 use crate::sys::{self, Mmap};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use tarweb_format::{Blob, Layout};
 
@@ -33,6 +34,10 @@ pub struct Root {
     map: Mmap,
     layout: Layout,
     pub generation: u64,
+    /// The blake3 digest in hex, as `tarweb-pack` prints it.
+    pub digest_hex: String,
+    /// `Tarweb-Root: <digest>\r\n`, for the optional response header.
+    pub header_line: Box<[u8]>,
 }
 
 #[derive(Debug)]
@@ -55,7 +60,19 @@ impl Root {
     pub fn load(path: &Path, generation: u64, mlock: bool) -> Result<Root, LoadError> {
         let io =
             |what: &str, e: io::Error| LoadError::Io(format!("{}: {what}: {e}", path.display()));
-        let mut src = File::open(path).map_err(|e| io("open", e))?;
+        // O_NONBLOCK: a FIFO renamed in must not block the loader in open.
+        let mut src = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .map_err(|e| io("open", e))?;
+        let meta = src.metadata().map_err(|e| io("stat", e))?;
+        if !meta.is_file() {
+            return Err(LoadError::Io(format!(
+                "{}: not a regular file",
+                path.display()
+            )));
+        }
         let memfd = sys::memfd_create(c"tarweb-blob").map_err(|e| io("memfd_create", e))?;
         let mut dst = File::from(memfd);
         // std uses copy_file_range/sendfile here: no copy through user space.
@@ -77,14 +94,17 @@ impl Root {
         if mlock {
             sys::mlock(&map).map_err(|e| io("mlock", e))?;
         }
-        let layout = Blob::parse(map.as_slice())
-            .map_err(LoadError::Format)?
-            .layout();
+        let blob = Blob::parse(map.as_slice()).map_err(LoadError::Format)?;
+        let layout = blob.layout();
+        let digest_hex = blob.digest_hex();
+        let header_line = format!("Tarweb-Root: {digest_hex}\r\n").into_bytes().into();
         Ok(Root {
             memfd,
             map,
             layout,
             generation,
+            digest_hex,
+            header_line,
         })
     }
 
