@@ -360,14 +360,19 @@ impl Watcher {
                 Err(e) => log_err(&format!("inotify: {e}; polling every {interval:?} instead")),
             }
         }
+        // Watches in place before `ready`, then one check for what changed
+        // since the first load (before there was a watch to see it).
+        let mut poll = mode == Mode::Poll || (mode == Mode::Inotify && watches.is_none());
+        if let Some((w, held)) = watches.as_mut() {
+            poll |= !self.rewatch(w, held);
+        }
+        if mode != Mode::Off && self.check(false) {
+            published.publish(self.sites());
+        }
         let handle = Handle { tx };
         let spawned = std::thread::Builder::new()
             .name("watch".into())
             .spawn(move || {
-                let mut poll = mode == Mode::Poll || (mode == Mode::Inotify && watches.is_none());
-                if let Some((w, held)) = watches.as_mut() {
-                    poll |= !self.rewatch(w, held);
-                }
                 loop {
                     let msg = if poll {
                         rx.recv_timeout(interval)
