@@ -669,3 +669,66 @@ fn sites_add_swap_remove_while_another_host_is_under_load() {
     assert_eq!(fds1, fds0);
     assert_eq!(maps1, maps0);
 }
+
+/// The budget of tests/budget.rs holds with `--root-header` and across a
+/// swap: the generation check costs no syscall, the header no extra write.
+#[test]
+fn root_header_and_swaps_keep_the_syscall_budget() {
+    let vs = versions();
+    let dir = tmp("budget");
+    let site = dir.join("site.twb");
+    deploy(&vs.v[0].blob, &site);
+    let s = Server::start_with(&site, &["--threads", "1", "--root-header"]);
+    let mut c = s.client();
+    let warm = s.stats();
+    assert_eq!(small_version(&mut c, "t"), 0);
+    // Registered with epoll after its first response.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.stats()["epoll_ctl"] == warm["epoll_ctl"] {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let keys = [
+        "read",
+        "writev",
+        "sendmsg",
+        "sendfile",
+        "epoll_ctl",
+        "accept4",
+        "close",
+    ];
+    for v in [0, 1] {
+        if v == 1 {
+            deploy(&vs.v[1].blob, &site);
+            s.wait_lines(&[
+                "published generation 2".to_string(),
+                format!("worker 0: generation 2: serving {}", vs.v[1].digest),
+            ]);
+        }
+        for _ in 0..3 {
+            let before = s.stats();
+            c.send(b"GET /style.css HTTP/1.1\r\nHost: t\r\n\r\n");
+            let r = c.read_response(false).unwrap();
+            assert_eq!(check(&r, "/style.css", None, None), v);
+            assert_eq!(r.header("Tarweb-Root"), Some(vs.v[v].digest.as_str()));
+            let after = s.stats();
+            let d: Vec<(&str, u64)> = keys
+                .iter()
+                .map(|&k| (k, delta(&before, &after, k)))
+                .collect();
+            assert_eq!(
+                d,
+                [
+                    ("read", 1),
+                    ("writev", 1),
+                    ("sendmsg", 0),
+                    ("sendfile", 0),
+                    ("epoll_ctl", 0),
+                    ("accept4", 0),
+                    ("close", 0)
+                ],
+                "version {v}"
+            );
+        }
+    }
+}
