@@ -22,6 +22,8 @@ pub struct Sites {
     /// Sorted by name.
     hosts: Vec<Site>,
     default: Option<Arc<Root>>,
+    /// `--sites`: roots by host (even when only a default is there).
+    pub vhosts: bool,
     /// Set by `publish`; workers compare it with what they hold.
     pub generation: u64,
 }
@@ -32,6 +34,7 @@ impl Sites {
         Sites {
             hosts: Vec::new(),
             default: Some(root),
+            vhosts: false,
             generation: 0,
         }
     }
@@ -44,6 +47,7 @@ impl Sites {
         Sites {
             hosts,
             default,
+            vhosts: true,
             generation: 0,
         }
     }
@@ -71,12 +75,13 @@ impl Sites {
         }
     }
 
-    pub fn default_root(&self) -> Option<&Arc<Root>> {
-        self.default.as_ref()
-    }
-
-    pub fn sites(&self) -> &[Site] {
-        &self.hosts
+    /// The root of an entry named as by [`Sites::entries`].
+    pub fn named(&self, name: &str) -> Option<&Arc<Root>> {
+        if name == DEFAULT_STEM {
+            return self.default.as_ref();
+        }
+        let i = self.hosts.binary_search_by(|s| (*s.name).cmp(name)).ok()?;
+        Some(&self.hosts[i].root)
     }
 
     /// Every (name, root), the default as [`DEFAULT_STEM`], for logs.

@@ -111,8 +111,8 @@ pub struct Watcher {
     /// `.twb` names in the directory that cannot be host names (logged
     /// once).
     ignored: BTreeSet<String>,
-    /// Logged once until the file is back.
-    missing: bool,
+    /// Keys whose file could not be `stat`ed (logged once until it can).
+    unreadable: BTreeSet<String>,
 }
 
 fn log(msg: &str) {
@@ -134,7 +134,7 @@ impl Watcher {
             loaded: BTreeMap::new(),
             failed: HashMap::new(),
             ignored: BTreeSet::new(),
-            missing: false,
+            unreadable: BTreeSet::new(),
         };
         match &w.target {
             Target::File(p) => {
@@ -227,26 +227,19 @@ impl Watcher {
             let id = match std::fs::metadata(path) {
                 Ok(m) => Ident::of(&m),
                 Err(e) => {
-                    if single {
-                        if !self.missing {
-                            self.missing = true;
-                            log_err(&format!(
-                                "{}: {e}; still serving {}",
-                                path.display(),
-                                self.loaded[key].root.digest_hex
-                            ));
-                        }
-                        continue;
+                    // The single file keeps serving; in a directory a
+                    // dangling symlink is a removed site (below).
+                    if self.unreadable.insert(key.clone()) {
+                        let still = match self.loaded.get(key) {
+                            Some(l) if single => format!("; still serving {}", l.root.digest_hex),
+                            _ => String::new(),
+                        };
+                        log_err(&format!("{}: {e}{still}", path.display()));
                     }
-                    // A dangling symlink in a sites directory: the site is
-                    // gone, like a removed file.
-                    log_err(&format!("{}: {e}", path.display()));
                     continue;
                 }
             };
-            if single {
-                self.missing = false;
-            }
+            self.unreadable.remove(key);
             let old = self.loaded.get(key);
             if old.is_some_and(|l| l.id == id) && !force {
                 continue;
@@ -305,6 +298,8 @@ impl Watcher {
                 changed = true;
             }
             self.failed.retain(|k, _| present.contains(k));
+            self.unreadable
+                .retain(|k| cands.iter().any(|(c, _)| c == k));
         }
         changed
     }
@@ -379,30 +374,33 @@ impl Watcher {
                     } else {
                         rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
                     };
-                    let force = match msg {
-                        Ok(Msg::Recheck) => true,
-                        Ok(Msg::Changed) => {
-                            // Let the rest of the deploy's events arrive.
-                            let t0 = Instant::now();
-                            let mut force = false;
-                            while t0.elapsed() < QUIET_MAX {
-                                match rx.recv_timeout(QUIET) {
-                                    Ok(Msg::Recheck) => force = true,
-                                    Ok(_) => {}
-                                    Err(_) => break,
-                                }
-                            }
-                            force
-                        }
-                        Ok(Msg::InotifyFailed(e)) => {
-                            log_err(&format!("inotify: {e}; polling every {interval:?}"));
-                            watches = None;
-                            poll = true;
-                            false
-                        }
-                        Err(RecvTimeoutError::Timeout) => false,
+                    let mut msgs = match msg {
+                        Ok(m) => vec![m],
+                        Err(RecvTimeoutError::Timeout) => Vec::new(),
                         Err(RecvTimeoutError::Disconnected) => return,
                     };
+                    if matches!(msgs.first(), Some(Msg::Changed)) {
+                        // Let the rest of the deploy's events arrive.
+                        let t0 = Instant::now();
+                        while t0.elapsed() < QUIET_MAX {
+                            match rx.recv_timeout(QUIET) {
+                                Ok(m) => msgs.push(m),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    let mut force = false;
+                    for m in msgs {
+                        match m {
+                            Msg::Recheck => force = true,
+                            Msg::Changed => {}
+                            Msg::InotifyFailed(e) => {
+                                log_err(&format!("inotify: {e}; polling every {interval:?}"));
+                                watches = None;
+                                poll = true;
+                            }
+                        }
+                    }
                     if self.check(force) {
                         let g = published.publish(self.sites());
                         log(&format!("published generation {g}"));

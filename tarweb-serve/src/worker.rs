@@ -235,27 +235,20 @@ impl Worker {
     /// `tarweb-pack` prints them): all of them at start, then what changed.
     fn announce(&self, old: Option<&Sites>, new: &Sites) {
         let mut line = format!("worker {}: generation {}:", self.id, new.generation);
-        let root_of = |s: &Sites, name: &str| {
-            s.entries()
-                .find(|(n, _)| *n == name)
-                .map(|(_, r)| r.generation)
-        };
-        let single = new.sites().is_empty() && old.is_none_or(|o| o.sites().is_empty());
+        let same = |o: &Sites, name: &str, g: u64| o.named(name).is_some_and(|r| r.generation == g);
         for (name, r) in new.entries() {
-            if old.is_some_and(|o| root_of(o, name) == Some(r.generation)) {
+            if old.is_some_and(|o| same(o, name, r.generation)) {
                 continue;
             }
-            if single {
-                line += &format!(" serving {}", r.digest_hex);
-            } else {
+            if new.vhosts {
                 line += &format!(" {name} {}", r.digest_hex);
+            } else {
+                line += &format!(" serving {}", r.digest_hex);
             }
         }
-        if let Some(o) = old {
-            for (name, _) in o.entries() {
-                if root_of(new, name).is_none() {
-                    line += &format!(" {name} removed");
-                }
+        for (name, _) in old.iter().flat_map(|o| o.entries()) {
+            if new.named(name).is_none() {
+                line += &format!(" {name} removed");
             }
         }
         println!("{line}");
