@@ -251,6 +251,9 @@ impl Worker {
                 line += &format!(" {name} removed");
             }
         }
+        if new.entries().next().is_none() {
+            line += " no sites (421 for every host)";
+        }
         println!("{line}");
     }
 
