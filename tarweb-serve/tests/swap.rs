@@ -433,14 +433,18 @@ fn invalid_files_are_refused_and_the_old_root_keeps_serving() {
     let n = flipped.len();
     flipped[n - 1000] ^= 1;
     let cases: [(&str, Vec<u8>, &str); 4] = [
-        ("truncated", good[..good.len() / 2].to_vec(), "invalid blob"),
+        (
+            "truncated",
+            good[..good.len() / 2].to_vec(),
+            "(truncated or appended to)",
+        ),
         ("bad digest", flipped, "digest mismatch"),
         (
             "not a blob",
             b"<html>hello</html>\n".repeat(100),
-            "invalid blob",
+            "bad magic",
         ),
-        ("tiny", b"x".to_vec(), "invalid blob"),
+        ("tiny", b"x".to_vec(), "shorter than the 128-byte header"),
     ];
     for (what, bytes, reason) in cases {
         deploy_bytes(&bytes, &site);
@@ -592,7 +596,7 @@ fn sites_add_swap_remove_while_another_host_is_under_load() {
                 s.addr,
                 "main.test",
                 k == 1,
-                true,
+                k == 0,
                 k * 5,
                 stop.clone(),
                 tally.clone(),
