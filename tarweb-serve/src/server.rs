@@ -5,6 +5,7 @@
 
 use crate::access_log::AccessLog;
 use crate::publish::Published;
+use crate::root;
 use crate::stats::{self, Counters};
 use crate::sys::{self, Signal};
 use crate::watch::{self, Target, Watcher};
@@ -91,6 +92,7 @@ pub fn run(o: Options) -> Result<(), String> {
     // unblocked would die of it, taking the process along).
     sys::block_signals();
     let _ = sys::raise_nofile_limit();
+    root::start_reaper().map_err(|e| format!("reaper thread: {e}"))?;
     let (watcher, sites) = Watcher::start(o.target.clone(), o.mlock)?;
     let published = Arc::new(Published::new(sites).map_err(|e| format!("eventfd: {e}"))?);
     let threads = o.threads.max(1);

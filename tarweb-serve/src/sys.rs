@@ -383,16 +383,32 @@ unsafe impl Send for Mmap {}
 unsafe impl Sync for Mmap {}
 
 impl Mmap {
+    /// Moves the mapping out, leaving an empty one (which unmaps nothing)
+    /// behind: a root hands its mapping to the reaper thread this way.
+    pub fn take(&mut self) -> Mmap {
+        std::mem::replace(
+            self,
+            Mmap {
+                ptr: std::ptr::NonNull::<u8>::dangling().as_ptr(),
+                len: 0,
+            },
+        )
+    }
+
     pub fn as_slice(&self) -> &[u8] {
         // SAFETY: `ptr..ptr+len` is mapped readable for the life of `self`,
         // and the memfd is sealed against writes, shrinking and growing, so
-        // the bytes never change and access never faults.
+        // the bytes never change and access never faults (an empty one from
+        // `take` has a dangling, aligned, non-null pointer and length 0).
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 }
 
 impl Drop for Mmap {
     fn drop(&mut self) {
+        if self.len == 0 {
+            return; // emptied by `take`
+        }
         // SAFETY: unmaps exactly what `mmap_readonly` mapped; no borrow of
         // `as_slice` outlives `self`.
         unsafe { libc::munmap(self.ptr as *mut libc::c_void, self.len) };
