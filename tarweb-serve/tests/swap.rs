@@ -6,6 +6,7 @@
 mod common;
 use common::*;
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -30,9 +31,20 @@ struct Versions {
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("swap-{}", std::process::id()))
-        .join(name);
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    static SWEEP: OnceLock<()> = OnceLock::new();
+    SWEEP.get_or_init(|| {
+        // Directories of earlier runs (tens of MiB each) whose process is gone.
+        for e in std::fs::read_dir(&base).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix("swap-") {
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+    });
+    let d = base.join(format!("swap-{}", std::process::id())).join(name);
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
@@ -471,10 +483,28 @@ fn invalid_files_are_refused_and_the_old_root_keeps_serving() {
     let l = s.wait_line("still serving", |l| l.contains("still serving"));
     assert!(l.contains("No such file"), "{l}");
     assert_eq!(small_version(&mut c, "t"), 0);
-    // The next good file is taken.
-    deploy(&vs.v[1].blob, &site);
+    // The next good file is taken (a copy of its own: it is written in
+    // place below, and the packed versions are shared by every test).
+    deploy_bytes(&std::fs::read(&vs.v[1].blob).unwrap(), &site);
     wait_published(&s);
     assert_eq!(small_version(&mut c, "t"), 1);
+    // Written in place (`cp` over it): half-written it is refused even when
+    // a check is forced, and taken once the writer closes it.
+    let v0 = std::fs::read(&vs.v[0].blob).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&site)
+        .unwrap();
+    f.write_all(&v0[..v0.len() / 2]).unwrap();
+    s.signal("HUP");
+    let l = s.wait_line("refusing", |l| l.contains("refusing"));
+    assert!(l.contains("(truncated or appended to)"), "{l}");
+    assert_eq!(small_version(&mut c, "t"), 1);
+    f.write_all(&v0[v0.len() / 2..]).unwrap();
+    drop(f);
+    wait_published(&s);
+    assert_eq!(small_version(&mut c, "t"), 0);
     // Failed loads left no memfd behind.
     settle(&s, 1);
 }
