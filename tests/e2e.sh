@@ -26,7 +26,7 @@ check() { # check NAME WANT GOT
 
 # An ephemeral port: let the kernel pick one, then hand it to the server.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$BIN/tarweb-serve" "$work/site.twb" --listen "127.0.0.1:$port" --threads 2 >"$work/serve.log" 2>&1 &
+"$BIN/tarweb-serve" "$work/site.twb" --listen "127.0.0.1:$port" --threads 2 --root-header >"$work/serve.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 100); do
   grep -q '^ready' "$work/serve.log" && break
@@ -75,6 +75,24 @@ etag=$(curl -sI "$base/css/site.css" | grep -i '^etag:' | tr -d '\r' | cut -d' '
 check "304" 304 "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$base/css/site.css")"
 check "range" "206 $(head -c 100 testdata/css/site.css | md5sum | cut -d' ' -f1)" \
   "$(curl -s -o "$work/body" -w '%{http_code}' -r 0-99 "$base/css/site.css") $(md5sum < "$work/body" | cut -d' ' -f1)"
+
+# A deploy as README.md says it: pack beside the live blob, rename over it.
+# The server switches by itself; the Tarweb-Root header names the digest
+# that `tarweb-pack verify` prints.
+digest() { "$BIN/tarweb-pack" verify "$1" | sed -n 's/.*digest \([0-9a-f]*\).*/\1/p'; }
+root_header() { curl -sI "$base/" | grep -i '^tarweb-root:' | tr -d '\r' | cut -d' ' -f2; }
+check "root header names the blob" "$(digest "$work/site.twb")" "$(root_header)"
+cp -r testdata "$work/site2"
+echo "<p>deployed</p>" >"$work/site2/deployed.html"
+"$BIN/tarweb-pack" "$work/site2" -q -o "$work/site.twb.new" && mv "$work/site.twb.new" "$work/site.twb"
+new_digest=$(digest "$work/site.twb")
+for _ in $(seq 100); do
+  [ "$(root_header)" = "$new_digest" ] && break
+  sleep 0.05
+done
+check "root header after the deploy" "$new_digest" "$(root_header)"
+check "new file after the deploy" "<p>deployed</p>" "$(curl -s "$base/deployed.html")"
+grep -q "^worker 1: generation 2: serving $new_digest" "$work/serve.log" && ok || fail "worker log names the new digest"
 
 # A clean stop: SIGTERM, exit 0.
 kill -TERM "$server_pid"

@@ -65,8 +65,12 @@ pub struct Output {
     /// Next segment to send, and bytes of it already sent.
     pos: usize,
     skip: u64,
+    /// The site (index into the worker's current `Sites`) whose blob the
+    /// segments point into; `None` while they point into none.
+    pub site: Option<u32>,
     /// Set when the output outlives the call that built it: the root its
-    /// segments point into stays alive (live root swap).
+    /// segments point into stays alive across a swap (`publish`), and is
+    /// released with the output.
     pub root: Option<Arc<Root>>,
 }
 
@@ -92,6 +96,7 @@ impl Output {
             segs: Vec::with_capacity(16),
             pos: 0,
             skip: 0,
+            site: None,
             root: None,
         }
     }
@@ -101,6 +106,7 @@ impl Output {
         self.segs.clear();
         self.pos = 0;
         self.skip = 0;
+        self.site = None;
         self.root = None;
     }
 
@@ -183,10 +189,12 @@ impl Output {
     /// writev (sendmsg MSG_MORE when a sendfile follows, so the head and
     /// the first body bytes share a segment), file segments with sendfile.
     /// A short write means the socket is full: no retry until EPOLLOUT.
+    /// `root` is the blob the segments point into (`None` when they point
+    /// into none).
     pub fn flush(
         &mut self,
         fd: RawFd,
-        root: &Root,
+        root: Option<&Root>,
         iov_store: &mut Vec<IoSlice<'static>>,
         c: &Counters,
     ) -> io::Result<Flush> {
@@ -194,6 +202,7 @@ impl Output {
             if let Seg::File { off, len } = self.segs[self.pos] {
                 let mut at = off + self.skip;
                 let want = (len - self.skip).min(SENDFILE_CHUNK) as usize;
+                let root = root.expect("a blob segment has its root");
                 let n = match sys::sendfile(fd, root.fd(), &mut at, want, c) {
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flush::Blocked),
@@ -211,7 +220,7 @@ impl Output {
             let mut iov = recycle(std::mem::take(iov_store));
             let mut total = 0u64;
             let mut more = false;
-            let bytes = root.bytes();
+            let bytes = root.map_or(&[][..], Root::bytes);
             for (i, seg) in self.segs[self.pos..].iter().enumerate() {
                 if iov.len() == 1024 {
                     break;

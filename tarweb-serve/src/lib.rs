@@ -1,6 +1,8 @@
 //! tarweb-serve: serves a `.twb` blob over HTTP/1.x, one share-nothing
 //! epoll loop per core. Modules, one job each: `sys` (every syscall and
-//! every `unsafe`), `root` (the blob handle), `worker` (the epoll loop),
+//! every `unsafe`), `root` (the blob handle), `sites` (the host table),
+//! `publish` (handing a new table to workers), `watch` (noticing and
+//! loading a new blob), `worker` (the epoll loop),
 //! `conn` (connection state and output queue), `http` (parsing and
 //! semantics, no I/O), `response` (a decision into bytes), `timers`,
 //! `date`, `stats` (syscall counters), `access_log`, `server` (startup,
@@ -10,10 +12,13 @@ pub mod access_log;
 pub mod conn;
 pub mod date;
 pub mod http;
+pub mod publish;
 pub mod response;
 pub mod root;
 pub mod server;
+pub mod sites;
 pub mod stats;
 pub mod sys;
 pub mod timers;
+pub mod watch;
 pub mod worker;

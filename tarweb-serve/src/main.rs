@@ -3,6 +3,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 use tarweb_serve::server::{self, Options};
+use tarweb_serve::watch::{Mode, Target};
 
 #[global_allocator]
 static ALLOC: tarweb_serve::sys::CountingAlloc = tarweb_serve::sys::CountingAlloc;
@@ -11,8 +12,24 @@ static ALLOC: tarweb_serve::sys::CountingAlloc = tarweb_serve::sys::CountingAllo
 #[derive(Parser)]
 #[command(version)]
 struct Cli {
-    /// The site blob (made by tarweb-pack).
-    site: PathBuf,
+    /// The site blob (made by tarweb-pack). Replacing it (rename, symlink
+    /// flip) is picked up live.
+    #[arg(required_unless_present = "sites", conflicts_with = "sites")]
+    site: Option<PathBuf>,
+    /// Virtual hosts: serve DIR/<host>.twb by the request's Host, and
+    /// DIR/_default.twb (if any) for other hosts; 421 when none answers.
+    #[arg(long, value_name = "DIR")]
+    sites: Option<PathBuf>,
+    /// How a new blob is noticed: inotify (polling where unavailable),
+    /// poll, or off (SIGHUP only).
+    #[arg(long, default_value = "inotify", value_parser = ["inotify", "poll", "off"])]
+    watch: String,
+    /// Polling interval (ms) of `--watch poll` and of the inotify fallback.
+    #[arg(long, default_value_t = 1000)]
+    watch_interval_ms: u64,
+    /// Name the root's digest in a `Tarweb-Root` response header.
+    #[arg(long)]
+    root_header: bool,
     /// Address to listen on (repeatable). `[::]` is dual stack.
     #[arg(long, default_value = "[::]:8080")]
     listen: Vec<SocketAddr>,
@@ -61,8 +78,20 @@ struct Cli {
 fn main() {
     let cli = Cli::parse();
     let ms = Duration::from_millis;
+    let target = match (cli.site, cli.sites) {
+        (Some(f), _) => Target::File(f),
+        (None, Some(d)) => Target::Dir(d),
+        (None, None) => unreachable!("clap requires one"),
+    };
     let o = Options {
-        site: cli.site,
+        target,
+        watch: match cli.watch.as_str() {
+            "poll" => Mode::Poll,
+            "off" => Mode::Off,
+            _ => Mode::Inotify,
+        },
+        watch_interval: ms(cli.watch_interval_ms.max(10)),
+        root_header: cli.root_header,
         listen: cli.listen,
         threads: cli
             .threads

@@ -13,13 +13,14 @@ use crate::http::request::{Method, Request, Version};
 use tarweb_format::{Blob, Variant};
 
 pub struct Ctx<'a> {
-    pub blob: Blob<'a>,
     /// `Date: ...\r\n`
     pub date: &'a [u8],
     /// `Server: ...\r\n`, or empty.
     pub server: &'a [u8],
     /// Bodies larger than this go by sendfile, smaller ones by writev.
     pub sendfile_threshold: u64,
+    /// `Tarweb-Root: <digest>\r\n` (`--root-header`), or empty.
+    pub root: &'a [u8],
 }
 
 /// What was sent, for the access log.
@@ -44,6 +45,7 @@ fn conn_line(close: bool, version: Version) -> &'static [u8] {
 fn dyn_lines(out: &mut Output, ctx: &Ctx<'_>, conn: &[u8]) {
     out.push_dyn(ctx.date);
     out.push_dyn(ctx.server);
+    out.push_dyn(ctx.root);
     out.push_dyn(conn);
 }
 
@@ -84,6 +86,10 @@ fn reason(status: u16) -> (&'static [u8], &'static [u8]) {
             b"413 Content Too Large\n",
         ),
         414 => (b"HTTP/1.1 414 URI Too Long\r\n", b"414 URI Too Long\n"),
+        421 => (
+            b"HTTP/1.1 421 Misdirected Request\r\n",
+            b"421 Misdirected Request\n",
+        ),
         431 => (
             b"HTTP/1.1 431 Request Header Fields Too Large\r\n",
             b"431 Request Header Fields Too Large\n",
@@ -175,6 +181,7 @@ fn status_code(line: &[u8]) -> u16 {
 pub fn respond(
     out: &mut Output,
     ctx: &Ctx<'_>,
+    blob: Blob<'_>,
     req: &Request<'_>,
     close: bool,
     path_buf: &mut [u8],
@@ -193,8 +200,8 @@ pub fn respond(
         }
     };
     let prefs = Prefs::parse(&req.accept_encoding);
-    let Some(route) = ctx.blob.lookup(path) else {
-        return match ctx.blob.not_found() {
+    let Some(route) = blob.lookup(path) else {
+        return match blob.not_found() {
             Some(vs) => stored(out, ctx, prefs.choose(vs), head_only, conn),
             None => builtin(out, ctx, 404, head_only, close, req.version),
         };

@@ -1,22 +1,31 @@
-//! Startup and shutdown: load the root, make the listeners (or adopt
-//! systemd's), start one worker per thread and the stats thread, tell
-//! systemd we are ready, wait for SIGTERM/SIGINT, drain, exit.
+//! Startup and shutdown: load the roots, make the listeners (or adopt
+//! systemd's), start one worker per thread, the watcher and the stats
+//! thread, tell systemd we are ready, then wait for signals: SIGHUP
+//! re-checks, SIGTERM/SIGINT drain and exit.
 
 use crate::access_log::AccessLog;
-use crate::root::Root;
+use crate::publish::Published;
+use crate::root;
 use crate::stats::{self, Counters};
-use crate::sys;
+use crate::sys::{self, Signal};
+use crate::watch::{self, Target, Watcher};
 use crate::worker::{Config, Worker};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 pub struct Options {
-    pub site: PathBuf,
+    /// One blob, or a directory of `<host>.twb` (`--sites`).
+    pub target: Target,
+    /// How new roots are noticed.
+    pub watch: watch::Mode,
+    /// Polling interval (`--watch poll`, or when inotify is unavailable).
+    pub watch_interval: Duration,
+    /// Send `Tarweb-Root: <digest>`.
+    pub root_header: bool,
     pub listen: Vec<SocketAddr>,
     pub threads: usize,
     pub stats_listen: Option<SocketAddr>,
@@ -80,11 +89,13 @@ fn stats_thread(l: TcpListener, counters: &'static [Counters]) {
 
 pub fn run(o: Options) -> Result<(), String> {
     // Before any thread exists, so that every thread inherits the mask and
-    // SIGTERM can only be taken by `wait_term_signal` (a thread with it
+    // SIGTERM/SIGHUP can only be taken by `wait_signal` (a thread with one
     // unblocked would die of it, taking the process along).
-    sys::block_term_signals();
+    sys::block_signals();
     let _ = sys::raise_nofile_limit();
-    let root = Arc::new(Root::load(&o.site, 1, o.mlock).map_err(|e| e.to_string())?);
+    root::start_reaper().map_err(|e| format!("reaper thread: {e}"))?;
+    let (watcher, sites) = Watcher::start(o.target.clone(), o.mlock)?;
+    let published = Arc::new(Published::new(sites).map_err(|e| format!("eventfd: {e}"))?);
     let threads = o.threads.max(1);
     let mut per_thread: Vec<Vec<OwnedFd>> = (0..threads).map(|_| Vec::new()).collect();
     let shared = if let Some(fds) = sys::systemd_listeners() {
@@ -153,13 +164,15 @@ pub fn run(o: Options) -> Result<(), String> {
         send_timeout: o.send_timeout,
         shutdown_timeout: o.shutdown_timeout,
         sendfile_threshold: o.sendfile_threshold,
+        root_header: o.root_header,
     });
     let wake = sys::eventfd().map_err(|e| e.to_string())?;
     let mut handles = Vec::new();
     for (t, fds) in per_thread.into_iter().enumerate() {
         let w = Worker::new(
             cfg.clone(),
-            root.clone(),
+            t,
+            published.clone(),
             &counters[t],
             fds,
             shared,
@@ -182,11 +195,15 @@ pub fn run(o: Options) -> Result<(), String> {
                 .map_err(|e| e.to_string())?,
         );
     }
-    drop(root);
+    let watch = watcher.spawn(published, o.watch, o.watch_interval);
     println!("ready");
     let _ = std::io::stdout().flush();
     sd_notify("READY=1");
-    sys::wait_term_signal();
+    // SIGHUP: re-check everything reloadable (one call per kind of thing);
+    // SIGTERM/SIGINT: stop.
+    while sys::wait_signal() == Signal::Hup {
+        watch.recheck();
+    }
     sd_notify("STOPPING=1");
     sys::eventfd_signal(wake.as_raw_fd());
     for h in handles {

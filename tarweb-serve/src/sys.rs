@@ -399,7 +399,7 @@ pub fn close(fd: OwnedFd, c: &Counters) {
     drop(fd);
 }
 
-/// An eventfd used to wake workers (shutdown).
+/// An eventfd used to wake workers (shutdown, a new root).
 pub fn eventfd() -> io::Result<OwnedFd> {
     // SAFETY: plain syscall.
     Ok(owned(cvt(unsafe {
@@ -426,16 +426,32 @@ unsafe impl Send for Mmap {}
 unsafe impl Sync for Mmap {}
 
 impl Mmap {
+    /// Moves the mapping out, leaving an empty one (which unmaps nothing)
+    /// behind: a root hands its mapping to the reaper thread this way.
+    pub fn take(&mut self) -> Mmap {
+        std::mem::replace(
+            self,
+            Mmap {
+                ptr: std::ptr::NonNull::<u8>::dangling().as_ptr(),
+                len: 0,
+            },
+        )
+    }
+
     pub fn as_slice(&self) -> &[u8] {
         // SAFETY: `ptr..ptr+len` is mapped readable for the life of `self`,
         // and the memfd is sealed against writes, shrinking and growing, so
-        // the bytes never change and access never faults.
+        // the bytes never change and access never faults (an empty one from
+        // `take` has a dangling, aligned, non-null pointer and length 0).
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 }
 
 impl Drop for Mmap {
     fn drop(&mut self) {
+        if self.len == 0 {
+            return; // emptied by `take`
+        }
         // SAFETY: unmaps exactly what `mmap_readonly` mapped; no borrow of
         // `as_slice` outlives `self`.
         unsafe { libc::munmap(self.ptr as *mut libc::c_void, self.len) };
@@ -512,21 +528,24 @@ pub fn raise_nofile_limit() -> io::Result<u64> {
     Ok(r.rlim_cur)
 }
 
-fn term_set() -> libc::sigset_t {
+fn signal_set() -> libc::sigset_t {
     let mut set = MaybeUninit::<libc::sigset_t>::uninit();
     // SAFETY: sigemptyset initialises the set; sigaddset adds to it.
     unsafe {
         libc::sigemptyset(set.as_mut_ptr());
         libc::sigaddset(set.as_mut_ptr(), libc::SIGTERM);
         libc::sigaddset(set.as_mut_ptr(), libc::SIGINT);
+        libc::sigaddset(set.as_mut_ptr(), libc::SIGHUP);
         set.assume_init()
     }
 }
 
-/// Blocks SIGTERM and SIGINT in the calling thread (and the threads it
-/// spawns afterwards) and ignores SIGPIPE, so [`wait_term_signal`] gets them.
-pub fn block_term_signals() {
-    let set = term_set();
+/// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and the
+/// threads it spawns afterwards) and ignores SIGPIPE, so [`wait_signal`]
+/// gets them (a thread with one unblocked would die of it, taking the
+/// process along).
+pub fn block_signals() {
+    let set = signal_set();
     // SAFETY: `set` is initialised; the old mask is not wanted.
     unsafe {
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
@@ -534,11 +553,23 @@ pub fn block_term_signals() {
     }
 }
 
-/// Waits for SIGTERM or SIGINT; returns its number.
-pub fn wait_term_signal() -> i32 {
-    let set = term_set();
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGTERM or SIGINT: shut down.
+    Term,
+    /// SIGHUP: re-check what is reloadable.
+    Hup,
+}
+
+/// Waits for one of the signals [`block_signals`] blocked.
+pub fn wait_signal() -> Signal {
+    let set = signal_set();
     let mut sig: libc::c_int = 0;
     // SAFETY: `set` is initialised and `sig` is live.
     unsafe { libc::sigwait(&set, &mut sig) };
-    sig
+    if sig == libc::SIGHUP {
+        Signal::Hup
+    } else {
+        Signal::Term
+    }
 }

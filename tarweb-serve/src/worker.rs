@@ -1,6 +1,9 @@
 //! One worker: its own epoll, its own SO_REUSEPORT listeners, its own
 //! preallocated connection slab, buffer pools, timers, Date cache and
-//! counters. Nothing is shared with other workers but the read-only root.
+//! counters. Nothing is shared with other workers but the read-only
+//! roots, which it takes from `publish` between events: one atomic load
+//! per wakeup, and the request path borrows from the worker's own
+//! `Arc<Sites>`.
 //!
 //! Epoll is edge-triggered for connections (registered once with
 //! IN|OUT|RDHUP|ET, never modified: no epoll_ctl per request) and
@@ -12,8 +15,9 @@ use crate::access_log::AccessLog;
 use crate::conn::{Conn, Flush, InBuf, Output, TimerKind, IN_CAP};
 use crate::date::DateCache;
 use crate::http::request::{self, Error as ParseError, Version, MAX_TARGET};
+use crate::publish::Published;
 use crate::response::{self, Ctx};
-use crate::root::Root;
+use crate::sites::Sites;
 use crate::stats::{Counters, Sc};
 use crate::sys::{
     self, Events, EPOLLERR, EPOLLET, EPOLLEXCLUSIVE, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP,
@@ -35,9 +39,12 @@ pub struct Config {
     pub send_timeout: Duration,
     pub shutdown_timeout: Duration,
     pub sendfile_threshold: u64,
+    /// Send `Tarweb-Root: <digest>` with every response from a blob.
+    pub root_header: bool,
 }
 
 const WAKE_TOKEN: u64 = 1 << 62;
+const RELOAD_TOKEN: u64 = 1 << 61;
 const LISTEN_TOKEN: u64 = 1 << 63;
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// Longest lingering close after an error response.
@@ -50,7 +57,9 @@ struct Slot {
 
 pub struct Worker {
     cfg: Arc<Config>,
-    root: Arc<Root>,
+    /// Index, for logs.
+    id: usize,
+    published: Arc<Published>,
     c: &'static Counters,
     ep: OwnedFd,
     listeners: Vec<OwnedFd>,
@@ -79,7 +88,8 @@ impl Worker {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         cfg: Arc<Config>,
-        root: Arc<Root>,
+        id: usize,
+        published: Arc<Published>,
         c: &'static Counters,
         listeners: Vec<OwnedFd>,
         shared_listeners: bool,
@@ -96,7 +106,8 @@ impl Worker {
             LINGER,
         );
         let mut w = Worker {
-            root,
+            id,
+            published,
             c,
             ep,
             listeners,
@@ -125,6 +136,9 @@ impl Worker {
             cfg,
         };
         sys::epoll_add(w.ep.as_raw_fd(), wake, EPOLLIN, WAKE_TOKEN, c)?;
+        // Edge-triggered and never read: each publish is one new edge.
+        let reload = w.published.wake_fd();
+        sys::epoll_add(w.ep.as_raw_fd(), reload, EPOLLIN | EPOLLET, RELOAD_TOKEN, c)?;
         w.listen(true)?;
         Ok(w)
     }
@@ -151,7 +165,8 @@ impl Worker {
     }
 
     pub fn run(mut self) {
-        let root = self.root.clone();
+        let mut sites = self.published.current();
+        self.announce(None, &sites);
         loop {
             if let Some(deadline) = self.stopping {
                 if self.live == 0 || self.now >= deadline {
@@ -176,17 +191,27 @@ impl Worker {
             }
             self.now = Instant::now();
             self.date.refresh();
+            // A request that arrived after a publish is answered from the
+            // new table: the publish happened before its bytes woke us.
+            if let Some(new) = self.published.changed(sites.generation) {
+                self.announce(Some(&sites), &new);
+                // The old table (and a root only it held) goes here;
+                // outputs still sending from it hold their own `Arc`.
+                sites = new;
+            }
             for i in 0..self.events.len() {
                 let (ev, tok) = self.events.get(i);
                 if tok & LISTEN_TOKEN != 0 {
-                    self.on_listener(&root, (tok & !LISTEN_TOKEN) as usize);
+                    self.on_listener(&sites, (tok & !LISTEN_TOKEN) as usize);
                 } else if tok == WAKE_TOKEN {
                     self.begin_stop();
+                } else if tok == RELOAD_TOKEN {
+                    // Handled above.
                 } else {
-                    self.on_conn(&root, tok as u32, (tok >> 32) as u32, ev);
+                    self.on_conn(&sites, tok as u32, (tok >> 32) as u32, ev);
                 }
             }
-            self.run_timers(&root);
+            self.run_timers();
             if self.paused_until.is_some_and(|t| t <= self.now) {
                 self.paused_until = None;
                 if self.stopping.is_none() && self.live < self.cfg.max_conns {
@@ -205,6 +230,32 @@ impl Worker {
         if let Some(l) = self.log.as_mut() {
             l.flush(self.c);
         }
+    }
+
+    /// Logs which roots this thread serves from now on (the digests as
+    /// `tarweb-pack` prints them): all of them at start, then what changed.
+    fn announce(&self, old: Option<&Sites>, new: &Sites) {
+        let mut line = format!("worker {}: generation {}:", self.id, new.generation);
+        let same = |o: &Sites, name: &str, g: u64| o.named(name).is_some_and(|r| r.generation == g);
+        for (name, r) in new.entries() {
+            if old.is_some_and(|o| same(o, name, r.generation)) {
+                continue;
+            }
+            if new.vhosts {
+                line += &format!(" {name} {}", r.digest_hex);
+            } else {
+                line += &format!(" serving {}", r.digest_hex);
+            }
+        }
+        for (name, _) in old.iter().flat_map(|o| o.entries()) {
+            if new.named(name).is_none() {
+                line += &format!(" {name} removed");
+            }
+        }
+        if new.entries().next().is_none() {
+            line += " no sites (421 for every host)";
+        }
+        println!("{line}");
     }
 
     fn begin_stop(&mut self) {
@@ -232,7 +283,7 @@ impl Worker {
         }
     }
 
-    fn on_listener(&mut self, root: &Root, i: usize) {
+    fn on_listener(&mut self, sites: &Sites, i: usize) {
         if self.live >= self.cfg.max_conns {
             let _ = self.listen(false);
             return;
@@ -256,7 +307,7 @@ impl Worker {
                 // before registering: a connection closed after one
                 // response never touches epoll, and the registration does
                 // not report the bytes already read.
-                if !self.drive(root, slot, &mut conn) {
+                if !self.drive(sites, slot, &mut conn) {
                     self.close(slot, conn);
                     return;
                 }
@@ -289,7 +340,7 @@ impl Worker {
         }
     }
 
-    fn on_conn(&mut self, root: &Root, slot: u32, gen: u32, ev: u32) {
+    fn on_conn(&mut self, sites: &Sites, slot: u32, gen: u32, ev: u32) {
         let Some(s) = self.slots.get_mut(slot as usize) else {
             return;
         };
@@ -314,7 +365,7 @@ impl Worker {
             self.close(slot, conn);
             return;
         }
-        if self.drive(root, slot, &mut conn) {
+        if self.drive(sites, slot, &mut conn) {
             self.slots[slot as usize].conn = Some(conn);
         } else {
             self.close(slot, conn);
@@ -323,13 +374,14 @@ impl Worker {
 
     /// Moves a connection as far as it goes without blocking. Returns false
     /// when it must be closed.
-    fn drive(&mut self, root: &Root, slot: u32, conn: &mut Conn) -> bool {
+    fn drive(&mut self, sites: &Sites, slot: u32, conn: &mut Conn) -> bool {
         let fd = conn.transport.fd();
         loop {
             // 1. Pending output first.
             if let Some(mut out) = conn.out.take() {
                 let own = out.root.take();
-                let r = out.flush(fd, own.as_deref().unwrap_or(root), &mut self.iov, self.c);
+                let root = own.as_deref().or_else(|| out.site.map(|i| &**sites.get(i)));
+                let r = out.flush(fd, root, &mut self.iov, self.c);
                 out.root = own;
                 match r {
                     Ok(Flush::Done) => {
@@ -337,8 +389,11 @@ impl Worker {
                         self.out_pool.push(out);
                     }
                     Ok(Flush::Blocked) => {
-                        if out.root.is_none() {
-                            out.root = Some(self.root.clone());
+                        // It outlives this call, maybe this table: keep
+                        // its root alive (the one atomic increment, and
+                        // only for a blocked response).
+                        if let (None, Some(i)) = (&out.root, out.site) {
+                            out.root = Some(sites.get(i).clone());
                         }
                         conn.out = Some(out);
                         self.arm(slot, conn, TimerKind::Send);
@@ -357,7 +412,7 @@ impl Worker {
             // 2. Complete requests already buffered.
             if conn.input_ready {
                 if let Some(mut buf) = conn.input.take() {
-                    let used = self.process(root, conn, &buf.data[..buf.len]);
+                    let used = self.process(sites, conn, &buf.data[..buf.len]);
                     buf.consume(used);
                     self.keep_input(conn, buf);
                     continue;
@@ -390,7 +445,7 @@ impl Worker {
                     Ok(n) => {
                         conn.read_pending = n == room;
                         buf.len += n;
-                        let used = self.process(root, conn, &buf.data[..buf.len]);
+                        let used = self.process(sites, conn, &buf.data[..buf.len]);
                         buf.consume(used);
                         self.keep_input(conn, buf);
                     }
@@ -409,7 +464,7 @@ impl Worker {
                     Ok(0) => false,
                     Ok(n) => {
                         conn.read_pending = n == scratch.len();
-                        let used = self.process(root, conn, &scratch[..n]);
+                        let used = self.process(sites, conn, &scratch[..n]);
                         if used < n {
                             let mut buf = self.in_pool.pop().unwrap_or_default();
                             buf.reserve_total(n - used);
@@ -473,16 +528,16 @@ impl Worker {
 
     /// Parses and answers the complete requests at the start of `data`;
     /// returns how many bytes were consumed.
-    fn process(&mut self, root: &Root, conn: &mut Conn, data: &[u8]) -> usize {
+    fn process(&mut self, sites: &Sites, conn: &mut Conn, data: &[u8]) -> usize {
         let mut out = conn
             .out
             .take()
             .unwrap_or_else(|| self.out_pool.pop().unwrap_or_default());
         let ctx = Ctx {
-            blob: root.blob(),
             date: self.date.line(),
             server: &self.cfg.server_line,
             sendfile_threshold: self.cfg.sendfile_threshold,
+            root: b"",
         };
         let mut at = 0;
         loop {
@@ -529,6 +584,16 @@ impl Worker {
                     conn.linger = true;
                 }
                 Ok(req) => {
+                    let site = sites.pick(req.host, req.target);
+                    if let Some((i, _)) = site {
+                        // One output points into one blob: a request for
+                        // another site waits for this batch to be sent.
+                        if out.root.is_some() || out.site.is_some_and(|s| s != i) {
+                            conn.input_ready = true;
+                            break;
+                        }
+                        out.site = Some(i);
+                    }
                     at += req.head_len;
                     conn.requests += 1;
                     conn.head_start = None;
@@ -542,7 +607,36 @@ impl Worker {
                         response::builtin(&mut out, &ctx, 413, false, true, req.version)
                     } else {
                         conn.discard = req.content_length;
-                        response::respond(&mut out, &ctx, &req, close, &mut self.path_buf)
+                        match site {
+                            Some((_, root)) => {
+                                let ctx = Ctx {
+                                    root: if self.cfg.root_header {
+                                        &root.header_line
+                                    } else {
+                                        b""
+                                    },
+                                    ..ctx
+                                };
+                                let blob = root.blob();
+                                response::respond(
+                                    &mut out,
+                                    &ctx,
+                                    blob,
+                                    &req,
+                                    close,
+                                    &mut self.path_buf,
+                                )
+                            }
+                            // No site for this host (and no default).
+                            None => response::builtin(
+                                &mut out,
+                                &ctx,
+                                421,
+                                req.method == request::Method::Head,
+                                close,
+                                req.version,
+                            ),
+                        }
                     };
                     self.c.bump(Sc::Requests);
                     if let Some(l) = self.log.as_mut() {
@@ -584,7 +678,7 @@ impl Worker {
         }
     }
 
-    fn run_timers(&mut self, root: &Root) {
+    fn run_timers(&mut self) {
         for k in 0..4 {
             while let Some(e) = self.timers.pop_due(k, self.now) {
                 let s = &mut self.slots[e.slot as usize];
@@ -612,13 +706,13 @@ impl Worker {
                     // Slowloris or a stalled body: say so, once, and close.
                     let mut out = self.out_pool.pop().unwrap_or_default();
                     let ctx = Ctx {
-                        blob: root.blob(),
                         date: self.date.line(),
                         server: &self.cfg.server_line,
                         sendfile_threshold: self.cfg.sendfile_threshold,
+                        root: b"",
                     };
                     response::builtin(&mut out, &ctx, 408, false, true, Version::Http11);
-                    let _ = out.flush(conn.transport.fd(), root, &mut self.iov, self.c);
+                    let _ = out.flush(conn.transport.fd(), None, &mut self.iov, self.c);
                     out.clear();
                     self.out_pool.push(out);
                 }

@@ -22,7 +22,7 @@ pub struct Site {
     pub files: HashMap<String, Vec<u8>>,
 }
 
-fn xorshift(n: usize, mut seed: u64) -> Vec<u8> {
+pub fn xorshift(n: usize, mut seed: u64) -> Vec<u8> {
     let mut v = Vec::with_capacity(n + 8);
     while v.len() < n {
         seed ^= seed << 13;
@@ -34,7 +34,7 @@ fn xorshift(n: usize, mut seed: u64) -> Vec<u8> {
     v
 }
 
-fn text(n: usize) -> Vec<u8> {
+pub fn text(n: usize) -> Vec<u8> {
     let words = [
         "tarweb ",
         "serves ",
@@ -259,6 +259,7 @@ pub struct Server {
     /// Every address printed, in --listen order.
     pub addrs: Vec<SocketAddr>,
     pub stats: SocketAddr,
+    /// Lines of stdout and stderr (stderr lines are also echoed).
     pub lines: mpsc::Receiver<String>,
 }
 
@@ -275,6 +276,13 @@ impl Server {
         )
     }
 
+    /// `tarweb-serve --sites DIR`.
+    pub fn start_sites(dir: &std::path::Path, extra: &[&str]) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tarweb-serve"));
+        cmd.arg("--sites");
+        Self::start_cmd(cmd, dir, extra)
+    }
+
     /// `cmd` runs the server (it may be a wrapper such as prlimit, or carry
     /// environment variables).
     pub fn start_cmd(mut cmd: Command, blob: &std::path::Path, extra: &[&str]) -> Server {
@@ -283,17 +291,26 @@ impl Server {
             .args(["--listen", "127.0.0.1:0", "--stats-listen", "127.0.0.1:0"])
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let out = child.stdout.take().unwrap();
+        let err = child.stderr.take().unwrap();
         let (tx, rx) = mpsc::channel();
+        let tx2 = tx.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(out).lines() {
                 let Ok(line) = line else { break };
                 if tx.send(line).is_err() {
                     break;
                 }
+            }
+        });
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("{line}");
+                let _ = tx2.send(line);
             }
         });
         let (mut addrs, mut stats) = (Vec::new(), None);
@@ -380,6 +397,115 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+impl Server {
+    /// Waits (bounded) for an output line satisfying `f`; returns it.
+    pub fn wait_line(&self, what: &str, f: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) if f(&l) => return l,
+                Ok(_) => {}
+                Err(_) => panic!("no line {what} within 20 s"),
+            }
+        }
+    }
+
+    /// Waits (bounded) until every line of `want` was printed, in any
+    /// order.
+    pub fn wait_lines(&self, want: &[String]) {
+        let mut left: Vec<&String> = want.iter().collect();
+        while !left.is_empty() {
+            let l = self.wait_line(&format!("{left:?}"), |l| left.iter().any(|w| *w == l));
+            left.retain(|w| **w != l);
+        }
+    }
+
+    /// Drops the lines printed so far.
+    pub fn drain_lines(&self) -> Vec<String> {
+        self.lines.try_iter().collect()
+    }
+
+    /// Lines of /proc/<pid>/maps, and those of blob memfds among them.
+    pub fn map_counts(&self) -> (usize, usize) {
+        let maps = std::fs::read_to_string(format!("/proc/{}/maps", self.pid())).unwrap();
+        let blob = maps
+            .lines()
+            .filter(|l| l.contains("memfd:tarweb-blob"))
+            .count();
+        (maps.lines().count(), blob)
+    }
+
+    /// Descriptors that are blob memfds.
+    pub fn memfd_count(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.unwrap().path()).ok())
+            .filter(|l| l.to_string_lossy().contains("memfd:tarweb-blob"))
+            .count()
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let st = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+}
+
+/// The tarweb-pack binary: built beside tarweb-serve by `cargo test
+/// --workspace`; otherwise built here, into a target directory of its
+/// own (the outer cargo holds the lock of ours).
+pub fn tarweb_pack() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let serve = PathBuf::from(env!("CARGO_BIN_EXE_tarweb-serve"));
+        let beside = serve.with_file_name("tarweb-pack");
+        if beside.exists() {
+            return beside;
+        }
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pack-build");
+        let st = Command::new(env!("CARGO"))
+            .args(["build", "-q", "-p", "tarweb-pack", "--bin", "tarweb-pack"])
+            .env("CARGO_TARGET_DIR", &dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap();
+        assert!(st.success(), "building tarweb-pack");
+        dir.join("debug/tarweb-pack")
+    })
+    .clone()
+}
+
+/// Packs `dir` into `out` with the tarweb-pack binary; returns the digest
+/// it prints (from `tarweb-pack verify`).
+pub fn pack(dir: &std::path::Path, out: &std::path::Path) -> String {
+    let st = Command::new(tarweb_pack())
+        .arg(dir)
+        .arg("-q")
+        .arg("-o")
+        .arg(out)
+        .env("SOURCE_DATE_EPOCH", LAST_MODIFIED.to_string())
+        .status()
+        .unwrap();
+    assert!(st.success(), "tarweb-pack {}", dir.display());
+    let v = Command::new(tarweb_pack())
+        .arg("verify")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(v.status.success());
+    let text =
+        String::from_utf8_lossy(&v.stdout).into_owned() + &String::from_utf8_lossy(&v.stderr);
+    text.split("digest ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no digest in {text:?}"))
+        .to_string()
 }
 
 /// Counter deltas.
@@ -494,6 +620,12 @@ impl Client {
             headers,
             body,
         })
+    }
+
+    /// Reads once (at least one byte, kept for `read_response`); false on
+    /// EOF.
+    pub fn read_some(&mut self) -> bool {
+        self.fill()
     }
 
     /// True if the server closed (EOF or reset) within the read timeout.

@@ -1,0 +1,527 @@
+//! Notices a new site on disk, loads it, and publishes it.
+//!
+//! What is watched is a directory, never the file: a deploy replaces the
+//! file by a rename (`mv site.twb.new site.twb`) or a symlink flip
+//! (`ln -sfn`), and neither is an event on the old file. So inotify
+//! watches the file's directory, the directory of the real file when the
+//! path goes through a symlink, and the parent of every symlinked component
+//! of the path (a `current -> releases/v2` flip). Any event there triggers
+//! a re-check, which compares a `stat` identity (device, inode, size,
+//! mtime, ctime) with the one loaded: unrelated events cost a stat.
+//! Without inotify (or with `--watch poll`) the same check runs every
+//! interval; SIGHUP forces a check that also retries files that failed.
+//!
+//! A candidate is loaded with `Root::load` (a sealed copy, fully validated
+//! with its digest) and published only if that succeeds; otherwise the old
+//! root stays and the reason is logged once per file version. Loading runs
+//! on this thread, so the workers never wait for it.
+
+use crate::publish::Published;
+use crate::root::Root;
+use crate::sites::{self, Site, Sites, DEFAULT_STEM};
+use inotify::{Inotify, WatchMask, Watches};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What to serve: one blob, or a directory of `<host>.twb` files.
+#[derive(Clone, Debug)]
+pub enum Target {
+    File(PathBuf),
+    Dir(PathBuf),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// inotify, falling back to polling when it is unavailable.
+    Inotify,
+    Poll,
+    /// Never reload (SIGHUP still does).
+    Off,
+}
+
+/// Events of one deploy (a rename, a symlink flip, a file written in place
+/// and closed) arrive together; wait this long for quiet before checking.
+const QUIET: Duration = Duration::from_millis(50);
+const QUIET_MAX: Duration = Duration::from_secs(1);
+
+enum Msg {
+    Changed,
+    Recheck,
+    InotifyFailed(String),
+}
+
+/// Asks the watcher thread for a check (SIGHUP).
+#[derive(Clone)]
+pub struct Handle {
+    tx: Sender<Msg>,
+}
+
+impl Handle {
+    /// A forced check: every file is loaded again if its identity changed
+    /// or it failed before.
+    pub fn recheck(&self) {
+        let _ = self.tx.send(Msg::Recheck);
+    }
+}
+
+/// `stat` identity of a file version (following symlinks).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Ident {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Ident {
+    fn of(m: &std::fs::Metadata) -> Ident {
+        Ident {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        }
+    }
+}
+
+struct Loaded {
+    id: Ident,
+    root: Arc<Root>,
+}
+
+/// Root generations (unique per loaded root, for logs and tests).
+static NEXT_ROOT: AtomicU64 = AtomicU64::new(1);
+
+pub struct Watcher {
+    target: Target,
+    mlock: bool,
+    /// Loaded sites by key: the file name stem in a directory, `""` for
+    /// the single file.
+    loaded: BTreeMap<String, Loaded>,
+    /// The identity that last failed to load, by key (not retried, not
+    /// logged again, until it changes or SIGHUP).
+    failed: HashMap<String, Ident>,
+    /// `.twb` names in the directory that cannot be host names (logged
+    /// once).
+    ignored: BTreeSet<String>,
+    /// Keys whose file could not be `stat`ed (logged once until it can).
+    unreadable: BTreeSet<String>,
+}
+
+fn log(msg: &str) {
+    println!("{msg}");
+}
+
+fn log_err(msg: &str) {
+    eprintln!("tarweb-serve: {msg}");
+}
+
+impl Watcher {
+    /// Loads what `target` names, for startup. A single file must load (it
+    /// is the whole site); in a directory, a bad file is logged and left
+    /// out, and an empty directory is a valid (empty) table.
+    pub fn start(target: Target, mlock: bool) -> Result<(Watcher, Sites), String> {
+        let mut w = Watcher {
+            target,
+            mlock,
+            loaded: BTreeMap::new(),
+            failed: HashMap::new(),
+            ignored: BTreeSet::new(),
+            unreadable: BTreeSet::new(),
+        };
+        match &w.target {
+            Target::File(p) => {
+                let id = std::fs::metadata(p)
+                    .map(|m| Ident::of(&m))
+                    .map_err(|e| format!("{}: open: {e}", p.display()))?;
+                let root = load(p, mlock).map_err(|e| e.to_string())?;
+                w.loaded.insert(String::new(), Loaded { id, root });
+            }
+            Target::Dir(d) => {
+                if !d.is_dir() {
+                    return Err(format!("{}: not a directory", d.display()));
+                }
+                w.check(false);
+            }
+        }
+        let sites = w.sites();
+        Ok((w, sites))
+    }
+
+    fn sites(&self) -> Sites {
+        match self.target {
+            Target::File(_) => Sites::single(self.loaded[""].root.clone()),
+            Target::Dir(_) => {
+                let hosts = self
+                    .loaded
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != DEFAULT_STEM)
+                    .map(|(k, l)| Site {
+                        name: k.as_str().into(),
+                        root: l.root.clone(),
+                    })
+                    .collect();
+                let default = self.loaded.get(DEFAULT_STEM).map(|l| l.root.clone());
+                Sites::hosts(hosts, default)
+            }
+        }
+    }
+
+    /// (key, path) of every file that should be served now.
+    fn candidates(&mut self) -> Vec<(String, PathBuf)> {
+        match &self.target {
+            Target::File(p) => vec![(String::new(), p.clone())],
+            Target::Dir(d) => {
+                let rd = match std::fs::read_dir(d) {
+                    Ok(rd) => rd,
+                    Err(e) => {
+                        // Keep serving what we have: a directory that
+                        // vanished for a moment is not a deploy.
+                        log_err(&format!("{}: {e}; keeping the current sites", d.display()));
+                        return self
+                            .loaded
+                            .keys()
+                            .map(|k| (k.clone(), d.join(format!("{k}.twb"))))
+                            .collect();
+                    }
+                };
+                let mut out = Vec::new();
+                let mut ignored = BTreeSet::new();
+                for e in rd.flatten() {
+                    let name = e.file_name();
+                    let Some(name) = name.to_str() else { continue };
+                    let Some(stem) = name.strip_suffix(".twb") else {
+                        continue;
+                    };
+                    if stem == DEFAULT_STEM || sites::valid_site_name(stem) {
+                        out.push((stem.to_string(), e.path()));
+                    } else if !stem.starts_with('.') {
+                        ignored.insert(name.to_string());
+                    }
+                }
+                for n in ignored.difference(&self.ignored) {
+                    log_err(&format!(
+                        "{}: ignored: not a lower-case host name or {DEFAULT_STEM}.twb",
+                        d.join(n).display()
+                    ));
+                }
+                self.ignored = ignored;
+                out
+            }
+        }
+    }
+
+    /// Loads what changed; returns true when the table changed.
+    fn check(&mut self, force: bool) -> bool {
+        let mut changed = false;
+        let cands = self.candidates();
+        let single = matches!(self.target, Target::File(_));
+        for (key, path) in &cands {
+            let id = match std::fs::metadata(path) {
+                Ok(m) => Ident::of(&m),
+                Err(e) => {
+                    // The single file keeps serving; in a directory a
+                    // dangling symlink is a removed site (below).
+                    if self.unreadable.insert(key.clone()) {
+                        let still = match self.loaded.get(key) {
+                            Some(l) if single => format!("; still serving {}", l.root.digest_hex),
+                            _ => String::new(),
+                        };
+                        log_err(&format!("{}: {e}{still}", path.display()));
+                    }
+                    continue;
+                }
+            };
+            self.unreadable.remove(key);
+            let old = self.loaded.get(key);
+            if old.is_some_and(|l| l.id == id) && !force {
+                continue;
+            }
+            if self.failed.get(key) == Some(&id) && !force {
+                continue;
+            }
+            let label = if single {
+                path.display().to_string()
+            } else {
+                key.clone()
+            };
+            match load(path, self.mlock) {
+                Ok(root) => {
+                    self.failed.remove(key);
+                    if let Some(old) = old.filter(|l| l.root.digest_hex == root.digest_hex) {
+                        // Same content (a re-deploy): keep the root the
+                        // workers already have.
+                        let root = old.root.clone();
+                        self.loaded.insert(key.clone(), Loaded { id, root });
+                        continue;
+                    }
+                    log(&format!(
+                        "loaded {label}: digest {} ({} bytes)",
+                        root.digest_hex,
+                        root.len()
+                    ));
+                    self.loaded.insert(key.clone(), Loaded { id, root });
+                    changed = true;
+                }
+                Err(e) => {
+                    let still = match old {
+                        Some(l) => format!("still serving {}", l.root.digest_hex),
+                        None => "not serving it".to_string(),
+                    };
+                    log_err(&format!("refusing {label}: {e}; {still}"));
+                    self.failed.insert(key.clone(), id);
+                }
+            }
+        }
+        if !single {
+            let present: BTreeSet<&String> = cands
+                .iter()
+                .filter(|(_, p)| p.exists())
+                .map(|(k, _)| k)
+                .collect();
+            let gone: Vec<String> = self
+                .loaded
+                .keys()
+                .filter(|k| !present.contains(k))
+                .cloned()
+                .collect();
+            for k in gone {
+                log(&format!("removed {k}"));
+                self.loaded.remove(&k);
+                changed = true;
+            }
+            self.failed.retain(|k, _| present.contains(k));
+            self.unreadable
+                .retain(|k| cands.iter().any(|(c, _)| c == k));
+        }
+        changed
+    }
+
+    /// Directories whose entries decide what `check` finds.
+    fn watch_dirs(&self) -> BTreeSet<PathBuf> {
+        let mut dirs = BTreeSet::new();
+        match &self.target {
+            Target::File(p) => dirs_for(p, &mut dirs),
+            Target::Dir(d) => {
+                dirs_for(&d.join("."), &mut dirs);
+                for k in self.loaded.keys() {
+                    dirs_for(&d.join(format!("{k}.twb")), &mut dirs);
+                }
+            }
+        }
+        dirs
+    }
+
+    /// Runs the watcher on its own thread; the handle forces checks.
+    pub fn spawn(mut self, published: Arc<Published>, mode: Mode, interval: Duration) -> Handle {
+        let (tx, rx) = mpsc::channel();
+        let mut watches = None;
+        if mode == Mode::Inotify {
+            match Inotify::init() {
+                Ok(mut ino) => {
+                    watches = Some((ino.watches(), HashMap::new()));
+                    let tx = tx.clone();
+                    let spawned =
+                        std::thread::Builder::new()
+                            .name("inotify".into())
+                            .spawn(move || {
+                                let mut buf = [0u8; 4096];
+                                loop {
+                                    match ino.read_events_blocking(&mut buf) {
+                                        Ok(_) => {
+                                            if tx.send(Msg::Changed).is_err() {
+                                                return;
+                                            }
+                                        }
+                                        Err(e) => {
+                                            let _ = tx.send(Msg::InotifyFailed(e.to_string()));
+                                            return;
+                                        }
+                                    }
+                                }
+                            });
+                    if let Err(e) = spawned {
+                        log_err(&format!("inotify thread: {e}; polling instead"));
+                        watches = None;
+                    }
+                }
+                Err(e) => log_err(&format!("inotify: {e}; polling every {interval:?} instead")),
+            }
+        }
+        // Watches in place before `ready`, then one check for what changed
+        // since the first load (before there was a watch to see it).
+        let mut poll = mode == Mode::Poll || (mode == Mode::Inotify && watches.is_none());
+        if let Some((w, held)) = watches.as_mut() {
+            poll |= !self.rewatch(w, held);
+        }
+        if mode != Mode::Off && self.check(false) {
+            published.publish(self.sites());
+        }
+        let handle = Handle { tx };
+        let spawned = std::thread::Builder::new()
+            .name("watch".into())
+            .spawn(move || {
+                loop {
+                    let msg = if poll {
+                        rx.recv_timeout(interval)
+                    } else {
+                        rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
+                    };
+                    let mut msgs = match msg {
+                        Ok(m) => vec![m],
+                        Err(RecvTimeoutError::Timeout) => Vec::new(),
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    };
+                    if matches!(msgs.first(), Some(Msg::Changed)) {
+                        // Let the rest of the deploy's events arrive.
+                        let t0 = Instant::now();
+                        while t0.elapsed() < QUIET_MAX {
+                            match rx.recv_timeout(QUIET) {
+                                Ok(m) => msgs.push(m),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    let mut force = false;
+                    for m in msgs {
+                        match m {
+                            Msg::Recheck => force = true,
+                            Msg::Changed => {}
+                            Msg::InotifyFailed(e) => {
+                                log_err(&format!("inotify: {e}; polling every {interval:?}"));
+                                watches = None;
+                                poll = true;
+                            }
+                        }
+                    }
+                    if self.check(force) {
+                        let g = published.publish(self.sites());
+                        log(&format!("published generation {g}"));
+                    }
+                    if let Some((w, held)) = watches.as_mut() {
+                        // A watch that could not be placed (a directory
+                        // that does not exist yet) is covered by polling.
+                        poll = mode == Mode::Poll || !self.rewatch(w, held);
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            log_err(&format!("watch thread: {e}; live reload is off"));
+        }
+        handle
+    }
+
+    /// Places a watch on every directory of `watch_dirs` and drops the
+    /// ones no longer needed. False when one could not be placed.
+    fn rewatch(&self, w: &mut Watches, held: &mut HashMap<i32, inotify::WatchDescriptor>) -> bool {
+        let mask = WatchMask::CLOSE_WRITE
+            | WatchMask::MOVED_TO
+            | WatchMask::MOVED_FROM
+            | WatchMask::CREATE
+            | WatchMask::DELETE
+            | WatchMask::ATTRIB
+            | WatchMask::DELETE_SELF
+            | WatchMask::MOVE_SELF
+            | WatchMask::ONLYDIR;
+        let mut all = true;
+        let mut now = HashMap::new();
+        for d in self.watch_dirs() {
+            match w.add(&d, mask) {
+                Ok(wd) => {
+                    now.insert(wd.get_watch_descriptor_id(), wd);
+                }
+                Err(_) => all = false,
+            }
+        }
+        for (id, wd) in held.drain() {
+            if !now.contains_key(&id) {
+                // Fails harmlessly when the directory is already gone.
+                let _ = w.remove(wd);
+            }
+        }
+        *held = now;
+        all
+    }
+}
+
+fn load(path: &Path, mlock: bool) -> Result<Arc<Root>, crate::root::LoadError> {
+    Root::load(path, NEXT_ROOT.fetch_add(1, Ordering::Relaxed), mlock).map(Arc::new)
+}
+
+/// The directories to watch for `file`: its parent; for every component
+/// of the path that is a symlink, that symlink's parent (a flip of it is an
+/// event there), following the link to the end; and the real file's
+/// parent.
+fn dirs_for(file: &Path, dirs: &mut BTreeSet<PathBuf>) {
+    follow(file, dirs, 0);
+    if let Some(p) = file.canonicalize().ok().as_deref().and_then(Path::parent) {
+        dirs.insert(p.to_path_buf());
+    }
+}
+
+fn follow(file: &Path, dirs: &mut BTreeSet<PathBuf>, depth: u32) {
+    let Ok(abs) = std::path::absolute(file) else {
+        return;
+    };
+    let comps: Vec<_> = abs.components().collect();
+    let mut prefix = PathBuf::new();
+    for (i, c) in comps.iter().enumerate() {
+        prefix.push(c);
+        let link = prefix
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink());
+        if !link || depth >= 40 {
+            continue;
+        }
+        let parent = prefix.parent().unwrap_or(Path::new("/"));
+        let parent = parent
+            .canonicalize()
+            .unwrap_or_else(|_| parent.to_path_buf());
+        dirs.insert(parent.clone());
+        let Ok(to) = std::fs::read_link(&prefix) else {
+            return;
+        };
+        let mut next = parent.join(to);
+        next.extend(&comps[i + 1..]);
+        return follow(&next, dirs, depth + 1);
+    }
+    if let Some(p) = abs.parent() {
+        dirs.insert(p.to_path_buf());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symlinked_components_add_their_parents() {
+        let t = std::env::temp_dir().join(format!("tarweb-watch-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&t);
+        std::fs::create_dir_all(t.join("releases/v1")).unwrap();
+        std::fs::write(t.join("releases/v1/site.twb"), b"x").unwrap();
+        std::os::unix::fs::symlink("releases/v1", t.join("current")).unwrap();
+        std::fs::create_dir_all(t.join("links")).unwrap();
+        std::os::unix::fs::symlink("../current/site.twb", t.join("links/site.twb")).unwrap();
+        let mut dirs = BTreeSet::new();
+        dirs_for(&t.join("links/site.twb"), &mut dirs);
+        let real = t.canonicalize().unwrap();
+        // links/ (the file's own directory), t (holds `current`), and the
+        // real directory releases/v1.
+        assert!(dirs.contains(&real.join("links")), "{dirs:?}");
+        assert!(dirs.contains(&real), "{dirs:?}");
+        assert!(dirs.contains(&real.join("releases/v1")), "{dirs:?}");
+        let mut dirs = BTreeSet::new();
+        dirs_for(&t.join("current/site.twb"), &mut dirs);
+        assert!(dirs.contains(&real), "{dirs:?}");
+        assert!(dirs.contains(&real.join("releases/v1")), "{dirs:?}");
+        std::fs::remove_dir_all(&t).unwrap();
+    }
+}
