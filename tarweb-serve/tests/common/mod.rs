@@ -247,8 +247,16 @@ pub fn site() -> &'static Site {
         not_found.sort_by_key(|v| v.body.len());
         let spec = BlobSpec { routes, not_found };
         let (bytes, _) = tarweb_format::blob_to_vec(&spec).unwrap();
-        let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("site-{}.twb", std::process::id()));
-        std::fs::write(&path, bytes).unwrap();
+        // Named by content: every test binary and every run shares one
+        // file instead of leaving a 17 MiB copy per process behind. Written
+        // beside and renamed, so a concurrent test never sees half of it.
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        let path = dir.join(format!("site-{:016x}.twb", fnv(&bytes)));
+        if !path.exists() {
+            let tmp = dir.join(format!("site-{}.tmp", std::process::id()));
+            std::fs::write(&tmp, &bytes).unwrap();
+            std::fs::rename(&tmp, &path).unwrap();
+        }
         Site { path, files }
     })
 }
