@@ -6,11 +6,12 @@ use crate::access_log::AccessLog;
 use crate::root::Root;
 use crate::stats::{self, Counters};
 use crate::sys;
-use crate::worker::{Config, Worker};
+use crate::tls::{CertSources, KtlsMode, Tls};
+use crate::worker::{Config, Listener, Worker};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +32,51 @@ pub struct Options {
     pub send_timeout: Duration,
     pub shutdown_timeout: Duration,
     pub access_log: Option<String>,
+    /// HTTPS listeners (not with systemd's sockets).
+    pub tls_listen: Vec<SocketAddr>,
+    /// Required with `tls_listen`.
+    pub tls_certs: Option<CertSources>,
+    pub ktls: KtlsMode,
+    pub redirect_https: bool,
+}
+
+/// Builds the TLS side: decides kernel or user-space records (one line
+/// on stderr when kTLS is missing), loads the certificates.
+fn setup_tls(o: &Options) -> Result<Option<Arc<Tls>>, String> {
+    if o.tls_listen.is_empty() {
+        return Ok(None);
+    }
+    let sources = o
+        .tls_certs
+        .clone()
+        .ok_or("--tls-listen needs --tls-cert and --tls-key")?;
+    let kernel = match o.ktls {
+        KtlsMode::Off => false,
+        KtlsMode::Require | KtlsMode::Auto => {
+            let have = sys::ktls_available();
+            if !have && o.ktls == KtlsMode::Require {
+                return Err("--ktls=require: this kernel has no kTLS (the \"tls\" ULP is missing; `modprobe tls` loads it)".into());
+            }
+            if !have {
+                eprintln!("tarweb-serve: kernel TLS unavailable (no \"tls\" ULP): HTTPS records are encrypted in user space; `modprobe tls` (or /etc/modules-load.d/tls.conf) enables kTLS");
+            }
+            have
+        }
+    };
+    Ok(Some(Arc::new(Tls::new(sources, kernel)?)))
+}
+
+/// SIGHUP: certificates read again; a bad set keeps the old one.
+fn reload_tls(tls: Option<&Tls>) {
+    let Some(tls) = tls else {
+        return;
+    };
+    match tls.reload() {
+        Ok(n) => eprintln!("tarweb-serve: SIGHUP: {n} certificate(s) reloaded"),
+        Err(e) => {
+            eprintln!("tarweb-serve: SIGHUP: certificates not reloaded, keeping the old ones: {e}")
+        }
+    }
 }
 
 fn sd_notify(msg: &str) {
@@ -84,12 +130,17 @@ pub fn run(o: Options) -> Result<(), String> {
     sys::block_term_signals();
     let _ = sys::raise_nofile_limit();
     let root = Arc::new(Root::load(&o.site, 1, o.mlock).map_err(|e| e.to_string())?);
+    let tls = setup_tls(&o)?;
     let threads = o.threads.max(1);
-    let mut per_thread: Vec<Vec<OwnedFd>> = (0..threads).map(|_| Vec::new()).collect();
+    let mut per_thread: Vec<Vec<Listener>> = (0..threads).map(|_| Vec::new()).collect();
+    let mut tls_port = None;
     let shared = if let Some(fds) = sys::systemd_listeners() {
         for fd in &fds {
             for t in per_thread.iter_mut() {
-                t.push(fd.try_clone().map_err(|e| format!("dup: {e}"))?);
+                t.push(Listener {
+                    fd: fd.try_clone().map_err(|e| format!("dup: {e}"))?,
+                    tls: false,
+                });
             }
             if let Ok(a) = sys::local_addr(fd.as_raw_fd()) {
                 println!("listening on {a} (systemd)");
@@ -97,21 +148,31 @@ pub fn run(o: Options) -> Result<(), String> {
         }
         true
     } else {
-        for addr in &o.listen {
-            let mut addr = *addr;
-            for (t, fds) in per_thread.iter_mut().enumerate() {
-                let fd =
-                    sys::listener(&addr, 4096).map_err(|e| format!("listen on {addr}: {e}"))?;
-                if t == 0 {
-                    // Port 0: every thread binds the port the first got.
-                    addr = sys::local_addr(fd.as_raw_fd()).map_err(|e| e.to_string())?;
-                    println!("listening on {addr}");
-                }
-                fds.push(fd);
-            }
-        }
         false
     };
+    let plain = if shared { &[][..] } else { &o.listen[..] };
+    let all = plain.iter().map(|a| (a, false));
+    for (addr, is_tls) in all.chain(o.tls_listen.iter().map(|a| (a, true))) {
+        let mut addr = *addr;
+        for (t, fds) in per_thread.iter_mut().enumerate() {
+            let fd = sys::listener(&addr, 4096).map_err(|e| format!("listen on {addr}: {e}"))?;
+            if t == 0 {
+                // Port 0: every thread binds the port the first got.
+                addr = sys::local_addr(fd.as_raw_fd()).map_err(|e| e.to_string())?;
+                if is_tls {
+                    tls_port.get_or_insert(addr.port());
+                    let how = match tls.as_deref() {
+                        Some(t) if t.kernel => "kTLS",
+                        _ => "user-space TLS",
+                    };
+                    println!("listening on {addr} (https, {how})");
+                } else {
+                    println!("listening on {addr}");
+                }
+            }
+            fds.push(Listener { fd, tls: is_tls });
+        }
+    }
     let counters: &'static [Counters] =
         Box::leak((0..threads).map(|_| Counters::default()).collect());
     if let Some(a) = o.stats_listen {
@@ -151,6 +212,13 @@ pub fn run(o: Options) -> Result<(), String> {
         idle_timeout: o.idle_timeout,
         send_timeout: o.send_timeout,
         shutdown_timeout: o.shutdown_timeout,
+        tls: tls.clone(),
+        redirect_https: match (o.redirect_https, tls_port) {
+            (false, _) => None,
+            (true, None) => return Err("--redirect-https needs --tls-listen".into()),
+            (true, Some(443)) => Some(String::new()),
+            (true, Some(p)) => Some(format!(":{p}")),
+        },
     });
     let wake = sys::eventfd().map_err(|e| e.to_string())?;
     let mut handles = Vec::new();
@@ -184,7 +252,9 @@ pub fn run(o: Options) -> Result<(), String> {
     println!("ready");
     let _ = std::io::stdout().flush();
     sd_notify("READY=1");
-    sys::wait_term_signal();
+    while sys::wait_term_signal() == libc::SIGHUP {
+        reload_tls(tls.as_deref());
+    }
     sd_notify("STOPPING=1");
     sys::eventfd_signal(wake.as_raw_fd());
     for h in handles {

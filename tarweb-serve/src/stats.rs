@@ -19,12 +19,17 @@ pub enum Sc {
     Sendfile,
     Close,
     Shutdown,
-    /// Not syscalls: requests answered and connections accepted.
+    /// kTLS reads (recvmsg with a control buffer).
+    Recvmsg,
+    /// Not syscalls: requests answered, connections accepted, TLS
+    /// handshakes completed and failed.
     Requests,
     Connections,
+    TlsHandshakes,
+    TlsFailures,
 }
 
-pub const NAMES: [&str; 12] = [
+pub const NAMES: [&str; 15] = [
     "accept4",
     "epoll_ctl",
     "epoll_wait",
@@ -35,15 +40,18 @@ pub const NAMES: [&str; 12] = [
     "sendfile",
     "close",
     "shutdown",
+    "recvmsg",
     "requests",
     "connections",
+    "tls_handshakes",
+    "tls_failures",
 ];
 
 /// One worker's counters, padded to its own cache lines.
 #[repr(align(128))]
 #[derive(Default)]
 pub struct Counters {
-    n: [AtomicU64; 12],
+    n: [AtomicU64; 15],
 }
 
 impl Counters {

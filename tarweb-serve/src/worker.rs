@@ -9,7 +9,7 @@
 //! drained, so a keep-alive request costs exactly one read.
 
 use crate::access_log::AccessLog;
-use crate::conn::{Conn, Flush, InBuf, Output, TimerKind, IN_CAP};
+use crate::conn::{Conn, Flush, InBuf, Output, TimerKind, Transport, IN_CAP};
 use crate::date::DateCache;
 use crate::http::request::{self, Error as ParseError, Version, MAX_TARGET};
 use crate::response::{self, Ctx};
@@ -19,6 +19,7 @@ use crate::sys::{
     self, Events, EPOLLERR, EPOLLET, EPOLLEXCLUSIVE, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP,
 };
 use crate::timers::{self, Entry, Timers};
+use crate::tls::{self, Tls};
 use std::io::{self, IoSlice};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
@@ -34,6 +35,17 @@ pub struct Config {
     pub idle_timeout: Duration,
     pub send_timeout: Duration,
     pub shutdown_timeout: Duration,
+    /// HTTPS listeners serve with this.
+    pub tls: Option<Arc<Tls>>,
+    /// `--redirect-https`: plain listeners answer 308 to https://, with
+    /// this after the host (`:PORT`, empty for 443).
+    pub redirect_https: Option<String>,
+}
+
+/// A listening socket and what its connections speak.
+pub struct Listener {
+    pub fd: OwnedFd,
+    pub tls: bool,
 }
 
 const WAKE_TOKEN: u64 = 1 << 62;
@@ -52,7 +64,7 @@ pub struct Worker {
     root: Arc<Root>,
     c: &'static Counters,
     ep: OwnedFd,
-    listeners: Vec<OwnedFd>,
+    listeners: Vec<Listener>,
     listen_flags: u32,
     listening: bool,
     /// Listeners out of epoll until then (EMFILE/ENFILE).
@@ -80,7 +92,7 @@ impl Worker {
         cfg: Arc<Config>,
         root: Arc<Root>,
         c: &'static Counters,
-        listeners: Vec<OwnedFd>,
+        listeners: Vec<Listener>,
         shared_listeners: bool,
         wake: RawFd,
         log: Option<AccessLog>,
@@ -136,13 +148,13 @@ impl Worker {
             if on {
                 sys::epoll_add(
                     self.ep.as_raw_fd(),
-                    l.as_raw_fd(),
+                    l.fd.as_raw_fd(),
                     self.listen_flags,
                     LISTEN_TOKEN | i as u64,
                     self.c,
                 )?;
             } else {
-                sys::epoll_del(self.ep.as_raw_fd(), l.as_raw_fd(), self.c)?;
+                sys::epoll_del(self.ep.as_raw_fd(), l.fd.as_raw_fd(), self.c)?;
             }
         }
         self.listening = on;
@@ -214,7 +226,7 @@ impl Worker {
         let _ = sys::epoll_del(self.ep.as_raw_fd(), self.wake, self.c);
         let _ = self.listen(false);
         for l in std::mem::take(&mut self.listeners) {
-            sys::close(l, self.c);
+            sys::close(l.fd, self.c);
         }
         for i in 0..self.slots.len() {
             let busy = match &self.slots[i].conn {
@@ -239,8 +251,19 @@ impl Worker {
         let Some(l) = self.listeners.get(i) else {
             return;
         };
-        match sys::accept(l.as_raw_fd(), self.c) {
+        let tls = l.tls;
+        match sys::accept(l.fd.as_raw_fd(), self.c) {
             Ok((fd, peer)) => {
+                let transport = match (tls, &self.cfg.tls) {
+                    (true, Some(cfg)) => match tls::Session::new(cfg) {
+                        Ok(s) => Transport::Tls(fd, s),
+                        Err(_) => {
+                            sys::close(fd, self.c);
+                            return;
+                        }
+                    },
+                    _ => Transport::Plain(fd),
+                };
                 self.c.bump(Sc::Connections);
                 let slot = match self.free.pop() {
                     Some(s) => s,
@@ -250,7 +273,7 @@ impl Worker {
                     }
                 };
                 self.live += 1;
-                let mut conn = Conn::new(fd, peer, self.now);
+                let mut conn = Conn::new(transport, peer, self.now);
                 // Read (the data is there: TCP_DEFER_ACCEPT) and answer
                 // before registering: a connection closed after one
                 // response never touches epoll, and the registration does
@@ -300,7 +323,7 @@ impl Worker {
         };
         if ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR) != 0 {
             conn.read_pending = true;
-        } else if conn.out.is_none() {
+        } else if conn.out.is_none() && !conn.transport.handshaking() {
             // Only "writable" and nothing to write (e.g. right after
             // registration).
             self.slots[slot as usize].conn = Some(conn);
@@ -323,12 +346,36 @@ impl Worker {
     /// Moves a connection as far as it goes without blocking. Returns false
     /// when it must be closed.
     fn drive(&mut self, root: &Root, slot: u32, conn: &mut Conn) -> bool {
-        let fd = conn.transport.fd();
+        if conn.transport.handshaking() {
+            match conn.transport.handshake(self.c) {
+                Ok(true) => {
+                    self.c.bump(Sc::TlsHandshakes);
+                    // The first request may have come with the client's
+                    // last flight (already in rustls, or in the socket for
+                    // the kernel) without a new edge: read it.
+                    conn.read_pending = true;
+                }
+                Ok(false) => {
+                    // The handshake shares the head timeout, from accept.
+                    self.arm(slot, conn, TimerKind::Head);
+                    return true;
+                }
+                Err(_) => {
+                    self.c.bump(Sc::TlsFailures);
+                    return false;
+                }
+            }
+        }
         loop {
             // 1. Pending output first.
             if let Some(mut out) = conn.out.take() {
                 let own = out.root.take();
-                let r = out.flush(fd, own.as_deref().unwrap_or(root), &mut self.iov, self.c);
+                let r = conn.transport.flush(
+                    &mut out,
+                    own.as_deref().unwrap_or(root),
+                    &mut self.iov,
+                    self.c,
+                );
                 out.root = own;
                 match r {
                     Ok(Flush::Done) => {
@@ -381,7 +428,7 @@ impl Worker {
             if let Some(mut buf) = conn.input.take() {
                 buf.grow_if_full();
                 let room = buf.data.len() - buf.len;
-                match sys::read(fd, &mut buf.data[buf.len..], self.c) {
+                match conn.transport.read(&mut buf.data[buf.len..], self.c) {
                     Ok(0) => {
                         self.in_pool.push(buf);
                         return false;
@@ -404,7 +451,7 @@ impl Worker {
                 }
             } else {
                 let mut scratch = std::mem::take(&mut self.scratch);
-                let keep = match sys::read(fd, &mut scratch, self.c) {
+                let keep = match conn.transport.read(&mut scratch, self.c) {
                     Ok(0) => false,
                     Ok(n) => {
                         conn.read_pending = n == scratch.len();
@@ -442,6 +489,7 @@ impl Worker {
         let fd = conn.transport.fd();
         if !conn.lingering {
             conn.lingering = true;
+            conn.transport.close_notify(self.c);
             sys::shutdown_write(fd, self.c);
             if let Some(mut buf) = conn.input.take() {
                 buf.len = 0;
@@ -535,9 +583,16 @@ impl Worker {
                         || !req.keep_alive()
                         || conn.requests >= self.cfg.max_requests
                         || self.stopping.is_some();
+                    let redirect = match (&self.cfg.redirect_https, &conn.transport) {
+                        (Some(port), Transport::Plain(_)) => Some(port.as_bytes()),
+                        _ => None,
+                    };
                     let meta = if too_big {
                         conn.linger = true;
                         response::builtin(&mut out, &ctx, 413, false, true, req.version)
+                    } else if let Some(port) = redirect {
+                        conn.discard = req.content_length;
+                        response::redirect_https(&mut out, &ctx, &req, port, close)
                     } else {
                         conn.discard = req.content_length;
                         response::respond(&mut out, &ctx, &req, close, &mut self.path_buf)
@@ -606,7 +661,10 @@ impl Worker {
                     s.conn = Some(conn);
                     continue;
                 }
-                if conn.timer == TimerKind::Head && conn.out.is_none() {
+                if conn.timer == TimerKind::Head
+                    && conn.out.is_none()
+                    && !conn.transport.handshaking()
+                {
                     // Slowloris or a stalled body: say so, once, and close.
                     let mut out = self.out_pool.pop().unwrap_or_default();
                     let ctx = Ctx {
@@ -615,7 +673,7 @@ impl Worker {
                         server: &self.cfg.server_line,
                     };
                     response::builtin(&mut out, &ctx, 408, false, true, Version::Http11);
-                    let _ = out.flush(conn.transport.fd(), root, &mut self.iov, self.c);
+                    let _ = conn.transport.flush(&mut out, root, &mut self.iov, self.c);
                     out.clear();
                     self.out_pool.push(out);
                 }
@@ -633,7 +691,7 @@ impl Worker {
             buf.len = 0;
             self.in_pool.push(buf);
         }
-        sys::close(conn.transport.into_fd(), self.c);
+        conn.transport.close(self.c);
         let s = &mut self.slots[slot as usize];
         s.gen = s.gen.wrapping_add(1).max(1);
         self.free.push(slot);

@@ -1,0 +1,246 @@
+//! A session whose records the kernel encrypts and decrypts (kTLS): the
+//! keys from rustls' handshake in the kernel's layout, their installation,
+//! reading (application data, alerts, KeyUpdate), and close_notify. After
+//! `install`, responses go out through the very same writev/sendfile code
+//! as plain HTTP.
+
+use crate::stats::Counters;
+use crate::sys::{self, KtlsDir, KtlsFlag};
+use rustls::kernel::KernelConnection;
+use rustls::server::ServerConnectionData;
+use rustls::{ConnectionTrafficSecrets, ExtractedSecrets, ProtocolVersion};
+use std::io;
+use std::os::fd::RawFd;
+
+const TLS_1_2_VERSION: u16 = 0x0303;
+const TLS_1_3_VERSION: u16 = 0x0304;
+const TLS_CIPHER_AES_GCM_128: u16 = 51;
+const TLS_CIPHER_AES_GCM_256: u16 = 52;
+const TLS_CIPHER_CHACHA20_POLY1305: u16 = 54;
+
+/// TLS record content types (RFC 8446 5.1).
+const ALERT: u8 = 21;
+const HANDSHAKE: u8 = 22;
+const APPLICATION_DATA: u8 = 23;
+/// Alert `[warning, close_notify]`.
+const CLOSE_NOTIFY: [u8; 2] = [1, 0];
+const USER_CANCELED: u8 = 90;
+
+/// A TLS 1.3 KeyUpdate handshake message (type 24, length 1).
+fn key_update_message(update_requested: bool) -> [u8; 5] {
+    [24, 0, 0, 1, u8::from(update_requested)]
+}
+
+/// One direction's `struct tls12_crypto_info_*`, serialized in the
+/// kernel's layout (native-endian u16 version and cipher, then bytes):
+///
+/// | cipher            | after the 4-byte header          | size |
+/// |-------------------|----------------------------------|------|
+/// | AES-GCM-128 (51)  | iv[8] key[16] salt[4] rec_seq[8] | 40   |
+/// | AES-GCM-256 (52)  | iv[8] key[32] salt[4] rec_seq[8] | 56   |
+/// | ChaCha20 (54)     | iv[12] key[32] rec_seq[8]        | 56   |
+///
+/// Any other length is EINVAL. Zeroed on drop.
+pub struct CryptoInfo {
+    buf: [u8; 56],
+    len: usize,
+}
+
+impl CryptoInfo {
+    /// From what rustls returns: the sequence number to start at and the
+    /// traffic secret (key and 12-byte static IV).
+    pub fn new(
+        version: ProtocolVersion,
+        seq: u64,
+        secrets: &ConnectionTrafficSecrets,
+    ) -> io::Result<CryptoInfo> {
+        let version = match version {
+            ProtocolVersion::TLSv1_2 => TLS_1_2_VERSION,
+            ProtocolVersion::TLSv1_3 => TLS_1_3_VERSION,
+            v => return Err(invalid(format!("kTLS does not support {v:?}"))),
+        };
+        let mut info = CryptoInfo {
+            buf: [0; 56],
+            len: 0,
+        };
+        match secrets {
+            // rustls may report an AES-256 suite as Aes128Gcm: trust the
+            // key length, not the variant.
+            ConnectionTrafficSecrets::Aes128Gcm { key, iv }
+            | ConnectionTrafficSecrets::Aes256Gcm { key, iv } => {
+                let (key, iv) = (key.as_ref(), iv.as_ref());
+                let cipher = match key.len() {
+                    16 => TLS_CIPHER_AES_GCM_128,
+                    32 => TLS_CIPHER_AES_GCM_256,
+                    n => return Err(invalid(format!("AES-GCM key of {n} bytes"))),
+                };
+                if iv.len() != 12 {
+                    return Err(invalid(format!("AES-GCM IV of {} bytes", iv.len())));
+                }
+                // The 12-byte nonce base is salt (first 4) + iv (last 8).
+                info.push(&version.to_ne_bytes());
+                info.push(&cipher.to_ne_bytes());
+                info.push(&iv[4..12]);
+                info.push(key);
+                info.push(&iv[0..4]);
+                info.push(&seq.to_be_bytes());
+            }
+            ConnectionTrafficSecrets::Chacha20Poly1305 { key, iv } => {
+                let (key, iv) = (key.as_ref(), iv.as_ref());
+                if key.len() != 32 || iv.len() != 12 {
+                    return Err(invalid("ChaCha20-Poly1305 key/IV length".into()));
+                }
+                info.push(&version.to_ne_bytes());
+                info.push(&TLS_CIPHER_CHACHA20_POLY1305.to_ne_bytes());
+                info.push(iv);
+                info.push(key);
+                info.push(&seq.to_be_bytes());
+            }
+            _ => return Err(invalid("cipher not supported by kTLS".into())),
+        }
+        Ok(info)
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Drop for CryptoInfo {
+    fn drop(&mut self) {
+        self.buf.fill(0);
+        std::hint::black_box(&self.buf);
+    }
+}
+
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg)
+}
+
+/// An established session in the kernel.
+pub struct KernelTls {
+    kconn: KernelConnection<ServerConnectionData>,
+    /// A record failed to authenticate (EBADMSG) or the peer sent a fatal
+    /// alert: nothing more is sent on this session, not even close_notify.
+    dead: bool,
+    closed: bool,
+}
+
+impl KernelTls {
+    /// Hands the session to the kernel: ULP "tls", the TX and RX keys at
+    /// the sequence numbers rustls reports (TLS 1.3: TX 1 after the two
+    /// session tickets, which went out in one record; never assumed), and
+    /// the optional flags where the kernel takes them.
+    pub fn install(
+        fd: RawFd,
+        secrets: ExtractedSecrets,
+        kconn: KernelConnection<ServerConnectionData>,
+    ) -> io::Result<KernelTls> {
+        let version = kconn.protocol_version();
+        let tx = CryptoInfo::new(version, secrets.tx.0, &secrets.tx.1)?;
+        let rx = CryptoInfo::new(version, secrets.rx.0, &secrets.rx.1)?;
+        drop(secrets);
+        sys::ktls_enable_ulp(fd).map_err(|e| ctx(e, "setsockopt TCP_ULP \"tls\""))?;
+        sys::ktls_set_crypto(fd, KtlsDir::Tx, tx.as_bytes()).map_err(|e| ctx(e, "TLS_TX"))?;
+        sys::ktls_set_crypto(fd, KtlsDir::Rx, rx.as_bytes()).map_err(|e| ctx(e, "TLS_RX"))?;
+        // The blob is a sealed memfd: its pages never change while being
+        // sent, which is what TLS_TX_ZEROCOPY_RO requires. Both flags are
+        // optimisations: a kernel that refuses them (older than 5.19 / 6.0)
+        // still serves correctly.
+        let _ = sys::ktls_set_flag(fd, KtlsFlag::TxZerocopyReadOnly);
+        if version == ProtocolVersion::TLSv1_3 {
+            let _ = sys::ktls_set_flag(fd, KtlsFlag::RxExpectNoPad);
+        }
+        Ok(KernelTls {
+            kconn,
+            dead: false,
+            closed: false,
+        })
+    }
+
+    /// Reads decrypted application data into `buf`. Ok(0): the peer's
+    /// close_notify or FIN. Alerts, KeyUpdate and bad records are handled
+    /// here; an error means: close.
+    pub fn read(&mut self, fd: RawFd, buf: &mut [u8], c: &Counters) -> io::Result<usize> {
+        loop {
+            match sys::ktls_recv_record(fd, buf, c) {
+                Ok((APPLICATION_DATA, n)) => return Ok(n),
+                Ok((ALERT, n)) => {
+                    if n == 2 && buf[1] == CLOSE_NOTIFY[1] {
+                        return Ok(0);
+                    }
+                    if n == 2 && buf[0] == 1 && buf[1] == USER_CANCELED {
+                        continue;
+                    }
+                    self.dead = true;
+                    return Err(io::Error::other(format!("TLS alert {:?}", &buf[..n])));
+                }
+                Ok((HANDSHAKE, n)) => {
+                    let msg: [u8; 5] = match buf[..n].try_into() {
+                        Ok(m) => m,
+                        Err(_) => return Err(io::Error::other("post-handshake message")),
+                    };
+                    self.key_update(fd, msg, c)?;
+                }
+                Ok((t, _)) => {
+                    return Err(io::Error::other(format!("TLS record type {t}")));
+                }
+                Err(e) => {
+                    if e.raw_os_error() == Some(libc::EBADMSG) {
+                        self.dead = true;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// A KeyUpdate from the peer: the next RX key; and if the peer asks,
+    /// our own KeyUpdate (under the old TX key), then the next TX key.
+    /// Kernels before 6.14 refuse a second key (EBUSY): the error closes
+    /// the connection, with close_notify under the still valid TX key.
+    fn key_update(&mut self, fd: RawFd, msg: [u8; 5], c: &Counters) -> io::Result<()> {
+        let requested = match msg {
+            [24, 0, 0, 1, 0] => false,
+            [24, 0, 0, 1, 1] => true,
+            _ => return Err(io::Error::other("unexpected post-handshake message")),
+        };
+        let version = self.kconn.protocol_version();
+        let (seq, secret) = self
+            .kconn
+            .update_rx_secret()
+            .map_err(|e| io::Error::other(format!("KeyUpdate: {e}")))?;
+        let info = CryptoInfo::new(version, seq, &secret)?;
+        sys::ktls_set_crypto(fd, KtlsDir::Rx, info.as_bytes())
+            .map_err(|e| ctx(e, "KeyUpdate: this kernel cannot rekey (second TLS_RX)"))?;
+        if requested {
+            sys::ktls_send_record(fd, HANDSHAKE, &key_update_message(false), c)?;
+            let (seq, secret) = self
+                .kconn
+                .update_tx_secret()
+                .map_err(|e| io::Error::other(format!("KeyUpdate: {e}")))?;
+            let info = CryptoInfo::new(version, seq, &secret)?;
+            sys::ktls_set_crypto(fd, KtlsDir::Tx, info.as_bytes())
+                .map_err(|e| ctx(e, "KeyUpdate: second TLS_TX"))?;
+        }
+        Ok(())
+    }
+
+    /// Sends close_notify (once), unless the session is dead. The rustls
+    /// client reports a bare FIN as a truncation.
+    pub fn close_notify(&mut self, fd: RawFd, c: &Counters) {
+        if !self.dead && !self.closed {
+            self.closed = true;
+            let _ = sys::ktls_send_record(fd, ALERT, &CLOSE_NOTIFY, c);
+        }
+    }
+}
+
+fn ctx(e: io::Error, what: &str) -> io::Error {
+    io::Error::new(e.kind(), format!("{what}: {e}"))
+}
