@@ -477,7 +477,7 @@ fn rsa_pkcs8_key() {
     use rustls::pki_types::pem::PemObject;
     let der = CertificateDer::from_pem_file(&c).unwrap();
     for v in [&rustls::version::TLS13, &rustls::version::TLS12] {
-        let cfg = Arc::new(config_with(&[der.clone()], &[v]));
+        let cfg = Arc::new(config_with(std::slice::from_ref(&der), &[v]));
         let mut t = connect_as(tls_addr(&s), cfg, "localhost");
         let r = t.get("/style.css", "");
         assert_eq!(r.body, site().files["/style.css"]);
