@@ -5,7 +5,7 @@ SITE := target/testdata.twb
 LISTEN ?= [::]:8080
 FUZZ_SECONDS ?= 60
 
-.PHONY: build run test lint bench bench-pack bench-serve test-ktls fuzz clean
+.PHONY: build run test lint bench bench-pack bench-serve bench-tls test-ktls test-ktls-probe fuzz clean
 
 build:
 	$(CARGO) build --release --workspace
@@ -33,10 +33,14 @@ bench-pack:
 bench-serve:
 	bash bench/serve.sh
 
-# Boots Debian kernels (6.1, 6.12, newest) under QEMU and runs the kTLS probe
-# scenarios in them (ktls-vm/README.md). Not yet in CI: the server does not
-# use kTLS yet (issue 4).
+# Boots Debian's bookworm kernel (6.1: no rekey) and the newest one (rekey)
+# under QEMU and runs the static tarweb-serve with --ktls=require in them,
+# driven by the static serve-check client (ktls-vm/README.md). In CI.
 test-ktls:
+	KTLS_PROGRAM=serve KTLS_SUITES="bookworm sid" bash ktls-vm/run.sh
+
+# The raw kTLS probe (no server) on 6.1, 6.12 and the newest kernel.
+test-ktls-probe:
 	bash ktls-vm/run.sh
 
 # Needs cargo-fuzz (`cargo install cargo-fuzz`); RUSTC_BOOTSTRAP lets the stable
