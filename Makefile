@@ -3,6 +3,9 @@ CARGO ?= cargo
 RELEASE := target/release
 SITE := target/testdata.twb
 LISTEN ?= [::]:8080
+TLS_LISTEN ?= [::]:8443
+DEV_CERT := target/dev-cert.pem
+DEV_KEY := target/dev-key.pem
 FUZZ_SECONDS ?= 60
 
 .PHONY: build run test lint bench bench-pack bench-serve bench-tls test-ktls test-ktls-probe fuzz clean
@@ -12,9 +15,18 @@ build:
 
 # Packs every time: make cannot list testdata/ as prerequisites (a file name
 # there has a space), and packing it takes seconds.
-run: build
+# HTTPS on 8443 with a self-signed certificate for localhost, made once
+# (`curl --cacert target/dev-cert.pem https://localhost:8443/`).
+run: build $(DEV_CERT)
 	$(RELEASE)/tarweb-pack testdata -o $(SITE)
-	$(RELEASE)/tarweb-serve $(SITE) --listen '$(LISTEN)'
+	$(RELEASE)/tarweb-serve $(SITE) --listen '$(LISTEN)' --tls-listen '$(TLS_LISTEN)' \
+		--tls-cert $(DEV_CERT) --tls-key $(DEV_KEY)
+
+$(DEV_CERT):
+	mkdir -p target
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 \
+		-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1 \
+		-addext basicConstraints=critical,CA:FALSE -keyout $(DEV_KEY) -out $(DEV_CERT)
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -25,13 +37,16 @@ test: lint
 	$(CARGO) build --workspace
 	bash tests/e2e.sh
 
-bench: bench-pack bench-serve
+bench: bench-pack bench-serve bench-tls
 
 bench-pack:
 	bash bench/pack.sh
 
 bench-serve:
 	bash bench/serve.sh
+
+bench-tls:
+	bash bench/tls.sh
 
 # Boots Debian's bookworm kernel (6.1: no rekey) and the newest one (rekey)
 # under QEMU and runs the static tarweb-serve with --ktls=require in them,
