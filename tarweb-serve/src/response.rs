@@ -333,3 +333,17 @@ pub fn respond(
     }
     stored(out, ctx, v, head_only, conn)
 }
+
+#[cfg(test)]
+mod redirect_tests {
+    use super::strip_port;
+
+    #[test]
+    fn host_without_port() {
+        assert_eq!(strip_port(b"example.org"), b"example.org");
+        assert_eq!(strip_port(b"example.org:8080"), b"example.org");
+        assert_eq!(strip_port(b"[::1]:8080"), b"[::1]");
+        assert_eq!(strip_port(b"[::1]"), b"[::1]");
+        assert_eq!(strip_port(b":80"), b"");
+    }
+}

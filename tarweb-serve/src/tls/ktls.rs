@@ -244,3 +244,52 @@ impl KernelTls {
 fn ctx(e: io::Error, what: &str) -> io::Error {
     io::Error::new(e.kind(), format!("{what}: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::crypto::cipher::{AeadKey, Iv};
+
+    fn secrets(chacha: bool) -> ConnectionTrafficSecrets {
+        let key = AeadKey::from(std::array::from_fn::<u8, 32, _>(|i| 0x40 + i as u8));
+        let iv = Iv::new(std::array::from_fn(|i| 0x10 + i as u8));
+        if chacha {
+            ConnectionTrafficSecrets::Chacha20Poly1305 { key, iv }
+        } else {
+            ConnectionTrafficSecrets::Aes256Gcm { key, iv }
+        }
+    }
+
+    #[test]
+    fn aes_256_gcm_layout() {
+        let info = CryptoInfo::new(ProtocolVersion::TLSv1_3, 0x0102, &secrets(false)).unwrap();
+        let b = info.as_bytes();
+        assert_eq!(b.len(), 56);
+        assert_eq!(&b[0..2], &0x0304u16.to_ne_bytes());
+        assert_eq!(&b[2..4], &52u16.to_ne_bytes());
+        // iv = the last 8 bytes of rustls' 12-byte IV, salt = the first 4.
+        assert_eq!(&b[4..12], &[0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b]);
+        assert_eq!(b[12], 0x40);
+        assert_eq!(b[43], 0x5f);
+        assert_eq!(&b[44..48], &[0x10, 0x11, 0x12, 0x13]);
+        assert_eq!(&b[48..56], &[0, 0, 0, 0, 0, 0, 1, 2]);
+    }
+
+    #[test]
+    fn chacha_layout() {
+        let info = CryptoInfo::new(ProtocolVersion::TLSv1_2, 7, &secrets(true)).unwrap();
+        let b = info.as_bytes();
+        assert_eq!(b.len(), 56);
+        assert_eq!(&b[0..2], &0x0303u16.to_ne_bytes());
+        assert_eq!(&b[2..4], &54u16.to_ne_bytes());
+        assert_eq!(b[4], 0x10);
+        assert_eq!(b[15], 0x1b);
+        assert_eq!(b[16], 0x40);
+        assert_eq!(&b[48..56], &7u64.to_be_bytes());
+    }
+
+    #[test]
+    fn tls_1_1_is_refused() {
+        assert!(CryptoInfo::new(ProtocolVersion::TLSv1_1, 0, &secrets(false)).is_err());
+    }
+}
