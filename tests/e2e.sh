@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-BIN=${BIN:-target/debug}
+BIN=${BIN:-${CARGO_TARGET_DIR:-target}/debug}
 work=$(mktemp -d)
 server_pid=""
 cleanup() {
