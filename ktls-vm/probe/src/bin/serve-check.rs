@@ -3,7 +3,7 @@
 //! then drives it with rustls clients, one suite at a time, and checks
 //! byte-exact bodies (writev and sendfile paths), requests riding in the
 //! client's Finished flight, keep-alive, resumption, close_notify both
-//! ways, a tampered record, KeyUpdate (rekey on 6.14+, clean close before),
+//! ways, a fatal alert from the client, a tampered record, KeyUpdate (rekey on 6.14+, clean close before),
 //! no spin on half a record, the syscall budget of a keep-alive request
 //! (same as plain HTTP, from the server's own counters) and the
 //! `/proc/net/tls_stat` deltas. Prints `N passed, M failed`.
@@ -134,6 +134,11 @@ fn main() {
             if !name.starts_with("plain/") && (g("TlsTxSw") < 1 || g("TlsRxSw") < 1) {
                 return Err(format!("kernel TLS not used: tls_stat {}", fmt_delta(&d)));
             }
+            // A mis-encrypted alert would also be closed on: it must have
+            // decrypted (and been taken as an alert).
+            if name.ends_with("/fatal-alert") && g("TlsDecryptError") != 0 {
+                return Err(format!("the alert did not decrypt: {}", fmt_delta(&d)));
+            }
             if name.ends_with("/tamper") && g("TlsDecryptError") < 1 {
                 return Err(format!("no TlsDecryptError: {}", fmt_delta(&d)));
             }
@@ -169,6 +174,9 @@ fn main() {
             client_close(&cfg)
         });
         run(format!("{}/tamper", suite.name), &|| tamper(&cfg));
+        run(format!("{}/fatal-alert", suite.name), &|| {
+            fatal_alert(&env, &suite)
+        });
         if tls13 {
             run(format!("{}/key-update", suite.name), &|| {
                 key_update(&cfg, rekey)
@@ -647,4 +655,108 @@ fn half_record(cfg: &Arc<ClientConfig>) -> Outcome {
     Ok(format!(
         "half a record for 1.5 s: {waits} epoll_wait, {reads} recvmsg"
     ))
+}
+
+/// The client sends a fatal alert (handshake_failure, encrypted by hand
+/// under its traffic key: rustls has no API for it). The server must take
+/// it as the end: close without answering, not even close_notify.
+fn fatal_alert(env: &Env, suite: &Suite) -> Outcome {
+    let mut cfg = (*client_config(env, suite)).clone();
+    cfg.enable_secret_extraction = true;
+    cfg.resumption = Resumption::disabled();
+    let cfg = Arc::new(cfg);
+    let mut t = connect(&cfg)?;
+    t.write_all(&request("/small", false))
+        .map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    read_response(&mut t, &mut buf)?;
+    let tls13 = suite.version == &rustls::version::TLS13;
+    let StreamOwned { conn, mut sock } = t;
+    let secrets = conn
+        .dangerous_extract_secrets()
+        .map_err(|e| format!("extract: {e}"))?;
+    let (seq, secret) = secrets.tx;
+    let record = seal_alert(tls13, seq, &secret, [2, 40])?;
+    let a = stats()?;
+    sock.write_all(&record).map_err(|e| e.to_string())?;
+    let mut rest = Vec::new();
+    let r = sock.read_to_end(&mut rest);
+    let b = stats()?;
+    if b["close"] <= a["close"] {
+        return Err("server did not close".into());
+    }
+    if !rest.is_empty() {
+        return Err(format!(
+            "server answered a fatal alert with {} bytes",
+            rest.len()
+        ));
+    }
+    Ok(format!(
+        "fatal alert -> server closed without a word ({r:?})"
+    ))
+}
+
+/// One encrypted alert record (RFC 8446 5.2 for TLS 1.3; RFC 5288 and
+/// RFC 7905 for TLS 1.2 AES-GCM and ChaCha20-Poly1305).
+fn seal_alert(
+    tls13: bool,
+    seq: u64,
+    secret: &rustls::ConnectionTrafficSecrets,
+    alert: [u8; 2],
+) -> Result<Vec<u8>, String> {
+    use ::ring::aead::{
+        Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM, AES_256_GCM, CHACHA20_POLY1305,
+    };
+    use rustls::ConnectionTrafficSecrets as S;
+    let (alg, key, iv, gcm) = match secret {
+        S::Aes128Gcm { key, iv } | S::Aes256Gcm { key, iv } => {
+            let alg = if key.as_ref().len() == 16 {
+                &AES_128_GCM
+            } else {
+                &AES_256_GCM
+            };
+            (alg, key.as_ref(), iv.as_ref(), true)
+        }
+        S::Chacha20Poly1305 { key, iv } => (&CHACHA20_POLY1305, key.as_ref(), iv.as_ref(), false),
+        _ => return Err("unexpected cipher".into()),
+    };
+    let key = LessSafeKey::new(UnboundKey::new(alg, key).map_err(|e| format!("{e:?}"))?);
+    let xor_nonce = || {
+        let mut n = [0u8; 12];
+        n.copy_from_slice(iv);
+        for (b, s) in n[4..].iter_mut().zip(seq.to_be_bytes()) {
+            *b ^= s;
+        }
+        Nonce::assume_unique_for_key(n)
+    };
+    if tls13 {
+        let mut body = vec![alert[0], alert[1], 21]; // inner content type: alert
+        let len = (body.len() + 16) as u16;
+        let header = [23, 3, 3, (len >> 8) as u8, len as u8];
+        key.seal_in_place_append_tag(xor_nonce(), Aad::from(header), &mut body)
+            .map_err(|e| format!("{e:?}"))?;
+        return Ok([&header[..], &body].concat());
+    }
+    let mut aad = seq.to_be_bytes().to_vec();
+    aad.extend_from_slice(&[21, 3, 3, 0, 2]);
+    let mut body = alert.to_vec();
+    if gcm {
+        // Nonce: the 4-byte salt, then an explicit 8-byte part (the
+        // sequence number) that travels in the record.
+        let mut n = [0u8; 12];
+        n[..4].copy_from_slice(&iv[..4]);
+        n[4..].copy_from_slice(&seq.to_be_bytes());
+        key.seal_in_place_append_tag(Nonce::assume_unique_for_key(n), Aad::from(aad), &mut body)
+            .map_err(|e| format!("{e:?}"))?;
+        let len = (8 + body.len()) as u16;
+        let mut rec = vec![21, 3, 3, (len >> 8) as u8, len as u8];
+        rec.extend_from_slice(&seq.to_be_bytes());
+        rec.extend_from_slice(&body);
+        Ok(rec)
+    } else {
+        key.seal_in_place_append_tag(xor_nonce(), Aad::from(aad), &mut body)
+            .map_err(|e| format!("{e:?}"))?;
+        let len = body.len() as u16;
+        Ok([&[21, 3, 3, (len >> 8) as u8, len as u8][..], &body].concat())
+    }
 }
