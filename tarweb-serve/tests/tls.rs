@@ -638,3 +638,35 @@ fn curl_with_cacert() {
     assert!(err.is_empty(), "{err}");
     assert_eq!(body, site().files["/style.css"]);
 }
+
+#[test]
+fn user_space_keepalive_request_is_one_read_one_writev() {
+    // Up to 256 KiB of body (the plain path's sendfile threshold) is
+    // encrypted in one round and leaves in one writev.
+    let s = start(&["--threads", "1"]);
+    let mut c = connect(&s);
+    assert_eq!(c.get("/empty.txt", "").status, 200);
+    // Registration with epoll follows the first answer.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.stats()["epoll_ctl"] == 0 {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for path in ["/style.css", "/data.bin", "/nope"] {
+        let before = s.stats();
+        c.get(path, "");
+        let after = s.stats();
+        let d = |k: &str| delta(&before, &after, k);
+        assert_eq!(
+            (
+                d("read"),
+                d("writev"),
+                d("write"),
+                d("sendfile"),
+                d("recvmsg")
+            ),
+            (1, 1, 0, 0, 0),
+            "{path}"
+        );
+    }
+}

@@ -12,9 +12,10 @@ use std::io::{self, IoSlice, Read, Write};
 use std::os::fd::RawFd;
 use std::sync::Arc;
 
-/// Plaintext handed to rustls per round (its outgoing buffer limit is
-/// 64 KiB: it takes at most that much before the records are written).
-const ENCRYPT_CHUNK: usize = 64 * 1024;
+/// Plaintext encrypted per round, and rustls' outgoing buffer limit: the
+/// same as the plain path's writev/sendfile threshold, so a response up to
+/// it leaves in one writev (16 records; rustls writes up to 64 at once).
+const ENCRYPT_CHUNK: usize = 256 * 1024;
 
 /// The socket as rustls sees it, counting syscalls and noting whether the
 /// last call was short (for a stream socket: drained, or full).
@@ -62,8 +63,10 @@ pub struct UserTls {
 
 impl UserTls {
     pub fn new(cfg: Arc<ServerConfig>) -> io::Result<UserTls> {
+        let mut conn = ServerConnection::new(cfg).map_err(tls_err)?;
+        conn.set_buffer_limit(Some(ENCRYPT_CHUNK));
         Ok(UserTls {
-            conn: ServerConnection::new(cfg).map_err(tls_err)?,
+            conn,
             eof: false,
             ready: false,
         })
