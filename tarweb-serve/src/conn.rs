@@ -324,6 +324,11 @@ impl Transport {
         }
     }
 
+    /// TLS only: the session must end after the next response.
+    pub fn retiring(&self) -> bool {
+        matches!(self, Transport::Tls(_, s) if s.retiring())
+    }
+
     pub fn handshaking(&self) -> bool {
         matches!(self, Transport::Tls(_, s) if s.handshaking())
     }

@@ -162,7 +162,8 @@ pub fn run(o: Options) -> Result<(), String> {
                 if is_tls {
                     tls_port.get_or_insert(addr.port());
                     let how = match tls.as_deref() {
-                        Some(t) if t.kernel => "kTLS",
+                        Some(t) if t.kernel && t.limits.can_rekey => "kTLS, rekey",
+                        Some(t) if t.kernel => "kTLS, no rekey",
                         _ => "user-space TLS",
                     };
                     println!("listening on {addr} (https, {how})");

@@ -65,6 +65,14 @@ impl Counters {
     pub fn get(&self, k: usize) -> u64 {
         self.n[k].load(Relaxed)
     }
+
+    /// Send calls so far (writev, sendmsg, sendfile): each may end a TLS
+    /// record early, which the kTLS record estimate needs.
+    pub fn sends(&self) -> u64 {
+        self.get(Sc::Writev as usize)
+            + self.get(Sc::Sendmsg as usize)
+            + self.get(Sc::Sendfile as usize)
+    }
 }
 
 /// `name value` lines, summed over all workers.

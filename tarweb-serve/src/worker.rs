@@ -582,7 +582,8 @@ impl Worker {
                     let close = too_big
                         || !req.keep_alive()
                         || conn.requests >= self.cfg.max_requests
-                        || self.stopping.is_some();
+                        || self.stopping.is_some()
+                        || conn.transport.retiring();
                     let redirect = match (&self.cfg.redirect_https, &conn.transport) {
                         (Some(port), Transport::Plain(_)) => Some(port.as_bytes()),
                         _ => None,

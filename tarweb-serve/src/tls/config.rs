@@ -70,6 +70,8 @@ pub struct Tls {
     pub server_config: Arc<ServerConfig>,
     /// Records in the kernel (kTLS) after the handshake, or in user space.
     pub kernel: bool,
+    /// kTLS key usage limits (see `ktls::Limits`).
+    pub limits: super::ktls::Limits,
     resolver: Arc<CertResolver>,
     sources: CertSources,
     provider: Arc<CryptoProvider>,
@@ -99,9 +101,20 @@ impl Tls {
         cfg.ticketer = ring::Ticketer::new().map_err(|e| format!("TLS ticketer: {e}"))?;
         // dangerous_into_kernel_connection() needs it.
         cfg.enable_secret_extraction = kernel;
+        // TARWEB_KTLS_RECORD_LIMIT: a test knob (make test-ktls uses a tiny
+        // limit to exercise the renewal without sending 128 GiB).
+        let records = std::env::var("TARWEB_KTLS_RECORD_LIMIT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(super::ktls::Limits::DEFAULT_RECORDS);
+        let limits = super::ktls::Limits {
+            records,
+            can_rekey: kernel && super::ktls::kernel_can_rekey(),
+        };
         Ok(Tls {
             server_config: Arc::new(cfg),
             kernel,
+            limits,
             resolver,
             sources,
             provider,

@@ -122,9 +122,53 @@ fn invalid(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, msg)
 }
 
+/// How many records one TX key may protect, and whether this kernel can
+/// take a new TX key (6.14+). RFC 8446 5.5 bounds AES-GCM at 2^24.5 full
+/// records per key; the kernel does not count, rustls no longer does after
+/// the handover, so the server keeps a conservative estimate (bytes/16 KiB
+/// plus one per send call, each of which can end a record) and acts at
+/// half the bound: a TLS 1.3 KeyUpdate where the kernel can rekey, else a
+/// clean close (close_notify) before the next request is read.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub records: u64,
+    pub can_rekey: bool,
+}
+
+impl Limits {
+    pub const DEFAULT_RECORDS: u64 = 1 << 23;
+}
+
+/// Whether this kernel accepts a second TLS_TX on a socket (6.14+): tried
+/// on a throwaway loopback connection with a dummy key. Older kernels say
+/// EBUSY; then a KeyUpdate cannot be answered and keys cannot be renewed.
+pub fn kernel_can_rekey() -> bool {
+    use rustls::crypto::cipher::{AeadKey, Iv};
+    use std::net::{TcpListener, TcpStream};
+    use std::os::fd::AsRawFd;
+    let try_it = || -> io::Result<bool> {
+        let l = TcpListener::bind("127.0.0.1:0")?;
+        let s = TcpStream::connect(l.local_addr()?)?;
+        let _peer = l.accept()?;
+        let secret = ConnectionTrafficSecrets::Aes256Gcm {
+            key: AeadKey::from([7u8; 32]),
+            iv: Iv::new([9u8; 12]),
+        };
+        let info = CryptoInfo::new(ProtocolVersion::TLSv1_3, 0, &secret)?;
+        let fd = s.as_raw_fd();
+        sys::ktls_enable_ulp(fd)?;
+        sys::ktls_set_crypto(fd, KtlsDir::Tx, info.as_bytes())?;
+        Ok(sys::ktls_set_crypto(fd, KtlsDir::Tx, info.as_bytes()).is_ok())
+    };
+    try_it().unwrap_or(false)
+}
+
 /// An established session in the kernel.
 pub struct KernelTls {
     kconn: KernelConnection<ServerConnectionData>,
+    limits: Limits,
+    /// Upper estimate of records sent under the current TX key.
+    records: u64,
     /// A record failed to authenticate (EBADMSG) or the peer sent a fatal
     /// alert: nothing more is sent on this session, not even close_notify.
     dead: bool,
@@ -140,6 +184,7 @@ impl KernelTls {
         fd: RawFd,
         secrets: ExtractedSecrets,
         kconn: KernelConnection<ServerConnectionData>,
+        limits: Limits,
     ) -> io::Result<KernelTls> {
         let version = kconn.protocol_version();
         let tx = CryptoInfo::new(version, secrets.tx.0, &secrets.tx.1)?;
@@ -158,6 +203,8 @@ impl KernelTls {
         }
         Ok(KernelTls {
             kconn,
+            limits,
+            records: 0,
             dead: false,
             closed: false,
         })
@@ -167,6 +214,9 @@ impl KernelTls {
     /// close_notify or FIN. Alerts, KeyUpdate and bad records are handled
     /// here; an error means: close.
     pub fn read(&mut self, fd: RawFd, buf: &mut [u8], c: &Counters) -> io::Result<usize> {
+        if self.records >= self.limits.records && self.can_renew() {
+            self.renew_tx_key(fd, c)?;
+        }
         loop {
             match sys::ktls_recv_record(fd, buf, c) {
                 Ok((APPLICATION_DATA, n)) => return Ok(n),
@@ -228,6 +278,42 @@ impl KernelTls {
             sys::ktls_set_crypto(fd, KtlsDir::Tx, info.as_bytes())
                 .map_err(|e| ctx(e, "KeyUpdate: second TLS_TX"))?;
         }
+        Ok(())
+    }
+
+    /// Bytes and send calls of one flush, for the record estimate.
+    pub fn count_sent(&mut self, bytes: u64, sends: u64) {
+        self.records += bytes / (1 << 14) + sends;
+    }
+
+    fn can_renew(&self) -> bool {
+        self.limits.can_rekey && self.kconn.protocol_version() == ProtocolVersion::TLSv1_3
+    }
+
+    /// The TX key is used up and cannot be renewed (TLS 1.2, or a kernel
+    /// without rekey): the next response says `Connection: close`.
+    pub fn retiring(&self) -> bool {
+        self.records >= self.limits.records && !self.can_renew()
+    }
+
+    /// The TX key has protected about as many records as it should: a
+    /// KeyUpdate (not requesting one back) and the next TX key. Done
+    /// before reading the next request, so nothing is sent in between.
+    fn renew_tx_key(&mut self, fd: RawFd, c: &Counters) -> io::Result<()> {
+        let version = self.kconn.protocol_version();
+        sys::ktls_send_record(fd, HANDSHAKE, &key_update_message(false), c)?;
+        // From here the peer expects the new key: any failure is fatal
+        // and nothing more may be sent under the old one.
+        self.dead = true;
+        let (seq, secret) = self
+            .kconn
+            .update_tx_secret()
+            .map_err(|e| io::Error::other(format!("KeyUpdate: {e}")))?;
+        let info = CryptoInfo::new(version, seq, &secret)?;
+        sys::ktls_set_crypto(fd, KtlsDir::Tx, info.as_bytes())
+            .map_err(|e| ctx(e, "KeyUpdate: second TLS_TX"))?;
+        self.dead = false;
+        self.records = 0;
         Ok(())
     }
 

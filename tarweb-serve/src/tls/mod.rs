@@ -21,7 +21,7 @@ pub use config::{CertSources, KtlsMode, Tls};
 /// One connection's TLS state.
 pub enum Session {
     /// Handshake for kTLS (record at a time).
-    KernelHandshake(Box<handshake::Handshake>),
+    KernelHandshake(Box<handshake::Handshake>, ktls::Limits),
     /// Records in the kernel.
     Kernel(Box<ktls::KernelTls>),
     /// Records in user space (handshake included).
@@ -34,7 +34,7 @@ impl Session {
     pub fn new(tls: &Tls) -> io::Result<Session> {
         let cfg = tls.server_config.clone();
         Ok(if tls.kernel {
-            Session::KernelHandshake(Box::new(handshake::Handshake::new(cfg)?))
+            Session::KernelHandshake(Box::new(handshake::Handshake::new(cfg)?), tls.limits)
         } else {
             Session::User(Box::new(userspace::UserTls::new(cfg)?))
         })
@@ -42,7 +42,7 @@ impl Session {
 
     pub fn handshaking(&self) -> bool {
         match self {
-            Session::KernelHandshake(_) => true,
+            Session::KernelHandshake(..) => true,
             Session::User(u) => u.handshaking(),
             _ => false,
         }
@@ -51,16 +51,18 @@ impl Session {
     /// Drives the handshake; Ok(true) once application data may flow.
     pub fn handshake(&mut self, fd: RawFd, c: &Counters) -> io::Result<bool> {
         match self {
-            Session::KernelHandshake(h) => match h.drive(fd, c)? {
+            Session::KernelHandshake(h, _) => match h.drive(fd, c)? {
                 handshake::Progress::Blocked => Ok(false),
                 handshake::Progress::Done => {
-                    let Session::KernelHandshake(h) = std::mem::replace(self, Session::Failed)
+                    let Session::KernelHandshake(h, limits) =
+                        std::mem::replace(self, Session::Failed)
                     else {
                         unreachable!()
                     };
                     let (secrets, kconn) = h.into_kernel()?;
-                    *self =
-                        Session::Kernel(Box::new(ktls::KernelTls::install(fd, secrets, kconn)?));
+                    *self = Session::Kernel(Box::new(ktls::KernelTls::install(
+                        fd, secrets, kconn, limits,
+                    )?));
                     Ok(true)
                 }
             },
@@ -87,11 +89,22 @@ impl Session {
         c: &Counters,
     ) -> io::Result<Flush> {
         match self {
-            // The kernel encrypts: exactly the plain-HTTP path.
-            Session::Kernel(_) => out.flush(fd, root, iov, c),
+            // The kernel encrypts: exactly the plain-HTTP path, plus an
+            // estimate of the records it made (key usage limits).
+            Session::Kernel(k) => {
+                let (bytes, sends) = (out.remaining(), c.sends());
+                let r = out.flush(fd, root, iov, c);
+                k.count_sent(bytes - out.remaining(), c.sends() - sends);
+                r
+            }
             Session::User(u) => u.flush(fd, out, root, c),
             _ => Err(io::Error::other("TLS write before the handshake")),
         }
+    }
+
+    /// The session must end after the next response (kTLS key usage).
+    pub fn retiring(&self) -> bool {
+        matches!(self, Session::Kernel(k) if k.retiring())
     }
 
     /// close_notify before our side closes (or shuts down).

@@ -4,7 +4,8 @@
 //! byte-exact bodies (writev and sendfile paths), requests riding in the
 //! client's Finished flight, keep-alive, resumption, close_notify both
 //! ways, a fatal alert from the client, a tampered record, KeyUpdate (rekey on 6.14+, clean close before),
-//! no spin on half a record, the syscall budget of a keep-alive request
+//! key renewal at the record limit (a tiny limit on a second server), no
+//! spin on half a record, the syscall budget of a keep-alive request
 //! (same as plain HTTP, from the server's own counters) and the
 //! `/proc/net/tls_stat` deltas. Prints `N passed, M failed`.
 //!
@@ -35,6 +36,10 @@ const IO_TIMEOUT: Duration = Duration::from_secs(10);
 const PLAIN: &str = "127.0.0.1:8080";
 const HTTPS: &str = "127.0.0.1:8443";
 const STATS: &str = "127.0.0.1:8099";
+/// A second server whose TX keys are used up after a few records
+/// (TARWEB_KTLS_RECORD_LIMIT), to exercise key renewal.
+const LIMITED_HTTPS: &str = "127.0.0.1:8444";
+const LIMIT_RECORDS: &str = "64";
 /// Below the server's 256 KiB sendfile threshold: one writev with its head.
 const SMALL_LEN: usize = 20_000;
 /// Above it: sendfile from the memfd, encrypted by the kernel.
@@ -102,7 +107,7 @@ fn main() {
     });
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     println!("serve-check: kernel {}", release.trim());
-    let (env, mut server) = match setup() {
+    let (env, mut server, mut limited) = match setup() {
         Ok(x) => x,
         Err(e) => {
             println!("FAIL setup: {e}");
@@ -141,6 +146,16 @@ fn main() {
             }
             if name.ends_with("/tamper") && g("TlsDecryptError") < 1 {
                 return Err(format!("no TlsDecryptError: {}", fmt_delta(&d)));
+            }
+            if name.ends_with("/record-limit")
+                && rekey
+                && name.starts_with("tls13")
+                && g("TlsTxRekeyOk") < 1
+            {
+                return Err(format!(
+                    "no TX rekey at the record limit: {}",
+                    fmt_delta(&d)
+                ));
             }
             if name.ends_with("/key-update")
                 && rekey
@@ -184,6 +199,9 @@ fn main() {
         }
         if suite.name == "tls13-aes128gcm" || suite.name == "tls12-aes128gcm" {
             run(format!("{}/half-record", suite.name), &|| half_record(&cfg));
+            run(format!("{}/record-limit", suite.name), &|| {
+                record_limit(&env, &cfg, tls13 && rekey)
+            });
         }
     }
     let end_stat = sys::tls_stat().unwrap_or_default();
@@ -191,15 +209,14 @@ fn main() {
         "tls_stat total delta: {}",
         fmt_delta(&sys::tls_stat_delta(&start_stat, &end_stat))
     );
-    match server_alive(&mut server) {
-        Ok(()) => {}
-        Err(e) => {
+    for s in [&mut server, &mut limited] {
+        if let Err(e) = server_alive(s) {
             failed += 1;
             println!("FAIL server: {e}");
         }
+        let _ = s.kill();
+        let _ = s.wait();
     }
-    let _ = server.kill();
-    let _ = server.wait();
     println!("{passed} passed, {failed} failed");
     std::process::exit(if failed == 0 && passed > 0 { 0 } else { 1 });
 }
@@ -253,7 +270,7 @@ fn route(path: &str, body: &[u8]) -> RouteSpec {
     }
 }
 
-fn setup() -> Result<(Env, Child), String> {
+fn setup() -> Result<(Env, Child, Child), String> {
     let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])
         .map_err(|e| format!("rcgen: {e}"))?;
     std::fs::write("/tmp/cert.pem", ck.cert.pem()).map_err(|e| e.to_string())?;
@@ -267,19 +284,44 @@ fn setup() -> Result<(Env, Child), String> {
     let (blob, _) = tarweb_format::blob_to_vec(&spec).map_err(|e| format!("blob: {e}"))?;
     std::fs::write("/tmp/site.twb", blob).map_err(|e| e.to_string())?;
 
-    let mut child = Command::new("/tarweb-serve")
-        .args(["/tmp/site.twb", "--listen", PLAIN, "--tls-listen", HTTPS])
-        .args(["--tls-cert", "/tmp/cert.pem", "--tls-key", "/tmp/key.pem"])
-        .args([
-            "--ktls",
-            "require",
-            "--threads",
-            "1",
+    let child = start_server(
+        &[
+            "--listen",
+            PLAIN,
+            "--tls-listen",
+            HTTPS,
             "--stats-listen",
             STATS,
-        ])
+        ],
+        None,
+    )?;
+    let limited = start_server(
+        &["--listen", "127.0.0.1:8081", "--tls-listen", LIMITED_HTTPS],
+        Some(LIMIT_RECORDS),
+    )?;
+    Ok((
+        Env {
+            cert: ck.cert.der().clone(),
+            small,
+            big,
+        },
+        child,
+        limited,
+    ))
+}
+
+fn start_server(args: &[&str], record_limit: Option<&str>) -> Result<Child, String> {
+    let mut cmd = Command::new("/tarweb-serve");
+    cmd.arg("/tmp/site.twb")
+        .args(args)
+        .args(["--tls-cert", "/tmp/cert.pem", "--tls-key", "/tmp/key.pem"])
+        .args(["--ktls", "require", "--threads", "1"])
         .args(["--header-timeout-ms", "5000"])
-        .stdout(Stdio::piped())
+        .stdout(Stdio::piped());
+    if let Some(l) = record_limit {
+        cmd.env("TARWEB_KTLS_RECORD_LIMIT", l);
+    }
+    let mut child = cmd
         .spawn()
         .map_err(|e| format!("spawn /tarweb-serve: {e}"))?;
     let out = child.stdout.take().unwrap();
@@ -297,7 +339,7 @@ fn setup() -> Result<(Env, Child), String> {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
             Ok(l) if l == "ready" => break,
-            Ok(l) => ktls_line |= l.contains("(https, kTLS)"),
+            Ok(l) => ktls_line |= l.contains("(https, kTLS"),
             Err(_) => {
                 let _ = child.kill();
                 return Err("tarweb-serve did not get ready".into());
@@ -306,16 +348,9 @@ fn setup() -> Result<(Env, Child), String> {
     }
     if !ktls_line {
         let _ = child.kill();
-        return Err("no `listening on ... (https, kTLS)` line".into());
+        return Err("no `listening on ... (https, kTLS...)` line".into());
     }
-    Ok((
-        Env {
-            cert: ck.cert.der().clone(),
-            small,
-            big,
-        },
-        child,
-    ))
+    Ok(child)
 }
 
 fn client_config(env: &Env, suite: &Suite) -> Arc<ClientConfig> {
@@ -378,7 +413,11 @@ fn deltas(a: &HashMap<String, u64>, b: &HashMap<String, u64>) -> Vec<(&'static s
 }
 
 fn connect(cfg: &Arc<ClientConfig>) -> Result<Tls, String> {
-    let sock = TcpStream::connect(HTTPS).map_err(|e| format!("connect: {e}"))?;
+    connect_to(HTTPS, cfg)
+}
+
+fn connect_to(addr: &str, cfg: &Arc<ClientConfig>) -> Result<Tls, String> {
+    let sock = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
     sock.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     sock.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
     let conn = ClientConnection::new(cfg.clone(), ServerName::try_from("localhost").unwrap())
@@ -759,4 +798,45 @@ fn seal_alert(
         let len = body.len() as u16;
         Ok([&[21, 3, 3, (len >> 8) as u8, len as u8][..], &body].concat())
     }
+}
+
+/// On the server whose TX keys last 64 records: after the 3 MiB body
+/// (about 200 records), the next request is answered under a renewed key
+/// (TLS 1.3 on a kernel that can rekey: the server sends a KeyUpdate
+/// first), or with `Connection: close` and a clean close_notify.
+fn record_limit(env: &Env, cfg: &Arc<ClientConfig>, renew: bool) -> Outcome {
+    let mut cfg = (**cfg).clone();
+    cfg.resumption = Resumption::disabled();
+    let mut t = connect_to(LIMITED_HTTPS, &Arc::new(cfg))?;
+    let mut buf = Vec::new();
+    t.write_all(&request("/big", false))
+        .map_err(|e| e.to_string())?;
+    let (_, body) = read_response(&mut t, &mut buf)?;
+    expect_body("big", &body, &env.big)?;
+    t.write_all(&request("/small", false))
+        .map_err(|e| e.to_string())?;
+    let (head, body) = read_response(&mut t, &mut buf)?;
+    expect_body("after the limit", &body, &env.small)?;
+    let closing = head.contains("\r\nConnection: close\r\n");
+    if renew {
+        if closing {
+            return Err("closed instead of renewing the key".into());
+        }
+        t.write_all(&request("/small", true))
+            .map_err(|e| e.to_string())?;
+        let (_, body) = read_response(&mut t, &mut buf)?;
+        expect_body("under the new key", &body, &env.small)?;
+    } else if !closing {
+        return Err(format!(
+            "no Connection: close at the record limit: {head:?}"
+        ));
+    }
+    let mut rest = Vec::new();
+    t.read_to_end(&mut rest)
+        .map_err(|e| format!("no clean close: {e}"))?;
+    Ok(if renew {
+        "TX key renewed by a server KeyUpdate at the limit; served on".into()
+    } else {
+        "limit reached: Connection: close, then close_notify".into()
+    })
 }
