@@ -3,18 +3,30 @@ CARGO ?= cargo
 RELEASE := target/release
 SITE := target/testdata.twb
 LISTEN ?= [::]:8080
+TLS_LISTEN ?= [::]:8443
+DEV_CERT := target/dev-cert.pem
+DEV_KEY := target/dev-key.pem
 FUZZ_SECONDS ?= 60
 
-.PHONY: build run test lint bench bench-pack bench-serve test-ktls fuzz clean
+.PHONY: build run test lint bench bench-pack bench-serve bench-tls bench-threshold test-ktls test-ktls-probe fuzz clean
 
 build:
 	$(CARGO) build --release --workspace
 
 # Packs every time: make cannot list testdata/ as prerequisites (a file name
 # there has a space), and packing it takes seconds.
-run: build
+# HTTPS on 8443 with a self-signed certificate for localhost, made once
+# (`curl --cacert target/dev-cert.pem https://localhost:8443/`).
+run: build $(DEV_CERT)
 	$(RELEASE)/tarweb-pack testdata -o $(SITE)
-	$(RELEASE)/tarweb-serve $(SITE) --listen '$(LISTEN)'
+	$(RELEASE)/tarweb-serve $(SITE) --listen '$(LISTEN)' --tls-listen '$(TLS_LISTEN)' \
+		--tls-cert $(DEV_CERT) --tls-key $(DEV_KEY)
+
+$(DEV_CERT):
+	mkdir -p target
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 \
+		-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1 \
+		-addext basicConstraints=critical,CA:FALSE -keyout $(DEV_KEY) -out $(DEV_CERT)
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -25,7 +37,7 @@ test: lint
 	$(CARGO) build --workspace
 	bash tests/e2e.sh
 
-bench: bench-pack bench-serve
+bench: bench-pack bench-serve bench-tls
 
 bench-pack:
 	bash bench/pack.sh
@@ -33,10 +45,21 @@ bench-pack:
 bench-serve:
 	bash bench/serve.sh
 
-# Boots Debian kernels (6.1, 6.12, newest) under QEMU and runs the kTLS probe
-# scenarios in them (ktls-vm/README.md). Not yet in CI: the server does not
-# use kTLS yet (issue 4).
+bench-tls:
+	bash bench/tls.sh
+
+# Not part of `make bench`: the sweep behind --sendfile-threshold's default.
+bench-threshold:
+	bash bench/serve.sh threshold
+
+# Boots Debian's bookworm kernel (6.1: no rekey) and the newest one (rekey)
+# under QEMU and runs the static tarweb-serve with --ktls=require in them,
+# driven by the static serve-check client (ktls-vm/README.md). In CI.
 test-ktls:
+	KTLS_PROGRAM=serve KTLS_SUITES="bookworm sid" bash ktls-vm/run.sh
+
+# The raw kTLS probe (no server) on 6.1, 6.12 and the newest kernel.
+test-ktls-probe:
 	bash ktls-vm/run.sh
 
 # Needs cargo-fuzz (`cargo install cargo-fuzz`); RUSTC_BOOTSTRAP lets the stable

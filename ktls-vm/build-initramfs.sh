@@ -1,9 +1,11 @@
 #!/bin/bash
 # Build a busybox initramfs that loads tls.ko and runs one static test binary.
 #
-# Usage: build-initramfs.sh KERNEL_DIR TEST_BINARY OUT.cpio.gz
+# Usage: build-initramfs.sh KERNEL_DIR TEST_BINARY OUT.cpio.gz [EXTRA...]
 #   KERNEL_DIR   a kernel unpacked by fetch-kernels.sh (has {usr/,}lib/modules/REL)
 #   TEST_BINARY  a static executable; it becomes /probe in the VM
+#   EXTRA        more static executables, each installed as /NAME (e.g. the
+#                tarweb-serve that serve-check drives)
 #
 # The VM's /init mounts proc/sys/devtmpfs/tmpfs, brings lo up, points
 # /proc/sys/kernel/modprobe at busybox modprobe (the kernel then loads gcm,
@@ -11,10 +13,12 @@
 # runs /probe, prints "KTLS-EXIT <code>" on the console and powers off.
 set -euo pipefail
 
-[ $# -eq 3 ] || { echo "usage: $0 KERNEL_DIR TEST_BINARY OUT.cpio.gz" >&2; exit 2; }
+[ $# -ge 3 ] || { echo "usage: $0 KERNEL_DIR TEST_BINARY OUT.cpio.gz [EXTRA...]" >&2; exit 2; }
 kdir=$(cd "$1" && pwd)
 probe=$2
 out=$3
+shift 3
+extras=("$@")
 here=$(cd "$(dirname "$0")" && pwd)
 busybox=${BUSYBOX:-$here/work/busybox/bin/busybox}
 [ -x "$busybox" ] || busybox=$(command -v busybox)
@@ -34,6 +38,7 @@ for app in sh mount mkdir ip modprobe insmod cat echo poweroff sleep ls; do
     ln -s busybox "$root/bin/$app"
 done
 install -m 755 "$probe" "$root/probe"
+for x in "${extras[@]}"; do install -m 755 "$x" "$root/$(basename "$x")"; done
 
 # Only the modules kTLS can need: tls itself and the AEAD/hash implementations
 # the kernel requests when a key is installed. Decompressed, so that busybox

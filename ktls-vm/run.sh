@@ -1,9 +1,11 @@
 #!/bin/bash
 # Boot each Debian kernel under QEMU (TCG, no KVM) with a busybox initramfs
-# running the static kTLS probe; report each kernel's result.
+# running a static test program; report each kernel's result.
 #
 # Usage: bash ktls-vm/run.sh [FILTER]
-#   FILTER          only probe scenarios whose name contains it
+#   FILTER          only scenarios whose name contains it
+#   KTLS_PROGRAM    probe (default: the raw kTLS probe) or serve (the static
+#                   tarweb-serve with --ktls=require, driven by serve-check)
 #   KTLS_SUITES     Debian suites to take kernels from (default: bookworm trixie sid)
 #   KTLS_TIMEOUT    seconds per VM (default 120)
 # Exit status: 0 iff every kernel booted, ran the probe and it passed.
@@ -15,6 +17,7 @@ work=$here/work
 suites=(${KTLS_SUITES:-bookworm trixie sid})
 vm_timeout=${KTLS_TIMEOUT:-120}
 filter=${1:-}
+program=${KTLS_PROGRAM:-probe}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$here/work/target}
 target=x86_64-unknown-linux-gnu
 t_start=$(date +%s.%N)
@@ -40,12 +43,23 @@ command -v cargo >/dev/null || { say "cargo not found (needs a Rust toolchain, 1
 # --- static probe ------------------------------------------------------------
 # glibc with crt-static: no extra rustup target or musl-gcc needed. The probe
 # does no name lookups, so static glibc's NSS caveat does not apply.
-say "building the static probe"
+say "building the static test programs"
 t=$(date +%s.%N)
 (cd "$here/probe" && RUSTFLAGS='-C target-feature=+crt-static' \
     nice -n 15 cargo build -q --release --locked --target $target)
-probe=$CARGO_TARGET_DIR/$target/release/ktls-probe
-say "probe built in $(since "$t")s"
+extras=()
+case $program in
+    probe) probe=$CARGO_TARGET_DIR/$target/release/ktls-probe ;;
+    serve)
+        probe=$CARGO_TARGET_DIR/$target/release/serve-check
+        # The server itself, the same static glibc build, from the workspace.
+        (cd "$here/.." && RUSTFLAGS='-C target-feature=+crt-static' \
+            nice -n 15 cargo build -q --release --locked --target $target -p tarweb-serve)
+        extras=("$CARGO_TARGET_DIR/$target/release/tarweb-serve")
+        ;;
+    *) say "KTLS_PROGRAM must be probe or serve"; exit 2 ;;
+esac
+say "built in $(since "$t")s"
 
 # --- kernels (and busybox) ---------------------------------------------------
 t=$(date +%s.%N)
@@ -63,9 +77,9 @@ for kdir in "${kernels[@]}"; do
     mods=("$kdir"/{usr/,}lib/modules/*/kernel)
     release=$(basename "$(dirname "${mods[0]}")")
     vmlinuz=("$kdir"/boot/vmlinuz-* "$kdir"/{usr/,}lib/modules/*/vmlinuz)
-    initrd=$work/initramfs-$release.cpio.gz
-    log=$work/logs/$release.log
-    "$here/build-initramfs.sh" "$kdir" "$probe" "$initrd"
+    initrd=$work/initramfs-$program-$release.cpio.gz
+    log=$work/logs/$program-$release.log
+    "$here/build-initramfs.sh" "$kdir" "$probe" "$initrd" "${extras[@]}"
     say "booting $release"
     t=$(date +%s.%N)
     boot_s=- exit_code= result=
@@ -76,7 +90,7 @@ for kdir in "${kernels[@]}"; do
         printf '  %s\n' "$line"
         printf '%s\n' "$line" >> "$log"
         case $line in
-            "ktls-probe: kernel "*) boot_s=$(since "$t") ;;
+            "ktls-probe: kernel "* | "serve-check: kernel "*) boot_s=$(since "$t") ;;
             "KTLS-EXIT "*) exit_code=${line#KTLS-EXIT } ;;
             *" passed, "*" failed") result=$line ;;
         esac
@@ -97,6 +111,6 @@ for kdir in "${kernels[@]}"; do
 done
 
 echo
-echo "== kTLS summary (whole run $(since "$t_start")s) =="
+echo "== kTLS summary ($program) (whole run $(since "$t_start")s) =="
 for s in "${summary[@]}"; do echo "$s"; done
 exit $status

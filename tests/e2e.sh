@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-BIN=${BIN:-target/debug}
+BIN=${BIN:-${CARGO_TARGET_DIR:-target}/debug}
 work=$(mktemp -d)
 server_pid=""
 cleanup() {
@@ -25,8 +25,17 @@ check() { # check NAME WANT GOT
 "$BIN/tarweb-pack" testdata -q -o "$work/site.twb" || { echo "0 passed, 1 failed"; exit 1; }
 
 # An ephemeral port: let the kernel pick one, then hand it to the server.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$BIN/tarweb-serve" "$work/site.twb" --listen "127.0.0.1:$port" --threads 2 --root-header >"$work/serve.log" 2>&1 &
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(free_port)
+tport=$(free_port)
+# HTTPS too: a throwaway certificate for localhost (user-space TLS on kernels
+# without kTLS; the kernel path is `make test-ktls`).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+  -subj /CN=localhost -addext subjectAltName=DNS:localhost \
+  -addext basicConstraints=critical,CA:FALSE \
+  -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null || { echo "openssl failed"; echo "0 passed, 1 failed"; exit 1; }
+"$BIN/tarweb-serve" "$work/site.twb" --listen "127.0.0.1:$port" --threads 2 --root-header \
+  --tls-listen "127.0.0.1:$tport" --tls-cert "$work/cert.pem" --tls-key "$work/key.pem" >"$work/serve.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 100); do
   grep -q '^ready' "$work/serve.log" && break
@@ -37,25 +46,33 @@ base="http://127.0.0.1:$port"
 
 urlencode() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$1"; }
 
-# Every file, identity and each coding the client asks for alone.
-while IFS= read -r -d '' f; do
-  rel=${f#testdata/}
-  case "$rel" in _headers | _redirects) continue ;; esac
-  url="$base/$(urlencode "$rel")"
-  for enc in identity gzip br zstd; do
-    hdrs="$work/h"
-    if [ "$enc" = identity ]; then
-      curl -sS -D "$hdrs" -o "$work/body" "$url"
-    else
-      curl -sS -D "$hdrs" -o "$work/body" --compressed -H "Accept-Encoding: $enc" "$url"
-    fi
-    status=$(head -1 "$hdrs" | tr -d '\r' | cut -d' ' -f2)
-    check "$rel [$enc] status" 200 "$status"
-    if cmp -s "$f" "$work/body"; then ok; else fail "$rel [$enc]: body differs from the file"; fi
-    ce=$(grep -i '^content-encoding:' "$hdrs" | tr -d '\r' | cut -d' ' -f2)
-    case "$ce" in "" | "$enc") ok ;; *) fail "$rel [$enc]: Content-Encoding $ce" ;; esac
-  done
-done < <(find testdata -type f -print0 | sort -z)
+# Every file, identity and each coding the client asks for alone; over
+# plain HTTP, then over HTTPS (curl checks the certificate with --cacert).
+fetch_all() { # BASE [curl args...]
+  local b=$1; shift
+  while IFS= read -r -d '' f; do
+    rel=${f#testdata/}
+    case "$rel" in _headers | _redirects) continue ;; esac
+    url="$b/$(urlencode "$rel")"
+    for enc in identity gzip br zstd; do
+      hdrs="$work/h"
+      if [ "$enc" = identity ]; then
+        curl -sS "$@" -D "$hdrs" -o "$work/body" "$url"
+      else
+        curl -sS "$@" -D "$hdrs" -o "$work/body" --compressed -H "Accept-Encoding: $enc" "$url"
+      fi
+      status=$(head -1 "$hdrs" | tr -d '\r' | cut -d' ' -f2)
+      check "$url [$enc] status" 200 "$status"
+      if cmp -s "$f" "$work/body"; then ok; else fail "$url [$enc]: body differs from the file"; fi
+      ce=$(grep -i '^content-encoding:' "$hdrs" | tr -d '\r' | cut -d' ' -f2)
+      case "$ce" in "" | "$enc") ok ;; *) fail "$url [$enc]: Content-Encoding $ce" ;; esac
+    done
+  done < <(find testdata -type f -print0 | sort -z)
+}
+fetch_all "$base"
+fetch_all "https://localhost:$tport" --cacert "$work/cert.pem" --resolve "localhost:$tport:127.0.0.1"
+check "https ALPN http/1.1" "1.1" "$(curl -s -o /dev/null -w '%{http_version}' --cacert "$work/cert.pem" --resolve "localhost:$tport:127.0.0.1" "https://localhost:$tport/")"
+check "https TLS 1.2" 200 "$(curl -s -o /dev/null -w '%{http_code}' --tlsv1.2 --tls-max 1.2 --cacert "$work/cert.pem" --resolve "localhost:$tport:127.0.0.1" "https://localhost:$tport/")"
 
 # The site's rules, as a browser meets them.
 check "dir redirect" "301 $base/docs/" "$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "$base/docs")"

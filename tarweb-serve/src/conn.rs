@@ -8,6 +8,7 @@
 use crate::root::Root;
 use crate::stats::Counters;
 use crate::sys;
+use crate::tls;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -166,7 +167,41 @@ impl Output {
         self.segs[self.pos..].iter().map(Seg::len).sum::<u64>() - self.skip
     }
 
-    fn advance(&mut self, mut n: u64) {
+    /// The bytes still to send as memory slices, file segments taken from
+    /// the mapping (same bytes as the memfd), up to about `max` bytes; for
+    /// user-space TLS, which encrypts from memory. Returns how many slices.
+    pub fn memory_slices<'a>(
+        &'a self,
+        root: Option<&'a Root>,
+        iov: &mut [IoSlice<'a>],
+        max: usize,
+    ) -> usize {
+        // No root: an output with no blob segment (a built-in response).
+        let bytes = root.map_or(&[][..], Root::bytes);
+        let mut k = 0;
+        let mut total = 0;
+        for (i, seg) in self.segs[self.pos..].iter().enumerate() {
+            if k == iov.len() || total >= max {
+                break;
+            }
+            let skip = if i == 0 { self.skip as usize } else { 0 };
+            let s: &[u8] = match *seg {
+                Seg::Dyn { start, len } => &self.dyn_bytes[start as usize..(start + len) as usize],
+                Seg::Map { off, len } | Seg::File { off, len } => {
+                    &bytes[off as usize..(off + len) as usize]
+                }
+                Seg::Static(s) => s,
+            };
+            let s = &s[skip..];
+            let s = &s[..s.len().min(max - total)];
+            total += s.len();
+            iov[k] = IoSlice::new(s);
+            k += 1;
+        }
+        k
+    }
+
+    pub fn advance(&mut self, mut n: u64) {
         while n > 0 {
             let left = self.segs[self.pos].len() - self.skip;
             if n >= left {
@@ -268,22 +303,74 @@ fn recycle<'b>(mut v: Vec<IoSlice<'_>>) -> Vec<IoSlice<'b>> {
     v.into_iter().map(|_| unreachable!()).collect()
 }
 
-/// How bytes move on the wire. Only plain TCP now; with TLS, the handshake
-/// runs in user space (rustls), then kernel TLS takes over and the same
-/// read/writev/sendfile paths apply to the same fd.
+/// How bytes move on the wire: plain TCP, or TLS (`tls::Session`: a
+/// handshake in user space, then the kernel's record layer, so the same
+/// writev/sendfile paths apply to the same fd, or rustls' when the kernel
+/// has no kTLS).
 pub enum Transport {
     Plain(OwnedFd),
+    Tls(OwnedFd, tls::Session),
 }
 
 impl Transport {
     pub fn fd(&self) -> RawFd {
         match self {
-            Transport::Plain(fd) => fd.as_raw_fd(),
+            Transport::Plain(fd) | Transport::Tls(fd, _) => fd.as_raw_fd(),
         }
     }
-    pub fn into_fd(self) -> OwnedFd {
+
+    /// Closes our side: close_notify first on TLS.
+    pub fn close(mut self, c: &Counters) {
+        self.close_notify(c);
+        let fd = match self {
+            Transport::Plain(fd) | Transport::Tls(fd, _) => fd,
+        };
+        sys::close(fd, c);
+    }
+
+    pub fn close_notify(&mut self, c: &Counters) {
+        if let Transport::Tls(fd, s) = self {
+            s.close_notify(fd.as_raw_fd(), c);
+        }
+    }
+
+    /// TLS only: the session must end after the next response.
+    pub fn retiring(&self) -> bool {
+        matches!(self, Transport::Tls(_, s) if s.retiring())
+    }
+
+    pub fn handshaking(&self) -> bool {
+        matches!(self, Transport::Tls(_, s) if s.handshaking())
+    }
+
+    /// Drives a TLS handshake; Ok(true) once requests may be read.
+    pub fn handshake(&mut self, c: &Counters) -> io::Result<bool> {
         match self {
-            Transport::Plain(fd) => fd,
+            Transport::Plain(_) => Ok(true),
+            Transport::Tls(fd, s) => s.handshake(fd.as_raw_fd(), c),
+        }
+    }
+
+    /// Request bytes (decrypted on TLS). As for a socket: shorter than
+    /// `buf` means drained, Ok(0) is the end.
+    pub fn read(&mut self, buf: &mut [u8], c: &Counters) -> io::Result<usize> {
+        match self {
+            Transport::Plain(fd) => sys::read(fd.as_raw_fd(), buf, c),
+            Transport::Tls(fd, s) => s.read(fd.as_raw_fd(), buf, c),
+        }
+    }
+
+    /// Sends as much of `out` as the socket takes.
+    pub fn flush(
+        &mut self,
+        out: &mut Output,
+        root: Option<&Root>,
+        iov: &mut Vec<IoSlice<'static>>,
+        c: &Counters,
+    ) -> io::Result<Flush> {
+        match self {
+            Transport::Plain(fd) => out.flush(fd.as_raw_fd(), root, iov, c),
+            Transport::Tls(fd, s) => s.flush(fd.as_raw_fd(), out, root, iov, c),
         }
     }
 }
@@ -377,9 +464,9 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub fn new(fd: OwnedFd, peer: Option<SocketAddr>, now: Instant) -> Conn {
+    pub fn new(transport: Transport, peer: Option<SocketAddr>, now: Instant) -> Conn {
         Conn {
-            transport: Transport::Plain(fd),
+            transport,
             peer,
             input: None,
             input_ready: false,

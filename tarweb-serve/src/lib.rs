@@ -5,7 +5,8 @@
 //! loading a new blob), `worker` (the epoll loop),
 //! `conn` (connection state and output queue), `http` (parsing and
 //! semantics, no I/O), `response` (a decision into bytes), `timers`,
-//! `date`, `stats` (syscall counters), `access_log`, `server` (startup,
+//! `date`, `stats` (syscall counters), `tls` (HTTPS: rustls handshake,
+//! kernel or user-space records), `access_log`, `server` (startup,
 //! listeners, signals, the stats endpoint).
 
 pub mod access_log;
@@ -20,5 +21,6 @@ pub mod sites;
 pub mod stats;
 pub mod sys;
 pub mod timers;
+pub mod tls;
 pub mod watch;
 pub mod worker;

@@ -7,6 +7,7 @@ use tarweb_serve::watch::{Mode, Target};
 
 #[global_allocator]
 static ALLOC: tarweb_serve::sys::CountingAlloc = tarweb_serve::sys::CountingAlloc;
+use tarweb_serve::tls::{CertSources, KtlsMode};
 
 /// Serve a static site from a .twb blob.
 #[derive(Parser)]
@@ -73,6 +74,33 @@ struct Cli {
     /// writev with their head (the default is measured: bench/threshold).
     #[arg(long, default_value_t = tarweb_serve::conn::DEFAULT_SENDFILE_THRESHOLD)]
     sendfile_threshold: u64,
+    /// HTTPS address to listen on (repeatable).
+    #[arg(long)]
+    tls_listen: Vec<SocketAddr>,
+    /// Certificate chain, PEM, leaf first: the default certificate.
+    #[arg(long)]
+    tls_cert: Option<PathBuf>,
+    /// Private key of --tls-cert, PEM (PKCS#8; PKCS#1 and SEC1 also read).
+    #[arg(long)]
+    tls_key: Option<PathBuf>,
+    /// Directory of `<host>.pem` files (chain and key in one file),
+    /// chosen by SNI; other names get --tls-cert.
+    #[arg(long)]
+    tls_cert_dir: Option<PathBuf>,
+    /// Kernel TLS after the handshake: require, auto (fall back to
+    /// user-space records), off.
+    #[arg(long, value_enum, default_value_t = Ktls::Auto)]
+    ktls: Ktls,
+    /// Plain listeners answer every request with a 308 to https://.
+    #[arg(long)]
+    redirect_https: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Ktls {
+    Require,
+    Auto,
+    Off,
 }
 
 fn main() {
@@ -108,6 +136,25 @@ fn main() {
         shutdown_timeout: ms(cli.shutdown_timeout_ms),
         access_log: cli.access_log,
         sendfile_threshold: cli.sendfile_threshold,
+        tls_certs: match (cli.tls_cert, cli.tls_key) {
+            (Some(cert), Some(key)) => Some(CertSources {
+                cert,
+                key,
+                dir: cli.tls_cert_dir,
+            }),
+            (None, None) => None,
+            _ => {
+                eprintln!("tarweb-serve: --tls-cert and --tls-key go together");
+                std::process::exit(2);
+            }
+        },
+        tls_listen: cli.tls_listen,
+        ktls: match cli.ktls {
+            Ktls::Require => KtlsMode::Require,
+            Ktls::Auto => KtlsMode::Auto,
+            Ktls::Off => KtlsMode::Off,
+        },
+        redirect_https: cli.redirect_https,
     };
     if let Err(e) = server::run(o) {
         eprintln!("tarweb-serve: {e}");

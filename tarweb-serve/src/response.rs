@@ -177,6 +177,62 @@ fn status_code(line: &[u8]) -> u16 {
         .unwrap_or(0)
 }
 
+/// `--redirect-https`: 308 to the same host (without its port) and
+/// target on HTTPS. `port` is `:PORT` or empty (precomputed at start). A
+/// request without Host (HTTP/1.0) has nowhere to go: 400.
+pub fn redirect_https(
+    out: &mut Output,
+    ctx: &Ctx<'_>,
+    req: &Request<'_>,
+    port: &[u8],
+    close: bool,
+) -> Meta {
+    let Some(host) = req.host.map(strip_port).filter(|h| !h.is_empty()) else {
+        return builtin(
+            out,
+            ctx,
+            400,
+            req.method == Method::Head,
+            close,
+            req.version,
+        );
+    };
+    // Origin-form as sent (query included); absolute-form: its path part;
+    // `*` (OPTIONS): the root.
+    let target: &[u8] = if req.target.first() == Some(&b'/') {
+        req.target
+    } else if let Some(i) = req.target.windows(3).position(|w| w == b"://") {
+        let rest = &req.target[i + 3..];
+        match rest.iter().position(|&c| c == b'/' || c == b'?') {
+            Some(j) if rest[j] == b'/' => &rest[j..],
+            _ => b"/",
+        }
+    } else {
+        b"/"
+    };
+    out.push_static(b"HTTP/1.1 308 Permanent Redirect\r\n");
+    dyn_lines(out, ctx, conn_line(close, req.version));
+    out.push_dyn(b"Location: https://");
+    out.push_dyn(host);
+    out.push_dyn(port);
+    out.push_dyn(target);
+    out.push_dyn(b"\r\nContent-Length: 0\r\n\r\n");
+    Meta {
+        status: 308,
+        body_bytes: 0,
+    }
+}
+
+/// `host[:port]` or `[v6][:port]` without the port.
+fn strip_port(h: &[u8]) -> &[u8] {
+    let end = if h.first() == Some(&b'[') {
+        h.iter().position(|&c| c == b']').map_or(h.len(), |i| i + 1)
+    } else {
+        h.iter().position(|&c| c == b':').unwrap_or(h.len())
+    };
+    &h[..end]
+}
+
 /// Answers one parsed request. `close`: the connection closes after it.
 pub fn respond(
     out: &mut Output,
@@ -285,4 +341,18 @@ pub fn respond(
         }
     }
     stored(out, ctx, v, head_only, conn)
+}
+
+#[cfg(test)]
+mod redirect_tests {
+    use super::strip_port;
+
+    #[test]
+    fn host_without_port() {
+        assert_eq!(strip_port(b"example.org"), b"example.org");
+        assert_eq!(strip_port(b"example.org:8080"), b"example.org");
+        assert_eq!(strip_port(b"[::1]:8080"), b"[::1]");
+        assert_eq!(strip_port(b"[::1]"), b"[::1]");
+        assert_eq!(strip_port(b":80"), b"");
+    }
 }

@@ -8,12 +8,13 @@ use crate::publish::Published;
 use crate::root;
 use crate::stats::{self, Counters};
 use crate::sys::{self, Signal};
+use crate::tls::{CertSources, KtlsMode, Tls};
 use crate::watch::{self, Target, Watcher};
-use crate::worker::{Config, Worker};
+use crate::worker::{Config, Listener, Worker};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,6 +42,51 @@ pub struct Options {
     pub shutdown_timeout: Duration,
     pub access_log: Option<String>,
     pub sendfile_threshold: u64,
+    /// HTTPS listeners (not with systemd's sockets).
+    pub tls_listen: Vec<SocketAddr>,
+    /// Required with `tls_listen`.
+    pub tls_certs: Option<CertSources>,
+    pub ktls: KtlsMode,
+    pub redirect_https: bool,
+}
+
+/// Builds the TLS side: decides kernel or user-space records (one line
+/// on stderr when kTLS is missing), loads the certificates.
+fn setup_tls(o: &Options) -> Result<Option<Arc<Tls>>, String> {
+    if o.tls_listen.is_empty() {
+        return Ok(None);
+    }
+    let sources = o
+        .tls_certs
+        .clone()
+        .ok_or("--tls-listen needs --tls-cert and --tls-key")?;
+    let kernel = match o.ktls {
+        KtlsMode::Off => false,
+        KtlsMode::Require | KtlsMode::Auto => {
+            let have = sys::ktls_available();
+            if !have && o.ktls == KtlsMode::Require {
+                return Err("--ktls=require: this kernel has no kTLS (the \"tls\" ULP is missing; `modprobe tls` loads it)".into());
+            }
+            if !have {
+                eprintln!("tarweb-serve: kernel TLS unavailable (no \"tls\" ULP): HTTPS records are encrypted in user space; `modprobe tls` (or /etc/modules-load.d/tls.conf) enables kTLS");
+            }
+            have
+        }
+    };
+    Ok(Some(Arc::new(Tls::new(sources, kernel)?)))
+}
+
+/// SIGHUP: certificates read again; a bad set keeps the old one.
+fn reload_tls(tls: Option<&Tls>) {
+    let Some(tls) = tls else {
+        return;
+    };
+    match tls.reload() {
+        Ok(n) => eprintln!("tarweb-serve: SIGHUP: {n} certificate(s) reloaded"),
+        Err(e) => {
+            eprintln!("tarweb-serve: SIGHUP: certificates not reloaded, keeping the old ones: {e}")
+        }
+    }
 }
 
 fn sd_notify(msg: &str) {
@@ -96,12 +142,17 @@ pub fn run(o: Options) -> Result<(), String> {
     root::start_reaper().map_err(|e| format!("reaper thread: {e}"))?;
     let (watcher, sites) = Watcher::start(o.target.clone(), o.mlock)?;
     let published = Arc::new(Published::new(sites).map_err(|e| format!("eventfd: {e}"))?);
+    let tls = setup_tls(&o)?;
     let threads = o.threads.max(1);
-    let mut per_thread: Vec<Vec<OwnedFd>> = (0..threads).map(|_| Vec::new()).collect();
+    let mut per_thread: Vec<Vec<Listener>> = (0..threads).map(|_| Vec::new()).collect();
+    let mut tls_port = None;
     let shared = if let Some(fds) = sys::systemd_listeners() {
         for fd in &fds {
             for t in per_thread.iter_mut() {
-                t.push(fd.try_clone().map_err(|e| format!("dup: {e}"))?);
+                t.push(Listener {
+                    fd: fd.try_clone().map_err(|e| format!("dup: {e}"))?,
+                    tls: false,
+                });
             }
             if let Ok(a) = sys::local_addr(fd.as_raw_fd()) {
                 println!("listening on {a} (systemd)");
@@ -109,21 +160,32 @@ pub fn run(o: Options) -> Result<(), String> {
         }
         true
     } else {
-        for addr in &o.listen {
-            let mut addr = *addr;
-            for (t, fds) in per_thread.iter_mut().enumerate() {
-                let fd =
-                    sys::listener(&addr, 4096).map_err(|e| format!("listen on {addr}: {e}"))?;
-                if t == 0 {
-                    // Port 0: every thread binds the port the first got.
-                    addr = sys::local_addr(fd.as_raw_fd()).map_err(|e| e.to_string())?;
-                    println!("listening on {addr}");
-                }
-                fds.push(fd);
-            }
-        }
         false
     };
+    let plain = if shared { &[][..] } else { &o.listen[..] };
+    let all = plain.iter().map(|a| (a, false));
+    for (addr, is_tls) in all.chain(o.tls_listen.iter().map(|a| (a, true))) {
+        let mut addr = *addr;
+        for (t, fds) in per_thread.iter_mut().enumerate() {
+            let fd = sys::listener(&addr, 4096).map_err(|e| format!("listen on {addr}: {e}"))?;
+            if t == 0 {
+                // Port 0: every thread binds the port the first got.
+                addr = sys::local_addr(fd.as_raw_fd()).map_err(|e| e.to_string())?;
+                if is_tls {
+                    tls_port.get_or_insert(addr.port());
+                    let how = match tls.as_deref() {
+                        Some(t) if t.kernel && t.limits.can_rekey => "kTLS, rekey",
+                        Some(t) if t.kernel => "kTLS, no rekey",
+                        _ => "user-space TLS",
+                    };
+                    println!("listening on {addr} (https, {how})");
+                } else {
+                    println!("listening on {addr}");
+                }
+            }
+            fds.push(Listener { fd, tls: is_tls });
+        }
+    }
     let counters: &'static [Counters] =
         Box::leak((0..threads).map(|_| Counters::default()).collect());
     if let Some(a) = o.stats_listen {
@@ -165,6 +227,13 @@ pub fn run(o: Options) -> Result<(), String> {
         shutdown_timeout: o.shutdown_timeout,
         sendfile_threshold: o.sendfile_threshold,
         root_header: o.root_header,
+        tls: tls.clone(),
+        redirect_https: match (o.redirect_https, tls_port) {
+            (false, _) => None,
+            (true, None) => return Err("--redirect-https needs --tls-listen".into()),
+            (true, Some(443)) => Some(String::new()),
+            (true, Some(p)) => Some(format!(":{p}")),
+        },
     });
     let wake = sys::eventfd().map_err(|e| e.to_string())?;
     let mut handles = Vec::new();
@@ -203,6 +272,7 @@ pub fn run(o: Options) -> Result<(), String> {
     // SIGTERM/SIGINT: stop.
     while sys::wait_signal() == Signal::Hup {
         watch.recheck();
+        reload_tls(tls.as_deref());
     }
     sd_notify("STOPPING=1");
     sys::eventfd_signal(wake.as_raw_fd());

@@ -19,14 +19,19 @@ pub enum Sc {
     Sendfile,
     Close,
     Shutdown,
-    /// Not syscalls: requests answered and connections accepted.
+    /// kTLS reads (recvmsg with a control buffer).
+    Recvmsg,
+    /// Not syscalls: requests answered, connections accepted, TLS
+    /// handshakes completed and failed.
     Requests,
     Connections,
     /// Heap allocations the worker thread has made (set, not bumped).
     Allocs,
+    TlsHandshakes,
+    TlsFailures,
 }
 
-pub const NAMES: [&str; 13] = [
+pub const NAMES: [&str; 16] = [
     "accept4",
     "epoll_ctl",
     "epoll_wait",
@@ -37,16 +42,19 @@ pub const NAMES: [&str; 13] = [
     "sendfile",
     "close",
     "shutdown",
+    "recvmsg",
     "requests",
     "connections",
     "allocs",
+    "tls_handshakes",
+    "tls_failures",
 ];
 
 /// One worker's counters, padded to its own cache lines.
 #[repr(align(128))]
 #[derive(Default)]
 pub struct Counters {
-    n: [AtomicU64; 13],
+    n: [AtomicU64; 16],
 }
 
 impl Counters {
@@ -62,6 +70,14 @@ impl Counters {
 
     pub fn get(&self, k: usize) -> u64 {
         self.n[k].load(Relaxed)
+    }
+
+    /// Send calls so far (writev, sendmsg, sendfile): each may end a TLS
+    /// record early, which the kTLS record estimate needs.
+    pub fn sends(&self) -> u64 {
+        self.get(Sc::Writev as usize)
+            + self.get(Sc::Sendmsg as usize)
+            + self.get(Sc::Sendfile as usize)
     }
 }
 

@@ -12,7 +12,7 @@
 //! drained, so a keep-alive request costs exactly one read.
 
 use crate::access_log::AccessLog;
-use crate::conn::{Conn, Flush, InBuf, Output, TimerKind, IN_CAP};
+use crate::conn::{Conn, Flush, InBuf, Output, TimerKind, Transport, IN_CAP};
 use crate::date::DateCache;
 use crate::http::request::{self, Error as ParseError, Version, MAX_TARGET};
 use crate::publish::Published;
@@ -23,6 +23,7 @@ use crate::sys::{
     self, Events, EPOLLERR, EPOLLET, EPOLLEXCLUSIVE, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP,
 };
 use crate::timers::{self, Entry, Timers};
+use crate::tls::{self, Tls};
 use std::io::{self, IoSlice};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
@@ -41,6 +42,17 @@ pub struct Config {
     pub sendfile_threshold: u64,
     /// Send `Tarweb-Root: <digest>` with every response from a blob.
     pub root_header: bool,
+    /// HTTPS listeners serve with this.
+    pub tls: Option<Arc<Tls>>,
+    /// `--redirect-https`: plain listeners answer 308 to https://, with
+    /// this after the host (`:PORT`, empty for 443).
+    pub redirect_https: Option<String>,
+}
+
+/// A listening socket and what its connections speak.
+pub struct Listener {
+    pub fd: OwnedFd,
+    pub tls: bool,
 }
 
 const WAKE_TOKEN: u64 = 1 << 62;
@@ -62,7 +74,7 @@ pub struct Worker {
     published: Arc<Published>,
     c: &'static Counters,
     ep: OwnedFd,
-    listeners: Vec<OwnedFd>,
+    listeners: Vec<Listener>,
     listen_flags: u32,
     listening: bool,
     /// Listeners out of epoll until then (EMFILE/ENFILE).
@@ -91,7 +103,7 @@ impl Worker {
         id: usize,
         published: Arc<Published>,
         c: &'static Counters,
-        listeners: Vec<OwnedFd>,
+        listeners: Vec<Listener>,
         shared_listeners: bool,
         wake: RawFd,
         log: Option<AccessLog>,
@@ -151,13 +163,13 @@ impl Worker {
             if on {
                 sys::epoll_add(
                     self.ep.as_raw_fd(),
-                    l.as_raw_fd(),
+                    l.fd.as_raw_fd(),
                     self.listen_flags,
                     LISTEN_TOKEN | i as u64,
                     self.c,
                 )?;
             } else {
-                sys::epoll_del(self.ep.as_raw_fd(), l.as_raw_fd(), self.c)?;
+                sys::epoll_del(self.ep.as_raw_fd(), l.fd.as_raw_fd(), self.c)?;
             }
         }
         self.listening = on;
@@ -266,7 +278,7 @@ impl Worker {
         let _ = sys::epoll_del(self.ep.as_raw_fd(), self.wake, self.c);
         let _ = self.listen(false);
         for l in std::mem::take(&mut self.listeners) {
-            sys::close(l, self.c);
+            sys::close(l.fd, self.c);
         }
         for i in 0..self.slots.len() {
             let busy = match &self.slots[i].conn {
@@ -291,8 +303,19 @@ impl Worker {
         let Some(l) = self.listeners.get(i) else {
             return;
         };
-        match sys::accept(l.as_raw_fd(), self.c) {
+        let tls = l.tls;
+        match sys::accept(l.fd.as_raw_fd(), self.c) {
             Ok((fd, peer)) => {
+                let transport = match (tls, &self.cfg.tls) {
+                    (true, Some(cfg)) => match tls::Session::new(cfg) {
+                        Ok(s) => Transport::Tls(fd, s),
+                        Err(_) => {
+                            sys::close(fd, self.c);
+                            return;
+                        }
+                    },
+                    _ => Transport::Plain(fd),
+                };
                 self.c.bump(Sc::Connections);
                 let slot = match self.free.pop() {
                     Some(s) => s,
@@ -302,7 +325,7 @@ impl Worker {
                     }
                 };
                 self.live += 1;
-                let mut conn = Conn::new(fd, peer, self.now);
+                let mut conn = Conn::new(transport, peer, self.now);
                 // Read (the data is there: TCP_DEFER_ACCEPT) and answer
                 // before registering: a connection closed after one
                 // response never touches epoll, and the registration does
@@ -352,7 +375,7 @@ impl Worker {
         };
         if ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR) != 0 {
             conn.read_pending = true;
-        } else if conn.out.is_none() {
+        } else if conn.out.is_none() && !conn.transport.handshaking() {
             // Only "writable" and nothing to write (e.g. right after
             // registration).
             self.slots[slot as usize].conn = Some(conn);
@@ -375,13 +398,32 @@ impl Worker {
     /// Moves a connection as far as it goes without blocking. Returns false
     /// when it must be closed.
     fn drive(&mut self, sites: &Sites, slot: u32, conn: &mut Conn) -> bool {
-        let fd = conn.transport.fd();
+        if conn.transport.handshaking() {
+            match conn.transport.handshake(self.c) {
+                Ok(true) => {
+                    self.c.bump(Sc::TlsHandshakes);
+                    // The first request may have come with the client's
+                    // last flight (already in rustls, or in the socket for
+                    // the kernel) without a new edge: read it.
+                    conn.read_pending = true;
+                }
+                Ok(false) => {
+                    // The handshake shares the head timeout, from accept.
+                    self.arm(slot, conn, TimerKind::Head);
+                    return true;
+                }
+                Err(_) => {
+                    self.c.bump(Sc::TlsFailures);
+                    return false;
+                }
+            }
+        }
         loop {
             // 1. Pending output first.
             if let Some(mut out) = conn.out.take() {
                 let own = out.root.take();
                 let root = own.as_deref().or_else(|| out.site.map(|i| &**sites.get(i)));
-                let r = out.flush(fd, root, &mut self.iov, self.c);
+                let r = conn.transport.flush(&mut out, root, &mut self.iov, self.c);
                 out.root = own;
                 match r {
                     Ok(Flush::Done) => {
@@ -437,7 +479,7 @@ impl Worker {
             if let Some(mut buf) = conn.input.take() {
                 buf.grow_if_full();
                 let room = buf.data.len() - buf.len;
-                match sys::read(fd, &mut buf.data[buf.len..], self.c) {
+                match conn.transport.read(&mut buf.data[buf.len..], self.c) {
                     Ok(0) => {
                         self.in_pool.push(buf);
                         return false;
@@ -460,7 +502,7 @@ impl Worker {
                 }
             } else {
                 let mut scratch = std::mem::take(&mut self.scratch);
-                let keep = match sys::read(fd, &mut scratch, self.c) {
+                let keep = match conn.transport.read(&mut scratch, self.c) {
                     Ok(0) => false,
                     Ok(n) => {
                         conn.read_pending = n == scratch.len();
@@ -498,6 +540,7 @@ impl Worker {
         let fd = conn.transport.fd();
         if !conn.lingering {
             conn.lingering = true;
+            conn.transport.close_notify(self.c);
             sys::shutdown_write(fd, self.c);
             if let Some(mut buf) = conn.input.take() {
                 buf.len = 0;
@@ -601,10 +644,18 @@ impl Worker {
                     let close = too_big
                         || !req.keep_alive()
                         || conn.requests >= self.cfg.max_requests
-                        || self.stopping.is_some();
+                        || self.stopping.is_some()
+                        || conn.transport.retiring();
+                    let redirect = match (&self.cfg.redirect_https, &conn.transport) {
+                        (Some(port), Transport::Plain(_)) => Some(port.as_bytes()),
+                        _ => None,
+                    };
                     let meta = if too_big {
                         conn.linger = true;
                         response::builtin(&mut out, &ctx, 413, false, true, req.version)
+                    } else if let Some(port) = redirect {
+                        conn.discard = req.content_length;
+                        response::redirect_https(&mut out, &ctx, &req, port, close)
                     } else {
                         conn.discard = req.content_length;
                         match site {
@@ -702,7 +753,10 @@ impl Worker {
                     s.conn = Some(conn);
                     continue;
                 }
-                if conn.timer == TimerKind::Head && conn.out.is_none() {
+                if conn.timer == TimerKind::Head
+                    && conn.out.is_none()
+                    && !conn.transport.handshaking()
+                {
                     // Slowloris or a stalled body: say so, once, and close.
                     let mut out = self.out_pool.pop().unwrap_or_default();
                     let ctx = Ctx {
@@ -712,7 +766,7 @@ impl Worker {
                         root: b"",
                     };
                     response::builtin(&mut out, &ctx, 408, false, true, Version::Http11);
-                    let _ = out.flush(conn.transport.fd(), None, &mut self.iov, self.c);
+                    let _ = conn.transport.flush(&mut out, None, &mut self.iov, self.c);
                     out.clear();
                     self.out_pool.push(out);
                 }
@@ -730,7 +784,7 @@ impl Worker {
             buf.len = 0;
             self.in_pool.push(buf);
         }
-        sys::close(conn.transport.into_fd(), self.c);
+        conn.transport.close(self.c);
         let s = &mut self.slots[slot as usize];
         s.gen = s.gen.wrapping_add(1).max(1);
         self.free.push(slot);

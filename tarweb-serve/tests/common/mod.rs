@@ -552,8 +552,9 @@ impl Response {
     }
 }
 
-pub struct Client {
-    pub s: TcpStream,
+/// A raw HTTP/1.1 client over any byte stream (TCP, or TLS in tls.rs).
+pub struct Client<S = TcpStream> {
+    pub s: S,
     buf: Vec<u8>,
 }
 
@@ -562,6 +563,12 @@ impl Client {
         let s = TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+        Client { s, buf: Vec::new() }
+    }
+}
+
+impl<S: Read + Write> Client<S> {
+    pub fn over(s: S) -> Client<S> {
         Client { s, buf: Vec::new() }
     }
 
@@ -578,6 +585,9 @@ impl Client {
                 true
             }
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => false,
+            // TLS: the peer closed without close_notify (tls.rs checks
+            // close_notify where it matters).
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => false,
             Err(e) => panic!("read: {e}"),
         }
     }

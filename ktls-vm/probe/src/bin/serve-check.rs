@@ -1,0 +1,842 @@
+//! tarweb-serve with kernel TLS, checked from inside the VM: starts the
+//! static `/tarweb-serve` with `--ktls=require` on a blob written here,
+//! then drives it with rustls clients, one suite at a time, and checks
+//! byte-exact bodies (writev and sendfile paths), requests riding in the
+//! client's Finished flight, keep-alive, resumption, close_notify both
+//! ways, a fatal alert from the client, a tampered record, KeyUpdate (rekey on 6.14+, clean close before),
+//! key renewal at the record limit (a tiny limit on a second server), no
+//! spin on half a record, the syscall budget of a keep-alive request
+//! (same as plain HTTP, from the server's own counters) and the
+//! `/proc/net/tls_stat` deltas. Prints `N passed, M failed`.
+//!
+//! Usage: serve-check [FILTER] (scenarios whose name contains FILTER)
+
+#[allow(dead_code)]
+#[path = "../sys.rs"]
+mod sys;
+
+use rustls::client::{ClientConnection, Resumption};
+use rustls::crypto::{ring, CryptoProvider};
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{
+    ClientConfig, HandshakeKind, RootCertStore, StreamOwned, SupportedCipherSuite,
+    SupportedProtocolVersion,
+};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::{Duration, Instant};
+use tarweb_format::{BlobSpec, Coding, ResponseSpec, RouteSpec};
+
+const WATCHDOG: Duration = Duration::from_secs(200);
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+const PLAIN: &str = "127.0.0.1:8080";
+const HTTPS: &str = "127.0.0.1:8443";
+const STATS: &str = "127.0.0.1:8099";
+/// A second server whose TX keys are used up after a few records
+/// (TARWEB_KTLS_RECORD_LIMIT), to exercise key renewal.
+const LIMITED_HTTPS: &str = "127.0.0.1:8444";
+const LIMIT_RECORDS: &str = "64";
+/// Below the server's 256 KiB sendfile threshold: one writev with its head.
+const SMALL_LEN: usize = 20_000;
+/// Above it: sendfile from the memfd, encrypted by the kernel.
+const BIG_LEN: usize = 3 << 20;
+
+type Tls = StreamOwned<ClientConnection, TcpStream>;
+type Outcome = Result<String, String>;
+
+struct Suite {
+    name: &'static str,
+    version: &'static SupportedProtocolVersion,
+    suite: SupportedCipherSuite,
+}
+
+fn suites() -> Vec<Suite> {
+    use ring::cipher_suite as cs;
+    let (t13, t12) = (&rustls::version::TLS13, &rustls::version::TLS12);
+    vec![
+        Suite {
+            name: "tls13-aes128gcm",
+            version: t13,
+            suite: cs::TLS13_AES_128_GCM_SHA256,
+        },
+        Suite {
+            name: "tls13-aes256gcm",
+            version: t13,
+            suite: cs::TLS13_AES_256_GCM_SHA384,
+        },
+        Suite {
+            name: "tls13-chacha20",
+            version: t13,
+            suite: cs::TLS13_CHACHA20_POLY1305_SHA256,
+        },
+        Suite {
+            name: "tls12-aes128gcm",
+            version: t12,
+            suite: cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        },
+        Suite {
+            name: "tls12-aes256gcm",
+            version: t12,
+            suite: cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        },
+        Suite {
+            name: "tls12-chacha20",
+            version: t12,
+            suite: cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        },
+    ]
+}
+
+struct Env {
+    cert: CertificateDer<'static>,
+    small: Vec<u8>,
+    big: Vec<u8>,
+}
+
+fn main() {
+    let filter = std::env::args().nth(1).unwrap_or_default();
+    thread::spawn(|| {
+        thread::sleep(WATCHDOG);
+        println!("FAIL watchdog: still running after {WATCHDOG:?}");
+        println!("0 passed, 1 failed");
+        std::process::exit(3);
+    });
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    println!("serve-check: kernel {}", release.trim());
+    let (env, mut server, mut limited) = match setup() {
+        Ok(x) => x,
+        Err(e) => {
+            println!("FAIL setup: {e}");
+            println!("0 passed, 1 failed");
+            std::process::exit(1);
+        }
+    };
+    let rekey = sys::tls_stat()
+        .map(|s| s.iter().any(|(k, _)| k == "TlsRxRekeyOk"))
+        .unwrap_or(false);
+    println!(
+        "kernel {} rekey (TlsRxRekeyOk counter {})",
+        if rekey { "can" } else { "cannot" },
+        if rekey { "present" } else { "absent" }
+    );
+
+    let start_stat = sys::tls_stat().unwrap_or_default();
+    let (mut passed, mut failed) = (0, 0);
+    let mut run = |name: String, f: &dyn Fn() -> Outcome| {
+        if !name.contains(&filter) {
+            return;
+        }
+        let before = sys::tls_stat().unwrap_or_default();
+        let t = Instant::now();
+        let r = f().and_then(|note| {
+            let after = sys::tls_stat().map_err(|e| format!("/proc/net/tls_stat: {e}"))?;
+            let d = sys::tls_stat_delta(&before, &after);
+            let g = |k| sys::get(&d, k);
+            if !name.starts_with("plain/") && (g("TlsTxSw") < 1 || g("TlsRxSw") < 1) {
+                return Err(format!("kernel TLS not used: tls_stat {}", fmt_delta(&d)));
+            }
+            // A mis-encrypted alert would also be closed on: it must have
+            // decrypted (and been taken as an alert).
+            if name.ends_with("/fatal-alert") && g("TlsDecryptError") != 0 {
+                return Err(format!("the alert did not decrypt: {}", fmt_delta(&d)));
+            }
+            if name.ends_with("/tamper") && g("TlsDecryptError") < 1 {
+                return Err(format!("no TlsDecryptError: {}", fmt_delta(&d)));
+            }
+            if name.ends_with("/record-limit")
+                && rekey
+                && name.starts_with("tls13")
+                && g("TlsTxRekeyOk") < 1
+            {
+                return Err(format!(
+                    "no TX rekey at the record limit: {}",
+                    fmt_delta(&d)
+                ));
+            }
+            if name.ends_with("/key-update")
+                && rekey
+                && (g("TlsRxRekeyOk") < 1 || g("TlsTxRekeyOk") < 1)
+            {
+                return Err(format!("rekey counters did not move: {}", fmt_delta(&d)));
+            }
+            Ok(format!("{note}\n   tls_stat: {}", fmt_delta(&d)))
+        });
+        match r {
+            Ok(note) => {
+                passed += 1;
+                println!("ok {name}\n   {:.2}s {note}", t.elapsed().as_secs_f64());
+            }
+            Err(e) => {
+                failed += 1;
+                println!("FAIL {name}: {e}");
+            }
+        }
+    };
+
+    run("plain/budget".into(), &|| plain_budget());
+    for suite in suites() {
+        let cfg = client_config(&env, &suite);
+        let tls13 = suite.version == &rustls::version::TLS13;
+        run(format!("{}/serve", suite.name), &|| {
+            serve(&env, &cfg, tls13)
+        });
+        run(format!("{}/resume", suite.name), &|| resume(&env, &cfg));
+        run(format!("{}/client-close", suite.name), &|| {
+            client_close(&cfg)
+        });
+        run(format!("{}/tamper", suite.name), &|| tamper(&cfg));
+        run(format!("{}/fatal-alert", suite.name), &|| {
+            fatal_alert(&env, &suite)
+        });
+        if tls13 {
+            run(format!("{}/key-update", suite.name), &|| {
+                key_update(&cfg, rekey)
+            });
+        }
+        if suite.name == "tls13-aes128gcm" || suite.name == "tls12-aes128gcm" {
+            run(format!("{}/half-record", suite.name), &|| half_record(&cfg));
+            run(format!("{}/record-limit", suite.name), &|| {
+                record_limit(&env, &cfg, tls13 && rekey)
+            });
+        }
+    }
+    let end_stat = sys::tls_stat().unwrap_or_default();
+    println!(
+        "tls_stat total delta: {}",
+        fmt_delta(&sys::tls_stat_delta(&start_stat, &end_stat))
+    );
+    for s in [&mut server, &mut limited] {
+        if let Err(e) = server_alive(s) {
+            failed += 1;
+            println!("FAIL server: {e}");
+        }
+        let _ = s.kill();
+        let _ = s.wait();
+    }
+    println!("{passed} passed, {failed} failed");
+    std::process::exit(if failed == 0 && passed > 0 { 0 } else { 1 });
+}
+
+fn server_alive(server: &mut Child) -> Result<(), String> {
+    match server.try_wait() {
+        Ok(None) => Ok(()),
+        Ok(Some(st)) => Err(format!("tarweb-serve exited during the run: {st}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn fmt_delta(d: &[(String, i64)]) -> String {
+    if d.is_empty() {
+        return "(no change)".into();
+    }
+    d.iter()
+        .map(|(k, v)| format!("{k} {v:+}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn pseudo_random(n: usize, mut x: u64) -> Vec<u8> {
+    let mut v = Vec::with_capacity(n + 8);
+    while v.len() < n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(n);
+    v
+}
+
+fn route(path: &str, body: &[u8]) -> RouteSpec {
+    let etag = format!("\"{}-{}\"", path.len(), body.len());
+    RouteSpec {
+        path: path.into(),
+        status: 200,
+        last_modified: 1_700_000_000,
+        variants: vec![ResponseSpec {
+            coding: Coding::Identity,
+            headers: vec![
+                ("Content-Type".into(), "application/octet-stream".into()),
+                ("ETag".into(), etag.clone()),
+            ],
+            body: Arc::from(body.to_vec()),
+            etag: Some(etag),
+            not_modified: None,
+        }],
+    }
+}
+
+fn setup() -> Result<(Env, Child, Child), String> {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])
+        .map_err(|e| format!("rcgen: {e}"))?;
+    std::fs::write("/tmp/cert.pem", ck.cert.pem()).map_err(|e| e.to_string())?;
+    std::fs::write("/tmp/key.pem", ck.key_pair.serialize_pem()).map_err(|e| e.to_string())?;
+    let small = pseudo_random(SMALL_LEN, 1);
+    let big = pseudo_random(BIG_LEN, 2);
+    let spec = BlobSpec {
+        routes: vec![route("/small", &small), route("/big", &big)],
+        not_found: vec![],
+    };
+    let (blob, _) = tarweb_format::blob_to_vec(&spec).map_err(|e| format!("blob: {e}"))?;
+    std::fs::write("/tmp/site.twb", blob).map_err(|e| e.to_string())?;
+
+    let child = start_server(
+        &[
+            "--listen",
+            PLAIN,
+            "--tls-listen",
+            HTTPS,
+            "--stats-listen",
+            STATS,
+        ],
+        None,
+    )?;
+    let limited = start_server(
+        &["--listen", "127.0.0.1:8081", "--tls-listen", LIMITED_HTTPS],
+        Some(LIMIT_RECORDS),
+    )?;
+    Ok((
+        Env {
+            cert: ck.cert.der().clone(),
+            small,
+            big,
+        },
+        child,
+        limited,
+    ))
+}
+
+fn start_server(args: &[&str], record_limit: Option<&str>) -> Result<Child, String> {
+    let mut cmd = Command::new("/tarweb-serve");
+    cmd.arg("/tmp/site.twb")
+        .args(args)
+        .args(["--tls-cert", "/tmp/cert.pem", "--tls-key", "/tmp/key.pem"])
+        .args(["--ktls", "require", "--threads", "1"])
+        .args(["--header-timeout-ms", "5000"])
+        .stdout(Stdio::piped());
+    if let Some(l) = record_limit {
+        cmd.env("TARWEB_KTLS_RECORD_LIMIT", l);
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("spawn /tarweb-serve: {e}"))?;
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            println!("   server: {line}");
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut ktls_line = false;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) if l == "ready" => break,
+            Ok(l) => ktls_line |= l.contains("(https, kTLS"),
+            Err(_) => {
+                let _ = child.kill();
+                return Err("tarweb-serve did not get ready".into());
+            }
+        }
+    }
+    if !ktls_line {
+        let _ = child.kill();
+        return Err("no `listening on ... (https, kTLS...)` line".into());
+    }
+    Ok(child)
+}
+
+fn client_config(env: &Env, suite: &Suite) -> Arc<ClientConfig> {
+    let provider = Arc::new(CryptoProvider {
+        cipher_suites: vec![suite.suite],
+        ..ring::default_provider()
+    });
+    let mut roots = RootCertStore::empty();
+    roots.add(env.cert.clone()).unwrap();
+    let mut c = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[suite.version])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    c.alpn_protocols = vec![b"http/1.1".to_vec()];
+    c.resumption = Resumption::in_memory_sessions(8);
+    Arc::new(c)
+}
+
+fn stats() -> Result<HashMap<String, u64>, String> {
+    let mut s = TcpStream::connect(STATS).map_err(|e| format!("stats: {e}"))?;
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .map_err(|e| e.to_string())?;
+    let mut v = String::new();
+    s.read_to_string(&mut v).map_err(|e| e.to_string())?;
+    let body = v.split("\r\n\r\n").nth(1).ok_or("stats: no body")?;
+    Ok(body
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(k, n)| (k.to_string(), n.parse().unwrap_or(0)))
+        .collect())
+}
+
+const COUNTED: [&str; 11] = [
+    "accept4",
+    "epoll_ctl",
+    "read",
+    "write",
+    "writev",
+    "sendmsg",
+    "sendfile",
+    "close",
+    "shutdown",
+    "recvmsg",
+    "requests",
+];
+
+fn deltas(a: &HashMap<String, u64>, b: &HashMap<String, u64>) -> Vec<(&'static str, u64)> {
+    COUNTED
+        .iter()
+        .map(|&k| {
+            (
+                k,
+                b.get(k).copied().unwrap_or(0) - a.get(k).copied().unwrap_or(0),
+            )
+        })
+        .filter(|(_, v)| *v > 0)
+        .collect()
+}
+
+fn connect(cfg: &Arc<ClientConfig>) -> Result<Tls, String> {
+    connect_to(HTTPS, cfg)
+}
+
+fn connect_to(addr: &str, cfg: &Arc<ClientConfig>) -> Result<Tls, String> {
+    let sock = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
+    sock.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    sock.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    let conn = ClientConnection::new(cfg.clone(), ServerName::try_from("localhost").unwrap())
+        .map_err(|e| e.to_string())?;
+    Ok(StreamOwned::new(conn, sock))
+}
+
+fn request(path: &str, close: bool) -> Vec<u8> {
+    let c = if close { "Connection: close\r\n" } else { "" };
+    format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{c}\r\n").into_bytes()
+}
+
+/// Reads one response with a Content-Length body; returns (head, body).
+fn read_response<S: Read>(s: &mut S, buf: &mut Vec<u8>) -> Result<(String, Vec<u8>), String> {
+    let mut tmp = vec![0u8; 64 << 10];
+    let end = loop {
+        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p + 4;
+        }
+        match s.read(&mut tmp) {
+            Ok(0) => return Err(format!("EOF before a response ({} bytes)", buf.len())),
+            Ok(n) => buf.extend_from_slice(&tmp[..n]),
+            Err(e) => return Err(format!("read: {e}")),
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| format!("no Content-Length in {head:?}"))?;
+    buf.drain(..end);
+    while buf.len() < len {
+        match s.read(&mut tmp) {
+            Ok(0) => return Err(format!("EOF in a body ({} of {len})", buf.len())),
+            Ok(n) => buf.extend_from_slice(&tmp[..n]),
+            Err(e) => return Err(format!("read body: {e}")),
+        }
+    }
+    let body: Vec<u8> = buf.drain(..len).collect();
+    Ok((head, body))
+}
+
+fn expect_body(what: &str, got: &[u8], want: &[u8]) -> Result<(), String> {
+    if got == want {
+        return Ok(());
+    }
+    let at = got
+        .iter()
+        .zip(want)
+        .position(|(a, b)| a != b)
+        .unwrap_or(got.len().min(want.len()));
+    Err(format!(
+        "{what}: body differs at byte {at} (got {}, want {})",
+        got.len(),
+        want.len()
+    ))
+}
+
+/// The baseline: a keep-alive plain-HTTP request's syscalls.
+fn plain_budget() -> Outcome {
+    let mut s = TcpStream::connect(PLAIN).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut buf = Vec::new();
+    s.write_all(&request("/small", false))
+        .map_err(|e| e.to_string())?;
+    read_response(&mut s, &mut buf)?;
+    // The connection is registered with epoll after its first answer.
+    let a0 = stats()?;
+    let deadline = Instant::now() + IO_TIMEOUT;
+    let a = loop {
+        let a = stats()?;
+        if a["epoll_ctl"] > a0["epoll_ctl"] || Instant::now() > deadline {
+            break a;
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    s.write_all(&request("/small", false))
+        .map_err(|e| e.to_string())?;
+    read_response(&mut s, &mut buf)?;
+    let b = stats()?;
+    let d = deltas(&a, &b);
+    if d != [("read", 1), ("writev", 1), ("requests", 1)] {
+        return Err(format!("plain keep-alive request: {d:?}"));
+    }
+    Ok(format!("plain keep-alive request costs {d:?}"))
+}
+
+/// Two GETs queued before the handshake (TLS 1.3: they ride right behind
+/// the client's Finished and must reach the kernel, not rustls), small
+/// (writev) and big (sendfile); a keep-alive request whose syscalls are
+/// counted; `Connection: close` ending in the server's close_notify.
+fn serve(env: &Env, cfg: &Arc<ClientConfig>, tls13: bool) -> Outcome {
+    let a0 = stats()?;
+    let mut t = connect(cfg)?;
+    let mut two = request("/small", false);
+    two.extend(request("/big", false));
+    t.conn.writer().write_all(&two).map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    let (h, body) = read_response(&mut t, &mut buf)?;
+    if !h.starts_with("HTTP/1.1 200 ") {
+        return Err(format!("small: {h:?}"));
+    }
+    expect_body("small (writev)", &body, &env.small)?;
+    let (_, body) = read_response(&mut t, &mut buf)?;
+    expect_body("big (sendfile)", &body, &env.big)?;
+    let a = stats()?;
+    let sendfiles = a["sendfile"] - a0["sendfile"];
+    if sendfiles == 0 {
+        return Err("the big body did not go through sendfile".into());
+    }
+    if a["tls_handshakes"] - a0["tls_handshakes"] != 1 {
+        return Err(format!(
+            "tls_handshakes {} -> {}",
+            a0["tls_handshakes"], a["tls_handshakes"]
+        ));
+    }
+    // Budget: one keep-alive request on the kTLS socket.
+    t.write_all(&request("/small", false))
+        .map_err(|e| e.to_string())?;
+    let (_, body) = read_response(&mut t, &mut buf)?;
+    expect_body("small again", &body, &env.small)?;
+    let b = stats()?;
+    let d = deltas(&a, &b);
+    if d != [("writev", 1), ("recvmsg", 1), ("requests", 1)] {
+        return Err(format!("keep-alive HTTPS request costs {d:?}, want recvmsg 1 + writev 1 (plain: read 1 + writev 1)"));
+    }
+    // Connection: close -> the response, then close_notify (a clean EOF
+    // for rustls; a bare FIN would be UnexpectedEof).
+    t.write_all(&request("/small", true))
+        .map_err(|e| e.to_string())?;
+    let (_, body) = read_response(&mut t, &mut buf)?;
+    expect_body("last", &body, &env.small)?;
+    let mut rest = Vec::new();
+    t.read_to_end(&mut rest)
+        .map_err(|e| format!("after the last response: {e} (no close_notify?)"))?;
+    if !rest.is_empty() || !buf.is_empty() {
+        return Err(format!(
+            "{} stray bytes after the last response",
+            rest.len() + buf.len()
+        ));
+    }
+    Ok(format!(
+        "{} bodies verified ({} sendfile calls), keep-alive request = {d:?}, clean close_notify EOF{}",
+        4,
+        sendfiles,
+        if tls13 { "; requests rode in the Finished flight" } else { "" }
+    ))
+}
+
+/// A second connection with the ticket from `serve` (sent before the
+/// switch to the kernel) resumes, and is served by the kernel too.
+fn resume(env: &Env, cfg: &Arc<ClientConfig>) -> Outcome {
+    let mut t = connect(cfg)?;
+    t.write_all(&request("/small", true))
+        .map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    let (_, body) = read_response(&mut t, &mut buf)?;
+    expect_body("resumed", &body, &env.small)?;
+    match t.conn.handshake_kind() {
+        Some(HandshakeKind::Resumed) => Ok("resumed session served".into()),
+        k => Err(format!("not resumed: {k:?}")),
+    }
+}
+
+/// The client closes first: the server answers close_notify with its own.
+fn client_close(cfg: &Arc<ClientConfig>) -> Outcome {
+    let mut t = connect(cfg)?;
+    t.write_all(&request("/small", false))
+        .map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    read_response(&mut t, &mut buf)?;
+    t.conn.send_close_notify();
+    t.flush().map_err(|e| e.to_string())?;
+    while t.conn.wants_write() {
+        t.conn.write_tls(&mut t.sock).map_err(|e| e.to_string())?;
+    }
+    let mut rest = Vec::new();
+    t.read_to_end(&mut rest)
+        .map_err(|e| format!("server did not answer close_notify: {e}"))?;
+    Ok("client close_notify answered by the server's".into())
+}
+
+/// A garbage application-data record: EBADMSG in the server, which closes.
+fn tamper(cfg: &Arc<ClientConfig>) -> Outcome {
+    let mut t = connect(cfg)?;
+    t.write_all(&request("/small", false))
+        .map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    read_response(&mut t, &mut buf)?;
+    let a = stats()?;
+    let mut garbage = vec![23u8, 3, 3, 0, 48];
+    garbage.extend((0..48u8).map(|i| i.wrapping_mul(37) ^ 0x5a));
+    t.sock.write_all(&garbage).map_err(|e| e.to_string())?;
+    let mut sink = Vec::new();
+    let r = t.read_to_end(&mut sink);
+    let b = stats()?;
+    if b["close"] <= a["close"] {
+        return Err("server did not close".into());
+    }
+    Ok(format!(
+        "garbage record -> server closed; client read: {r:?}"
+    ))
+}
+
+/// KeyUpdate (update_requested) between two requests.
+fn key_update(cfg: &Arc<ClientConfig>, rekey: bool) -> Outcome {
+    let mut t = connect(cfg)?;
+    t.write_all(&request("/small", false))
+        .map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    read_response(&mut t, &mut buf)?;
+    t.conn
+        .refresh_traffic_keys()
+        .map_err(|e| format!("refresh_traffic_keys: {e}"))?;
+    t.write_all(&request("/small", false))
+        .map_err(|e| e.to_string())?;
+    t.flush().map_err(|e| e.to_string())?;
+    if rekey {
+        let (h, _) = read_response(&mut t, &mut buf)?;
+        // And once more, after the server's own KeyUpdate.
+        t.write_all(&request("/small", true))
+            .map_err(|e| e.to_string())?;
+        read_response(&mut t, &mut buf)?;
+        let mut rest = Vec::new();
+        t.read_to_end(&mut rest)
+            .map_err(|e| format!("after rekey: {e}"))?;
+        Ok(format!(
+            "rekeyed both ways; answered {:?}",
+            h.lines().next()
+        ))
+    } else {
+        let mut rest = Vec::new();
+        t.read_to_end(&mut rest)
+            .map_err(|e| format!("expected a clean close: {e}"))?;
+        if !rest.is_empty() {
+            return Err(format!(
+                "{} bytes after KeyUpdate on a kernel that cannot rekey",
+                rest.len()
+            ));
+        }
+        Ok("kernel cannot rekey: closed cleanly with close_notify".into())
+    }
+}
+
+/// Half a record, a pause, the rest: the server must not spin (its
+/// recvmsg/epoll_wait counters stay small while it waits).
+fn half_record(cfg: &Arc<ClientConfig>) -> Outcome {
+    let mut t = connect(cfg)?;
+    t.write_all(&request("/small", false))
+        .map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    read_response(&mut t, &mut buf)?;
+    let req = request("/small", false);
+    t.conn.writer().write_all(&req).map_err(|e| e.to_string())?;
+    let mut rec = Vec::new();
+    while t.conn.wants_write() {
+        t.conn.write_tls(&mut rec).map_err(|e| e.to_string())?;
+    }
+    let a = stats()?;
+    let half = rec.len() / 2;
+    t.sock.write_all(&rec[..half]).map_err(|e| e.to_string())?;
+    thread::sleep(Duration::from_millis(1500));
+    let m = stats()?;
+    t.sock.write_all(&rec[half..]).map_err(|e| e.to_string())?;
+    read_response(&mut t, &mut buf)?;
+    let waits = m["epoll_wait"] - a["epoll_wait"];
+    let reads = m["recvmsg"] - a["recvmsg"];
+    if waits > 20 || reads > 5 {
+        return Err(format!(
+            "spin on half a record: {waits} epoll_wait, {reads} recvmsg in 1.5 s"
+        ));
+    }
+    Ok(format!(
+        "half a record for 1.5 s: {waits} epoll_wait, {reads} recvmsg"
+    ))
+}
+
+/// The client sends a fatal alert (handshake_failure, encrypted by hand
+/// under its traffic key: rustls has no API for it). The server must take
+/// it as the end: close without answering, not even close_notify.
+fn fatal_alert(env: &Env, suite: &Suite) -> Outcome {
+    let mut cfg = (*client_config(env, suite)).clone();
+    cfg.enable_secret_extraction = true;
+    cfg.resumption = Resumption::disabled();
+    let cfg = Arc::new(cfg);
+    let mut t = connect(&cfg)?;
+    t.write_all(&request("/small", false))
+        .map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    read_response(&mut t, &mut buf)?;
+    let tls13 = suite.version == &rustls::version::TLS13;
+    let StreamOwned { conn, mut sock } = t;
+    let secrets = conn
+        .dangerous_extract_secrets()
+        .map_err(|e| format!("extract: {e}"))?;
+    let (seq, secret) = secrets.tx;
+    let record = seal_alert(tls13, seq, &secret, [2, 40])?;
+    let a = stats()?;
+    sock.write_all(&record).map_err(|e| e.to_string())?;
+    let mut rest = Vec::new();
+    let r = sock.read_to_end(&mut rest);
+    let b = stats()?;
+    if b["close"] <= a["close"] {
+        return Err("server did not close".into());
+    }
+    if !rest.is_empty() {
+        return Err(format!(
+            "server answered a fatal alert with {} bytes",
+            rest.len()
+        ));
+    }
+    Ok(format!(
+        "fatal alert -> server closed without a word ({r:?})"
+    ))
+}
+
+/// One encrypted alert record (RFC 8446 5.2 for TLS 1.3; RFC 5288 and
+/// RFC 7905 for TLS 1.2 AES-GCM and ChaCha20-Poly1305).
+fn seal_alert(
+    tls13: bool,
+    seq: u64,
+    secret: &rustls::ConnectionTrafficSecrets,
+    alert: [u8; 2],
+) -> Result<Vec<u8>, String> {
+    use ::ring::aead::{
+        Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM, AES_256_GCM, CHACHA20_POLY1305,
+    };
+    use rustls::ConnectionTrafficSecrets as S;
+    let (alg, key, iv, gcm) = match secret {
+        S::Aes128Gcm { key, iv } | S::Aes256Gcm { key, iv } => {
+            let alg = if key.as_ref().len() == 16 {
+                &AES_128_GCM
+            } else {
+                &AES_256_GCM
+            };
+            (alg, key.as_ref(), iv.as_ref(), true)
+        }
+        S::Chacha20Poly1305 { key, iv } => (&CHACHA20_POLY1305, key.as_ref(), iv.as_ref(), false),
+        _ => return Err("unexpected cipher".into()),
+    };
+    let key = LessSafeKey::new(UnboundKey::new(alg, key).map_err(|e| format!("{e:?}"))?);
+    let xor_nonce = || {
+        let mut n = [0u8; 12];
+        n.copy_from_slice(iv);
+        for (b, s) in n[4..].iter_mut().zip(seq.to_be_bytes()) {
+            *b ^= s;
+        }
+        Nonce::assume_unique_for_key(n)
+    };
+    if tls13 {
+        let mut body = vec![alert[0], alert[1], 21]; // inner content type: alert
+        let len = (body.len() + 16) as u16;
+        let header = [23, 3, 3, (len >> 8) as u8, len as u8];
+        key.seal_in_place_append_tag(xor_nonce(), Aad::from(header), &mut body)
+            .map_err(|e| format!("{e:?}"))?;
+        return Ok([&header[..], &body].concat());
+    }
+    let mut aad = seq.to_be_bytes().to_vec();
+    aad.extend_from_slice(&[21, 3, 3, 0, 2]);
+    let mut body = alert.to_vec();
+    if gcm {
+        // Nonce: the 4-byte salt, then an explicit 8-byte part (the
+        // sequence number) that travels in the record.
+        let mut n = [0u8; 12];
+        n[..4].copy_from_slice(&iv[..4]);
+        n[4..].copy_from_slice(&seq.to_be_bytes());
+        key.seal_in_place_append_tag(Nonce::assume_unique_for_key(n), Aad::from(aad), &mut body)
+            .map_err(|e| format!("{e:?}"))?;
+        let len = (8 + body.len()) as u16;
+        let mut rec = vec![21, 3, 3, (len >> 8) as u8, len as u8];
+        rec.extend_from_slice(&seq.to_be_bytes());
+        rec.extend_from_slice(&body);
+        Ok(rec)
+    } else {
+        key.seal_in_place_append_tag(xor_nonce(), Aad::from(aad), &mut body)
+            .map_err(|e| format!("{e:?}"))?;
+        let len = body.len() as u16;
+        Ok([&[21, 3, 3, (len >> 8) as u8, len as u8][..], &body].concat())
+    }
+}
+
+/// On the server whose TX keys last 64 records: after the 3 MiB body
+/// (about 200 records), the next request is answered under a renewed key
+/// (TLS 1.3 on a kernel that can rekey: the server sends a KeyUpdate
+/// first), or with `Connection: close` and a clean close_notify.
+fn record_limit(env: &Env, cfg: &Arc<ClientConfig>, renew: bool) -> Outcome {
+    let mut cfg = (**cfg).clone();
+    cfg.resumption = Resumption::disabled();
+    let mut t = connect_to(LIMITED_HTTPS, &Arc::new(cfg))?;
+    let mut buf = Vec::new();
+    t.write_all(&request("/big", false))
+        .map_err(|e| e.to_string())?;
+    let (_, body) = read_response(&mut t, &mut buf)?;
+    expect_body("big", &body, &env.big)?;
+    t.write_all(&request("/small", false))
+        .map_err(|e| e.to_string())?;
+    let (head, body) = read_response(&mut t, &mut buf)?;
+    expect_body("after the limit", &body, &env.small)?;
+    let closing = head.contains("\r\nConnection: close\r\n");
+    if renew {
+        if closing {
+            return Err("closed instead of renewing the key".into());
+        }
+        t.write_all(&request("/small", true))
+            .map_err(|e| e.to_string())?;
+        let (_, body) = read_response(&mut t, &mut buf)?;
+        expect_body("under the new key", &body, &env.small)?;
+    } else if !closing {
+        return Err(format!(
+            "no Connection: close at the record limit: {head:?}"
+        ));
+    }
+    let mut rest = Vec::new();
+    t.read_to_end(&mut rest)
+        .map_err(|e| format!("no clean close: {e}"))?;
+    Ok(if renew {
+        "TX key renewed by a server KeyUpdate at the limit; served on".into()
+    } else {
+        "limit reached: Connection: close, then close_notify".into()
+    })
+}

@@ -1,0 +1,381 @@
+//! A session whose records the kernel encrypts and decrypts (kTLS): the
+//! keys from rustls' handshake in the kernel's layout, their installation,
+//! reading (application data, alerts, KeyUpdate), and close_notify. After
+//! `install`, responses go out through the very same writev/sendfile code
+//! as plain HTTP.
+
+use crate::stats::Counters;
+use crate::sys::{self, KtlsDir, KtlsFlag};
+use rustls::kernel::KernelConnection;
+use rustls::server::ServerConnectionData;
+use rustls::{ConnectionTrafficSecrets, ExtractedSecrets, ProtocolVersion};
+use std::io;
+use std::os::fd::RawFd;
+
+const TLS_1_2_VERSION: u16 = 0x0303;
+const TLS_1_3_VERSION: u16 = 0x0304;
+const TLS_CIPHER_AES_GCM_128: u16 = 51;
+const TLS_CIPHER_AES_GCM_256: u16 = 52;
+const TLS_CIPHER_CHACHA20_POLY1305: u16 = 54;
+
+/// TLS record content types (RFC 8446 5.1).
+const ALERT: u8 = 21;
+const HANDSHAKE: u8 = 22;
+const APPLICATION_DATA: u8 = 23;
+/// Alert `[warning, close_notify]`.
+const CLOSE_NOTIFY: [u8; 2] = [1, 0];
+const USER_CANCELED: u8 = 90;
+
+/// A TLS 1.3 KeyUpdate handshake message (type 24, length 1).
+fn key_update_message(update_requested: bool) -> [u8; 5] {
+    [24, 0, 0, 1, u8::from(update_requested)]
+}
+
+/// One direction's `struct tls12_crypto_info_*`, serialized in the
+/// kernel's layout (native-endian u16 version and cipher, then bytes):
+///
+/// | cipher            | after the 4-byte header          | size |
+/// |-------------------|----------------------------------|------|
+/// | AES-GCM-128 (51)  | iv[8] key[16] salt[4] rec_seq[8] | 40   |
+/// | AES-GCM-256 (52)  | iv[8] key[32] salt[4] rec_seq[8] | 56   |
+/// | ChaCha20 (54)     | iv[12] key[32] rec_seq[8]        | 56   |
+///
+/// Any other length is EINVAL. Zeroed on drop.
+pub struct CryptoInfo {
+    buf: [u8; 56],
+    len: usize,
+}
+
+impl CryptoInfo {
+    /// From what rustls returns: the sequence number to start at and the
+    /// traffic secret (key and 12-byte static IV).
+    pub fn new(
+        version: ProtocolVersion,
+        seq: u64,
+        secrets: &ConnectionTrafficSecrets,
+    ) -> io::Result<CryptoInfo> {
+        let version = match version {
+            ProtocolVersion::TLSv1_2 => TLS_1_2_VERSION,
+            ProtocolVersion::TLSv1_3 => TLS_1_3_VERSION,
+            v => return Err(invalid(format!("kTLS does not support {v:?}"))),
+        };
+        let mut info = CryptoInfo {
+            buf: [0; 56],
+            len: 0,
+        };
+        match secrets {
+            // rustls may report an AES-256 suite as Aes128Gcm: trust the
+            // key length, not the variant.
+            ConnectionTrafficSecrets::Aes128Gcm { key, iv }
+            | ConnectionTrafficSecrets::Aes256Gcm { key, iv } => {
+                let (key, iv) = (key.as_ref(), iv.as_ref());
+                let cipher = match key.len() {
+                    16 => TLS_CIPHER_AES_GCM_128,
+                    32 => TLS_CIPHER_AES_GCM_256,
+                    n => return Err(invalid(format!("AES-GCM key of {n} bytes"))),
+                };
+                if iv.len() != 12 {
+                    return Err(invalid(format!("AES-GCM IV of {} bytes", iv.len())));
+                }
+                // The 12-byte nonce base is salt (first 4) + iv (last 8).
+                info.push(&version.to_ne_bytes());
+                info.push(&cipher.to_ne_bytes());
+                info.push(&iv[4..12]);
+                info.push(key);
+                info.push(&iv[0..4]);
+                info.push(&seq.to_be_bytes());
+            }
+            ConnectionTrafficSecrets::Chacha20Poly1305 { key, iv } => {
+                let (key, iv) = (key.as_ref(), iv.as_ref());
+                if key.len() != 32 || iv.len() != 12 {
+                    return Err(invalid("ChaCha20-Poly1305 key/IV length".into()));
+                }
+                info.push(&version.to_ne_bytes());
+                info.push(&TLS_CIPHER_CHACHA20_POLY1305.to_ne_bytes());
+                info.push(iv);
+                info.push(key);
+                info.push(&seq.to_be_bytes());
+            }
+            _ => return Err(invalid("cipher not supported by kTLS".into())),
+        }
+        Ok(info)
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Drop for CryptoInfo {
+    fn drop(&mut self) {
+        self.buf.fill(0);
+        std::hint::black_box(&self.buf);
+    }
+}
+
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg)
+}
+
+/// How many records one TX key may protect, and whether this kernel can
+/// take a new TX key (6.14+). RFC 8446 5.5 bounds AES-GCM at 2^24.5 full
+/// records per key; the kernel does not count, rustls no longer does after
+/// the handover, so the server keeps a conservative estimate (bytes/16 KiB
+/// plus one per send call, each of which can end a record) and acts at
+/// half the bound: a TLS 1.3 KeyUpdate where the kernel can rekey, else a
+/// clean close (close_notify) before the next request is read.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub records: u64,
+    pub can_rekey: bool,
+}
+
+impl Limits {
+    pub const DEFAULT_RECORDS: u64 = 1 << 23;
+}
+
+/// Whether this kernel accepts a second TLS_TX on a socket (6.14+): tried
+/// on a throwaway loopback connection with a dummy key. Older kernels say
+/// EBUSY; then a KeyUpdate cannot be answered and keys cannot be renewed.
+pub fn kernel_can_rekey() -> bool {
+    use rustls::crypto::cipher::{AeadKey, Iv};
+    use std::net::{TcpListener, TcpStream};
+    use std::os::fd::AsRawFd;
+    let try_it = || -> io::Result<bool> {
+        let l = TcpListener::bind("127.0.0.1:0")?;
+        let s = TcpStream::connect(l.local_addr()?)?;
+        let _peer = l.accept()?;
+        let secret = ConnectionTrafficSecrets::Aes256Gcm {
+            key: AeadKey::from([7u8; 32]),
+            iv: Iv::new([9u8; 12]),
+        };
+        let info = CryptoInfo::new(ProtocolVersion::TLSv1_3, 0, &secret)?;
+        let fd = s.as_raw_fd();
+        sys::ktls_enable_ulp(fd)?;
+        sys::ktls_set_crypto(fd, KtlsDir::Tx, info.as_bytes())?;
+        Ok(sys::ktls_set_crypto(fd, KtlsDir::Tx, info.as_bytes()).is_ok())
+    };
+    try_it().unwrap_or(false)
+}
+
+/// An established session in the kernel.
+pub struct KernelTls {
+    kconn: KernelConnection<ServerConnectionData>,
+    limits: Limits,
+    /// Upper estimate of records sent under the current TX key.
+    records: u64,
+    /// A record failed to authenticate (EBADMSG) or the peer sent a fatal
+    /// alert: nothing more is sent on this session, not even close_notify.
+    dead: bool,
+    closed: bool,
+}
+
+impl KernelTls {
+    /// Hands the session to the kernel: ULP "tls", the TX and RX keys at
+    /// the sequence numbers rustls reports (TLS 1.3: TX 1 after the two
+    /// session tickets, which went out in one record; never assumed), and
+    /// the optional flags where the kernel takes them.
+    pub fn install(
+        fd: RawFd,
+        secrets: ExtractedSecrets,
+        kconn: KernelConnection<ServerConnectionData>,
+        limits: Limits,
+    ) -> io::Result<KernelTls> {
+        let version = kconn.protocol_version();
+        let tx = CryptoInfo::new(version, secrets.tx.0, &secrets.tx.1)?;
+        let rx = CryptoInfo::new(version, secrets.rx.0, &secrets.rx.1)?;
+        drop(secrets);
+        sys::ktls_enable_ulp(fd).map_err(|e| ctx(e, "setsockopt TCP_ULP \"tls\""))?;
+        sys::ktls_set_crypto(fd, KtlsDir::Tx, tx.as_bytes()).map_err(|e| ctx(e, "TLS_TX"))?;
+        sys::ktls_set_crypto(fd, KtlsDir::Rx, rx.as_bytes()).map_err(|e| ctx(e, "TLS_RX"))?;
+        // The blob is a sealed memfd: its pages never change while being
+        // sent, which is what TLS_TX_ZEROCOPY_RO requires. Both flags are
+        // optimisations: a kernel that refuses them (older than 5.19 / 6.0)
+        // still serves correctly.
+        let _ = sys::ktls_set_flag(fd, KtlsFlag::TxZerocopyReadOnly);
+        if version == ProtocolVersion::TLSv1_3 {
+            let _ = sys::ktls_set_flag(fd, KtlsFlag::RxExpectNoPad);
+        }
+        Ok(KernelTls {
+            kconn,
+            limits,
+            records: 0,
+            dead: false,
+            closed: false,
+        })
+    }
+
+    /// Reads decrypted application data into `buf`. Ok(0): the peer's
+    /// close_notify or FIN. Alerts, KeyUpdate and bad records are handled
+    /// here; an error means: close.
+    pub fn read(&mut self, fd: RawFd, buf: &mut [u8], c: &Counters) -> io::Result<usize> {
+        if self.records >= self.limits.records && self.can_renew() {
+            self.renew_tx_key(fd, c)?;
+        }
+        loop {
+            match sys::ktls_recv_record(fd, buf, c) {
+                Ok((APPLICATION_DATA, n)) => return Ok(n),
+                Ok((ALERT, n)) => {
+                    if n == 2 && buf[1] == CLOSE_NOTIFY[1] {
+                        return Ok(0);
+                    }
+                    if n == 2 && buf[0] == 1 && buf[1] == USER_CANCELED {
+                        continue;
+                    }
+                    self.dead = true;
+                    return Err(io::Error::other(format!("TLS alert {:?}", &buf[..n])));
+                }
+                Ok((HANDSHAKE, n)) => {
+                    let msg: [u8; 5] = match buf[..n].try_into() {
+                        Ok(m) => m,
+                        Err(_) => return Err(io::Error::other("post-handshake message")),
+                    };
+                    self.key_update(fd, msg, c)?;
+                }
+                Ok((t, _)) => {
+                    return Err(io::Error::other(format!("TLS record type {t}")));
+                }
+                Err(e) => {
+                    if e.raw_os_error() == Some(libc::EBADMSG) {
+                        self.dead = true;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// A KeyUpdate from the peer: the next RX key; and if the peer asks,
+    /// our own KeyUpdate (under the old TX key), then the next TX key.
+    /// Kernels before 6.14 refuse a second key (EBUSY): the error closes
+    /// the connection, with close_notify under the still valid TX key.
+    fn key_update(&mut self, fd: RawFd, msg: [u8; 5], c: &Counters) -> io::Result<()> {
+        let requested = match msg {
+            [24, 0, 0, 1, 0] => false,
+            [24, 0, 0, 1, 1] => true,
+            _ => return Err(io::Error::other("unexpected post-handshake message")),
+        };
+        let version = self.kconn.protocol_version();
+        let (seq, secret) = self
+            .kconn
+            .update_rx_secret()
+            .map_err(|e| io::Error::other(format!("KeyUpdate: {e}")))?;
+        let info = CryptoInfo::new(version, seq, &secret)?;
+        sys::ktls_set_crypto(fd, KtlsDir::Rx, info.as_bytes())
+            .map_err(|e| ctx(e, "KeyUpdate: this kernel cannot rekey (second TLS_RX)"))?;
+        if requested {
+            sys::ktls_send_record(fd, HANDSHAKE, &key_update_message(false), c)?;
+            let (seq, secret) = self
+                .kconn
+                .update_tx_secret()
+                .map_err(|e| io::Error::other(format!("KeyUpdate: {e}")))?;
+            let info = CryptoInfo::new(version, seq, &secret)?;
+            sys::ktls_set_crypto(fd, KtlsDir::Tx, info.as_bytes())
+                .map_err(|e| ctx(e, "KeyUpdate: second TLS_TX"))?;
+        }
+        Ok(())
+    }
+
+    /// Bytes and send calls of one flush, for the record estimate.
+    pub fn count_sent(&mut self, bytes: u64, sends: u64) {
+        self.records += bytes / (1 << 14) + sends;
+    }
+
+    fn can_renew(&self) -> bool {
+        self.limits.can_rekey && self.kconn.protocol_version() == ProtocolVersion::TLSv1_3
+    }
+
+    /// The TX key is used up and cannot be renewed (TLS 1.2, or a kernel
+    /// without rekey): the next response says `Connection: close`.
+    pub fn retiring(&self) -> bool {
+        self.records >= self.limits.records && !self.can_renew()
+    }
+
+    /// The TX key has protected about as many records as it should: a
+    /// KeyUpdate (not requesting one back) and the next TX key. Done
+    /// before reading the next request, so nothing is sent in between.
+    fn renew_tx_key(&mut self, fd: RawFd, c: &Counters) -> io::Result<()> {
+        let version = self.kconn.protocol_version();
+        sys::ktls_send_record(fd, HANDSHAKE, &key_update_message(false), c)?;
+        // From here the peer expects the new key: any failure is fatal
+        // and nothing more may be sent under the old one.
+        self.dead = true;
+        let (seq, secret) = self
+            .kconn
+            .update_tx_secret()
+            .map_err(|e| io::Error::other(format!("KeyUpdate: {e}")))?;
+        let info = CryptoInfo::new(version, seq, &secret)?;
+        sys::ktls_set_crypto(fd, KtlsDir::Tx, info.as_bytes())
+            .map_err(|e| ctx(e, "KeyUpdate: second TLS_TX"))?;
+        self.dead = false;
+        self.records = 0;
+        Ok(())
+    }
+
+    /// Sends close_notify (once), unless the session is dead. The rustls
+    /// client reports a bare FIN as a truncation.
+    pub fn close_notify(&mut self, fd: RawFd, c: &Counters) {
+        if !self.dead && !self.closed {
+            self.closed = true;
+            let _ = sys::ktls_send_record(fd, ALERT, &CLOSE_NOTIFY, c);
+        }
+    }
+}
+
+fn ctx(e: io::Error, what: &str) -> io::Error {
+    io::Error::new(e.kind(), format!("{what}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::crypto::cipher::{AeadKey, Iv};
+
+    fn secrets(chacha: bool) -> ConnectionTrafficSecrets {
+        let key = AeadKey::from(std::array::from_fn::<u8, 32, _>(|i| 0x40 + i as u8));
+        let iv = Iv::new(std::array::from_fn(|i| 0x10 + i as u8));
+        if chacha {
+            ConnectionTrafficSecrets::Chacha20Poly1305 { key, iv }
+        } else {
+            ConnectionTrafficSecrets::Aes256Gcm { key, iv }
+        }
+    }
+
+    #[test]
+    fn aes_256_gcm_layout() {
+        let info = CryptoInfo::new(ProtocolVersion::TLSv1_3, 0x0102, &secrets(false)).unwrap();
+        let b = info.as_bytes();
+        assert_eq!(b.len(), 56);
+        assert_eq!(&b[0..2], &0x0304u16.to_ne_bytes());
+        assert_eq!(&b[2..4], &52u16.to_ne_bytes());
+        // iv = the last 8 bytes of rustls' 12-byte IV, salt = the first 4.
+        assert_eq!(&b[4..12], &[0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b]);
+        assert_eq!(b[12], 0x40);
+        assert_eq!(b[43], 0x5f);
+        assert_eq!(&b[44..48], &[0x10, 0x11, 0x12, 0x13]);
+        assert_eq!(&b[48..56], &[0, 0, 0, 0, 0, 0, 1, 2]);
+    }
+
+    #[test]
+    fn chacha_layout() {
+        let info = CryptoInfo::new(ProtocolVersion::TLSv1_2, 7, &secrets(true)).unwrap();
+        let b = info.as_bytes();
+        assert_eq!(b.len(), 56);
+        assert_eq!(&b[0..2], &0x0303u16.to_ne_bytes());
+        assert_eq!(&b[2..4], &54u16.to_ne_bytes());
+        assert_eq!(b[4], 0x10);
+        assert_eq!(b[15], 0x1b);
+        assert_eq!(b[16], 0x40);
+        assert_eq!(&b[48..56], &7u64.to_be_bytes());
+    }
+
+    #[test]
+    fn tls_1_1_is_refused() {
+        assert!(CryptoInfo::new(ProtocolVersion::TLSv1_1, 0, &secrets(false)).is_err());
+    }
+}

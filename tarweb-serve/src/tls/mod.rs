@@ -1,0 +1,118 @@
+//! HTTPS. rustls does the handshake on the worker's epoll loop; then
+//! either the kernel takes the records (kTLS: `ktls`), so the plain-HTTP
+//! writev/sendfile paths serve encrypted sockets unchanged, or, on kernels
+//! without the "tls" ULP, rustls keeps the record layer (`userspace`).
+//! `config` owns certificates, SNI and reloads; `handshake` the
+//! record-at-a-time handshake that kTLS needs.
+
+pub mod config;
+pub mod handshake;
+pub mod ktls;
+pub mod userspace;
+
+use crate::conn::{Flush, Output};
+use crate::root::Root;
+use crate::stats::Counters;
+use std::io::{self, IoSlice};
+use std::os::fd::RawFd;
+
+pub use config::{CertSources, KtlsMode, Tls};
+
+/// One connection's TLS state.
+pub enum Session {
+    /// Handshake for kTLS (record at a time).
+    KernelHandshake(Box<handshake::Handshake>, ktls::Limits),
+    /// Records in the kernel.
+    Kernel(Box<ktls::KernelTls>),
+    /// Records in user space (handshake included).
+    User(Box<userspace::UserTls>),
+    /// Between states after a failed switch; the connection closes.
+    Failed,
+}
+
+impl Session {
+    pub fn new(tls: &Tls) -> io::Result<Session> {
+        let cfg = tls.server_config.clone();
+        Ok(if tls.kernel {
+            Session::KernelHandshake(Box::new(handshake::Handshake::new(cfg)?), tls.limits)
+        } else {
+            Session::User(Box::new(userspace::UserTls::new(cfg)?))
+        })
+    }
+
+    pub fn handshaking(&self) -> bool {
+        match self {
+            Session::KernelHandshake(..) => true,
+            Session::User(u) => u.handshaking(),
+            _ => false,
+        }
+    }
+
+    /// Drives the handshake; Ok(true) once application data may flow.
+    pub fn handshake(&mut self, fd: RawFd, c: &Counters) -> io::Result<bool> {
+        match self {
+            Session::KernelHandshake(h, _) => match h.drive(fd, c)? {
+                handshake::Progress::Blocked => Ok(false),
+                handshake::Progress::Done => {
+                    let Session::KernelHandshake(h, limits) =
+                        std::mem::replace(self, Session::Failed)
+                    else {
+                        unreachable!()
+                    };
+                    let (secrets, kconn) = h.into_kernel()?;
+                    *self = Session::Kernel(Box::new(ktls::KernelTls::install(
+                        fd, secrets, kconn, limits,
+                    )?));
+                    Ok(true)
+                }
+            },
+            Session::User(u) => u.handshake(fd, c),
+            Session::Kernel(_) => Ok(true),
+            Session::Failed => Err(io::Error::other("TLS session failed")),
+        }
+    }
+
+    pub fn read(&mut self, fd: RawFd, buf: &mut [u8], c: &Counters) -> io::Result<usize> {
+        match self {
+            Session::Kernel(k) => k.read(fd, buf, c),
+            Session::User(u) => u.read(fd, buf, c),
+            _ => Err(io::Error::other("TLS read before the handshake")),
+        }
+    }
+
+    pub fn flush(
+        &mut self,
+        fd: RawFd,
+        out: &mut Output,
+        root: Option<&Root>,
+        iov: &mut Vec<IoSlice<'static>>,
+        c: &Counters,
+    ) -> io::Result<Flush> {
+        match self {
+            // The kernel encrypts: exactly the plain-HTTP path, plus an
+            // estimate of the records it made (key usage limits).
+            Session::Kernel(k) => {
+                let (bytes, sends) = (out.remaining(), c.sends());
+                let r = out.flush(fd, root, iov, c);
+                k.count_sent(bytes - out.remaining(), c.sends() - sends);
+                r
+            }
+            Session::User(u) => u.flush(fd, out, root, c),
+            _ => Err(io::Error::other("TLS write before the handshake")),
+        }
+    }
+
+    /// The session must end after the next response (kTLS key usage).
+    pub fn retiring(&self) -> bool {
+        matches!(self, Session::Kernel(k) if k.retiring())
+    }
+
+    /// close_notify before our side closes (or shuts down).
+    pub fn close_notify(&mut self, fd: RawFd, c: &Counters) {
+        match self {
+            Session::Kernel(k) => k.close_notify(fd, c),
+            Session::User(u) if !u.handshaking() => u.close_notify(fd, c),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,672 @@
+//! HTTPS through real clients: a rustls client and curl (`--cacert`)
+//! against the server binary. This host's kernel has no kTLS, so this is
+//! the user-space record path (`--ktls=auto` falls back; the kernel path
+//! is tested under QEMU by `make test-ktls`). Certificates are made at
+//! run time with rcgen.
+
+mod common;
+use common::*;
+use rustls::client::{ClientConnection, Resumption};
+use rustls::crypto::ring;
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, HandshakeKind, RootCertStore, StreamOwned, SupportedProtocolVersion};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+type Tls = StreamOwned<ClientConnection, TcpStream>;
+
+struct Pki {
+    /// localhost + 127.0.0.1 (ECDSA P-256, PKCS#8).
+    cert: PathBuf,
+    key: PathBuf,
+    der: CertificateDer<'static>,
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("tls-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn make_cert(names: &[&str]) -> (String, String, CertificateDer<'static>) {
+    let ck =
+        rcgen::generate_simple_self_signed(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .unwrap();
+    (
+        ck.cert.pem(),
+        ck.key_pair.serialize_pem(),
+        ck.cert.der().clone(),
+    )
+}
+
+fn pki() -> &'static Pki {
+    static PKI: OnceLock<Pki> = OnceLock::new();
+    PKI.get_or_init(|| {
+        let dir = tmpdir("pki");
+        let (cert, key, der) = make_cert(&["localhost", "127.0.0.1"]);
+        std::fs::write(dir.join("cert.pem"), cert).unwrap();
+        std::fs::write(dir.join("key.pem"), key).unwrap();
+        Pki {
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+            der,
+        }
+    })
+}
+
+fn start(extra: &[&str]) -> Server {
+    let p = pki();
+    let mut args = vec![
+        "--tls-listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        p.cert.to_str().unwrap(),
+        "--tls-key",
+        p.key.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    Server::start(&args)
+}
+
+fn tls_addr(s: &Server) -> SocketAddr {
+    *s.addrs.last().unwrap()
+}
+
+fn config_with(
+    roots: &[CertificateDer<'static>],
+    versions: &[&'static SupportedProtocolVersion],
+) -> ClientConfig {
+    let mut store = RootCertStore::empty();
+    for r in roots {
+        store.add(r.clone()).unwrap();
+    }
+    let mut c = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_root_certificates(store)
+        .with_no_client_auth();
+    c.alpn_protocols = vec![b"http/1.1".to_vec()];
+    c
+}
+
+fn config() -> Arc<ClientConfig> {
+    Arc::new(config_with(
+        &[pki().der.clone()],
+        &[&rustls::version::TLS13, &rustls::version::TLS12],
+    ))
+}
+
+fn connect_as(addr: SocketAddr, cfg: Arc<ClientConfig>, name: &str) -> Client<Tls> {
+    let sock = TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    sock.set_write_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let name = ServerName::try_from(name.to_string()).unwrap();
+    let conn = ClientConnection::new(cfg, name).unwrap();
+    Client::over(StreamOwned::new(conn, sock))
+}
+
+fn connect(s: &Server) -> Client<Tls> {
+    connect_as(tls_addr(s), config(), "localhost")
+}
+
+fn coding(r: &Response) -> String {
+    r.header("content-encoding").unwrap_or("").to_string()
+}
+
+#[test]
+fn every_byte_of_every_variant() {
+    let s = start(&[]);
+    let site = site();
+    let mut c = connect(&s);
+    let mut paths: Vec<&String> = site.files.keys().filter(|p| p.starts_with('/')).collect();
+    paths.sort();
+    for path in paths {
+        let want = &site.files[path.as_str()];
+        let target: String = path
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"/._-".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        for ae in ["identity", "gzip", "br", "zstd"] {
+            let r = c.get(&target, &format!("Accept-Encoding: {ae}\r\n"));
+            assert_eq!(r.status, 200, "{path} [{ae}]");
+            let ce = coding(&r);
+            assert!(
+                ce.is_empty() || ce == ae,
+                "{path} [{ae}]: Content-Encoding {ce}"
+            );
+            assert!(
+                decompress(&ce, &r.body) == *want,
+                "{path} [{ae}]: body differs ({} bytes)",
+                r.body.len()
+            );
+        }
+    }
+    // The 17 MiB body crossed the sendfile threshold: in user space it is
+    // encrypted from the mapping, same bytes.
+    let st = s.stats();
+    assert_eq!(st["tls_handshakes"], 1, "{st:?}");
+    assert_eq!(st["sendfile"], 0, "user-space TLS never sendfiles: {st:?}");
+}
+
+#[test]
+fn ranges_head_keepalive_and_pipelining() {
+    let s = start(&[]);
+    let big = &site().files["/big.bin"];
+    let data = &site().files["/data.bin"];
+    let mut c = connect(&s);
+    let r = c.get("/data.bin", "Range: bytes=100-199\r\n");
+    assert_eq!(r.status, 206);
+    assert_eq!(r.body, data[100..200]);
+    let r = c.get("/big.bin", "Range: bytes=1000000-3000000\r\n");
+    assert_eq!(r.status, 206);
+    assert_eq!(r.body, big[1_000_000..=3_000_000]);
+    let r = c.get("/big.bin", "Range: bytes=-10\r\n");
+    assert_eq!(r.body, big[big.len() - 10..]);
+
+    c.send(b"HEAD /mid.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    let h = c.read_response(true).unwrap();
+    assert_eq!(h.status, 200);
+    assert_eq!(
+        h.header("content-length").unwrap(),
+        site().files["/mid.txt"].len().to_string()
+    );
+    assert!(h.body.is_empty());
+
+    // 50 requests in one write; the answers in order, byte-exact.
+    let paths = ["/style.css", "/data.bin", "/about/", "/empty.txt", "/nope"];
+    let mut batch = Vec::new();
+    for i in 0..50 {
+        batch.extend_from_slice(
+            format!("GET {} HTTP/1.1\r\nHost: t\r\n\r\n", paths[i % 5]).as_bytes(),
+        );
+    }
+    c.send(&batch);
+    for i in 0..50 {
+        let r = c.read_response(false).unwrap();
+        let p = paths[i % 5];
+        if p == "/nope" {
+            assert_eq!(r.status, 404);
+        } else {
+            assert_eq!(r.status, 200, "{p}");
+            assert_eq!(r.body, site().files[p], "{p}");
+        }
+    }
+    assert_eq!(s.stats()["tls_handshakes"], 1);
+}
+
+#[test]
+fn request_in_the_finished_flight_and_close_notify() {
+    let s = start(&[]);
+    for versions in [
+        &[&rustls::version::TLS13][..],
+        &[&rustls::version::TLS12][..],
+    ] {
+        let cfg = Arc::new(config_with(&[pki().der.clone()], versions));
+        let mut c = connect_as(tls_addr(&s), cfg, "localhost");
+        // Queued before the handshake: rustls sends it right behind its
+        // Finished (TLS 1.3), in the same flight.
+        c.s.conn
+            .writer()
+            .write_all(b"GET /style.css HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut all = Vec::new();
+        // read_to_end succeeds only on close_notify: a bare FIN is an
+        // UnexpectedEof error in rustls.
+        c.s.read_to_end(&mut all)
+            .expect("clean TLS close (close_notify)");
+        let text = String::from_utf8_lossy(&all);
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+        assert!(all.ends_with(&site().files["/style.css"]));
+    }
+}
+
+#[test]
+fn client_close_notify_ends_the_connection() {
+    let s = start(&["--threads", "1"]);
+    let mut c = connect(&s);
+    assert_eq!(c.get("/empty.txt", "").status, 200);
+    let before = s.stats();
+    c.s.conn.send_close_notify();
+    c.s.flush().unwrap();
+    c.s.conn.complete_io(&mut c.s.sock).unwrap();
+    let mut rest = Vec::new();
+    c.s.read_to_end(&mut rest)
+        .expect("our close_notify answered by the server's");
+    assert!(rest.is_empty());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.stats()["close"] == before["close"] {
+        assert!(Instant::now() < deadline, "server did not close");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn session_resumption() {
+    let s = start(&[]);
+    for versions in [
+        &[&rustls::version::TLS13][..],
+        &[&rustls::version::TLS12][..],
+    ] {
+        let mut cfg = config_with(&[pki().der.clone()], versions);
+        cfg.resumption = Resumption::in_memory_sessions(16);
+        let cfg = Arc::new(cfg);
+        let mut first = connect_as(tls_addr(&s), cfg.clone(), "localhost");
+        assert_eq!(first.get("/style.css", "").status, 200);
+        assert_eq!(first.s.conn.handshake_kind(), Some(HandshakeKind::Full));
+        drop(first);
+        let mut second = connect_as(tls_addr(&s), cfg, "localhost");
+        assert_eq!(second.get("/style.css", "").status, 200);
+        assert_eq!(
+            second.s.conn.handshake_kind(),
+            Some(HandshakeKind::Resumed),
+            "{versions:?}"
+        );
+    }
+}
+
+/// A ClientHello as rustls writes it.
+fn client_hello() -> Vec<u8> {
+    let mut conn =
+        ClientConnection::new(config(), ServerName::try_from("localhost").unwrap()).unwrap();
+    let mut v = Vec::new();
+    conn.write_tls(&mut v).unwrap();
+    v
+}
+
+#[test]
+fn bad_handshakes_close_without_disturbing_others() {
+    let s = start(&["--header-timeout-ms", "1500"]);
+    let addr = tls_addr(&s);
+    let mut good = connect(&s);
+    assert_eq!(good.get("/style.css", "").status, 200);
+
+    let hello = client_hello();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "garbage",
+            (0..3000u32).map(|i| (i * 7919 % 251) as u8).collect(),
+        ),
+        (
+            "plaintext HTTP",
+            b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec(),
+        ),
+        ("record too long", vec![22, 3, 1, 0xff, 0xff, 1, 2, 3]),
+        ("truncated ClientHello", hello[..hello.len() / 2].to_vec()),
+    ];
+    let mut bad = Vec::new();
+    for (name, bytes) in &cases {
+        let mut t = TcpStream::connect(addr).unwrap();
+        t.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        t.write_all(bytes).unwrap();
+        bad.push((name, t));
+    }
+    // The good connection is served while the bad ones are pending.
+    for _ in 0..3 {
+        let r = good.get("/data.bin", "");
+        assert_eq!(r.body, site().files["/data.bin"]);
+    }
+    for (name, mut t) in bad {
+        // Closed by the server: an alert at most, then EOF (or a reset
+        // over the unread bytes); never an HTTP answer, never a hang (the
+        // truncated hello waits for the handshake timeout, 1.5 s here).
+        let mut got = Vec::new();
+        let r = t.read_to_end(&mut got);
+        assert!(
+            !String::from_utf8_lossy(&got).contains("HTTP/1.1"),
+            "{name}: {got:?}"
+        );
+        if let Err(e) = r {
+            assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{name}: {e}");
+        }
+        if !got.is_empty() {
+            assert_eq!(got[0], 21, "{name}: not an alert record: {got:?}");
+        }
+    }
+    let r = good.get("/about/", "");
+    assert_eq!(r.body, site().files["/about/"]);
+    let st = s.stats();
+    assert_eq!(st["tls_handshakes"], 1, "{st:?}");
+    assert_eq!(
+        st["tls_failures"], 3,
+        "the truncated hello timed out, not failed: {st:?}"
+    );
+}
+
+#[test]
+fn handshake_timeout_closes_a_silent_client() {
+    let s = start(&["--header-timeout-ms", "300", "--threads", "1"]);
+    let mut t = TcpStream::connect(tls_addr(&s)).unwrap();
+    t.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let hello = client_hello();
+    // Half the hello, then nothing.
+    t.write_all(&hello[..40]).unwrap();
+    let t0 = Instant::now();
+    let mut buf = [0u8; 64];
+    let n = t.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "EOF expected, got {:?}", &buf[..n]);
+    assert!(
+        t0.elapsed() < Duration::from_secs(9),
+        "closed by the timeout, not ours"
+    );
+    assert_eq!(s.stats()["tls_handshakes"], 0);
+}
+
+#[test]
+fn no_sni_gets_the_default_certificate_and_sni_picks_from_the_dir() {
+    let dir = tmpdir("sni");
+    let (cert, key, other) = make_cert(&["other.test"]);
+    std::fs::write(dir.join("other.test.pem"), format!("{cert}{key}")).unwrap();
+    let s = start(&["--tls-cert-dir", dir.to_str().unwrap()]);
+    let roots = [pki().der.clone(), other.clone()];
+    let both = Arc::new(config_with(&roots, &[&rustls::version::TLS13]));
+    // An IP address as the name: rustls sends no SNI.
+    let mut c = connect_as(tls_addr(&s), both.clone(), "127.0.0.1");
+    assert_eq!(c.get("/style.css", "").status, 200);
+    assert_eq!(c.s.conn.peer_certificates().unwrap()[0], pki().der);
+    let mut c = connect_as(tls_addr(&s), both.clone(), "other.test");
+    assert_eq!(c.get("/style.css", "").status, 200);
+    assert_eq!(c.s.conn.peer_certificates().unwrap()[0], other);
+    // Names not in the directory get the default.
+    let mut c = connect_as(tls_addr(&s), both, "localhost");
+    assert_eq!(c.get("/", "").status, 200);
+    assert_eq!(c.s.conn.peer_certificates().unwrap()[0], pki().der);
+}
+
+#[test]
+fn sighup_reloads_the_certificate_and_keeps_it_when_the_new_one_is_bad() {
+    let dir = tmpdir("reload");
+    let (cert1, key1, der1) = make_cert(&["localhost"]);
+    let (cert2, key2, der2) = make_cert(&["localhost"]);
+    let (c, k) = (dir.join("c.pem"), dir.join("k.pem"));
+    std::fs::write(&c, &cert1).unwrap();
+    std::fs::write(&k, &key1).unwrap();
+    let s = Server::start(&[
+        "--tls-listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        c.to_str().unwrap(),
+        "--tls-key",
+        k.to_str().unwrap(),
+    ]);
+    let mut cfg = config_with(&[der1.clone(), der2.clone()], &[&rustls::version::TLS13]);
+    // A resumed session shows the certificate of the first one.
+    cfg.resumption = Resumption::disabled();
+    let cfg = Arc::new(cfg);
+    let served = |s: &Server| {
+        let mut t = connect_as(tls_addr(s), cfg.clone(), "localhost");
+        assert_eq!(t.get("/empty.txt", "").status, 200);
+        t.s.conn.peer_certificates().unwrap()[0].clone()
+    };
+    let hup = |s: &Server| {
+        assert!(Command::new("kill")
+            .args(["-HUP", &s.pid().to_string()])
+            .status()
+            .unwrap()
+            .success());
+    };
+    assert_eq!(served(&s), der1);
+    std::fs::write(&c, &cert2).unwrap();
+    std::fs::write(&k, &key2).unwrap();
+    hup(&s);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while served(&s) != der2 {
+        assert!(Instant::now() < deadline, "new certificate never served");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A key that does not match the certificate: refused, cert2 stays.
+    std::fs::write(&k, &key1).unwrap();
+    hup(&s);
+    // The signal is handled asynchronously: give the main thread a moment
+    // (a wrongly accepted key would show as der1 or a failed handshake).
+    std::thread::sleep(Duration::from_millis(200));
+    for _ in 0..3 {
+        assert_eq!(served(&s), der2);
+    }
+}
+
+#[test]
+fn rsa_pkcs8_key() {
+    let dir = tmpdir("rsa");
+    let (c, k) = (dir.join("rsa.crt"), dir.join("rsa.key"));
+    let st = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+        ])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&k)
+        .arg("-out")
+        .arg(&c)
+        .output()
+        .expect("openssl (apt-get install openssl)");
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    assert!(std::fs::read_to_string(&k)
+        .unwrap()
+        .starts_with("-----BEGIN PRIVATE KEY-----"));
+    let s = Server::start(&[
+        "--tls-listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        c.to_str().unwrap(),
+        "--tls-key",
+        k.to_str().unwrap(),
+    ]);
+    use rustls::pki_types::pem::PemObject;
+    let der = CertificateDer::from_pem_file(&c).unwrap();
+    for v in [&rustls::version::TLS13, &rustls::version::TLS12] {
+        let cfg = Arc::new(config_with(std::slice::from_ref(&der), &[v]));
+        let mut t = connect_as(tls_addr(&s), cfg, "localhost");
+        let r = t.get("/style.css", "");
+        assert_eq!(r.body, site().files["/style.css"]);
+    }
+}
+
+#[test]
+fn bad_certificate_files_fail_at_start_with_the_file_name() {
+    let dir = tmpdir("bad");
+    let c = dir.join("empty.pem");
+    std::fs::write(&c, "not a certificate\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tarweb-serve"))
+        .arg(&site().path)
+        .args(["--listen", "127.0.0.1:0", "--tls-listen", "127.0.0.1:0"])
+        .arg("--tls-cert")
+        .arg(&c)
+        .arg("--tls-key")
+        .arg(&pki().key)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("empty.pem"), "{err}");
+}
+
+#[test]
+fn ktls_require_refuses_to_start_without_kernel_tls() {
+    let p = pki();
+    let out = Command::new(env!("CARGO_BIN_EXE_tarweb-serve"))
+        .arg(&site().path)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-listen",
+            "127.0.0.1:0",
+            "--ktls",
+            "require",
+        ])
+        .arg("--tls-cert")
+        .arg(&p.cert)
+        .arg("--tls-key")
+        .arg(&p.key)
+        .stdout(std::process::Stdio::null())
+        .spawn();
+    let mut child = out.unwrap();
+    // With tls.ko loaded this host would start (and be killed here); the
+    // CI kernel has none, so the server must exit 1 at once.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let ulp = std::path::Path::new("/sys/module/tls").exists();
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            assert!(!ulp, "exited although tls.ko is loaded: {st}");
+            assert_eq!(st.code(), Some(1));
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            assert!(ulp, "kept running without kTLS");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn curl(args: &[&str]) -> (String, Vec<u8>) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "20"])
+        .args(args)
+        .output()
+        .expect("curl");
+    (
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.stdout,
+    )
+}
+
+#[test]
+fn curl_with_cacert() {
+    let s = start(&["--redirect-https"]);
+    let port = tls_addr(&s).port();
+    let resolve = format!("localhost:{port}:127.0.0.1");
+    let cacert = pki().cert.to_str().unwrap().to_string();
+    let base = format!("https://localhost:{port}");
+    for (enc, path) in [
+        ("identity", "/"),
+        ("gzip", "/mid.txt"),
+        ("br", "/about/"),
+        ("zstd", "/app.js"),
+    ] {
+        let url = format!("{base}{path}");
+        let ae = format!("Accept-Encoding: {enc}");
+        let (err, body) = curl(&[
+            "--cacert",
+            &cacert,
+            "--resolve",
+            &resolve,
+            "--compressed",
+            "-H",
+            &ae,
+            &url,
+        ]);
+        assert!(err.is_empty(), "{err}");
+        assert_eq!(body, site().files[path], "{path} [{enc}]");
+    }
+    // TLS 1.2 and the 17 MiB file.
+    let url = format!("{base}/big.bin");
+    let (err, body) = curl(&[
+        "--cacert",
+        &cacert,
+        "--resolve",
+        &resolve,
+        "--tlsv1.2",
+        "--tls-max",
+        "1.2",
+        &url,
+    ]);
+    assert!(err.is_empty(), "{err}");
+    assert!(
+        body == site().files["/big.bin"],
+        "big.bin over TLS 1.2: {} bytes",
+        body.len()
+    );
+    // --redirect-https: 308 from the plain port to https, followed.
+    let plain = format!("http://localhost:{}/style.css?v=1", s.addr.port());
+    let resolve_plain = format!("localhost:{}:127.0.0.1", s.addr.port());
+    let (err, head) = curl(&[
+        "-D",
+        "-",
+        "-o",
+        "/dev/null",
+        "--resolve",
+        &resolve_plain,
+        &plain,
+    ]);
+    assert!(err.is_empty(), "{err}");
+    let head = String::from_utf8_lossy(&head);
+    assert!(
+        head.starts_with("HTTP/1.1 308 Permanent Redirect\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains(&format!(
+            "\r\nLocation: https://localhost:{port}/style.css?v=1\r\n"
+        )),
+        "{head}"
+    );
+    let (err, body) = curl(&[
+        "-L",
+        "--cacert",
+        &cacert,
+        "--resolve",
+        &resolve,
+        "--resolve",
+        &resolve_plain,
+        &plain,
+    ]);
+    assert!(err.is_empty(), "{err}");
+    assert_eq!(body, site().files["/style.css"]);
+}
+
+#[test]
+fn user_space_keepalive_request_is_one_read_one_writev() {
+    // Up to 256 KiB of body (the plain path's sendfile threshold) is
+    // encrypted in one round and leaves in one writev.
+    let s = start(&["--threads", "1"]);
+    let mut c = connect(&s);
+    assert_eq!(c.get("/empty.txt", "").status, 200);
+    // Registration with epoll follows the first answer.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.stats()["epoll_ctl"] == 0 {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for path in ["/style.css", "/data.bin", "/nope"] {
+        let before = s.stats();
+        c.get(path, "");
+        let after = s.stats();
+        let d = |k: &str| delta(&before, &after, k);
+        assert_eq!(
+            (
+                d("read"),
+                d("writev"),
+                d("write"),
+                d("sendfile"),
+                d("recvmsg")
+            ),
+            (1, 1, 0, 0, 0),
+            "{path}"
+        );
+    }
+}
