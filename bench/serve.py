@@ -496,7 +496,7 @@ def report(results, idle):
         log("CASES filter set: bench/results.md left as it was")
 
 
-SWEEP_KIB = [16, 64, 128, 256, 512, 1024, 2048]
+SWEEP_KIB = [8, 16, 32, 48, 64, 128, 256, 512, 1024, 2048]
 
 
 def threshold_sweep():

@@ -60,7 +60,7 @@ head -c 65536 /dev/urandom >"$ROOT/64k.bin"
 head -c $((16 << 20)) /dev/urandom >"$ROOT/16m.bin"
 # For the writev/sendfile threshold sweep (`bench/serve.sh threshold`).
 mkdir -p "$ROOT/sweep"
-for k in 16 64 128 256 512 1024 2048; do head -c $((k << 10)) /dev/urandom >"$ROOT/sweep/$k.bin"; done
+for k in 8 16 32 48 64 128 256 512 1024 2048; do head -c $((k << 10)) /dev/urandom >"$ROOT/sweep/$k.bin"; done
 cp "$SITE/tutorial/classes.html" "$ROOT/doc/tutorial/classes.html"
 gzip -9 -n -k "$ROOT/doc/tutorial/classes.html"
 brotli -q 11 -k "$ROOT/doc/tutorial/classes.html"

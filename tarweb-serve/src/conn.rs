@@ -15,14 +15,14 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Default for `--sendfile-threshold`: bodies above it go out with sendfile (in `SENDFILE_CHUNK` steps);
-/// smaller ones in the one writev with their head. 256 KiB: up to there a
-/// writev from the mmap is one syscall that usually completes (the loopback
-/// and typical autotuned send buffers take it), and the per-page copy into
-/// the socket is cheaper than the splice bookkeeping; above it, sendfile
-/// avoids holding large user-space-visible iovecs across many partial
-/// writes and lets the kernel reference shmem pages directly.
-pub const DEFAULT_SENDFILE_THRESHOLD: u64 = 256 * 1024;
+/// Default for `--sendfile-threshold`: bodies above it go out with
+/// sendfile (in `SENDFILE_CHUNK` steps) after their head (sendmsg with
+/// MSG_MORE), smaller ones in the one writev with their head. Measured by
+/// `make bench-threshold` (bench/threshold.md): up to ~48 KiB copying from
+/// the mmap in the writev costs the server the same CPU as sendfile and
+/// one syscall less; from 64 KiB on, sendfile's page references (no copy)
+/// win, by 10-40% of server CPU per request.
+pub const DEFAULT_SENDFILE_THRESHOLD: u64 = 48 * 1024;
 pub const SENDFILE_CHUNK: u64 = 2 * 1024 * 1024;
 /// Most segments in one output (IOV_MAX is 1024); a batch of pipelined
 /// responses stops short of it and continues after a flush.

@@ -66,7 +66,7 @@ fn keepalive_small_get_is_one_read_one_writev() {
         ("/style.css", "Accept-Encoding: gzip\r\n"),
         ("/", "Accept-Encoding: br\r\n"),
         ("/index.html", "Accept-Encoding: zstd\r\n"),
-        ("/data.bin", ""),
+        ("/app.js", ""),
         ("/nope", ""),
         ("/about", ""),
     ] {
@@ -302,6 +302,27 @@ fn large_file_uses_sendfile() {
     assert!(r.body == site().files["/big.bin"][1_000_000..]);
     let d = deltas(&before, &s.stats());
     assert_eq!((d["read"], d["writev"], d["sendmsg"]), (1, 0, 1), "{d:?}");
+}
+
+/// Above the default threshold (48 KiB, bench/threshold.md) a body goes by
+/// sendfile after its head, even on a keep-alive connection.
+#[test]
+fn mid_size_body_is_head_then_sendfile() {
+    let s = Server::start(&["--threads", "1"]);
+    let mut c = warm_client(&s);
+    let before = s.stats();
+    let r = c.get("/data.bin", ""); // 100,000 bytes
+    assert!(r.body == site().files["/data.bin"]);
+    let d = deltas(&before, &s.stats());
+    expect(
+        &d,
+        &[
+            ("read", 1),
+            ("sendmsg", 1),
+            ("sendfile", 1),
+            ("requests", 1),
+        ],
+    );
 }
 
 #[test]

@@ -641,8 +641,8 @@ fn curl_with_cacert() {
 
 #[test]
 fn user_space_keepalive_request_is_one_read_one_writev() {
-    // Up to 256 KiB of body (the plain path's sendfile threshold) is
-    // encrypted in one round and leaves in one writev.
+    // Up to 256 KiB of body (one encryption round) is encrypted in one
+    // round and leaves in one writev: no sendfile in user-space TLS.
     let s = start(&["--threads", "1"]);
     let mut c = connect(&s);
     assert_eq!(c.get("/empty.txt", "").status, 200);
