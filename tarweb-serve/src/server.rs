@@ -76,15 +76,16 @@ fn setup_tls(o: &Options) -> Result<Option<Arc<Tls>>, String> {
     Ok(Some(Arc::new(Tls::new(sources, kernel)?)))
 }
 
-/// SIGHUP: certificates read again; a bad set keeps the old one.
-fn reload_tls(tls: Option<&Tls>) {
+/// SIGHUP, or the certificate files changed: read them again; a bad set
+/// keeps the old one.
+fn reload_tls(tls: Option<&Tls>, why: &str) {
     let Some(tls) = tls else {
         return;
     };
     match tls.reload() {
-        Ok(n) => eprintln!("tarweb-serve: SIGHUP: {n} certificate(s) reloaded"),
+        Ok(n) => eprintln!("tarweb-serve: {why}: {n} certificate(s) reloaded"),
         Err(e) => {
-            eprintln!("tarweb-serve: SIGHUP: certificates not reloaded, keeping the old ones: {e}")
+            eprintln!("tarweb-serve: {why}: certificates not reloaded, keeping the old ones: {e}")
         }
     }
 }
@@ -140,9 +141,21 @@ pub fn run(o: Options) -> Result<(), String> {
     sys::block_signals();
     let _ = sys::raise_nofile_limit();
     root::start_reaper().map_err(|e| format!("reaper thread: {e}"))?;
-    let (watcher, sites) = Watcher::start(o.target.clone(), o.mlock)?;
+    let (mut watcher, sites) = Watcher::start(o.target.clone(), o.mlock)?;
     let published = Arc::new(Published::new(sites).map_err(|e| format!("eventfd: {e}"))?);
     let tls = setup_tls(&o)?;
+    // Certificates ride on the blob's watch: a renewal (certbot's symlink
+    // flip, a rename over the file) is picked up like a deploy.
+    if let (Some(t), Some(src)) = (&tls, &o.tls_certs) {
+        if o.watch != watch::Mode::Off {
+            let t = t.clone();
+            watcher.also_watch(
+                vec![src.cert.clone(), src.key.clone()],
+                src.dir.iter().cloned().collect(),
+                Box::new(move || reload_tls(Some(&t), "certificate files changed")),
+            );
+        }
+    }
     let threads = o.threads.max(1);
     let mut per_thread: Vec<Vec<Listener>> = (0..threads).map(|_| Vec::new()).collect();
     let mut tls_port = None;
@@ -272,7 +285,7 @@ pub fn run(o: Options) -> Result<(), String> {
     // SIGTERM/SIGINT: stop.
     while sys::wait_signal() == Signal::Hup {
         watch.recheck();
-        reload_tls(tls.as_deref());
+        reload_tls(tls.as_deref(), "SIGHUP");
     }
     sd_notify("STOPPING=1");
     sys::eventfd_signal(wake.as_raw_fd());

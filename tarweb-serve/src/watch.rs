@@ -11,6 +11,11 @@
 //! Without inotify (or with `--watch poll`) the same check runs every
 //! interval; SIGHUP forces a check that also retries files that failed.
 //!
+//! Other files the server reads at start (the TLS certificates) can ride on
+//! the same watch ([`Watcher::also_watch`]): their directories join the
+//! watched set, and when their `stat` identities change an action runs
+//! (the certificate reload), on this thread, after the blob check.
+//!
 //! A candidate is loaded with `Root::load` (a sealed copy, fully validated
 //! with its digest) and published only if that succeeds; otherwise the old
 //! root stays and the reason is logged once per file version. Loading runs
@@ -113,6 +118,35 @@ pub struct Watcher {
     ignored: BTreeSet<String>,
     /// Keys whose file could not be `stat`ed (logged once until it can).
     unreadable: BTreeSet<String>,
+    /// Non-blob files watched for an action (see `also_watch`).
+    also: Vec<Also>,
+}
+
+/// Files (and directories whose entries count) whose change runs `action`.
+struct Also {
+    files: Vec<PathBuf>,
+    dirs: Vec<PathBuf>,
+    seen: Vec<(PathBuf, Option<Ident>)>,
+    action: Box<dyn FnMut() + Send>,
+}
+
+impl Also {
+    /// The identities of the files, and of every entry of the directories.
+    fn snapshot(&self) -> Vec<(PathBuf, Option<Ident>)> {
+        let ident = |p: &Path| std::fs::metadata(p).ok().map(|m| Ident::of(&m));
+        let mut v: Vec<_> = self.files.iter().map(|p| (p.clone(), ident(p))).collect();
+        for d in &self.dirs {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(d)
+                .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+                .unwrap_or_default();
+            entries.sort();
+            v.extend(entries.into_iter().map(|p| {
+                let id = ident(&p);
+                (p, id)
+            }));
+        }
+        v
+    }
 }
 
 fn log(msg: &str) {
@@ -135,6 +169,7 @@ impl Watcher {
             failed: HashMap::new(),
             ignored: BTreeSet::new(),
             unreadable: BTreeSet::new(),
+            also: Vec::new(),
         };
         match &w.target {
             Target::File(p) => {
@@ -153,6 +188,37 @@ impl Watcher {
         }
         let sites = w.sites();
         Ok((w, sites))
+    }
+
+    /// Watches `files` and the entries of `dirs` too: when any of their
+    /// `stat` identities changes (a rename over, a rewrite, a symlink flip,
+    /// an added or removed entry), `action` runs on the watcher thread.
+    /// Call before `spawn`, so the watches are in place before `ready`.
+    pub fn also_watch(
+        &mut self,
+        files: Vec<PathBuf>,
+        dirs: Vec<PathBuf>,
+        action: Box<dyn FnMut() + Send>,
+    ) {
+        let mut a = Also {
+            files,
+            dirs,
+            seen: Vec::new(),
+            action,
+        };
+        a.seen = a.snapshot();
+        self.also.push(a);
+    }
+
+    /// Runs the action of every `also_watch` set whose files changed.
+    fn check_also(&mut self) {
+        for a in &mut self.also {
+            let now = a.snapshot();
+            if now != a.seen {
+                a.seen = now;
+                (a.action)();
+            }
+        }
     }
 
     fn sites(&self) -> Sites {
@@ -307,6 +373,14 @@ impl Watcher {
     /// Directories whose entries decide what `check` finds.
     fn watch_dirs(&self) -> BTreeSet<PathBuf> {
         let mut dirs = BTreeSet::new();
+        for a in &self.also {
+            for f in &a.files {
+                dirs_for(f, &mut dirs);
+            }
+            for d in &a.dirs {
+                dirs_for(&d.join("."), &mut dirs);
+            }
+        }
         match &self.target {
             Target::File(p) => dirs_for(p, &mut dirs),
             Target::Dir(d) => {
@@ -405,6 +479,7 @@ impl Watcher {
                         let g = published.publish(self.sites());
                         log(&format!("published generation {g}"));
                     }
+                    self.check_also();
                     if let Some((w, held)) = watches.as_mut() {
                         // A watch that could not be placed (a directory
                         // that does not exist yet) is covered by polling.

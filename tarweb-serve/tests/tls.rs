@@ -437,6 +437,58 @@ fn sighup_reloads_the_certificate_and_keeps_it_when_the_new_one_is_bad() {
     }
 }
 
+/// No signal: the certificate files ride on the blob's watch, so a renewal
+/// that renames new files over the old ones is served on its own, and a
+/// bad key written later is refused (the renewed certificate stays).
+#[test]
+fn renamed_certificate_files_are_picked_up_without_a_signal() {
+    let dir = tmpdir("rename");
+    let (cert1, key1, der1) = make_cert(&["localhost"]);
+    let (cert2, key2, der2) = make_cert(&["localhost"]);
+    let (c, k) = (dir.join("c.pem"), dir.join("k.pem"));
+    std::fs::write(&c, &cert1).unwrap();
+    std::fs::write(&k, &key1).unwrap();
+    let s = Server::start(&[
+        "--tls-listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        c.to_str().unwrap(),
+        "--tls-key",
+        k.to_str().unwrap(),
+    ]);
+    let mut cfg = config_with(&[der1.clone(), der2.clone()], &[&rustls::version::TLS13]);
+    cfg.resumption = Resumption::disabled();
+    let cfg = Arc::new(cfg);
+    let served = |s: &Server| {
+        let mut t = connect_as(tls_addr(s), cfg.clone(), "localhost");
+        assert_eq!(t.get("/empty.txt", "").status, 200);
+        t.s.conn.peer_certificates().unwrap()[0].clone()
+    };
+    assert_eq!(served(&s), der1);
+    // As a renewal tool would: new files beside, renamed over.
+    std::fs::write(dir.join("k.new"), &key2).unwrap();
+    std::fs::write(dir.join("c.new"), &cert2).unwrap();
+    std::fs::rename(dir.join("k.new"), &k).unwrap();
+    std::fs::rename(dir.join("c.new"), &c).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while served(&s) != der2 {
+        assert!(
+            Instant::now() < deadline,
+            "renamed certificate never served"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A mismatched key: refused with a log line, der2 stays.
+    std::fs::write(dir.join("k.new"), &key1).unwrap();
+    std::fs::rename(dir.join("k.new"), &k).unwrap();
+    s.wait_line("the refusal of the bad key", |l| {
+        l.contains("certificate files changed: certificates not reloaded")
+    });
+    for _ in 0..3 {
+        assert_eq!(served(&s), der2);
+    }
+}
+
 #[test]
 fn rsa_pkcs8_key() {
     let dir = tmpdir("rsa");
