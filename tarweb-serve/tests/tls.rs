@@ -385,31 +385,67 @@ fn no_sni_gets_the_default_certificate_and_sni_picks_from_the_dir() {
     assert_eq!(c.s.conn.peer_certificates().unwrap()[0], pki().der);
 }
 
-#[test]
-fn sighup_reloads_the_certificate_and_keeps_it_when_the_new_one_is_bad() {
-    let dir = tmpdir("reload");
-    let (cert1, key1, der1) = make_cert(&["localhost"]);
-    let (cert2, key2, der2) = make_cert(&["localhost"]);
-    let (c, k) = (dir.join("c.pem"), dir.join("k.pem"));
-    std::fs::write(&c, &cert1).unwrap();
-    std::fs::write(&k, &key1).unwrap();
-    let s = Server::start(&[
-        "--tls-listen",
-        "127.0.0.1:0",
-        "--tls-cert",
-        c.to_str().unwrap(),
-        "--tls-key",
-        k.to_str().unwrap(),
-    ]);
-    let mut cfg = config_with(&[der1.clone(), der2.clone()], &[&rustls::version::TLS13]);
-    // A resumed session shows the certificate of the first one.
-    cfg.resumption = Resumption::disabled();
-    let cfg = Arc::new(cfg);
-    let served = |s: &Server| {
-        let mut t = connect_as(tls_addr(s), cfg.clone(), "localhost");
+/// Two certificates for localhost; a server started on the first (files
+/// `c.pem`/`k.pem` in `dir`); and a probe returning the certificate a fresh
+/// handshake (no resumption) is served.
+struct Reload {
+    dir: PathBuf,
+    c: PathBuf,
+    k: PathBuf,
+    pems: [(String, String); 2],
+    ders: [CertificateDer<'static>; 2],
+    cfg: Arc<ClientConfig>,
+    s: Server,
+}
+
+impl Reload {
+    fn start(name: &str) -> Reload {
+        let dir = tmpdir(name);
+        let (cert1, key1, der1) = make_cert(&["localhost"]);
+        let (cert2, key2, der2) = make_cert(&["localhost"]);
+        let (c, k) = (dir.join("c.pem"), dir.join("k.pem"));
+        std::fs::write(&c, &cert1).unwrap();
+        std::fs::write(&k, &key1).unwrap();
+        let s = Server::start(&[
+            "--tls-listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            c.to_str().unwrap(),
+            "--tls-key",
+            k.to_str().unwrap(),
+        ]);
+        let mut cfg = config_with(&[der1.clone(), der2.clone()], &[&rustls::version::TLS13]);
+        // A resumed session shows the certificate of the first one.
+        cfg.resumption = Resumption::disabled();
+        Reload {
+            dir,
+            c,
+            k,
+            pems: [(cert1, key1), (cert2, key2)],
+            ders: [der1, der2],
+            cfg: Arc::new(cfg),
+            s,
+        }
+    }
+
+    fn served(&self) -> CertificateDer<'static> {
+        let mut t = connect_as(tls_addr(&self.s), self.cfg.clone(), "localhost");
         assert_eq!(t.get("/empty.txt", "").status, 200);
         t.s.conn.peer_certificates().unwrap()[0].clone()
-    };
+    }
+
+    fn wait_served(&self, i: usize, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.served() != self.ders[i] {
+            assert!(Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+#[test]
+fn sighup_reloads_the_certificate_and_keeps_it_when_the_new_one_is_bad() {
+    let r = Reload::start("reload");
     let hup = |s: &Server| {
         assert!(Command::new("kill")
             .args(["-HUP", &s.pid().to_string()])
@@ -417,23 +453,19 @@ fn sighup_reloads_the_certificate_and_keeps_it_when_the_new_one_is_bad() {
             .unwrap()
             .success());
     };
-    assert_eq!(served(&s), der1);
-    std::fs::write(&c, &cert2).unwrap();
-    std::fs::write(&k, &key2).unwrap();
-    hup(&s);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while served(&s) != der2 {
-        assert!(Instant::now() < deadline, "new certificate never served");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert_eq!(r.served(), r.ders[0]);
+    std::fs::write(&r.c, &r.pems[1].0).unwrap();
+    std::fs::write(&r.k, &r.pems[1].1).unwrap();
+    hup(&r.s);
+    r.wait_served(1, "new certificate never served");
     // A key that does not match the certificate: refused, cert2 stays.
-    std::fs::write(&k, &key1).unwrap();
-    hup(&s);
+    std::fs::write(&r.k, &r.pems[0].1).unwrap();
+    hup(&r.s);
     // The signal is handled asynchronously: give the main thread a moment
     // (a wrongly accepted key would show as der1 or a failed handshake).
     std::thread::sleep(Duration::from_millis(200));
     for _ in 0..3 {
-        assert_eq!(served(&s), der2);
+        assert_eq!(r.served(), r.ders[1]);
     }
 }
 
@@ -442,50 +474,22 @@ fn sighup_reloads_the_certificate_and_keeps_it_when_the_new_one_is_bad() {
 /// bad key written later is refused (the renewed certificate stays).
 #[test]
 fn renamed_certificate_files_are_picked_up_without_a_signal() {
-    let dir = tmpdir("rename");
-    let (cert1, key1, der1) = make_cert(&["localhost"]);
-    let (cert2, key2, der2) = make_cert(&["localhost"]);
-    let (c, k) = (dir.join("c.pem"), dir.join("k.pem"));
-    std::fs::write(&c, &cert1).unwrap();
-    std::fs::write(&k, &key1).unwrap();
-    let s = Server::start(&[
-        "--tls-listen",
-        "127.0.0.1:0",
-        "--tls-cert",
-        c.to_str().unwrap(),
-        "--tls-key",
-        k.to_str().unwrap(),
-    ]);
-    let mut cfg = config_with(&[der1.clone(), der2.clone()], &[&rustls::version::TLS13]);
-    cfg.resumption = Resumption::disabled();
-    let cfg = Arc::new(cfg);
-    let served = |s: &Server| {
-        let mut t = connect_as(tls_addr(s), cfg.clone(), "localhost");
-        assert_eq!(t.get("/empty.txt", "").status, 200);
-        t.s.conn.peer_certificates().unwrap()[0].clone()
-    };
-    assert_eq!(served(&s), der1);
+    let r = Reload::start("rename");
+    assert_eq!(r.served(), r.ders[0]);
     // As a renewal tool would: new files beside, renamed over.
-    std::fs::write(dir.join("k.new"), &key2).unwrap();
-    std::fs::write(dir.join("c.new"), &cert2).unwrap();
-    std::fs::rename(dir.join("k.new"), &k).unwrap();
-    std::fs::rename(dir.join("c.new"), &c).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while served(&s) != der2 {
-        assert!(
-            Instant::now() < deadline,
-            "renamed certificate never served"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    std::fs::write(r.dir.join("k.new"), &r.pems[1].1).unwrap();
+    std::fs::write(r.dir.join("c.new"), &r.pems[1].0).unwrap();
+    std::fs::rename(r.dir.join("k.new"), &r.k).unwrap();
+    std::fs::rename(r.dir.join("c.new"), &r.c).unwrap();
+    r.wait_served(1, "renamed certificate never served");
     // A mismatched key: refused with a log line, der2 stays.
-    std::fs::write(dir.join("k.new"), &key1).unwrap();
-    std::fs::rename(dir.join("k.new"), &k).unwrap();
-    s.wait_line("the refusal of the bad key", |l| {
+    std::fs::write(r.dir.join("k.new"), &r.pems[0].1).unwrap();
+    std::fs::rename(r.dir.join("k.new"), &r.k).unwrap();
+    r.s.wait_line("the refusal of the bad key", |l| {
         l.contains("certificate files changed: certificates not reloaded")
     });
     for _ in 0..3 {
-        assert_eq!(served(&s), der2);
+        assert_eq!(r.served(), r.ders[1]);
     }
 }
 
