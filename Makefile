@@ -33,6 +33,7 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 test: lint
+	bash tools/test-deps.sh
 	$(CARGO) test --workspace
 	$(CARGO) build --workspace
 	bash tests/e2e.sh
