@@ -7,6 +7,7 @@
 //! Usage: ktls-probe [FILTER]   (run only scenarios whose name contains FILTER)
 
 mod ktls;
+mod suites;
 mod sys;
 
 use std::fs::File;
@@ -26,10 +27,10 @@ use rustls::server::{ServerConnectionData, UnbufferedServerConnection};
 use rustls::unbuffered::{ConnectionState, EncodeError};
 use rustls::{
     ClientConfig, ExtractedSecrets, ProtocolVersion, RootCertStore, ServerConfig, StreamOwned,
-    SupportedCipherSuite, SupportedProtocolVersion,
 };
 
 use ktls::{record_type, CryptoInfo, Direction, CLOSE_NOTIFY};
+use suites::{suites, Suite};
 
 /// Every socket read/write gives up after this (SO_RCVTIMEO/SO_SNDTIMEO).
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -43,50 +44,6 @@ const REQUEST: &[u8] = b"GET /small HTTP/1.1\r\nHost: localhost\r\n\r\n\
                          GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n";
 const SMALL_HEADER: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 22\r\n\r\n";
 const SMALL_BODY: &[u8] = b"hello from kTLS writev";
-
-struct Suite {
-    name: &'static str,
-    version: &'static SupportedProtocolVersion,
-    suite: SupportedCipherSuite,
-}
-
-fn suites() -> Vec<Suite> {
-    use ring::cipher_suite as cs;
-    let t13 = &rustls::version::TLS13;
-    let t12 = &rustls::version::TLS12;
-    vec![
-        Suite {
-            name: "tls13-aes128gcm",
-            version: t13,
-            suite: cs::TLS13_AES_128_GCM_SHA256,
-        },
-        Suite {
-            name: "tls13-aes256gcm",
-            version: t13,
-            suite: cs::TLS13_AES_256_GCM_SHA384,
-        },
-        Suite {
-            name: "tls13-chacha20",
-            version: t13,
-            suite: cs::TLS13_CHACHA20_POLY1305_SHA256,
-        },
-        Suite {
-            name: "tls12-ecdhe-aes128gcm",
-            version: t12,
-            suite: cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-        },
-        Suite {
-            name: "tls12-ecdhe-aes256gcm",
-            version: t12,
-            suite: cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-        },
-        Suite {
-            name: "tls12-ecdhe-chacha20",
-            version: t12,
-            suite: cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-        },
-    ]
-}
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Kind {
