@@ -2,6 +2,7 @@ use clap::Parser;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+use tarweb_serve::root::{CopyTo, LoadOpts};
 use tarweb_serve::server::{self, Options};
 use tarweb_serve::watch::{Mode, Target};
 
@@ -43,6 +44,11 @@ struct Cli {
     /// Pin the blob in RAM.
     #[arg(long)]
     mlock: bool,
+    /// Where the blob's private copy lives: auto (a nameless file next to
+    /// the blob, whose page cache sendfile reads fastest; a sealed memfd
+    /// where that cannot be made) or memfd (always RAM, sealed).
+    #[arg(long, value_enum, default_value_t = BlobCopy::Auto)]
+    blob_copy: BlobCopy,
     /// Server header value, or `off`.
     #[arg(long, default_value = "tarweb")]
     server_header: String,
@@ -97,6 +103,12 @@ struct Cli {
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
+enum BlobCopy {
+    Auto,
+    Memfd,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
 enum Ktls {
     Require,
     Auto,
@@ -125,7 +137,13 @@ fn main() {
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         stats_listen: cli.stats_listen,
-        mlock: cli.mlock,
+        load: LoadOpts {
+            copy: match cli.blob_copy {
+                BlobCopy::Auto => CopyTo::Auto,
+                BlobCopy::Memfd => CopyTo::Memfd,
+            },
+            mlock: cli.mlock,
+        },
         server_header: (cli.server_header != "off").then_some(cli.server_header),
         max_requests: cli.max_requests_per_connection,
         max_connections: cli.max_connections,

@@ -5,7 +5,7 @@
 
 use crate::access_log::AccessLog;
 use crate::publish::Published;
-use crate::root;
+use crate::root::{self, LoadOpts};
 use crate::stats::{self, Counters};
 use crate::sys::{self, Signal};
 use crate::tls::{CertSources, KtlsMode, Tls};
@@ -30,7 +30,8 @@ pub struct Options {
     pub listen: Vec<SocketAddr>,
     pub threads: usize,
     pub stats_listen: Option<SocketAddr>,
-    pub mlock: bool,
+    /// Where blobs are copied, and `--mlock`.
+    pub load: LoadOpts,
     /// `None`: no Server header.
     pub server_header: Option<String>,
     pub max_requests: u32,
@@ -141,7 +142,7 @@ pub fn run(o: Options) -> Result<(), String> {
     sys::block_signals();
     let _ = sys::raise_nofile_limit();
     root::start_reaper().map_err(|e| format!("reaper thread: {e}"))?;
-    let (mut watcher, sites) = Watcher::start(o.target.clone(), o.mlock)?;
+    let (mut watcher, sites) = Watcher::start(o.target.clone(), o.load)?;
     let published = Arc::new(Published::new(sites).map_err(|e| format!("eventfd: {e}"))?);
     let tls = setup_tls(&o)?;
     // Certificates ride on the blob's watch: a renewal (certbot's symlink

@@ -419,8 +419,9 @@ pub struct Mmap {
     len: usize,
 }
 
-// SAFETY: the mapping is read-only and of a sealed memfd: no one can change
-// the bytes, so sharing references across threads is sound.
+// SAFETY: the mapping is read-only and of a private copy (a sealed memfd,
+// or a nameless file only this process holds: see `mmap_readonly`): no one
+// changes the bytes, so sharing references across threads is sound.
 unsafe impl Send for Mmap {}
 // SAFETY: as above.
 unsafe impl Sync for Mmap {}
@@ -440,9 +441,10 @@ impl Mmap {
 
     pub fn as_slice(&self) -> &[u8] {
         // SAFETY: `ptr..ptr+len` is mapped readable for the life of `self`,
-        // and the memfd is sealed against writes, shrinking and growing, so
-        // the bytes never change and access never faults (an empty one from
-        // `take` has a dangling, aligned, non-null pointer and length 0).
+        // and the file under it is a private copy that nothing writes or
+        // shrinks (`mmap_readonly` checked it), so the bytes never change
+        // and access never hits a hole (an empty one from `take` has a
+        // dangling, aligned, non-null pointer and length 0).
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 }
@@ -459,14 +461,18 @@ impl Drop for Mmap {
 }
 
 /// Maps `len` bytes of `fd` read-only and shared. `len` must be > 0 and
-/// `fd` a memfd sealed against shrinking and writing (checked: that is what
-/// makes `Mmap::as_slice` sound, since the bytes can then never change or
-/// vanish under the mapping).
+/// `fd` a private copy (checked: that is what makes `Mmap::as_slice`
+/// sound, since the bytes can then never change or vanish under the
+/// mapping): either a memfd sealed against shrinking and writing, or a
+/// regular file with no name (`O_TMPFILE`, never linked), which no other
+/// process can open except through /proc/PID/fd, that is, with ptrace
+/// rights over this process (which could as well write its memory).
 pub fn mmap_readonly(fd: RawFd, len: usize) -> io::Result<Mmap> {
     let need = libc::F_SEAL_SHRINK | libc::F_SEAL_WRITE;
-    if get_seals(fd)? & need != need {
+    let sealed = get_seals(fd).is_ok_and(|s| s & need == need);
+    if !sealed && !is_nameless_file(fd)? {
         return Err(io::Error::other(
-            "refusing to map a descriptor that is not sealed",
+            "refusing to map a descriptor that is neither a sealed memfd nor a nameless file",
         ));
     }
     // SAFETY: a fresh mapping chosen by the kernel; no existing memory is touched.
@@ -507,6 +513,28 @@ pub fn seal(fd: RawFd) -> io::Result<()> {
     let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE | libc::F_SEAL_SEAL;
     // SAFETY: plain fcntl on a descriptor we own.
     cvt(unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, seals) }).map(drop)
+}
+
+/// A regular file without a name (link count 0): an `O_TMPFILE` that was
+/// never linked.
+fn is_nameless_file(fd: RawFd) -> io::Result<bool> {
+    // SAFETY: fstat fills the zeroed struct we pass; no other memory is touched.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above, on a descriptor we own.
+    cvt(unsafe { libc::fstat(fd, &mut st) })?;
+    Ok(st.st_mode & libc::S_IFMT == libc::S_IFREG && st.st_nlink == 0)
+}
+
+/// Is `dir` on tmpfs (where a file is shmem, like a memfd, but unsealable)?
+pub fn on_tmpfs(dir: &std::path::Path) -> io::Result<bool> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: statfs fills the zeroed struct we pass; `c` is a valid C string.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    cvt(unsafe { libc::statfs(c.as_ptr(), &mut st) })?;
+    Ok(st.f_type == libc::TMPFS_MAGIC)
 }
 
 pub fn get_seals(fd: RawFd) -> io::Result<i32> {
@@ -603,7 +631,8 @@ pub enum KtlsDir {
 #[derive(Clone, Copy, Debug)]
 pub enum KtlsFlag {
     /// `TLS_TX_ZEROCOPY_RO` (5.19): sendfile encrypts straight from the
-    /// page cache; safe only when the file never changes (our sealed memfd).
+    /// page cache; safe only when the file never changes (our private copy
+    /// of the blob).
     TxZerocopyReadOnly = 3,
     /// `TLS_RX_EXPECT_NO_PAD` (6.0, TLS 1.3): decrypt in place assuming no
     /// record padding (the kernel retries if there is some).

@@ -16,13 +16,13 @@
 //! watched set, and when their `stat` identities change an action runs
 //! (the certificate reload), on this thread, after the blob check.
 //!
-//! A candidate is loaded with `Root::load` (a sealed copy, fully validated
+//! A candidate is loaded with `Root::load` (a private copy, fully validated
 //! with its digest) and published only if that succeeds; otherwise the old
 //! root stays and the reason is logged once per file version. Loading runs
 //! on this thread, so the workers never wait for it.
 
 use crate::publish::Published;
-use crate::root::Root;
+use crate::root::{LoadOpts, Root};
 use crate::sites::{self, Site, Sites, DEFAULT_STEM};
 use inotify::{Inotify, WatchMask, Watches};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -106,7 +106,7 @@ static NEXT_ROOT: AtomicU64 = AtomicU64::new(1);
 
 pub struct Watcher {
     target: Target,
-    mlock: bool,
+    load_opts: LoadOpts,
     /// Loaded sites by key: the file name stem in a directory, `""` for
     /// the single file.
     loaded: BTreeMap<String, Loaded>,
@@ -153,6 +153,24 @@ fn log(msg: &str) {
     println!("{msg}");
 }
 
+/// The name the kernel gives an `O_TMPFILE` in inotify events: `#<inode>`.
+/// Our own blob copies (`root::copy_to_file`) live next to the blobs, so
+/// their writes and closes would otherwise wake the watcher for nothing.
+fn own_copy(name: &std::ffi::OsStr) -> bool {
+    name.as_encoded_bytes()
+        .split_first()
+        .is_some_and(|(h, t)| *h == b'#' && !t.is_empty() && t.iter().all(u8::is_ascii_digit))
+}
+
+fn log_loaded(label: &str, root: &Root) {
+    log(&format!(
+        "loaded {label}: digest {} ({} bytes, {})",
+        root.digest_hex,
+        root.len(),
+        root.backing
+    ));
+}
+
 fn log_err(msg: &str) {
     eprintln!("tarweb-serve: {msg}");
 }
@@ -161,10 +179,10 @@ impl Watcher {
     /// Loads what `target` names, for startup. A single file must load (it
     /// is the whole site); in a directory, a bad file is logged and left
     /// out, and an empty directory is a valid (empty) table.
-    pub fn start(target: Target, mlock: bool) -> Result<(Watcher, Sites), String> {
+    pub fn start(target: Target, load_opts: LoadOpts) -> Result<(Watcher, Sites), String> {
         let mut w = Watcher {
             target,
-            mlock,
+            load_opts,
             loaded: BTreeMap::new(),
             failed: HashMap::new(),
             ignored: BTreeSet::new(),
@@ -176,7 +194,8 @@ impl Watcher {
                 let id = std::fs::metadata(p)
                     .map(|m| Ident::of(&m))
                     .map_err(|e| format!("{}: open: {e}", p.display()))?;
-                let root = load(p, mlock).map_err(|e| e.to_string())?;
+                let root = load(p, load_opts).map_err(|e| e.to_string())?;
+                log_loaded(&p.display().to_string(), &root);
                 w.loaded.insert(String::new(), Loaded { id, root });
             }
             Target::Dir(d) => {
@@ -318,7 +337,7 @@ impl Watcher {
             } else {
                 key.clone()
             };
-            match load(path, self.mlock) {
+            match load(path, self.load_opts) {
                 Ok(root) => {
                     self.failed.remove(key);
                     if let Some(old) = old.filter(|l| l.root.digest_hex == root.digest_hex) {
@@ -328,11 +347,7 @@ impl Watcher {
                         self.loaded.insert(key.clone(), Loaded { id, root });
                         continue;
                     }
-                    log(&format!(
-                        "loaded {label}: digest {} ({} bytes)",
-                        root.digest_hex,
-                        root.len()
-                    ));
+                    log_loaded(&label, &root);
                     self.loaded.insert(key.clone(), Loaded { id, root });
                     changed = true;
                 }
@@ -409,7 +424,11 @@ impl Watcher {
                                 let mut buf = [0u8; 4096];
                                 loop {
                                     match ino.read_events_blocking(&mut buf) {
-                                        Ok(_) => {
+                                        Ok(evs) => {
+                                            let mut evs = evs;
+                                            if evs.all(|e| e.name.is_some_and(own_copy)) {
+                                                continue;
+                                            }
                                             if tx.send(Msg::Changed).is_err() {
                                                 return;
                                             }
@@ -526,8 +545,8 @@ impl Watcher {
     }
 }
 
-fn load(path: &Path, mlock: bool) -> Result<Arc<Root>, crate::root::LoadError> {
-    Root::load(path, NEXT_ROOT.fetch_add(1, Ordering::Relaxed), mlock).map(Arc::new)
+fn load(path: &Path, opts: LoadOpts) -> Result<Arc<Root>, crate::root::LoadError> {
+    Root::load(path, NEXT_ROOT.fetch_add(1, Ordering::Relaxed), opts).map(Arc::new)
 }
 
 /// The directories to watch for `file`: its parent; for every component
@@ -575,6 +594,15 @@ fn follow(file: &Path, dirs: &mut BTreeSet<PathBuf>, depth: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_tmpfile_names_are_our_copies() {
+        use std::ffi::OsStr;
+        assert!(own_copy(OsStr::new("#10108946")));
+        for n in ["#", "#12a", "site.twb", "12", "#1.twb", ""] {
+            assert!(!own_copy(OsStr::new(n)), "{n}");
+        }
+    }
 
     #[test]
     fn symlinked_components_add_their_parents() {

@@ -164,37 +164,62 @@ fn sigterm_finishes_in_flight_responses_and_exits_zero() {
 
 #[test]
 fn blob_rewritten_under_the_server_is_still_served_intact() {
-    let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("rewrite-{}.twb", std::process::id()));
+    // Both kinds of private copy: the default (a nameless file next to the
+    // blob) and the sealed memfd.
+    for (mode, want) in [("auto", "/#"), ("memfd", "memfd:tarweb-blob")] {
+        let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("rewrite-{}-{mode}.twb", std::process::id()));
+        std::fs::copy(&site().path, &path).unwrap();
+        let s = Server::start_with(&path, &["--threads", "1", "--blob-copy", mode]);
+        let mut c = s.client();
+        // Overwrite in place, then truncate: no SIGBUS, no torn bytes.
+        let len = std::fs::metadata(&path).unwrap().len() as usize;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .write_all(&vec![0x55u8; len])
+            .unwrap();
+        let r = c.get("/big.bin", "");
+        assert!(r.body == site().files["/big.bin"], "{mode}");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        for p in ["/big.bin", "/", "/mid.txt", "/data.bin"] {
+            let r = c.get(p, "");
+            assert!(r.body == site().files[p], "{mode} {p}");
+        }
+        let copies = s.blob_copies();
+        assert!(
+            copies.len() == 1 && copies[0].contains(want),
+            "{mode}: {copies:?}"
+        );
+        let _ = std::fs::remove_file(&path);
+    }
+}
+
+#[test]
+fn blob_on_tmpfs_is_copied_into_a_sealed_memfd() {
+    // On tmpfs a file copy would be shmem like a memfd, without the seals.
+    let dir = std::path::Path::new("/dev/shm");
+    let magic = std::process::Command::new("stat")
+        .args(["-f", "-c", "%T", "/dev/shm"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&magic.stdout).trim(), "tmpfs");
+    let path = dir.join(format!("tarweb-test-{}.twb", std::process::id()));
     std::fs::copy(&site().path, &path).unwrap();
     let s = Server::start_with(&path, &["--threads", "1"]);
-    let mut c = s.client();
-    // Overwrite in place, then truncate: no SIGBUS, no torn bytes.
-    let len = std::fs::metadata(&path).unwrap().len() as usize;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .write_all(&vec![0x55u8; len])
-        .unwrap();
-    let r = c.get("/big.bin", "");
-    assert!(r.body == site().files["/big.bin"]);
-    std::fs::OpenOptions::new()
-        .write(true)
-        .truncate(true)
-        .open(&path)
-        .unwrap();
-    for p in ["/big.bin", "/", "/mid.txt", "/data.bin"] {
-        let r = c.get(p, "");
-        assert!(r.body == site().files[p], "{p}");
-    }
-    // The blob is served from a sealed memfd.
-    let fds = std::fs::read_dir(format!("/proc/{}/fd", s.pid())).unwrap();
-    let memfd = fds
-        .filter_map(|e| std::fs::read_link(e.unwrap().path()).ok())
-        .any(|l| l.to_string_lossy().contains("memfd:tarweb-blob"));
-    assert!(memfd);
+    let r = s.client().get("/mid.txt", "");
+    assert!(r.body == site().files["/mid.txt"]);
+    let copies = s.blob_copies();
     let _ = std::fs::remove_file(&path);
+    assert!(
+        copies.len() == 1 && copies[0].contains("memfd:tarweb-blob"),
+        "{copies:?}"
+    );
 }
 
 #[test]

@@ -307,23 +307,23 @@ fn load(
     })
 }
 
-/// Waits (bounded) until the server holds `blobs` blob memfds and
+/// Waits (bounded) until the server holds `blobs` blob copies and
 /// mappings; returns (fds, maps) then.
 fn settle(s: &Server, blobs: usize) -> (usize, usize) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let (maps, blob_maps) = s.map_counts();
-        if blob_maps == blobs && s.memfd_count() == blobs {
+        if blob_maps == blobs && s.copy_count() == blobs {
             // And a quiet second for the rest (connections closing).
             std::thread::sleep(Duration::from_secs(1));
             let (maps, blob_maps) = s.map_counts();
-            assert_eq!((blob_maps, s.memfd_count()), (blobs, blobs));
+            assert_eq!((blob_maps, s.copy_count()), (blobs, blobs));
             return (s.fd_count(), maps);
         }
         assert!(
             Instant::now() < deadline,
-            "still {blob_maps} blob mappings ({maps} in all), {} memfds; want {blobs}",
-            s.memfd_count()
+            "still {blob_maps} blob mappings ({maps} in all), {} copies; want {blobs}",
+            s.copy_count()
         );
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -416,7 +416,7 @@ fn new_requests_get_the_new_root_and_a_blocked_response_finishes_from_the_old() 
     ]);
     // The old root is still mapped: the blocked response holds it.
     assert_eq!(s.map_counts().1, 2, "old and new root mapped");
-    assert_eq!(s.memfd_count(), 2);
+    assert_eq!(s.copy_count(), 2);
     // A keep-alive connection's next request gets the new root.
     assert_eq!(small_version(&mut ka, "t"), 1);
     let r = ka.get("/small.txt", "");
@@ -505,7 +505,7 @@ fn invalid_files_are_refused_and_the_old_root_keeps_serving() {
     drop(f);
     wait_published(&s);
     assert_eq!(small_version(&mut c, "t"), 0);
-    // Failed loads left no memfd behind.
+    // Failed loads left no copy behind.
     settle(&s, 1);
 }
 

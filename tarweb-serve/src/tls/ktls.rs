@@ -193,7 +193,7 @@ impl KernelTls {
         sys::ktls_enable_ulp(fd).map_err(|e| ctx(e, "setsockopt TCP_ULP \"tls\""))?;
         sys::ktls_set_crypto(fd, KtlsDir::Tx, tx.as_bytes()).map_err(|e| ctx(e, "TLS_TX"))?;
         sys::ktls_set_crypto(fd, KtlsDir::Rx, rx.as_bytes()).map_err(|e| ctx(e, "TLS_RX"))?;
-        // The blob is a sealed memfd: its pages never change while being
+        // The blob is a private copy: its pages never change while being
         // sent, which is what TLS_TX_ZEROCOPY_RO requires. Both flags are
         // optimisations: a kernel that refuses them (older than 5.19 / 6.0)
         // still serves correctly.

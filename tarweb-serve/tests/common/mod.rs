@@ -436,23 +436,27 @@ impl Server {
         self.lines.try_iter().collect()
     }
 
-    /// Lines of /proc/<pid>/maps, and those of blob memfds among them.
+    /// Lines of /proc/<pid>/maps, and those of blob copies among them.
     pub fn map_counts(&self) -> (usize, usize) {
         let maps = std::fs::read_to_string(format!("/proc/{}/maps", self.pid())).unwrap();
-        let blob = maps
-            .lines()
-            .filter(|l| l.contains("memfd:tarweb-blob"))
-            .count();
+        let blob = maps.lines().filter(|l| is_blob_copy(l)).count();
         (maps.lines().count(), blob)
     }
 
-    /// Descriptors that are blob memfds.
-    pub fn memfd_count(&self) -> usize {
+    /// Descriptors that are blob copies.
+    pub fn copy_count(&self) -> usize {
+        self.blob_copies().len()
+    }
+
+    /// What the blob-copy descriptors point to (`/memfd:tarweb-blob
+    /// (deleted)`, or `<dir>/#<inode> (deleted)` for a nameless file).
+    pub fn blob_copies(&self) -> Vec<String> {
         std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
             .unwrap()
             .filter_map(|e| std::fs::read_link(e.unwrap().path()).ok())
-            .filter(|l| l.to_string_lossy().contains("memfd:tarweb-blob"))
-            .count()
+            .map(|l| l.to_string_lossy().into_owned())
+            .filter(|l| is_blob_copy(l))
+            .collect()
     }
 
     pub fn signal(&self, sig: &str) {
@@ -655,4 +659,10 @@ impl<S: Read + Write> Client<S> {
         self.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\n{extra}\r\n").as_bytes());
         self.read_response(false).expect("a response")
     }
+}
+
+/// A /proc maps line or fd link of a blob's private copy: the memfd, or an
+/// O_TMPFILE (which the kernel names `#<inode> (deleted)`).
+pub fn is_blob_copy(l: &str) -> bool {
+    l.contains("memfd:tarweb-blob") || (l.contains("/#") && l.ends_with(" (deleted)"))
 }
