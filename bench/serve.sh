@@ -40,14 +40,16 @@ cargo build -q --release --manifest-path bench/bigget/Cargo.toml
 BIN=$CARGO_TARGET_DIR/release
 
 # 3. One docroot for both: 1 KiB of HTML, 64 KiB and 16 MiB of random
-# bytes, and a real page of a site nobody here wrote (python3.11-doc's
-# tutorial/classes.html, ~100 KB) with the .gz/.br siblings nginx's
-# gzip_static/brotli_static serve. tarweb-pack adopts those same siblings, so
-# both servers send identical bytes for every case.
+# bytes, and two real pages of a site nobody here wrote, python3.11-doc:
+# library/queue.html (51.5 KB, the size of the site's median page, 54 KB,
+# and of the 51 KB page the figures in issue 3 were measured on) and
+# tutorial/classes.html (~100 KB, the upper quartile), each with the .gz/.br
+# siblings nginx's gzip_static/brotli_static serve. tarweb-pack adopts those
+# same siblings, so both servers send identical bytes for every case.
 SITE=$(bash bench/fetch-site.sh)
 OUT=$(mktemp -d /tmp/tarweb-bench.XXXXXX)
 ROOT=$OUT/root
-mkdir -p "$ROOT/doc/tutorial"
+mkdir -p "$ROOT/doc/tutorial" "$ROOT/doc/library"
 python3 - "$ROOT/1k.html" <<'EOF'
 import sys
 body = "<!doctype html><html><head><title>1 KiB</title></head><body>\n"
@@ -61,13 +63,15 @@ head -c $((16 << 20)) /dev/urandom >"$ROOT/16m.bin"
 # For the writev/sendfile threshold sweep (`bench/serve.sh threshold`).
 mkdir -p "$ROOT/sweep"
 for k in 8 16 32 48 64 128 256 512 1024 2048; do head -c $((k << 10)) /dev/urandom >"$ROOT/sweep/$k.bin"; done
-cp "$SITE/tutorial/classes.html" "$ROOT/doc/tutorial/classes.html"
-gzip -9 -n -k "$ROOT/doc/tutorial/classes.html"
-brotli -q 11 -k "$ROOT/doc/tutorial/classes.html"
+for page in library/queue.html tutorial/classes.html; do
+  cp "$SITE/$page" "$ROOT/doc/$page"
+  gzip -9 -n -k "$ROOT/doc/$page"
+  brotli -q 11 -k "$ROOT/doc/$page"
+done
 chmod -R a+rX "$OUT"  # nginx's worker runs as www-data
 "$BIN/tarweb-pack" -q "$ROOT" -o "$OUT/site.twb"
 
 # 4. The matrix.
 BENCH_OUT=$OUT TW_BIN=$BIN/tarweb-serve BIGGET=$BIN/bigget TW_SITE=$OUT/site.twb NG_ROOT=$ROOT \
-  HTML_PATH=/doc/tutorial/classes.html python3 bench/serve.py "$@"
+  HTML_PATH=/doc/library/queue.html HTML_LARGE_PATH=/doc/tutorial/classes.html python3 bench/serve.py "$@"
 log "work dir: $OUT"
