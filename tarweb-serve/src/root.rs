@@ -13,8 +13,9 @@
 //!   on the same filesystem (a reflink on XFS/btrfs, an in-kernel copy on
 //!   ext4). Its page cache has large folios on XFS, and on ext4 since Linux
 //!   6.16, so sendfile finds a body's pages in a few lookups instead of
-//!   one per 4 KiB page: 9-12% less server CPU per request for 52-64 KB
-//!   bodies (`bench/`, this machine, ext4 on 6.18). Its pages are ordinary
+//!   one per 4 KiB page: 0.88-0.91x the server CPU per request of the memfd
+//!   for 52-64 KB bodies (alternating A/B runs of both modes against one
+//!   wrk, ext4 on 6.18; see tarweb-serve/README.md). Its pages are ordinary
 //!   page cache: the kernel may evict them under memory pressure and read
 //!   them back from the copy on disk (a worker then waits for the disk;
 //!   `--mlock` prevents that). Costs the blob's size again on that disk

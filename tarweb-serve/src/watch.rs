@@ -424,8 +424,7 @@ impl Watcher {
                                 let mut buf = [0u8; 4096];
                                 loop {
                                     match ino.read_events_blocking(&mut buf) {
-                                        Ok(evs) => {
-                                            let mut evs = evs;
+                                        Ok(mut evs) => {
                                             if evs.all(|e| e.name.is_some_and(own_copy)) {
                                                 continue;
                                             }
