@@ -5,6 +5,7 @@
 //! in user space. Only the few dynamic header bytes (Date, Connection,
 //! Content-Range...) are written into a small per-output buffer.
 
+use crate::hot::{self, Hot};
 use crate::root::Root;
 use crate::stats::Counters;
 use crate::sys;
@@ -41,12 +42,20 @@ pub enum Seg {
         off: u64,
         len: u64,
     },
-    /// Bytes of the blob, sent from the memfd by sendfile.
+    /// Bytes of the blob, sent from its private copy by sendfile.
     File {
         off: u64,
         len: u64,
     },
     Static(&'static [u8]),
+    /// The response that the segments after this one make up (`len`
+    /// bytes), also whole in the hot file: sent from there with one
+    /// sendfile when it is reached from its first byte and still current,
+    /// otherwise skipped (`hot`). Zero bytes of its own.
+    Hot {
+        entry: hot::Entry,
+        len: u64,
+    },
 }
 
 impl Seg {
@@ -55,6 +64,7 @@ impl Seg {
             Seg::Dyn { len, .. } => u64::from(len),
             Seg::Map { len, .. } | Seg::File { len, .. } => len,
             Seg::Static(s) => s.len() as u64,
+            Seg::Hot { .. } => 0,
         }
     }
 }
@@ -156,6 +166,12 @@ impl Output {
         }
     }
 
+    /// Marks the next `len` bytes pushed as one response also held by the
+    /// hot file.
+    pub fn push_hot(&mut self, entry: hot::Entry, len: u64) {
+        self.segs.push(Seg::Hot { entry, len });
+    }
+
     pub fn push_static(&mut self, s: &'static [u8]) {
         if !s.is_empty() {
             self.segs.push(Seg::Static(s));
@@ -191,6 +207,7 @@ impl Output {
                     &bytes[off as usize..(off + len) as usize]
                 }
                 Seg::Static(s) => s,
+                Seg::Hot { .. } => continue,
             };
             let s = &s[skip..];
             let s = &s[..s.len().min(max - total)];
@@ -213,8 +230,12 @@ impl Output {
                 n = 0;
             }
         }
-        // Skip empty segments so `is_empty` is exact.
-        while self.pos < self.segs.len() && self.segs[self.pos].len() == self.skip {
+        // Skip empty segments so `is_empty` is exact (not a hot mark: its
+        // response follows).
+        while self.pos < self.segs.len()
+            && self.segs[self.pos].len() == self.skip
+            && !matches!(self.segs[self.pos], Seg::Hot { .. })
+        {
             self.pos += 1;
             self.skip = 0;
         }
@@ -225,15 +246,37 @@ impl Output {
     /// the first body bytes share a segment), file segments with sendfile.
     /// A short write means the socket is full: no retry until EPOLLOUT.
     /// `root` is the blob the segments point into (`None` when they point
-    /// into none).
+    /// into none); `hot` the worker's hot responses (`None`: skip marks).
     pub fn flush(
         &mut self,
         fd: RawFd,
         root: Option<&Root>,
+        hot: Option<&Hot>,
         iov_store: &mut Vec<IoSlice<'static>>,
         c: &Counters,
     ) -> io::Result<Flush> {
         while !self.is_empty() {
+            if let Seg::Hot { entry, len } = self.segs[self.pos] {
+                let Some((hot_fd, mut at)) = hot.and_then(|h| h.source(entry)) else {
+                    self.pos += 1;
+                    continue;
+                };
+                let n = match sys::sendfile(fd, hot_fd, &mut at, len as usize, c) {
+                    Ok(n) => n as u64,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flush::Blocked),
+                    Err(e) => return Err(e),
+                };
+                if n == 0 {
+                    return Err(io::Error::other("sendfile sent nothing"));
+                }
+                // The rest, if any, from the ordinary segments: same bytes.
+                self.pos += 1;
+                self.advance(n);
+                if n < len {
+                    return Ok(Flush::Blocked);
+                }
+                continue;
+            }
             if let Seg::File { off, len } = self.segs[self.pos] {
                 let mut at = off + self.skip;
                 let want = (len - self.skip).min(SENDFILE_CHUNK) as usize;
@@ -267,7 +310,7 @@ impl Output {
                     }
                     Seg::Map { off, len } => &bytes[off as usize..(off + len) as usize],
                     Seg::Static(s) => s,
-                    Seg::File { .. } => {
+                    Seg::File { .. } | Seg::Hot { .. } => {
                         more = true;
                         break;
                     }
@@ -361,15 +404,17 @@ impl Transport {
     }
 
     /// Sends as much of `out` as the socket takes.
+    /// `hot`: plain connections only (TLS ones never get hot marks).
     pub fn flush(
         &mut self,
         out: &mut Output,
         root: Option<&Root>,
+        hot: Option<&Hot>,
         iov: &mut Vec<IoSlice<'static>>,
         c: &Counters,
     ) -> io::Result<Flush> {
         match self {
-            Transport::Plain(fd) => out.flush(fd.as_raw_fd(), root, iov, c),
+            Transport::Plain(fd) => out.flush(fd.as_raw_fd(), root, hot, iov, c),
             Transport::Tls(fd, s) => s.flush(fd.as_raw_fd(), out, root, iov, c),
         }
     }

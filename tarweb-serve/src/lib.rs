@@ -4,7 +4,8 @@
 //! `publish` (handing a new table to workers), `watch` (noticing and
 //! loading a new blob), `worker` (the epoll loop),
 //! `conn` (connection state and output queue), `http` (parsing and
-//! semantics, no I/O), `response` (a decision into bytes), `timers`,
+//! semantics, no I/O), `response` (a decision into bytes), `hot` (whole
+//! responses of the busiest bodies, rebuilt each second), `timers`,
 //! `date`, `stats` (syscall counters), `tls` (HTTPS: rustls handshake,
 //! kernel or user-space records), `access_log`, `server` (startup,
 //! listeners, signals, the stats endpoint).
@@ -12,6 +13,7 @@
 pub mod access_log;
 pub mod conn;
 pub mod date;
+pub mod hot;
 pub mod http;
 pub mod publish;
 pub mod response;

@@ -80,6 +80,12 @@ struct Cli {
     /// writev with their head (the default is measured: bench/threshold).
     #[arg(long, default_value_t = tarweb_serve::conn::DEFAULT_SENDFILE_THRESHOLD)]
     sendfile_threshold: u64,
+    /// Whole responses (status line to body) each worker keeps written
+    /// out for the current second, for its busiest bodies above the
+    /// sendfile threshold and up to 256 KiB: one sendfile per response
+    /// instead of two sends. 0: off.
+    #[arg(long, default_value_t = 64)]
+    hot_responses: usize,
     /// HTTPS address to listen on (repeatable).
     #[arg(long)]
     tls_listen: Vec<SocketAddr>,
@@ -154,6 +160,7 @@ fn main() {
         shutdown_timeout: ms(cli.shutdown_timeout_ms),
         access_log: cli.access_log,
         sendfile_threshold: cli.sendfile_threshold,
+        hot_responses: cli.hot_responses,
         tls_certs: match (cli.tls_cert, cli.tls_key) {
             (Some(cert), Some(key)) => Some(CertSources {
                 cert,

@@ -5,11 +5,13 @@
 //! blob.
 
 use crate::conn::Output;
+use crate::hot::{self, Hot};
 use crate::http::conditional::{self, Outcome};
 use crate::http::negotiate::Prefs;
 use crate::http::path::{self, Target};
 use crate::http::range::{self, Range};
 use crate::http::request::{Method, Request, Version};
+use crate::stats::Counters;
 use tarweb_format::{Blob, Variant};
 
 pub struct Ctx<'a> {
@@ -21,6 +23,14 @@ pub struct Ctx<'a> {
     pub sendfile_threshold: u64,
     /// `Tarweb-Root: <digest>\r\n` (`--root-header`), or empty.
     pub root: &'a [u8],
+}
+
+/// The worker's hot responses, for a response from the root of
+/// generation `root`.
+pub struct HotCtx<'a> {
+    pub hot: &'a mut Hot,
+    pub root: u64,
+    pub c: &'a Counters,
 }
 
 /// What was sent, for the access log.
@@ -147,16 +157,47 @@ pub fn builtin(
 }
 
 /// A stored response, whole: status line, dynamic lines, the rest of the
-/// head and the body (writev from the mmap, or sendfile when large).
-fn stored(out: &mut Output, ctx: &Ctx<'_>, v: Variant<'_>, head_only: bool, conn: &[u8]) -> Meta {
+/// head and the body (writev from the mmap, or sendfile when large). A
+/// body above the sendfile threshold may also be marked as a hot response
+/// (`hot`), when the same bytes are written out for this second.
+fn stored(
+    out: &mut Output,
+    ctx: &Ctx<'_>,
+    v: Variant<'_>,
+    head_only: bool,
+    conn: &[u8],
+    hot: Option<HotCtx<'_>>,
+) -> Meta {
     let status_line = v.status_line();
     let head_off = v.head_off();
     let head_len = v.head().len() as u64;
     let sl = status_line.len() as u64;
+    let body = if head_only { 0 } else { v.body_len() };
+    if let Some(h) = hot.filter(|_| body > ctx.sendfile_threshold) {
+        let head = v.head();
+        let parts: [&[u8]; 7] = [
+            status_line,
+            ctx.date,
+            ctx.server,
+            ctx.root,
+            conn,
+            &head[sl as usize..],
+            v.body(),
+        ];
+        let len = parts.iter().map(|p| p.len() as u64).sum();
+        let key = hot::Key {
+            root: h.root,
+            head_off,
+            // The three connection lines differ in length.
+            conn: conn.len() as u8,
+        };
+        if let Some(e) = h.hot.get(key, &parts, len, h.c) {
+            out.push_hot(e, len);
+        }
+    }
     out.push_map(head_off, sl);
     dyn_lines(out, ctx, conn);
     out.push_map(head_off + sl, head_len - sl);
-    let body = if head_only { 0 } else { v.body_len() };
     if body > ctx.sendfile_threshold {
         out.push_file(v.body_off(), body);
     } else {
@@ -241,6 +282,7 @@ pub fn respond(
     req: &Request<'_>,
     close: bool,
     path_buf: &mut [u8],
+    hot: Option<HotCtx<'_>>,
 ) -> Meta {
     let head_only = req.method == Method::Head;
     let conn = conn_line(close, req.version);
@@ -258,13 +300,13 @@ pub fn respond(
     let prefs = Prefs::parse(&req.accept_encoding);
     let Some(route) = blob.lookup(path) else {
         return match blob.not_found() {
-            Some(vs) => stored(out, ctx, prefs.choose(vs), head_only, conn),
+            Some(vs) => stored(out, ctx, prefs.choose(vs), head_only, conn, hot),
             None => builtin(out, ctx, 404, head_only, close, req.version),
         };
     };
     let v = prefs.choose(route.variants());
     if route.status() != 200 {
-        return stored(out, ctx, v, head_only, conn); // stored redirect
+        return stored(out, ctx, v, head_only, conn, hot); // stored redirect
     }
     let etag = v.etag().unwrap_or(b"");
     let lm = route.last_modified();
@@ -340,7 +382,7 @@ pub fn respond(
             }
         }
     }
-    stored(out, ctx, v, head_only, conn)
+    stored(out, ctx, v, head_only, conn, hot)
 }
 
 #[cfg(test)]

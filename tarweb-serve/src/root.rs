@@ -214,23 +214,44 @@ static REAPER: OnceLock<Sender<Remains>> = OnceLock::new();
 /// `None` where that cannot be done or would not help (tmpfs: there a
 /// sealed memfd is the same memory with a stronger guarantee).
 fn copy_to_file(src: &mut File, path: &Path) -> Option<(OwnedFd, u64)> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if sys::on_tmpfs(dir).unwrap_or(true) {
-        return None;
-    }
-    let mut dst = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_TMPFILE | libc::O_CLOEXEC)
-        .mode(0o400)
-        .open(dir)
-        .ok()?;
+    let mut dst = nameless_file(dir_of(path), 0o400)?;
     // copy_file_range: a reflink where the filesystem can, else in-kernel.
     let len = io::copy(src, &mut dst).ok()?;
     Some((OwnedFd::from(dst), len))
+}
+
+/// The directory holding `path` (`.` for a bare file name).
+pub fn dir_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+/// A nameless file (`O_TMPFILE`) in `dir`, unless `dir` is tmpfs or the
+/// file cannot be made there.
+fn nameless_file(dir: &Path, mode: u32) -> Option<File> {
+    if sys::on_tmpfs(dir).unwrap_or(true) {
+        return None;
+    }
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_TMPFILE | libc::O_CLOEXEC)
+        .mode(mode)
+        .open(dir)
+        .ok()
+}
+
+/// A private, empty, writable file for the server's own bytes (hot
+/// responses): nameless in `dir` like a blob's copy, or a memfd when there
+/// is no `dir`, it is tmpfs, or the file cannot be made there. Mode 0600
+/// where a blob's copy has 0400: /proc then tells the two apart.
+pub fn scratch_file(dir: Option<&Path>, name: &std::ffi::CStr) -> io::Result<OwnedFd> {
+    match dir.and_then(|d| nameless_file(d, 0o600)) {
+        Some(f) => Ok(OwnedFd::from(f)),
+        None => sys::memfd_create(name),
+    }
 }
 
 /// Starts the thread that unmaps and closes released roots. Without it

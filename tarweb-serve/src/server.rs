@@ -4,6 +4,7 @@
 //! re-checks, SIGTERM/SIGINT drain and exit.
 
 use crate::access_log::AccessLog;
+use crate::hot::Hot;
 use crate::publish::Published;
 use crate::root::{self, LoadOpts};
 use crate::stats::{self, Counters};
@@ -43,6 +44,8 @@ pub struct Options {
     pub shutdown_timeout: Duration,
     pub access_log: Option<String>,
     pub sendfile_threshold: u64,
+    /// Regions of each worker's hot-response file (0: off).
+    pub hot_responses: usize,
     /// HTTPS listeners (not with systemd's sockets).
     pub tls_listen: Vec<SocketAddr>,
     /// Required with `tls_listen`.
@@ -250,8 +253,26 @@ pub fn run(o: Options) -> Result<(), String> {
         },
     });
     let wake = sys::eventfd().map_err(|e| e.to_string())?;
+    // Hot responses live where the blob's copy does: beside it on its
+    // filesystem (`--blob-copy auto`), or in memory.
+    let hot_dir = match (o.load.copy, &o.target) {
+        (root::CopyTo::Memfd, _) => None,
+        (root::CopyTo::Auto, Target::File(p)) => Some(root::dir_of(p)),
+        (root::CopyTo::Auto, Target::Dir(d)) => Some(d.as_path()),
+    };
     let mut handles = Vec::new();
     for (t, fds) in per_thread.into_iter().enumerate() {
+        let hot = if o.hot_responses == 0 {
+            Hot::disabled()
+        } else {
+            match root::scratch_file(hot_dir, c"tarweb-hot") {
+                Ok(f) => Hot::new(f, o.hot_responses),
+                Err(e) => {
+                    eprintln!("tarweb-serve: worker {t}: no hot responses: {e}");
+                    Hot::disabled()
+                }
+            }
+        };
         let w = Worker::new(
             cfg.clone(),
             t,
@@ -261,6 +282,7 @@ pub fn run(o: Options) -> Result<(), String> {
             shared,
             wake.as_raw_fd(),
             log_file.clone().map(AccessLog::new),
+            hot,
         )
         .map_err(|e| format!("worker {t}: {e}"))?;
         handles.push(

@@ -21,6 +21,9 @@ pub enum Sc {
     Shutdown,
     /// kTLS reads (recvmsg with a control buffer).
     Recvmsg,
+    /// Hot responses (`hot`): written, and their old pages freed.
+    Pwritev,
+    Fallocate,
     /// Not syscalls: requests answered, connections accepted, TLS
     /// handshakes completed and failed.
     Requests,
@@ -31,7 +34,7 @@ pub enum Sc {
     TlsFailures,
 }
 
-pub const NAMES: [&str; 16] = [
+pub const NAMES: [&str; 18] = [
     "accept4",
     "epoll_ctl",
     "epoll_wait",
@@ -43,6 +46,8 @@ pub const NAMES: [&str; 16] = [
     "close",
     "shutdown",
     "recvmsg",
+    "pwritev",
+    "fallocate",
     "requests",
     "connections",
     "allocs",
@@ -54,7 +59,7 @@ pub const NAMES: [&str; 16] = [
 #[repr(align(128))]
 #[derive(Default)]
 pub struct Counters {
-    n: [AtomicU64; 16],
+    n: [AtomicU64; 18],
 }
 
 impl Counters {

@@ -381,6 +381,40 @@ pub fn sendfile(
     Ok(n)
 }
 
+/// `pwritev` at `off`: the whole of `iov` or an error (a short write to a
+/// regular file means the disk is full).
+pub fn pwritev_all(fd: RawFd, iov: &[IoSlice<'_>], off: u64, c: &Counters) -> io::Result<()> {
+    let want: usize = iov.iter().map(|s| s.len()).sum();
+    c.bump(Sc::Pwritev);
+    let n = iov.len().min(1024);
+    // SAFETY: IoSlice is ABI-compatible with iovec and borrows live memory.
+    let got = cvt_size(unsafe {
+        libc::pwritev(
+            fd,
+            iov.as_ptr().cast(),
+            n as libc::c_int,
+            off as libc::off_t,
+        )
+    })?;
+    if got != want {
+        return Err(io::Error::new(
+            io::ErrorKind::StorageFull,
+            format!("pwritev wrote {got} of {want} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+/// Frees `off..off + len` of a file (`FALLOC_FL_PUNCH_HOLE`, size kept):
+/// its pages leave the page cache, so the next write there gets new ones
+/// and pages still referenced by queued socket buffers keep their bytes.
+pub fn punch_hole(fd: RawFd, off: u64, len: u64, c: &Counters) -> io::Result<()> {
+    c.bump(Sc::Fallocate);
+    let mode = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
+    // SAFETY: plain syscall on a descriptor we own.
+    cvt(unsafe { libc::fallocate(fd, mode, off as libc::off_t, len as libc::off_t) }).map(drop)
+}
+
 pub fn write(fd: RawFd, buf: &[u8], c: &Counters) -> io::Result<usize> {
     c.bump(Sc::Write);
     // SAFETY: `buf` is a live slice of `buf.len()` bytes.

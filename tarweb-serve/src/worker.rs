@@ -14,9 +14,10 @@
 use crate::access_log::AccessLog;
 use crate::conn::{Conn, Flush, InBuf, Output, TimerKind, Transport, IN_CAP};
 use crate::date::DateCache;
+use crate::hot::Hot;
 use crate::http::request::{self, Error as ParseError, Version, MAX_TARGET};
 use crate::publish::Published;
-use crate::response::{self, Ctx};
+use crate::response::{self, Ctx, HotCtx};
 use crate::sites::Sites;
 use crate::stats::{Counters, Sc};
 use crate::sys::{
@@ -94,6 +95,7 @@ pub struct Worker {
     now: Instant,
     stopping: Option<Instant>,
     log: Option<AccessLog>,
+    hot: Hot,
 }
 
 impl Worker {
@@ -107,6 +109,7 @@ impl Worker {
         shared_listeners: bool,
         wake: RawFd,
         log: Option<AccessLog>,
+        hot: Hot,
     ) -> io::Result<Worker> {
         let ep = sys::epoll_create()?;
         let cap = cfg.max_conns.max(1);
@@ -145,6 +148,7 @@ impl Worker {
             now: Instant::now(),
             stopping: None,
             log,
+            hot,
             cfg,
         };
         sys::epoll_add(w.ep.as_raw_fd(), wake, EPOLLIN, WAKE_TOKEN, c)?;
@@ -203,6 +207,7 @@ impl Worker {
             }
             self.now = Instant::now();
             self.date.refresh();
+            self.hot.tick(self.date.now(), self.c);
             // A request that arrived after a publish is answered from the
             // new table: the publish happened before its bytes woke us.
             if let Some(new) = self.published.changed(sites.generation) {
@@ -423,7 +428,9 @@ impl Worker {
             if let Some(mut out) = conn.out.take() {
                 let own = out.root.take();
                 let root = own.as_deref().or_else(|| out.site.map(|i| &**sites.get(i)));
-                let r = conn.transport.flush(&mut out, root, &mut self.iov, self.c);
+                let r =
+                    conn.transport
+                        .flush(&mut out, root, Some(&self.hot), &mut self.iov, self.c);
                 out.root = own;
                 match r {
                     Ok(Flush::Done) => {
@@ -669,6 +676,16 @@ impl Worker {
                                     ..ctx
                                 };
                                 let blob = root.blob();
+                                // TLS sends from memory or encrypts in the
+                                // kernel: plain connections only.
+                                let hot = match conn.transport {
+                                    Transport::Plain(_) if self.hot.enabled() => Some(HotCtx {
+                                        hot: &mut self.hot,
+                                        root: root.generation,
+                                        c: self.c,
+                                    }),
+                                    _ => None,
+                                };
                                 response::respond(
                                     &mut out,
                                     &ctx,
@@ -676,6 +693,7 @@ impl Worker {
                                     &req,
                                     close,
                                     &mut self.path_buf,
+                                    hot,
                                 )
                             }
                             // No site for this host (and no default).
@@ -766,7 +784,9 @@ impl Worker {
                         root: b"",
                     };
                     response::builtin(&mut out, &ctx, 408, false, true, Version::Http11);
-                    let _ = conn.transport.flush(&mut out, None, &mut self.iov, self.c);
+                    let _ = conn
+                        .transport
+                        .flush(&mut out, None, None, &mut self.iov, self.c);
                     out.clear();
                     self.out_pool.push(out);
                 }

@@ -93,7 +93,7 @@ impl Session {
             // estimate of the records it made (key usage limits).
             Session::Kernel(k) => {
                 let (bytes, sends) = (out.remaining(), c.sends());
-                let r = out.flush(fd, root, iov, c);
+                let r = out.flush(fd, root, None, iov, c);
                 k.count_sent(bytes - out.remaining(), c.sends() - sends);
                 r
             }

@@ -451,11 +451,17 @@ impl Server {
     /// What the blob-copy descriptors point to (`/memfd:tarweb-blob
     /// (deleted)`, or `<dir>/#<inode> (deleted)` for a nameless file).
     pub fn blob_copies(&self) -> Vec<String> {
+        use std::os::unix::fs::MetadataExt;
         std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
             .unwrap()
-            .filter_map(|e| std::fs::read_link(e.unwrap().path()).ok())
-            .map(|l| l.to_string_lossy().into_owned())
-            .filter(|l| is_blob_copy(l))
+            .filter_map(|e| {
+                let p = e.unwrap().path();
+                let l = std::fs::read_link(&p).ok()?.to_string_lossy().into_owned();
+                // Hot-response files: nameless too, but mode 0600 (or a
+                // memfd of their own name) where a blob copy has 0400.
+                let hot = std::fs::metadata(&p).is_ok_and(|m| m.mode() & 0o777 == 0o600);
+                (is_blob_copy(&l) && !hot).then_some(l)
+            })
             .collect()
     }
 
