@@ -78,13 +78,18 @@ fn a_busy_mid_size_response_is_one_read_one_sendfile() {
         }
     }
     let end = s.stats();
-    let secs = t0.elapsed().as_secs() + 1;
-    // ~16 ordinary requests per second before each rebuild (worth_building).
-    assert!(hot >= 300 - 20 * secs, "{hot} of {total} hot in {secs} s");
+    // Wall-clock seconds the run can have touched: each starts with at
+    // most 15 ordinary requests (worth_building: 16 for this size), then
+    // one rebuild.
+    let secs = t0.elapsed().as_secs() + 2;
+    assert!(
+        hot >= 300 - 16 * secs,
+        "{hot} of {total} hot, {secs} seconds touched"
+    );
     let writes = d(&start, &end, "pwritev");
     assert!(
-        (1..=secs + 1).contains(&writes),
-        "{writes} rebuilds in {secs} s"
+        (1..=secs).contains(&writes),
+        "{writes} rebuilds, {secs} seconds touched"
     );
 }
 
@@ -112,6 +117,7 @@ fn hot_bytes_are_the_ordinary_bytes() {
                 c.read_response(false).unwrap()
             };
             let b = hot.stats();
+            let t0 = Instant::now();
             let mut c = hot.client();
             for i in 0..60 {
                 if !keep && i > 0 {
@@ -127,10 +133,11 @@ fn hot_bytes_are_the_ordinary_bytes() {
                 assert!(r.body == want.body, "{copy}: {req:?}: body {i}");
             }
             let a = hot.stats();
+            // At most 15 ordinary sends per second touched, then hot.
+            let (heads, secs) = (d(&b, &a, "sendmsg"), t0.elapsed().as_secs() + 2);
             assert!(
-                d(&b, &a, "sendmsg") < 40,
-                "{copy}: {req:?}: most of 60 should be hot, {} head sends",
-                d(&b, &a, "sendmsg")
+                heads <= (15 * secs).min(59),
+                "{copy}: {req:?}: {heads} of 60 sent the ordinary way in {secs} seconds"
             );
         }
         let copies = hot.blob_copies();
