@@ -195,7 +195,15 @@ impl Hot {
         }
         let at = match b.region {
             i if i != NONE && self.regions[i as usize].key == key => i,
-            _ => self.free_region(now)?,
+            _ => match self.free_region(now) {
+                Some(i) => i,
+                None => {
+                    // All regions are this second's: look again only after
+                    // as many requests more, not on every one.
+                    self.buckets[bucket_of(&key)].hits = 0;
+                    return None;
+                }
+            },
         };
         self.buckets[bucket_of(&key)].region = at;
         match self.write(at, key, parts, c) {
