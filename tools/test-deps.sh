@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # What `make test` needs besides cargo: curl (the real client in tests),
 # openssl (throwaway certificates), setpriv (permission tests run as
-# nobody), python3 and tar. Installs the missing ones with apt-get when
+# nobody), ss (a connection's congestion control), python3 and tar. Installs the missing ones with apt-get when
 # running as root; otherwise says what to install.
 set -euo pipefail
 need=()
-for tool in curl tar setpriv python3 openssl; do
+for tool in curl tar setpriv python3 openssl ss; do
   command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 [ ${#need[@]} -eq 0 ] && exit 0
@@ -13,6 +13,7 @@ pkgs=()
 for t in "${need[@]}"; do
   case "$t" in
     setpriv) pkgs+=(util-linux) ;;
+    ss) pkgs+=(iproute2) ;;
     *) pkgs+=("$t") ;;
   esac
 done

@@ -86,6 +86,11 @@ struct Cli {
     /// instead of two sends. 0: off.
     #[arg(long, default_value_t = 64)]
     hot_responses: usize,
+    /// TCP congestion control for the listeners and the connections they
+    /// accept (e.g. cubic, reno, bbr). Default: the system's
+    /// (net.ipv4.tcp_congestion_control).
+    #[arg(long, value_name = "ALGO")]
+    tcp_congestion: Option<String>,
     /// HTTPS address to listen on (repeatable).
     #[arg(long)]
     tls_listen: Vec<SocketAddr>,
@@ -161,6 +166,7 @@ fn main() {
         access_log: cli.access_log,
         sendfile_threshold: cli.sendfile_threshold,
         hot_responses: cli.hot_responses,
+        tcp_congestion: cli.tcp_congestion,
         tls_certs: match (cli.tls_cert, cli.tls_key) {
             (Some(cert), Some(key)) => Some(CertSources {
                 cert,

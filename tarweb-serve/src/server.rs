@@ -15,7 +15,7 @@ use crate::worker::{Config, Listener, Worker};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,12 +46,28 @@ pub struct Options {
     pub sendfile_threshold: u64,
     /// Regions of each worker's hot-response file (0: off).
     pub hot_responses: usize,
+    /// TCP congestion control of every listener (None: the system's).
+    pub tcp_congestion: Option<String>,
     /// HTTPS listeners (not with systemd's sockets).
     pub tls_listen: Vec<SocketAddr>,
     /// Required with `tls_listen`.
     pub tls_certs: Option<CertSources>,
     pub ktls: KtlsMode,
     pub redirect_https: bool,
+}
+
+/// Applies `--tcp-congestion` to a listener; the error names the
+/// algorithms this kernel offers.
+fn set_congestion(fd: &OwnedFd, name: Option<&str>, on: &str) -> Result<(), String> {
+    let Some(name) = name else { return Ok(()) };
+    sys::set_congestion_control(fd.as_raw_fd(), name).map_err(|e| {
+        let path = "/proc/sys/net/ipv4/tcp_available_congestion_control";
+        let have = std::fs::read_to_string(path).unwrap_or_default();
+        format!(
+            "--tcp-congestion {name} on {on}: {e} (this kernel has: {})",
+            have.trim()
+        )
+    })
 }
 
 /// Builds the TLS side: decides kernel or user-space records (one line
@@ -165,6 +181,7 @@ pub fn run(o: Options) -> Result<(), String> {
     let mut tls_port = None;
     let shared = if let Some(fds) = sys::systemd_listeners() {
         for fd in &fds {
+            set_congestion(fd, o.tcp_congestion.as_deref(), "a systemd socket")?;
             for t in per_thread.iter_mut() {
                 t.push(Listener {
                     fd: fd.try_clone().map_err(|e| format!("dup: {e}"))?,
@@ -185,6 +202,7 @@ pub fn run(o: Options) -> Result<(), String> {
         let mut addr = *addr;
         for (t, fds) in per_thread.iter_mut().enumerate() {
             let fd = sys::listener(&addr, 4096).map_err(|e| format!("listen on {addr}: {e}"))?;
+            set_congestion(&fd, o.tcp_congestion.as_deref(), &addr.to_string())?;
             if t == 0 {
                 // Port 0: every thread binds the port the first got.
                 addr = sys::local_addr(fd.as_raw_fd()).map_err(|e| e.to_string())?;

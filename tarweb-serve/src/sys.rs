@@ -189,6 +189,13 @@ pub fn listener(addr: &SocketAddr, backlog: i32) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
+/// Sets a listener's TCP congestion control (`TCP_CONGESTION`); the
+/// sockets it accepts inherit it. ENOENT: not in this kernel; EPERM: not
+/// in `tcp_allowed_congestion_control` (unprivileged callers).
+pub fn set_congestion_control(fd: RawFd, name: &str) -> io::Result<()> {
+    setsockopt_bytes(fd, libc::IPPROTO_TCP, libc::TCP_CONGESTION, name.as_bytes())
+}
+
 /// The address a socket is bound to.
 pub fn local_addr(fd: RawFd) -> io::Result<SocketAddr> {
     // SAFETY: sockaddr_storage is plain old data; all-zero is valid.

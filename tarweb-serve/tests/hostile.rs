@@ -376,6 +376,57 @@ fn systemd_socket_activation() {
     }
 }
 
+/// `--tcp-congestion` reaches the accepted connections (the kernel copies
+/// a listener's algorithm into its children), as `ss` reports them; a name
+/// the kernel lacks stops the start with the names it has.
+#[test]
+fn tcp_congestion_reaches_accepted_connections() {
+    let system = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_congestion_control").unwrap();
+    // Not the system's, so a listener left alone would not pass.
+    let want = if system.trim() == "reno" {
+        "cubic"
+    } else {
+        "reno"
+    };
+    let algo_of = |s: &Server| {
+        let mut c = s.client();
+        assert_eq!(c.get("/index.html", "").status, 200);
+        let port = s.addr.port();
+        let out = std::process::Command::new("ss")
+            .args(["-tinH", "state", "established"])
+            .arg(format!("( sport = :{port} )"))
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&out.stdout).into_owned();
+        // The info line starts with the algorithm's name.
+        let algo = out.lines().nth(1).and_then(|l| l.split_whitespace().next());
+        algo.unwrap_or_else(|| panic!("ss: {out}")).to_string()
+    };
+    let s = Server::start(&["--threads", "1", "--tcp-congestion", want]);
+    assert_eq!(algo_of(&s), want);
+    drop(s);
+    let s = Server::start(&["--threads", "1"]);
+    assert_eq!(algo_of(&s), system.trim());
+    drop(s);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tarweb-serve"))
+        .arg(&site().path)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--tcp-congestion",
+            "no-such-algo",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--tcp-congestion no-such-algo on 127.0.0.1:0"),
+        "{err}"
+    );
+    assert!(err.contains("this kernel has: "), "{err}");
+}
+
 #[test]
 fn error_response_survives_a_client_still_sending() {
     // 413 while the client is still uploading: the lingering close keeps
