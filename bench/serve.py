@@ -48,6 +48,13 @@ TW_PORT, NG_PORT = 18080, 18081
 SERVER_CPU, CLIENT_CPU = "0", "1"
 TICK = os.sysconf("SC_CLK_TCK")
 RESULTS = os.path.join(REPO, "bench", "results.md")
+CC_SYSCTL = "/proc/sys/net/ipv4/tcp_congestion_control"
+with open(CC_SYSCTL) as _f:
+    SYSTEM_CC = _f.read().strip()  # restored at exit if a case changed it
+# The 16 MiB case also runs without pacing: BBR (a common default, this
+# machine's) paces every connection with a kernel timer, which caps a
+# loopback transfer at a third of what cubic gets, for both servers.
+UNPACED_CC = "cubic"
 
 
 def log(*a):
@@ -105,7 +112,7 @@ class Server:
         self.name, self.port, self.argv = name, port, argv
         self.proc = None
 
-    def start(self):
+    def start(self, extra=()):
         # A leftover server on the port (SO_REUSEPORT lets both listen)
         # would take half the connections and skew every figure.
         probe = socket.socket()
@@ -119,7 +126,7 @@ class Server:
             probe.close()
         RUNNING.add(self)
         self.proc = subprocess.Popen(
-            ["taskset", "-c", SERVER_CPU] + self.argv,
+            ["taskset", "-c", SERVER_CPU] + self.argv + list(extra),
             stdout=subprocess.DEVNULL,
             stderr=open(os.path.join(OUT, self.name + ".log"), "ab"),
             preexec_fn=raise_nofile,
@@ -277,7 +284,22 @@ def cases():
     out.append(dict(name="1 KiB close c=50", path="/1k.html", conns=50, headers=CLOSE, kind="wrk"))
     out.append(dict(name=f"{html} close c=50", path=HTML, conns=50, headers=CLOSE, kind="wrk"))
     out.append(dict(name="16 MiB c=4", path="/16m.bin", conns=4, headers=[], kind="big"))
+    if SYSTEM_CC != UNPACED_CC:
+        # Both servers under the same unpaced algorithm (the sysctl, for
+        # this case only): the send paths compared without the pacer.
+        out.append(dict(name=f"16 MiB c=4, both {UNPACED_CC}", path="/16m.bin", conns=4,
+                        headers=[], kind="big", cc=UNPACED_CC))
+        # What an operator gets from --tcp-congestion on a loopback listener
+        # (nginx has no such setting: it keeps the system's).
+        out.append(dict(name=f"16 MiB c=4, tarweb --tcp-congestion {UNPACED_CC}", path="/16m.bin",
+                        conns=4, headers=[], kind="big",
+                        tw_extra=["--tcp-congestion", UNPACED_CC]))
     return [c for c in out if ONLY in c["name"]]
+
+
+def set_system_cc(name):
+    with open(CC_SYSCTL, "w") as f:
+        f.write(name)
 
 
 def measure(server, case):
@@ -386,10 +408,12 @@ def main():
     for case in cases():
         log(f"{case['name']}: {ROUNDS} x {DURATION:g} s each")
         rounds = {"tarweb": [], "nginx": []}
+        set_system_cc(case.get("cc", SYSTEM_CC))
+        extra = {"tarweb": case.get("tw_extra", []), "nginx": []}
         for r in range(ROUNDS):
             order = (tw, ng) if r % 2 == 0 else (ng, tw)
             for s in order:
-                s.start()
+                s.start(extra[s.name])
                 # Warm-up: page cache, nginx's open_file_cache, TCP.
                 if case["kind"] == "wrk":
                     wrk(s.port, case["path"], min(case["conns"], 50), case["headers"], 1)
@@ -397,9 +421,10 @@ def main():
                 s.stop()
         sys_ = {}
         for s in (tw, ng):
-            s.start()
+            s.start(extra[s.name])
             sys_[s.name] = strace_per_request(s, case)
             s.stop()
+        set_system_cc(SYSTEM_CC)
         row = dict(case=case)
         for name in ("tarweb", "nginx"):
             rr = rounds[name]
@@ -442,6 +467,7 @@ def report(results, idle):
       f"the 16 MiB case uses bench/bigget, a client with 4 MiB reads). {ROUNDS} rounds of {DURATION:g} s per case, "
       "servers alternating; medians. CPU = server utime+stime per 100k requests. "
       "Syscalls = `strace -c -f` on a separate 2 s run, all syscalls / requests. "
+      f"TCP congestion control: the system's ({SYSTEM_CC}) unless a case names another. "
       "Ratios are tarweb / nginx.")
     w("")
     w("| case | req/s tarweb | req/s nginx | ratio | p50 / p99 ms tarweb | p50 / p99 ms nginx | CPU-s/100k tarweb | CPU-s/100k nginx | ratio | syscalls/req tarweb | syscalls/req nginx |")
@@ -592,3 +618,4 @@ if __name__ == "__main__":
             main()
     finally:
         stop_all()
+        set_system_cc(SYSTEM_CC)
