@@ -559,7 +559,9 @@ def report(results, idle):
         verdict = "PASS" if ok else "MISS"
         if not ok and name.startswith("req/s") and client_bound(name):
             verdict += " (wrk at its core's limit for both servers)"
-        w(f"| {name} | {v:.2f} | {op} {goal} | {verdict} |")
+        # Three decimals where two would round a miss onto the goal (1.496).
+        shown = f"{v:.3f}" if round(v, 2) == goal else f"{v:.2f}"
+        w(f"| {name} | {shown} | {op} {goal} | {verdict} |")
     text = "\n".join(lines) + "\n"
     print(text)
     if not ONLY:
