@@ -38,7 +38,7 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
 fi
-command -v cargo >/dev/null || { say "cargo not found (needs a Rust toolchain, 1.71+)"; exit 1; }
+command -v cargo >/dev/null || { say "cargo not found (needs a Rust toolchain, 1.80+)"; exit 1; }
 
 # --- static probe ------------------------------------------------------------
 # glibc with crt-static: no extra rustup target or musl-gcc needed. The probe

@@ -305,7 +305,7 @@ fn server_side(
     let mut note = format!(
         "{:?} {} tx_seq={} rx_seq={}",
         version,
-        txi.cipher_name(),
+        ktls::cipher_name(&txi),
         secrets.tx.0,
         secrets.rx.0
     );
