@@ -12,7 +12,7 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, HandshakeKind, RootCertStore, StreamOwned, SupportedProtocolVersion};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -61,13 +61,18 @@ fn pki() -> &'static Pki {
 
 fn start(extra: &[&str]) -> Server {
     let p = pki();
+    start_with_cert(&p.cert, &p.key, extra)
+}
+
+/// A server with an HTTPS listener on `cert` and `key`.
+fn start_with_cert(cert: &Path, key: &Path, extra: &[&str]) -> Server {
     let mut args = vec![
         "--tls-listen",
         "127.0.0.1:0",
         "--tls-cert",
-        p.cert.to_str().unwrap(),
+        cert.to_str().unwrap(),
         "--tls-key",
-        p.key.to_str().unwrap(),
+        key.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
     Server::start(&args)
@@ -406,14 +411,7 @@ impl Reload {
         let (c, k) = (dir.join("c.pem"), dir.join("k.pem"));
         std::fs::write(&c, &cert1).unwrap();
         std::fs::write(&k, &key1).unwrap();
-        let s = Server::start(&[
-            "--tls-listen",
-            "127.0.0.1:0",
-            "--tls-cert",
-            c.to_str().unwrap(),
-            "--tls-key",
-            k.to_str().unwrap(),
-        ]);
+        let s = start_with_cert(&c, &k, &[]);
         let mut cfg = config_with(&[der1.clone(), der2.clone()], &[&rustls::version::TLS13]);
         // A resumed session shows the certificate of the first one.
         cfg.resumption = Resumption::disabled();
@@ -522,14 +520,7 @@ fn rsa_pkcs8_key() {
     assert!(std::fs::read_to_string(&k)
         .unwrap()
         .starts_with("-----BEGIN PRIVATE KEY-----"));
-    let s = Server::start(&[
-        "--tls-listen",
-        "127.0.0.1:0",
-        "--tls-cert",
-        c.to_str().unwrap(),
-        "--tls-key",
-        k.to_str().unwrap(),
-    ]);
+    let s = start_with_cert(&c, &k, &[]);
     use rustls::pki_types::pem::PemObject;
     let der = CertificateDer::from_pem_file(&c).unwrap();
     for v in [&rustls::version::TLS13, &rustls::version::TLS12] {

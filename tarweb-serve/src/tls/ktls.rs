@@ -260,25 +260,28 @@ impl KernelTls {
             [24, 0, 0, 1, 1] => true,
             _ => return Err(io::Error::other("unexpected post-handshake message")),
         };
-        let version = self.kconn.protocol_version();
-        let (seq, secret) = self
-            .kconn
-            .update_rx_secret()
-            .map_err(|e| io::Error::other(format!("KeyUpdate: {e}")))?;
-        let info = CryptoInfo::new(version, seq, &secret)?;
-        sys::ktls_set_crypto(fd, KtlsDir::Rx, info.as_bytes())
-            .map_err(|e| ctx(e, "KeyUpdate: this kernel cannot rekey (second TLS_RX)"))?;
+        self.next_key(fd, KtlsDir::Rx)?;
         if requested {
             sys::ktls_send_record(fd, HANDSHAKE, &key_update_message(false), c)?;
-            let (seq, secret) = self
-                .kconn
-                .update_tx_secret()
-                .map_err(|e| io::Error::other(format!("KeyUpdate: {e}")))?;
-            let info = CryptoInfo::new(version, seq, &secret)?;
-            sys::ktls_set_crypto(fd, KtlsDir::Tx, info.as_bytes())
-                .map_err(|e| ctx(e, "KeyUpdate: second TLS_TX"))?;
+            self.next_key(fd, KtlsDir::Tx)?;
         }
         Ok(())
+    }
+
+    /// Takes the next traffic secret of one direction from rustls and
+    /// installs it (the kernel's second `TLS_RX`/`TLS_TX`, 6.14+).
+    fn next_key(&mut self, fd: RawFd, dir: KtlsDir) -> io::Result<()> {
+        let version = self.kconn.protocol_version();
+        let (seq, secret) = match dir {
+            KtlsDir::Rx => self.kconn.update_rx_secret(),
+            KtlsDir::Tx => self.kconn.update_tx_secret(),
+        }
+        .map_err(|e| io::Error::other(format!("KeyUpdate: {e}")))?;
+        let info = CryptoInfo::new(version, seq, &secret)?;
+        sys::ktls_set_crypto(fd, dir, info.as_bytes()).map_err(|e| match dir {
+            KtlsDir::Rx => ctx(e, "KeyUpdate: this kernel cannot rekey (second TLS_RX)"),
+            KtlsDir::Tx => ctx(e, "KeyUpdate: second TLS_TX"),
+        })
     }
 
     /// Bytes and send calls of one flush, for the record estimate.
@@ -300,18 +303,11 @@ impl KernelTls {
     /// KeyUpdate (not requesting one back) and the next TX key. Done
     /// before reading the next request, so nothing is sent in between.
     fn renew_tx_key(&mut self, fd: RawFd, c: &Counters) -> io::Result<()> {
-        let version = self.kconn.protocol_version();
         sys::ktls_send_record(fd, HANDSHAKE, &key_update_message(false), c)?;
         // From here the peer expects the new key: any failure is fatal
         // and nothing more may be sent under the old one.
         self.dead = true;
-        let (seq, secret) = self
-            .kconn
-            .update_tx_secret()
-            .map_err(|e| io::Error::other(format!("KeyUpdate: {e}")))?;
-        let info = CryptoInfo::new(version, seq, &secret)?;
-        sys::ktls_set_crypto(fd, KtlsDir::Tx, info.as_bytes())
-            .map_err(|e| ctx(e, "KeyUpdate: second TLS_TX"))?;
+        self.next_key(fd, KtlsDir::Tx)?;
         self.dead = false;
         self.records = 0;
         Ok(())
