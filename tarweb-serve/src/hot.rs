@@ -168,7 +168,8 @@ impl Hot {
             return None;
         }
         let now = self.second;
-        let b = &mut self.buckets[bucket_of(&key)];
+        let bi = bucket_of(&key);
+        let b = &mut self.buckets[bi];
         if b.key != key {
             *b = Bucket {
                 key,
@@ -200,12 +201,12 @@ impl Hot {
                 None => {
                     // All regions are this second's: look again only after
                     // as many requests more, not on every one.
-                    self.buckets[bucket_of(&key)].hits = 0;
+                    self.buckets[bi].hits = 0;
                     return None;
                 }
             },
         };
-        self.buckets[bucket_of(&key)].region = at;
+        self.buckets[bi].region = at;
         match self.write(at, key, parts, c) {
             Ok(id) => Some(Entry { region: at, id }),
             Err(e) => {
@@ -236,13 +237,13 @@ impl Hot {
         if r.dirty {
             sys::punch_hole(fd, off, STRIDE, c)
                 .map_err(|e| io::Error::new(e.kind(), format!("punching region {at}: {e}")))?;
-            r.dirty = false;
         }
         let mut iov = [IoSlice::new(&[]); 8];
         let n = parts.len().min(iov.len());
         for (slot, p) in iov.iter_mut().zip(parts) {
             *slot = IoSlice::new(p);
         }
+        // Dirty from the first byte written, even if the write fails.
         r.dirty = true;
         sys::pwritev_all(fd, &iov[..n], off, c)
             .map_err(|e| io::Error::new(e.kind(), format!("writing region {at}: {e}")))?;
