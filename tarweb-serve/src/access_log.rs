@@ -3,8 +3,8 @@
 
 use crate::http::request::{Request, Version};
 use crate::response::Meta;
-use crate::stats::Counters;
 use crate::sys;
+use crate::sys::Counters;
 use std::fs::File;
 use std::io::Write as _;
 use std::net::SocketAddr;

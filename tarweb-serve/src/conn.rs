@@ -7,8 +7,8 @@
 
 use crate::hot::{self, Hot};
 use crate::root::Root;
-use crate::stats::Counters;
 use crate::sys;
+use crate::sys::Counters;
 use crate::tls;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;

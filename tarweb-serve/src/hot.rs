@@ -30,8 +30,8 @@
 //! copy is one (`--blob-copy`). Pages are freed two seconds after a
 //! response stops being hot, so nothing waits for writeback.
 
-use crate::stats::Counters;
 use crate::sys;
+use crate::sys::Counters;
 use std::io::{self, IoSlice};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
@@ -289,9 +289,7 @@ mod tests {
     fn read_at(h: &Hot, e: Entry, len: usize) -> Vec<u8> {
         let (fd, off) = h.source(e).expect("current");
         let mut v = vec![0u8; len];
-        // SAFETY (test): plain pread into a live buffer.
-        let n = unsafe { libc::pread(fd, v.as_mut_ptr().cast(), len, off as libc::off_t) };
-        assert_eq!(n, len as isize);
+        assert_eq!(sys::pread(fd, &mut v, off).unwrap(), len);
         v
     }
 

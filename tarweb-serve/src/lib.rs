@@ -10,6 +10,9 @@
 //! kernel or user-space records), `access_log`, `server` (startup,
 //! listeners, signals, the stats endpoint).
 
+#![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod access_log;
 pub mod conn;
 pub mod date;
@@ -21,6 +24,7 @@ pub mod root;
 pub mod server;
 pub mod sites;
 pub mod stats;
+#[allow(unsafe_code)]
 pub mod sys;
 pub mod timers;
 pub mod tls;

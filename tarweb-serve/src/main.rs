@@ -1,3 +1,5 @@
+#![forbid(unsafe_code)]
+
 use clap::Parser;
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -11,7 +11,7 @@ use crate::http::negotiate::Prefs;
 use crate::http::path::{self, Target};
 use crate::http::range::{self, Range};
 use crate::http::request::{Method, Request, Version};
-use crate::stats::Counters;
+use crate::sys::Counters;
 use tarweb_format::{Blob, Variant};
 
 pub struct Ctx<'a> {

@@ -19,10 +19,10 @@ use crate::http::request::{self, Error as ParseError, Version, MAX_TARGET};
 use crate::publish::Published;
 use crate::response::{self, Ctx, HotCtx};
 use crate::sites::Sites;
-use crate::stats::{Counters, Sc};
 use crate::sys::{
     self, Events, EPOLLERR, EPOLLET, EPOLLEXCLUSIVE, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP,
 };
+use crate::sys::{Counters, Sc};
 use crate::timers::{self, Entry, Timers};
 use crate::tls::{self, Tls};
 use std::io::{self, IoSlice};

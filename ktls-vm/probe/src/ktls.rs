@@ -15,7 +15,7 @@ use std::io;
 use std::os::fd::RawFd;
 use std::sync::LazyLock;
 
-use tarweb_serve::stats::Counters;
+use tarweb_serve::sys::Counters;
 use tarweb_serve::sys;
 
 pub use tarweb_serve::sys::{KtlsDir as Direction, KtlsFlag as Flag};

@@ -5,8 +5,8 @@
 //! same segment; it must stay in the socket, as ciphertext, for the kernel
 //! to decrypt once the keys are installed. Greedy reading would swallow it.
 
-use crate::stats::Counters;
 use crate::sys;
+use crate::sys::Counters;
 use rustls::kernel::KernelConnection;
 use rustls::server::{ServerConnectionData, UnbufferedServerConnection};
 use rustls::unbuffered::{ConnectionState, EncodeError};

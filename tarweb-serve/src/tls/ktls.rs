@@ -4,7 +4,7 @@
 //! `install`, responses go out through the very same writev/sendfile code
 //! as plain HTTP.
 
-use crate::stats::Counters;
+use crate::sys::Counters;
 use crate::sys::{self, KtlsDir, KtlsFlag};
 use rustls::kernel::KernelConnection;
 use rustls::server::ServerConnectionData;

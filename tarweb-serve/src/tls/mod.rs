@@ -12,7 +12,7 @@ pub mod userspace;
 
 use crate::conn::{Flush, Output};
 use crate::root::Root;
-use crate::stats::Counters;
+use crate::sys::Counters;
 use std::io::{self, IoSlice};
 use std::os::fd::RawFd;
 

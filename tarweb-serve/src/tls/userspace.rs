@@ -5,8 +5,8 @@
 
 use crate::conn::{Flush, Output};
 use crate::root::Root;
-use crate::stats::Counters;
 use crate::sys;
+use crate::sys::Counters;
 use rustls::{ServerConfig, ServerConnection};
 use std::io::{self, IoSlice, Read, Write};
 use std::os::fd::RawFd;

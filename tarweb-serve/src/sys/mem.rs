@@ -1,0 +1,135 @@
+//! The blob's memory: read-only mappings of private copies, memfds and seals.
+
+use super::{cvt, owned};
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{OwnedFd, RawFd};
+
+/// A read-only shared mapping of a whole file.
+pub struct Mmap {
+    ptr: *const u8,
+    len: usize,
+}
+
+// SAFETY: the mapping is read-only and of a private copy (a sealed memfd,
+// or a nameless file only this process holds: see `mmap_readonly`): no one
+// changes the bytes, so sharing references across threads is sound.
+unsafe impl Send for Mmap {}
+// SAFETY: as above.
+unsafe impl Sync for Mmap {}
+
+impl Mmap {
+    /// Moves the mapping out, leaving an empty one (which unmaps nothing)
+    /// behind: a root hands its mapping to the reaper thread this way.
+    pub fn take(&mut self) -> Mmap {
+        std::mem::replace(
+            self,
+            Mmap {
+                ptr: std::ptr::NonNull::<u8>::dangling().as_ptr(),
+                len: 0,
+            },
+        )
+    }
+
+    pub fn as_slice(&self) -> &[u8] {
+        // SAFETY: `ptr..ptr+len` is mapped readable for the life of `self`,
+        // and the file under it is a private copy that nothing writes or
+        // shrinks (`mmap_readonly` checked it), so the bytes never change
+        // and access never hits a hole (an empty one from `take` has a
+        // dangling, aligned, non-null pointer and length 0).
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+impl Drop for Mmap {
+    fn drop(&mut self) {
+        if self.len == 0 {
+            return; // emptied by `take`
+        }
+        // SAFETY: unmaps exactly what `mmap_readonly` mapped; no borrow of
+        // `as_slice` outlives `self`.
+        unsafe { libc::munmap(self.ptr as *mut libc::c_void, self.len) };
+    }
+}
+
+/// Maps `len` bytes of `fd` read-only and shared. `len` must be > 0 and
+/// `fd` a private copy (checked: that is what makes `Mmap::as_slice`
+/// sound, since the bytes can then never change or vanish under the
+/// mapping): either a memfd sealed against shrinking and writing, or a
+/// regular file with no name (`O_TMPFILE`, never linked), which no other
+/// process can open except through /proc/PID/fd, that is, with ptrace
+/// rights over this process (which could as well write its memory).
+pub fn mmap_readonly(fd: RawFd, len: usize) -> io::Result<Mmap> {
+    let need = libc::F_SEAL_SHRINK | libc::F_SEAL_WRITE;
+    let sealed = get_seals(fd).is_ok_and(|s| s & need == need);
+    if !sealed && !is_nameless_file(fd)? {
+        return Err(io::Error::other(
+            "refusing to map a descriptor that is neither a sealed memfd nor a nameless file",
+        ));
+    }
+    // SAFETY: a fresh mapping chosen by the kernel; no existing memory is touched.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            fd,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(Mmap {
+        ptr: p as *const u8,
+        len,
+    })
+}
+
+pub fn mlock(m: &Mmap) -> io::Result<()> {
+    // SAFETY: locks pages of a live mapping.
+    cvt(unsafe { libc::mlock(m.ptr.cast(), m.len) }).map(drop)
+}
+
+/// `memfd_create(MFD_CLOEXEC|MFD_ALLOW_SEALING)`.
+pub fn memfd_create(name: &CStr) -> io::Result<OwnedFd> {
+    // SAFETY: `name` is a valid C string.
+    Ok(owned(cvt(unsafe {
+        libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING)
+    })?))
+}
+
+/// Seals a memfd against shrinking, growing, writing, and further seals.
+pub fn seal(fd: RawFd) -> io::Result<()> {
+    let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE | libc::F_SEAL_SEAL;
+    // SAFETY: plain fcntl on a descriptor we own.
+    cvt(unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, seals) }).map(drop)
+}
+
+/// A regular file without a name (link count 0): an `O_TMPFILE` that was
+/// never linked.
+fn is_nameless_file(fd: RawFd) -> io::Result<bool> {
+    // SAFETY: fstat fills the zeroed struct we pass; no other memory is touched.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above, on a descriptor we own.
+    cvt(unsafe { libc::fstat(fd, &mut st) })?;
+    Ok(st.st_mode & libc::S_IFMT == libc::S_IFREG && st.st_nlink == 0)
+}
+
+/// Is `dir` on tmpfs (where a file is shmem, like a memfd, but unsealable)?
+pub fn on_tmpfs(dir: &std::path::Path) -> io::Result<bool> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: statfs fills the zeroed struct we pass; `c` is a valid C string.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    cvt(unsafe { libc::statfs(c.as_ptr(), &mut st) })?;
+    Ok(st.f_type == libc::TMPFS_MAGIC)
+}
+
+pub fn get_seals(fd: RawFd) -> io::Result<i32> {
+    // SAFETY: plain fcntl on a descriptor we own.
+    cvt(unsafe { libc::fcntl(fd, libc::F_GET_SEALS) })
+}

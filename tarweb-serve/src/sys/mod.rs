@@ -1,0 +1,67 @@
+//! Every raw syscall and every `unsafe` block of tarweb-serve lives here.
+//! The hot-path wrappers take the calling worker's [`Counters`] and bump
+//! the counter of their kind *before* the call, so a client that has seen
+//! a call's effect (bytes, EOF) also sees it counted.
+//!
+//! Split by concern: `net` (sockets), `epoll`, `io` (reads and writes),
+//! `mem` (mappings, memfds), `signal`, `process` (limits), `ktls`,
+//! `alloc` (the counting global allocator) and `counters` (the per-worker
+//! syscall counters every wrapper bumps). The crate root denies
+//! `unsafe_code` everywhere else, and every `unsafe` here carries a
+//! `// SAFETY:` line (clippy's `undocumented_unsafe_blocks` is denied).
+
+mod alloc;
+mod counters;
+mod epoll;
+mod io;
+mod ktls;
+mod mem;
+mod net;
+mod process;
+mod signal;
+
+pub use alloc::{thread_allocs, CountingAlloc};
+pub use counters::{Counters, Sc, NAMES};
+pub use epoll::{
+    epoll_add, epoll_create, epoll_del, epoll_wait, eventfd, eventfd_signal, Events, EPOLLERR,
+    EPOLLET, EPOLLEXCLUSIVE, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP,
+};
+#[cfg(test)]
+pub use io::pread;
+pub use io::{close, punch_hole, pwritev_all, read, sendfile, sendmsg_more, write, writev};
+pub use ktls::{
+    ktls_available, ktls_enable_ulp, ktls_recv_record, ktls_send_record, ktls_set_crypto,
+    ktls_set_flag, KtlsDir, KtlsFlag,
+};
+pub use mem::{get_seals, memfd_create, mlock, mmap_readonly, on_tmpfs, seal, Mmap};
+pub use net::{
+    accept, listener, local_addr, set_congestion_control, shutdown_write, systemd_listeners,
+};
+pub use process::raise_nofile_limit;
+pub use signal::{block_signals, wait_signal, Signal};
+
+use std::io as stdio;
+use std::os::fd::{FromRawFd, OwnedFd};
+
+fn cvt(r: libc::c_int) -> stdio::Result<libc::c_int> {
+    if r < 0 {
+        Err(stdio::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+fn cvt_size(r: libc::ssize_t) -> stdio::Result<usize> {
+    if r < 0 {
+        Err(stdio::Error::last_os_error())
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// Takes ownership of a descriptor a syscall just returned.
+fn owned(fd: libc::c_int) -> OwnedFd {
+    // SAFETY: `fd` was just returned by a successful syscall that creates a
+    // descriptor; nothing else owns it.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}

@@ -1,0 +1,50 @@
+//! Signals: blocked in every thread, taken by one `sigwait` loop.
+
+use std::mem::MaybeUninit;
+
+fn signal_set() -> libc::sigset_t {
+    let mut set = MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigemptyset initialises the set; sigaddset adds to it.
+    unsafe {
+        libc::sigemptyset(set.as_mut_ptr());
+        libc::sigaddset(set.as_mut_ptr(), libc::SIGTERM);
+        libc::sigaddset(set.as_mut_ptr(), libc::SIGINT);
+        // SIGHUP: re-check the blob, reload the certificates.
+        libc::sigaddset(set.as_mut_ptr(), libc::SIGHUP);
+        set.assume_init()
+    }
+}
+
+/// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and the
+/// threads it spawns afterwards) and ignores SIGPIPE, so [`wait_signal`]
+/// gets them (a thread with one unblocked would die of it, taking the
+/// process along).
+pub fn block_signals() {
+    let set = signal_set();
+    // SAFETY: `set` is initialised; the old mask is not wanted.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGTERM or SIGINT: shut down.
+    Term,
+    /// SIGHUP: re-check what is reloadable.
+    Hup,
+}
+
+/// Waits for one of the signals [`block_signals`] blocked.
+pub fn wait_signal() -> Signal {
+    let set = signal_set();
+    let mut sig: libc::c_int = 0;
+    // SAFETY: `set` is initialised and `sig` is live.
+    unsafe { libc::sigwait(&set, &mut sig) };
+    if sig == libc::SIGHUP {
+        Signal::Hup
+    } else {
+        Signal::Term
+    }
+}
