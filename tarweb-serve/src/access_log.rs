@@ -2,7 +2,6 @@
 //! the buffer fills or once a second (no write per request).
 
 use crate::http::request::{Request, Version};
-use crate::response::Meta;
 use crate::sys;
 use crate::sys::Counters;
 use std::fs::File;
@@ -13,6 +12,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const CAP: usize = 64 * 1024;
+
+/// What was sent, for the log line.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Meta {
+    pub status: u16,
+    pub body_bytes: u64,
+}
 
 pub struct AccessLog {
     file: Arc<File>,

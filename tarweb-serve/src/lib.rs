@@ -13,20 +13,23 @@
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
-pub mod access_log;
-pub mod conn;
-pub mod date;
-pub mod hot;
-pub mod http;
-pub mod publish;
-pub mod response;
+pub(crate) mod access_log;
+pub(crate) mod config;
+pub(crate) mod conn;
+pub(crate) mod date;
+pub(crate) mod dispatch;
+pub(crate) mod hot;
+pub(crate) mod http;
+pub mod output;
+pub(crate) mod proto;
+pub(crate) mod publish;
 pub mod root;
 pub mod server;
-pub mod sites;
-pub mod stats;
+pub(crate) mod sites;
+pub(crate) mod stats;
 #[allow(unsafe_code)]
 pub mod sys;
-pub mod timers;
+pub(crate) mod timers;
 pub mod tls;
 pub mod watch;
-pub mod worker;
+pub(crate) mod worker;

@@ -80,7 +80,7 @@ struct Cli {
     access_log: Option<String>,
     /// Bodies above this many bytes go by sendfile, smaller ones in the
     /// writev with their head (the default is measured: bench/threshold).
-    #[arg(long, default_value_t = tarweb_serve::conn::DEFAULT_SENDFILE_THRESHOLD)]
+    #[arg(long, default_value_t = tarweb_serve::output::DEFAULT_SENDFILE_THRESHOLD)]
     sendfile_threshold: u64,
     /// Whole responses (status line to body) each worker keeps written
     /// out for the current second, for its busiest bodies above the

@@ -4,6 +4,7 @@
 //! re-checks, SIGTERM/SIGINT drain and exit.
 
 use crate::access_log::AccessLog;
+use crate::config::Config;
 use crate::hot::Hot;
 use crate::publish::Published;
 use crate::root::{self, LoadOpts};
@@ -12,7 +13,7 @@ use crate::sys::Counters;
 use crate::sys::{self, Signal};
 use crate::tls::{CertSources, KtlsMode, Tls};
 use crate::watch::{self, Target, Watcher};
-use crate::worker::{Config, Listener, Worker};
+use crate::worker::{Listener, Worker};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};

@@ -90,7 +90,7 @@ pub fn if_range_holds(v: &[u8], etag: &[u8], last_modified: i64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::request::parse;
+    use crate::proto::h1::parse::parse;
 
     const TAG: &[u8] = b"\"abc\"";
     const LM: i64 = 1_700_000_000; // Tue, 14 Nov 2023 22:13:20 GMT
@@ -98,7 +98,7 @@ mod tests {
     fn eval(extra: &str) -> Outcome {
         let raw = format!("GET / HTTP/1.1\r\nHost: a\r\n{extra}\r\n");
         let r = parse(raw.as_bytes()).unwrap();
-        evaluate(&r, TAG, LM)
+        evaluate(&r.req, TAG, LM)
     }
 
     #[test]

@@ -1,38 +1,48 @@
-//! A strict, allocation-free HTTP/1.x request-head parser (RFC 9112).
-//!
-//! Written by hand rather than with `httparse` because the rules that
-//! matter here are the rejections: httparse accepts bare LF line ends and
-//! leaves Content-Length / Transfer-Encoding framing to the caller. Every
-//! deviation below ends in an error status and a close, because a server
-//! that guesses at framing can be desynchronised (request smuggling).
+//! A request as the semantics see it, whatever protocol carried it: its
+//! method, target and host, and the fields a response depends on. HTTP/1.x
+//! fills it from a head (`proto::h1::parse`); nothing here does I/O.
 
 /// Longest request target (414 beyond).
-pub const MAX_TARGET: usize = 8 * 1024;
-/// Longest request head, request line to empty line (431 beyond).
-pub const MAX_HEAD: usize = 32 * 1024;
-/// Most header field lines (431 beyond).
-pub const MAX_HEADERS: usize = 128;
+pub(crate) const MAX_TARGET: usize = 8 * 1024;
 /// Most field lines of one repeatable field we use (Accept-Encoding,
 /// If-None-Match, If-Match); 431 beyond.
-pub const MAX_REPEAT: usize = 8;
+pub(crate) const MAX_REPEAT: usize = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
+pub(crate) enum Method {
     Get,
     Head,
     Options,
     Other,
 }
 
+impl Method {
+    /// Methods are case-sensitive (`get` is not GET).
+    pub fn from_bytes(m: &[u8]) -> Method {
+        match m {
+            b"GET" => Method::Get,
+            b"HEAD" => Method::Head,
+            b"OPTIONS" => Method::Options,
+            _ => Method::Other,
+        }
+    }
+}
+
+/// The protocol version a request came in, for the response's framing and
+/// the access log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Version {
+pub(crate) enum Version {
     Http10,
     Http11,
 }
 
+/// Too many field lines of one field: 431.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TooMany;
+
 /// Up to `MAX_REPEAT` field lines of one field, to be read as one list.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Lines<'a> {
+pub(crate) struct Lines<'a> {
     n: usize,
     v: [&'a [u8]; MAX_REPEAT],
 }
@@ -44,14 +54,15 @@ impl<'a> Lines<'a> {
     pub fn as_slice(&self) -> &[&'a [u8]] {
         &self.v[..self.n]
     }
-    fn push(&mut self, v: &'a [u8]) -> Result<(), Error> {
+    pub fn push(&mut self, v: &'a [u8]) -> Result<(), TooMany> {
         if self.n == MAX_REPEAT {
-            return Err(Error::Status(431));
+            return Err(TooMany);
         }
         self.v[self.n] = v;
         self.n += 1;
         Ok(())
     }
+    #[cfg(test)]
     pub fn from_slice(vs: &[&'a [u8]]) -> Lines<'a> {
         let mut l = Lines::default();
         for v in vs {
@@ -62,15 +73,12 @@ impl<'a> Lines<'a> {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct Request<'a> {
+pub(crate) struct Request<'a> {
     pub method: Method,
     pub method_bytes: &'a [u8],
     pub target: &'a [u8],
     pub version: Version,
     pub host: Option<&'a [u8]>,
-    pub conn_close: bool,
-    pub conn_keep_alive: bool,
-    pub content_length: u64,
     pub accept_encoding: Lines<'a>,
     pub if_none_match: Lines<'a>,
     pub if_match: Lines<'a>,
@@ -80,36 +88,31 @@ pub struct Request<'a> {
     pub if_range: Option<&'a [u8]>,
     pub user_agent: Option<&'a [u8]>,
     pub referer: Option<&'a [u8]>,
-    /// Bytes of the head, leading empty lines included.
-    pub head_len: usize,
 }
 
-impl Request<'_> {
-    /// Whether the connection stays open after this request (before any
-    /// server-side reason to close).
-    pub fn keep_alive(&self) -> bool {
-        match self.version {
-            Version::Http11 => !self.conn_close,
-            Version::Http10 => self.conn_keep_alive && !self.conn_close,
+impl<'a> Request<'a> {
+    /// A request with no fields yet.
+    pub fn new(method_bytes: &'a [u8], target: &'a [u8], version: Version) -> Request<'a> {
+        Request {
+            method: Method::from_bytes(method_bytes),
+            method_bytes,
+            target,
+            version,
+            host: None,
+            accept_encoding: Lines::default(),
+            if_none_match: Lines::default(),
+            if_match: Lines::default(),
+            if_modified_since: None,
+            if_unmodified_since: None,
+            range: None,
+            if_range: None,
+            user_agent: None,
+            referer: None,
         }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Error {
-    /// No complete head yet (and no limit crossed).
-    Incomplete,
-    /// Answer with this status and close.
-    Status(u16),
-    /// `PRI * HTTP/2.0`: an HTTP/2 client; close without answering.
-    H2Preface,
-}
-
-pub fn is_tchar(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
-}
-
-fn trim_ows(mut v: &[u8]) -> &[u8] {
+pub(crate) fn trim_ows(mut v: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = v {
         v = rest;
     }
@@ -120,435 +123,8 @@ fn trim_ows(mut v: &[u8]) -> &[u8] {
 }
 
 /// Elements of a comma-separated list, trimmed, empty ones skipped.
-pub fn list_items(v: &[u8]) -> impl Iterator<Item = &[u8]> {
+pub(crate) fn list_items(v: &[u8]) -> impl Iterator<Item = &[u8]> {
     v.split(|&c| c == b',')
         .map(trim_ows)
         .filter(|s| !s.is_empty())
-}
-
-fn parse_u64(v: &[u8]) -> Option<u64> {
-    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(v.iter().fold(0u64, |a, &d| a * 10 + u64::from(d - b'0')))
-}
-
-fn valid_host(v: &[u8]) -> bool {
-    v.iter()
-        .all(|&c| c.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:[]%".contains(&c))
-}
-
-/// Parses one request head at the start of `buf`.
-pub fn parse(buf: &[u8]) -> Result<Request<'_>, Error> {
-    parse_from(buf, 0)
-}
-
-/// Like [`parse`], when the first `scanned` bytes of `buf` were already
-/// seen by an earlier call that returned `Incomplete`: only new bytes are
-/// searched, so a head trickled in byte by byte costs linear, not
-/// quadratic, time.
-pub fn parse_from(buf: &[u8], scanned: usize) -> Result<Request<'_>, Error> {
-    // RFC 9112 §2.2: ignore empty lines before the request line.
-    let mut start = 0;
-    while buf[start..].starts_with(b"\r\n") {
-        start += 2;
-    }
-    let b = &buf[start..];
-    if b.is_empty() || b == b"\r" {
-        return Err(Error::Incomplete);
-    }
-    let from = scanned.saturating_sub(start + 3).min(b.len());
-    let Some(end) = find_head_end(b, from) else {
-        if b.len() > MAX_HEAD {
-            return Err(Error::Status(431));
-        }
-        // A request line already too long for any allowed target.
-        if !b.contains(&b'\n') && b.len() > MAX_TARGET + 64 {
-            return Err(Error::Status(414));
-        }
-        // Reject garbage early rather than waiting for a timeout.
-        return match check_prefix(b, from) {
-            Some(e) => Err(e),
-            None => Err(Error::Incomplete),
-        };
-    };
-    if end > MAX_HEAD {
-        return Err(Error::Status(431));
-    }
-    let head = &b[..end - 2]; // keep the CRLF of the last field line
-    let line_end = head
-        .windows(2)
-        .position(|w| w == b"\r\n")
-        .expect("head ends in CRLF");
-    let line = &head[..line_end];
-    let (method_bytes, target, version) = request_line(line)?;
-    let method = match method_bytes {
-        b"GET" => Method::Get,
-        b"HEAD" => Method::Head,
-        b"OPTIONS" => Method::Options,
-        _ => Method::Other,
-    };
-    let mut r = Request {
-        method,
-        method_bytes,
-        target,
-        version,
-        host: None,
-        conn_close: false,
-        conn_keep_alive: false,
-        content_length: 0,
-        accept_encoding: Lines::default(),
-        if_none_match: Lines::default(),
-        if_match: Lines::default(),
-        if_modified_since: None,
-        if_unmodified_since: None,
-        range: None,
-        if_range: None,
-        user_agent: None,
-        referer: None,
-        head_len: start + end,
-    };
-    let mut content_length: Option<u64> = None;
-    let mut te: Option<&[u8]> = None;
-    let mut count = 0;
-    let mut rest = &head[line_end + 2..];
-    while !rest.is_empty() {
-        count += 1;
-        if count > MAX_HEADERS {
-            return Err(Error::Status(431));
-        }
-        let (name, value, next) = field_line(rest)?;
-        rest = next;
-        let lower = |s: &str| name.eq_ignore_ascii_case(s.as_bytes());
-        match name.len() {
-            4 if lower("host") => {
-                if r.host.is_some() || !valid_host(value) {
-                    return Err(Error::Status(400));
-                }
-                r.host = Some(value);
-            }
-            14 if lower("content-length") => {
-                // RFC 9112 §6.3: a list of identical values is one value.
-                for item in value.split(|&c| c == b',').map(trim_ows) {
-                    let n = parse_u64(item).ok_or(Error::Status(400))?;
-                    if content_length.is_some_and(|c| c != n) {
-                        return Err(Error::Status(400));
-                    }
-                    content_length = Some(n);
-                }
-            }
-            17 if lower("transfer-encoding") => te = Some(value),
-            10 if lower("connection") => {
-                for t in list_items(value) {
-                    if t.eq_ignore_ascii_case(b"close") {
-                        r.conn_close = true;
-                    } else if t.eq_ignore_ascii_case(b"keep-alive") {
-                        r.conn_keep_alive = true;
-                    }
-                }
-            }
-            15 if lower("accept-encoding") => r.accept_encoding.push(value)?,
-            13 if lower("if-none-match") => r.if_none_match.push(value)?,
-            8 if lower("if-match") => r.if_match.push(value)?,
-            17 if lower("if-modified-since") => r.if_modified_since = Some(value),
-            19 if lower("if-unmodified-since") => r.if_unmodified_since = Some(value),
-            5 if lower("range") => {
-                if r.range.is_some() {
-                    return Err(Error::Status(400));
-                }
-                r.range = Some(value);
-            }
-            8 if lower("if-range") => r.if_range = Some(value),
-            10 if lower("user-agent") => r.user_agent = Some(value),
-            7 if lower("referer") => r.referer = Some(value),
-            _ => {}
-        }
-    }
-    if let Some(te) = te {
-        // RFC 9112 §6.1: both is a smuggling attempt; TE in 1.0 is invalid.
-        if content_length.is_some() || version == Version::Http10 {
-            return Err(Error::Status(400));
-        }
-        let last = list_items(te).last().unwrap_or(b"");
-        return Err(Error::Status(if last.eq_ignore_ascii_case(b"chunked") {
-            411
-        } else {
-            501
-        }));
-    }
-    if version == Version::Http11 && r.host.is_none() {
-        return Err(Error::Status(400));
-    }
-    r.content_length = content_length.unwrap_or(0);
-    Ok(r)
-}
-
-/// Offset just past `\r\n\r\n`, if the head is complete.
-fn find_head_end(b: &[u8], from: usize) -> Option<usize> {
-    let mut i = from;
-    while let Some(p) = b[i..].iter().position(|&c| c == b'\n') {
-        let at = i + p;
-        if at >= 3 && &b[at - 3..=at] == b"\r\n\r\n" {
-            return Some(at + 1);
-        }
-        i = at + 1;
-    }
-    None
-}
-
-/// Errors visible in an incomplete head: a bad method byte, a control byte
-/// on the request line, a bare LF.
-fn check_prefix(b: &[u8], from: usize) -> Option<Error> {
-    let m = b.iter().position(|&c| c == b' ').unwrap_or(b.len());
-    if !b[..m].iter().all(|&c| is_tchar(c)) {
-        return Some(Error::Status(400));
-    }
-    let from = from.saturating_sub(1);
-    for (i, &c) in b.iter().enumerate().skip(from) {
-        if c == b'\n' && (i == 0 || b[i - 1] != b'\r') {
-            return Some(Error::Status(400));
-        }
-        if c == 0 {
-            return Some(Error::Status(400));
-        }
-    }
-    None
-}
-
-fn request_line(line: &[u8]) -> Result<(&[u8], &[u8], Version), Error> {
-    let bad = Error::Status(400);
-    let sp1 = line.iter().position(|&c| c == b' ').ok_or(bad)?;
-    let method = &line[..sp1];
-    if method.is_empty() || !method.iter().all(|&c| is_tchar(c)) {
-        return Err(bad);
-    }
-    let rest = &line[sp1 + 1..];
-    let sp2 = rest.iter().rposition(|&c| c == b' ').ok_or(bad)?;
-    let target = &rest[..sp2];
-    let version = &rest[sp2 + 1..];
-    if target.len() > MAX_TARGET {
-        return Err(Error::Status(414));
-    }
-    if target.is_empty() || !target.iter().all(|&c| (0x21..0x7f).contains(&c)) {
-        return Err(bad);
-    }
-    let v = match version {
-        b"HTTP/1.1" => Version::Http11,
-        b"HTTP/1.0" => Version::Http10,
-        b"HTTP/2.0" if method == b"PRI" && target == b"*" => return Err(Error::H2Preface),
-        [b'H', b'T', b'T', b'P', b'/', a, b'.', b] if a.is_ascii_digit() && b.is_ascii_digit() => {
-            return Err(Error::Status(505))
-        }
-        _ => return Err(bad),
-    };
-    Ok((method, target, v))
-}
-
-/// One `name: value CRLF` line: (name, trimmed value, rest).
-/// (name, value, rest of the head).
-type Field<'a> = (&'a [u8], &'a [u8], &'a [u8]);
-
-fn field_line(b: &[u8]) -> Result<Field<'_>, Error> {
-    let bad = Err(Error::Status(400));
-    let colon = b.iter().position(|&c| !is_tchar(c)).unwrap_or(b.len());
-    // obs-fold (leading SP/HTAB), whitespace before the colon, empty name.
-    if colon == 0 || b.get(colon) != Some(&b':') {
-        return bad;
-    }
-    let name = &b[..colon];
-    let mut i = colon + 1;
-    let vstart = i;
-    loop {
-        match b.get(i) {
-            Some(b'\r') => {
-                if b.get(i + 1) != Some(&b'\n') {
-                    return bad; // bare CR
-                }
-                break;
-            }
-            Some(&c) if c == b'\t' || (0x20..0x7f).contains(&c) || c >= 0x80 => i += 1,
-            _ => return bad, // NUL, bare LF, other controls, DEL
-        }
-    }
-    Ok((name, trim_ows(&b[vstart..i]), &b[i + 2..]))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn status(req: &[u8]) -> Result<(), u16> {
-        match parse(req) {
-            Ok(_) => Ok(()),
-            Err(Error::Status(s)) => Err(s),
-            Err(e) => panic!("{e:?}"),
-        }
-    }
-
-    #[test]
-    fn simple_get() {
-        let r = parse(b"GET /a?b HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nAccept-Encoding: br\r\n\r\nNEXT").unwrap();
-        assert_eq!(r.method, Method::Get);
-        assert_eq!(r.target, b"/a?b");
-        assert_eq!(r.host, Some(&b"x"[..]));
-        assert_eq!(r.accept_encoding.as_slice(), &[&b"gzip"[..], b"br"]);
-        assert_eq!(r.head_len, 74);
-        assert!(r.keep_alive());
-    }
-
-    #[test]
-    fn incomplete() {
-        assert_eq!(
-            parse(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap_err(),
-            Error::Incomplete
-        );
-        assert_eq!(parse(b"").unwrap_err(), Error::Incomplete);
-        assert_eq!(parse(b"\r\n").unwrap_err(), Error::Incomplete);
-    }
-
-    #[test]
-    fn rejections() {
-        assert_eq!(status(b"GET / HTTP/1.1\r\n\r\n"), Err(400)); // no Host
-        assert_eq!(status(b"GET / HTTP/1.0\r\n\r\n"), Ok(()));
-        assert_eq!(
-            status(b"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n"),
-            Err(400)
-        );
-        assert_eq!(status(b"GET / HTTP/1.1\r\nHost : a\r\n\r\n"), Err(400));
-        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n"), Err(400));
-        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n"), Err(400));
-        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\0\r\n\r\n"), Err(400));
-        assert_eq!(
-            status(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
-            Err(400)
-        );
-        assert_eq!(
-            status(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 2, 2\r\n\r\n"),
-            Ok(())
-        );
-        assert_eq!(
-            status(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n"),
-            Err(400)
-        );
-        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"), Err(400));
-        assert_eq!(
-            status(b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"),
-            Err(411)
-        );
-        assert_eq!(
-            status(b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n"),
-            Err(501)
-        );
-        assert_eq!(status(b"GET / HTTP/1.2\r\nHost: a\r\n\r\n"), Err(505));
-        assert_eq!(status(b"GET / HTTP/2.0\r\nHost: a\r\n\r\n"), Err(505));
-        assert_eq!(status(b"GET / FTP/1.1\r\nHost: a\r\n\r\n"), Err(400));
-        assert_eq!(status(b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n"), Err(400));
-        assert_eq!(status(b"G(T / HTTP/1.1\r\nHost: a\r\n\r\n"), Err(400));
-        assert_eq!(
-            status(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
-            Err(400)
-        );
-        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"), Err(400));
-        assert_eq!(
-            parse(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").unwrap_err(),
-            Error::H2Preface
-        );
-    }
-
-    #[test]
-    fn limits() {
-        let mut long = b"GET /".to_vec();
-        long.extend(std::iter::repeat_n(b'a', MAX_TARGET));
-        long.extend_from_slice(b" HTTP/1.1\r\nHost: a\r\n\r\n");
-        assert_eq!(status(&long), Err(414));
-        let mut big = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
-        for i in 0..MAX_HEADERS {
-            big.extend_from_slice(format!("X-{i}: y\r\n").as_bytes());
-        }
-        big.extend_from_slice(b"\r\n");
-        assert_eq!(status(&big), Err(431));
-        let mut cookie = b"GET / HTTP/1.1\r\nHost: a\r\nCookie: ".to_vec();
-        cookie.extend(std::iter::repeat_n(b'c', 7 * 1024));
-        cookie.extend_from_slice(b"\r\n\r\n");
-        assert_eq!(status(&cookie), Ok(()));
-        let mut huge = b"GET / HTTP/1.1\r\nHost: a\r\nCookie: ".to_vec();
-        huge.extend(std::iter::repeat_n(b'c', MAX_HEAD));
-        assert_eq!(status(&huge), Err(431));
-    }
-
-    /// Mutations of valid requests never panic, and whatever parses has
-    /// sane bounds.
-    #[test]
-    fn mutations_never_panic() {
-        let seeds: [&[u8]; 3] = [
-            b"GET /a%20b?q HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip;q=0.5, br\r\nRange: bytes=0-5\r\nContent-Length: 3\r\n\r\nabc",
-            b"HEAD http://h/x/../y HTTP/1.0\r\nConnection: keep-alive\r\nIf-None-Match: W/\"a\", \"b\"\r\n\r\n",
-            b"\r\nOPTIONS * HTTP/1.1\r\nHost: [::1]:80\r\nTransfer-Encoding: chunked\r\n\r\n",
-        ];
-        let alphabet = b"\r\n :;,/%.\"\t\0Gq=01-aHTP*";
-        let mut x = 0x2545F4914F6CDD1Du64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
-        let mut path = vec![0u8; MAX_TARGET + 1];
-        for i in 0..60_000 {
-            let mut v = seeds[i % seeds.len()].to_vec();
-            for _ in 0..(next() % 6 + 1) {
-                let at = (next() as usize) % (v.len() + 1);
-                match next() % 4 {
-                    0 if at < v.len() => {
-                        v.remove(at);
-                    }
-                    1 => v.insert(at, alphabet[(next() as usize) % alphabet.len()]),
-                    2 if at < v.len() => v[at] = next() as u8,
-                    _ => v.truncate(at),
-                }
-            }
-            let outcome = |r: Result<Request<'_>, Error>| r.map(|r| r.head_len);
-            let k = (next() as usize) % (v.len() + 1);
-            if matches!(parse(&v[..k]), Err(Error::Incomplete)) {
-                assert_eq!(
-                    outcome(parse_from(&v, k)),
-                    outcome(parse(&v)),
-                    "resumed at {k}: {v:?}"
-                );
-            }
-            if let Ok(r) = parse(&v) {
-                assert!(r.head_len <= v.len());
-                let _ = crate::http::path::normalize(r.target, &mut path);
-                let _ = crate::http::negotiate::Prefs::parse(&r.accept_encoding);
-                if let Some(rg) = r.range {
-                    let _ = crate::http::range::parse(rg, 1000);
-                }
-                let _ = crate::http::conditional::evaluate(&r, b"\"a\"", 0);
-            }
-        }
-    }
-
-    #[test]
-    fn resumed_scan_matches_full_scan() {
-        let req = b"\r\nGET /x HTTP/1.1\r\nHost: a\r\nX: y\r\n\r\n";
-        for split in 0..req.len() {
-            let first = parse(&req[..split]);
-            assert!(matches!(first, Err(Error::Incomplete)), "{split}");
-            let r = parse_from(req, split).unwrap();
-            assert_eq!(r.head_len, req.len(), "{split}");
-        }
-        // A bare LF arriving later is still caught.
-        let bare = b"GET / HTTP/1.1\r\nHost: a\nX";
-        assert_eq!(parse_from(bare, 16).unwrap_err(), Error::Status(400));
-    }
-
-    #[test]
-    fn connection_tokens() {
-        let r = parse(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").unwrap();
-        assert!(r.keep_alive());
-        let r = parse(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, close\r\n\r\n").unwrap();
-        assert!(!r.keep_alive());
-        let r = parse(b"GET / HTTP/1.0\r\n\r\n").unwrap();
-        assert!(!r.keep_alive());
-    }
 }

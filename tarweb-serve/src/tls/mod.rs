@@ -10,7 +10,7 @@ pub mod handshake;
 pub mod ktls;
 pub mod userspace;
 
-use crate::conn::{Flush, Output};
+use crate::output::{Flush, Output};
 use crate::root::Root;
 use crate::sys::Counters;
 use std::io::{self, IoSlice};

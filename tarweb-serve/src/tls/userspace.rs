@@ -3,7 +3,7 @@
 //! encrypts responses straight from the blob's mapping (vectored, no
 //! plaintext copy) and decrypts requests.
 
-use crate::conn::{Flush, Output};
+use crate::output::{Flush, Output};
 use crate::root::Root;
 use crate::sys;
 use crate::sys::Counters;

@@ -1,20 +1,19 @@
-//! Connection state, and the queue of bytes a connection still has to send.
+//! The queue of bytes a connection still has to send, and how it is sent.
 //!
 //! Output is a list of segments, most of them ranges of the blob (the
-//! mmap, for writev, or the memfd, for sendfile): the body is never copied
-//! in user space. Only the few dynamic header bytes (Date, Connection,
-//! Content-Range...) are written into a small per-output buffer.
+//! mmap, for writev, or its private copy, for sendfile): the body is never
+//! copied in user space. Only the few dynamic header bytes (Date,
+//! Connection, Content-Range...) are written into a small per-output
+//! buffer. One output points into one blob (`site`); an output that waits
+//! for the socket holds its root alive (`pin`), across a swap.
 
 use crate::hot::{self, Hot};
 use crate::root::Root;
-use crate::sys;
-use crate::sys::Counters;
-use crate::tls;
+use crate::sites::Sites;
+use crate::sys::{self, Counters};
 use std::io::{self, IoSlice};
-use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::RawFd;
 use std::sync::Arc;
-use std::time::Instant;
 
 /// Default for `--sendfile-threshold`: bodies above it go out with
 /// sendfile (in `SENDFILE_CHUNK` steps) after their head (sendmsg with
@@ -24,14 +23,14 @@ use std::time::Instant;
 /// one syscall less; from 64 KiB on, sendfile's page references (no copy)
 /// win, by 10-40% of server CPU per request.
 pub const DEFAULT_SENDFILE_THRESHOLD: u64 = 48 * 1024;
-pub const SENDFILE_CHUNK: u64 = 2 * 1024 * 1024;
+pub(crate) const SENDFILE_CHUNK: u64 = 2 * 1024 * 1024;
 /// Most segments in one output (IOV_MAX is 1024); a batch of pipelined
 /// responses stops short of it and continues after a flush.
-pub const MAX_SEGS: usize = 1000;
-pub const DYN_CAP: usize = 16 * 1024;
+pub(crate) const MAX_SEGS: usize = 1000;
+pub(crate) const DYN_CAP: usize = 16 * 1024;
 
 #[derive(Debug, Clone, Copy)]
-pub enum Seg {
+enum Seg {
     /// Bytes of `Output::dyn_bytes`.
     Dyn {
         start: u32,
@@ -71,18 +70,18 @@ impl Seg {
 
 /// Responses queued for one connection (pooled per worker and reused).
 pub struct Output {
-    pub dyn_bytes: Vec<u8>,
-    pub segs: Vec<Seg>,
+    dyn_bytes: Vec<u8>,
+    segs: Vec<Seg>,
     /// Next segment to send, and bytes of it already sent.
     pos: usize,
     skip: u64,
     /// The site (index into the worker's current `Sites`) whose blob the
     /// segments point into; `None` while they point into none.
-    pub site: Option<u32>,
+    site: Option<u32>,
     /// Set when the output outlives the call that built it: the root its
     /// segments point into stays alive across a swap (`publish`), and is
     /// released with the output.
-    pub root: Option<Arc<Root>>,
+    root: Option<Arc<Root>>,
 }
 
 impl Default for Output {
@@ -123,6 +122,43 @@ impl Output {
 
     pub fn is_empty(&self) -> bool {
         self.pos == self.segs.len()
+    }
+
+    /// Whether a response from site `i` (an index into the worker's
+    /// current `Sites`) may join: one output points into one blob, and a
+    /// pinned one (waiting across a swap) into no table's.
+    pub fn takes_site(&self, i: u32) -> bool {
+        self.root.is_none() && self.site.is_none_or(|s| s == i)
+    }
+
+    /// The segments pushed from now on point into site `i`'s blob.
+    pub fn set_site(&mut self, i: u32) {
+        self.site = Some(i);
+    }
+
+    /// Runs `f` with the root the segments point into (`None`: they point
+    /// into none): the pinned one, or the site's in `sites`.
+    pub fn with_root<R>(
+        &mut self,
+        sites: &Sites,
+        f: impl FnOnce(&mut Output, Option<&Root>) -> R,
+    ) -> R {
+        let own = self.root.take();
+        let root = own
+            .as_deref()
+            .or_else(|| self.site.map(|i| &**sites.get(i)));
+        let r = f(self, root);
+        self.root = own;
+        r
+    }
+
+    /// The output outlives this call, maybe this table: keep its root
+    /// alive (the one atomic increment on the path, and only for a
+    /// response that waits for the socket).
+    pub fn pin(&mut self, sites: &Sites) {
+        if let (None, Some(i)) = (&self.root, self.site) {
+            self.root = Some(sites.get(i).clone());
+        }
     }
 
     /// Room for one more response?
@@ -344,194 +380,6 @@ impl Output {
 fn recycle<'b>(mut v: Vec<IoSlice<'_>>) -> Vec<IoSlice<'b>> {
     v.clear();
     v.into_iter().map(|_| unreachable!()).collect()
-}
-
-/// How bytes move on the wire: plain TCP, or TLS (`tls::Session`: a
-/// handshake in user space, then the kernel's record layer, so the same
-/// writev/sendfile paths apply to the same fd, or rustls' when the kernel
-/// has no kTLS).
-pub enum Transport {
-    Plain(OwnedFd),
-    Tls(OwnedFd, tls::Session),
-}
-
-impl Transport {
-    pub fn fd(&self) -> RawFd {
-        match self {
-            Transport::Plain(fd) | Transport::Tls(fd, _) => fd.as_raw_fd(),
-        }
-    }
-
-    /// Closes our side: close_notify first on TLS.
-    pub fn close(mut self, c: &Counters) {
-        self.close_notify(c);
-        let fd = match self {
-            Transport::Plain(fd) | Transport::Tls(fd, _) => fd,
-        };
-        sys::close(fd, c);
-    }
-
-    pub fn close_notify(&mut self, c: &Counters) {
-        if let Transport::Tls(fd, s) = self {
-            s.close_notify(fd.as_raw_fd(), c);
-        }
-    }
-
-    /// TLS only: the session must end after the next response.
-    pub fn retiring(&self) -> bool {
-        matches!(self, Transport::Tls(_, s) if s.retiring())
-    }
-
-    pub fn handshaking(&self) -> bool {
-        matches!(self, Transport::Tls(_, s) if s.handshaking())
-    }
-
-    /// Drives a TLS handshake; Ok(true) once requests may be read.
-    pub fn handshake(&mut self, c: &Counters) -> io::Result<bool> {
-        match self {
-            Transport::Plain(_) => Ok(true),
-            Transport::Tls(fd, s) => s.handshake(fd.as_raw_fd(), c),
-        }
-    }
-
-    /// Request bytes (decrypted on TLS). As for a socket: shorter than
-    /// `buf` means drained, Ok(0) is the end.
-    pub fn read(&mut self, buf: &mut [u8], c: &Counters) -> io::Result<usize> {
-        match self {
-            Transport::Plain(fd) => sys::read(fd.as_raw_fd(), buf, c),
-            Transport::Tls(fd, s) => s.read(fd.as_raw_fd(), buf, c),
-        }
-    }
-
-    /// Sends as much of `out` as the socket takes.
-    /// `hot`: plain connections only (TLS ones never get hot marks).
-    pub fn flush(
-        &mut self,
-        out: &mut Output,
-        root: Option<&Root>,
-        hot: Option<&Hot>,
-        iov: &mut Vec<IoSlice<'static>>,
-        c: &Counters,
-    ) -> io::Result<Flush> {
-        match self {
-            Transport::Plain(fd) => out.flush(fd.as_raw_fd(), root, hot, iov, c),
-            Transport::Tls(fd, s) => s.flush(fd.as_raw_fd(), out, root, iov, c),
-        }
-    }
-}
-
-/// Size of a read: room for the largest head plus pipelined requests.
-pub const IN_CAP: usize = 64 * 1024;
-
-/// First size of a connection's own input buffer; it doubles up to IN_CAP
-/// when a longer head or a deeper pipeline needs it.
-pub const IN_START: usize = 8 * 1024;
-
-/// A connection's unconsumed input (pooled per worker).
-pub struct InBuf {
-    pub data: Vec<u8>,
-    pub len: usize,
-}
-
-impl Default for InBuf {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl InBuf {
-    pub fn new() -> InBuf {
-        InBuf {
-            data: vec![0u8; IN_START],
-            len: 0,
-        }
-    }
-    /// Makes room for at least `n` bytes in total (up to IN_CAP).
-    pub fn reserve_total(&mut self, n: usize) {
-        if self.data.len() < n {
-            self.data.resize(n.next_power_of_two().min(IN_CAP), 0);
-        }
-    }
-    /// Grows when full, if it may.
-    pub fn grow_if_full(&mut self) {
-        if self.len == self.data.len() && self.len < IN_CAP {
-            self.reserve_total(self.len * 2);
-        }
-    }
-    /// Drops the first `n` bytes.
-    pub fn consume(&mut self, n: usize) {
-        self.data.copy_within(n..self.len, 0);
-        self.len -= n;
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimerKind {
-    /// Waiting for the rest of a request head (or a body to discard).
-    Head = 0,
-    /// Keep-alive, nothing pending.
-    Idle = 1,
-    /// Output blocked on a full socket.
-    Send = 2,
-    /// After an error response: our side shut down, the client's bytes
-    /// read and dropped until it closes (so its unread request does not
-    /// turn our close into a reset that destroys the response).
-    Linger = 3,
-}
-
-pub struct Conn {
-    pub transport: Transport,
-    pub peer: Option<SocketAddr>,
-    /// Received bytes not yet consumed (pooled buffer), when any.
-    pub input: Option<InBuf>,
-    /// The buffered input may hold a complete request.
-    pub input_ready: bool,
-    pub out: Option<Output>,
-    /// Request body bytes still to read and drop.
-    pub discard: u64,
-    pub requests: u32,
-    /// Close once the output is sent.
-    pub close_after: bool,
-    /// A readable edge that was not read to EAGAIN yet.
-    pub read_pending: bool,
-    /// The peer shut down its side (EPOLLRDHUP).
-    pub rdhup: bool,
-    pub timer: TimerKind,
-    pub deadline: Instant,
-    pub queued: [bool; 4],
-    /// Close with a lingering drain (error responses).
-    pub linger: bool,
-    pub lingering: bool,
-    /// When the first byte of the pending request arrived.
-    pub head_start: Option<Instant>,
-    /// Bytes of the pending (incomplete) head already scanned.
-    pub scanned: usize,
-}
-
-impl Conn {
-    pub fn new(transport: Transport, peer: Option<SocketAddr>, now: Instant) -> Conn {
-        Conn {
-            transport,
-            peer,
-            input: None,
-            input_ready: false,
-            out: None,
-            discard: 0,
-            requests: 0,
-            close_after: false,
-            read_pending: true,
-            rdhup: false,
-            timer: TimerKind::Idle,
-            deadline: now,
-            queued: [false; 4],
-            linger: false,
-            lingering: false,
-            // The first head's clock starts at accept (TCP_DEFER_ACCEPT:
-            // that is when its first bytes arrived).
-            head_start: Some(now),
-            scanned: 0,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,26 @@
+//! What every worker is told at start: limits, timeouts, the fixed header
+//! lines, TLS. Built once by `server`, shared read-only.
+
+use crate::tls::Tls;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub(crate) struct Config {
+    /// `Server: ...\r\n` or empty.
+    pub server_line: Vec<u8>,
+    pub max_requests: u32,
+    pub max_conns: usize,
+    pub max_body: u64,
+    pub head_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub send_timeout: Duration,
+    pub shutdown_timeout: Duration,
+    pub sendfile_threshold: u64,
+    /// Send `Tarweb-Root: <digest>` with every response from a blob.
+    pub root_header: bool,
+    /// HTTPS listeners serve with this.
+    pub tls: Option<Arc<Tls>>,
+    /// `--redirect-https`: plain listeners answer 308 to https://, with
+    /// this after the host (`:PORT`, empty for 443).
+    pub redirect_https: Option<String>,
+}

@@ -1,0 +1,386 @@
+//! One connection: its transport, the input no request has consumed yet,
+//! the output still to send, and the state machine that moves it as far
+//! as it goes without blocking ([`Conn::drive`]). What the bytes mean is
+//! its protocol's business (`proto`); which timer runs while it waits,
+//! and closing it, are the worker's.
+//!
+//! Edge-triggered epoll: a readable edge is read until a short read (the
+//! socket is drained), so a keep-alive request costs exactly one read; a
+//! response that fills the socket waits for the next writable edge.
+
+mod input;
+mod transport;
+
+pub(crate) use input::{InBuf, IN_CAP};
+pub(crate) use transport::Transport;
+
+use crate::output::{Flush, Output};
+use crate::proto::{Env, Link, Proto, Verdict};
+use crate::sys::{self, Counters, Sc};
+use crate::timers::{Timer, TimerKind};
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// The buffers a worker lends its connections, so that the request path
+/// allocates nothing in steady state: input buffers, outputs, one read
+/// buffer for connections with nothing buffered, and iovec room.
+pub(crate) struct Pools {
+    inputs: Vec<InBuf>,
+    outputs: Vec<Output>,
+    scratch: Vec<u8>,
+    pub iov: Vec<IoSlice<'static>>,
+}
+
+impl Pools {
+    pub fn new() -> Pools {
+        Pools {
+            inputs: Vec::new(),
+            outputs: (0..4).map(|_| Output::new()).collect(),
+            scratch: vec![0u8; IN_CAP],
+            iov: Vec::with_capacity(1024),
+        }
+    }
+
+    pub fn output(&mut self) -> Output {
+        self.outputs.pop().unwrap_or_default()
+    }
+
+    pub fn recycle(&mut self, mut out: Output) {
+        out.clear();
+        self.outputs.push(out);
+    }
+
+    fn recycle_input(&mut self, mut buf: InBuf) {
+        buf.clear();
+        self.inputs.push(buf);
+    }
+}
+
+/// Where a connection is in its life.
+enum Phase {
+    /// TLS handshake under way (on the head timer, from accept).
+    Handshake,
+    /// Reading and answering requests.
+    Open,
+    /// No more requests: the output is finished, then the connection
+    /// closes; with `linger`, after a lingering drain.
+    Closing { linger: bool },
+    /// Our side is shut down; the client's bytes are read and dropped
+    /// until it closes or the linger timer ends.
+    Lingering,
+}
+
+/// Received bytes not consumed yet.
+enum Input {
+    Empty,
+    /// The start of a request that needs more bytes.
+    Partial(InBuf),
+    /// Requests that may be complete, left for when the output is sent.
+    Ready(InBuf),
+}
+
+/// What the worker does with a connection after [`Conn::drive`].
+pub(crate) enum Step {
+    /// Keep it, on the timer of `kind`, counted from `from`.
+    Wait { kind: TimerKind, from: Instant },
+    /// Close it.
+    Close,
+}
+
+pub(crate) struct Conn {
+    transport: Transport,
+    peer: Option<SocketAddr>,
+    proto: Proto,
+    phase: Phase,
+    input: Input,
+    out: Option<Output>,
+    /// A readable edge that was not read to a short read yet.
+    readable: bool,
+    /// The peer shut down its side (EPOLLRDHUP/EPOLLHUP).
+    hup: bool,
+    timer: Timer,
+}
+
+impl Conn {
+    pub fn new(transport: Transport, peer: Option<SocketAddr>, proto: Proto, now: Instant) -> Conn {
+        Conn {
+            phase: if transport.is_plain() {
+                Phase::Open
+            } else {
+                Phase::Handshake
+            },
+            transport,
+            peer,
+            proto,
+            input: Input::Empty,
+            out: None,
+            // TCP_DEFER_ACCEPT: the first bytes are there.
+            readable: true,
+            hup: false,
+            timer: Timer::new(now),
+        }
+    }
+
+    pub fn fd(&self) -> std::os::fd::RawFd {
+        self.transport.fd()
+    }
+
+    pub fn timer(&mut self) -> &mut Timer {
+        &mut self.timer
+    }
+
+    /// An epoll event (not an error): false when there is nothing to do,
+    /// i.e. only "writable" and nothing to write (right after registration).
+    pub fn on_event(&mut self, readable: bool, hup: bool) -> bool {
+        if readable {
+            self.readable = true;
+        } else if self.out.is_none() && !matches!(self.phase, Phase::Handshake) {
+            return false;
+        }
+        self.hup |= hup;
+        true
+    }
+
+    /// Moves the connection as far as it goes without blocking.
+    pub fn drive(&mut self, env: &mut Env<'_>, pools: &mut Pools) -> Step {
+        if let Phase::Handshake = self.phase {
+            match self.transport.handshake(env.c) {
+                Ok(true) => {
+                    env.c.bump(Sc::TlsHandshakes);
+                    self.phase = Phase::Open;
+                    // The first request may have come with the client's
+                    // last flight (already in rustls, or in the socket for
+                    // the kernel) without a new edge: read it.
+                    self.readable = true;
+                }
+                Ok(false) => return self.wait(env.now),
+                Err(_) => {
+                    env.c.bump(Sc::TlsFailures);
+                    return Step::Close;
+                }
+            }
+        }
+        loop {
+            // 1. Pending output first.
+            if let Some(mut out) = self.out.take() {
+                let transport = &mut self.transport;
+                let r = out.with_root(env.sites, |out, root| {
+                    transport.flush(out, root, Some(&*env.hot), &mut pools.iov, env.c)
+                });
+                match r {
+                    Ok(Flush::Done) => pools.recycle(out),
+                    Ok(Flush::Blocked) => {
+                        out.pin(env.sites);
+                        self.out = Some(out);
+                        return self.wait(env.now);
+                    }
+                    Err(_) => {
+                        pools.recycle(out);
+                        return Step::Close;
+                    }
+                }
+            }
+            match self.phase {
+                Phase::Closing { linger: false } => return Step::Close,
+                Phase::Closing { linger: true } => {
+                    self.start_linger(pools, env.c);
+                    return self.drain(env, pools);
+                }
+                Phase::Lingering => return self.drain(env, pools),
+                Phase::Handshake | Phase::Open => {}
+            }
+            // 2. Requests already buffered.
+            if let Input::Ready(_) = self.input {
+                if let Input::Ready(buf) | Input::Partial(buf) = self.take_input() {
+                    self.serve_buffered(buf, env, pools);
+                }
+                continue;
+            }
+            if !self.readable {
+                if self.hup {
+                    return Step::Close; // the peer is gone and everything is answered
+                }
+                return self.wait(env.now);
+            }
+            // 3. Read.
+            if !self.read(env, pools) {
+                return Step::Close;
+            }
+        }
+    }
+
+    /// One read, into the connection's buffer when it holds part of a
+    /// request, else into the worker's scratch buffer (copied to a pooled
+    /// buffer only if a part of a request is left over). False: close.
+    fn read(&mut self, env: &mut Env<'_>, pools: &mut Pools) -> bool {
+        if let Input::Partial(mut buf) | Input::Ready(mut buf) = self.take_input() {
+            let spare = buf.spare();
+            let room = spare.len();
+            return match self.transport.read(spare, env.c) {
+                Ok(0) => {
+                    pools.recycle_input(buf);
+                    false
+                }
+                Ok(n) => {
+                    self.readable = n == room;
+                    buf.commit(n);
+                    self.serve_buffered(buf, env, pools);
+                    true
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    self.input = Input::Partial(buf);
+                    true
+                }
+                Err(_) => {
+                    pools.recycle_input(buf);
+                    false
+                }
+            };
+        }
+        let mut scratch = std::mem::take(&mut pools.scratch);
+        let keep = match self.transport.read(&mut scratch, env.c) {
+            Ok(0) => false,
+            Ok(n) => {
+                self.readable = n == scratch.len();
+                let (used, verdict) = self.serve(&scratch[..n], env, pools);
+                if used < n {
+                    let mut buf = pools.inputs.pop().unwrap_or_default();
+                    buf.set(&scratch[used..n]);
+                    self.input = kept(buf, verdict);
+                }
+                true
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.readable = false;
+                true
+            }
+            Err(_) => false,
+        };
+        pools.scratch = scratch;
+        keep
+    }
+
+    /// Serves what `buf` holds and keeps the rest, if any.
+    fn serve_buffered(&mut self, mut buf: InBuf, env: &mut Env<'_>, pools: &mut Pools) {
+        let (used, verdict) = self.serve(buf.filled(), env, pools);
+        buf.consume(used);
+        if buf.is_empty() {
+            pools.recycle_input(buf);
+        } else {
+            self.input = kept(buf, verdict);
+        }
+    }
+
+    fn take_input(&mut self) -> Input {
+        std::mem::replace(&mut self.input, Input::Empty)
+    }
+
+    /// Hands `data` to the protocol with an output to answer into.
+    fn serve(&mut self, data: &[u8], env: &mut Env<'_>, pools: &mut Pools) -> (usize, Verdict) {
+        let mut out = self.out.take().unwrap_or_else(|| pools.output());
+        let link = Link {
+            peer: self.peer,
+            plain: self.transport.is_plain(),
+            retiring: self.transport.retiring(),
+        };
+        let (used, verdict) = self.proto.serve(data, &mut out, env, link);
+        if out.is_empty() {
+            pools.recycle(out);
+        } else {
+            self.out = Some(out);
+        }
+        if let Verdict::Close { linger } = verdict {
+            self.phase = Phase::Closing { linger };
+        }
+        (used, verdict)
+    }
+
+    /// Nothing to do until an event: which timer runs meanwhile.
+    fn wait(&self, now: Instant) -> Step {
+        let (kind, from) = match self.phase {
+            Phase::Lingering => (TimerKind::Linger, now),
+            _ if self.out.is_some() => (TimerKind::Send, now),
+            Phase::Handshake => (TimerKind::Head, self.proto.waiting(false, now).1),
+            Phase::Open | Phase::Closing { .. } => {
+                self.proto.waiting(!matches!(self.input, Input::Empty), now)
+            }
+        };
+        Step::Wait { kind, from }
+    }
+
+    /// After an error response: shut our side down (close_notify first on
+    /// TLS) and drop what is buffered; the client's bytes are drained from
+    /// now on.
+    fn start_linger(&mut self, pools: &mut Pools, c: &Counters) {
+        self.phase = Phase::Lingering;
+        self.transport.close_notify(c);
+        sys::shutdown_write(self.transport.fd(), c);
+        if let Input::Partial(buf) | Input::Ready(buf) = self.take_input() {
+            pools.recycle_input(buf);
+        }
+    }
+
+    /// Reads and drops the client's bytes; closes at its end.
+    fn drain(&mut self, env: &mut Env<'_>, pools: &mut Pools) -> Step {
+        let fd = self.transport.fd();
+        while self.readable {
+            match sys::read(fd, &mut pools.scratch, env.c) {
+                Ok(0) => return Step::Close,
+                Ok(n) => self.readable = n == pools.scratch.len(),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
+                Err(_) => return Step::Close,
+            }
+        }
+        self.wait(env.now)
+    }
+
+    /// The worker is stopping: true when the connection can close now
+    /// (nothing in flight); otherwise it closes after what it is doing.
+    pub fn stop(&mut self) -> bool {
+        let busy =
+            self.out.is_some() || !matches!(self.input, Input::Empty) || self.proto.mid_request();
+        if !busy {
+            return true;
+        }
+        if let Phase::Handshake | Phase::Open = self.phase {
+            self.phase = Phase::Closing { linger: false };
+        }
+        false
+    }
+
+    /// The timer of `kind` ran out; the worker closes the connection next.
+    /// A request head that never completed gets its last words (408).
+    pub fn expire(&mut self, kind: TimerKind, env: &mut Env<'_>, pools: &mut Pools) {
+        if kind != TimerKind::Head || self.out.is_some() || matches!(self.phase, Phase::Handshake) {
+            return;
+        }
+        let mut out = pools.output();
+        self.proto.expire(&mut out, env);
+        let _ = self
+            .transport
+            .flush(&mut out, None, None, &mut pools.iov, env.c);
+        pools.recycle(out);
+    }
+
+    /// Returns the buffers to the pools and closes (close_notify first on
+    /// TLS).
+    pub fn close(mut self, pools: &mut Pools, c: &Counters) {
+        if let Some(out) = self.out.take() {
+            pools.recycle(out);
+        }
+        if let Input::Partial(buf) | Input::Ready(buf) = self.input {
+            pools.recycle_input(buf);
+        }
+        self.transport.close(c);
+    }
+}
+
+/// Unconsumed input after the protocol stopped for `verdict`.
+fn kept(buf: InBuf, verdict: Verdict) -> Input {
+    match verdict {
+        Verdict::OutputFull => Input::Ready(buf),
+        Verdict::NeedBytes | Verdict::Close { .. } => Input::Partial(buf),
+    }
+}

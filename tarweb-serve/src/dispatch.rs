@@ -1,0 +1,323 @@
+//! Which response a request gets, decided without I/O and without writing
+//! a byte: a parsed request and the site's blob in, a [`Plan`] out. The
+//! order is RFC 9110's: method, target, route, then the conditionals
+//! (§13.2.2), then Range (§14.2). HTTP/1.1 turns a plan into its bytes
+//! (`proto::h1::response`); another protocol frames the same plan its
+//! own way.
+
+use crate::http::conditional::{self, Outcome};
+use crate::http::negotiate::Prefs;
+use crate::http::path::{self, Target};
+use crate::http::range::{self, Range};
+use crate::http::request::{Method, Request};
+use tarweb_format::{Blob, Variant};
+
+/// What to answer.
+#[derive(Clone, Copy)]
+pub(crate) enum Plan<'b> {
+    /// A stored response whole: a resource, a stored redirect, the site's
+    /// own 404 page.
+    Stored(Variant<'b>),
+    /// 304 Not Modified for this variant (its stored 304 head).
+    NotModified(Variant<'b>),
+    /// 206: bytes `first..=last` of the variant's body.
+    Partial {
+        v: Variant<'b>,
+        first: u64,
+        last: u64,
+    },
+    /// 416 for a body of `len` bytes (the selected variant's).
+    Unsatisfiable { len: u64 },
+    /// A response of the server's own, with no stored bytes: 204 (OPTIONS),
+    /// 400, 404 (a site without a 404 page), 405, 412, 421.
+    Builtin(u16),
+    /// `--redirect-https`: 308 to `https://` + host (its port removed) +
+    /// the server's HTTPS port + `target`.
+    RedirectHttps { host: &'b [u8], target: &'b [u8] },
+}
+
+/// Where a request is answered from.
+#[derive(Clone, Copy)]
+pub(crate) enum Source<'b> {
+    /// A site's blob.
+    Site(Blob<'b>),
+    /// No site answers this host (and there is no default): 421.
+    NoSite,
+    /// A plain listener of a server with `--redirect-https`.
+    RedirectHttps,
+}
+
+/// Decides the response to `req` from `src`. `path_buf` holds the decoded
+/// target (at least `MAX_TARGET` bytes).
+pub(crate) fn plan<'b>(req: &Request<'b>, src: Source<'b>, path_buf: &'b mut [u8]) -> Plan<'b> {
+    let blob = match src {
+        Source::Site(b) => b,
+        Source::NoSite => return Plan::Builtin(421),
+        Source::RedirectHttps => return redirect_https(req),
+    };
+    match req.method {
+        Method::Other => return Plan::Builtin(405),
+        Method::Options => return Plan::Builtin(204),
+        Method::Get | Method::Head => {}
+    }
+    let path = match path::normalize(req.target, path_buf) {
+        Ok(Target::Path(p)) => p,
+        Ok(Target::Asterisk) | Err(_) => return Plan::Builtin(400),
+    };
+    let prefs = Prefs::parse(&req.accept_encoding);
+    let Some(route) = blob.lookup(path) else {
+        return match blob.not_found() {
+            Some(vs) => Plan::Stored(prefs.choose(vs)),
+            None => Plan::Builtin(404),
+        };
+    };
+    let v = prefs.choose(route.variants());
+    if route.status() != 200 {
+        return Plan::Stored(v); // a stored redirect
+    }
+    let etag = v.etag().unwrap_or(b"");
+    let lm = route.last_modified();
+    match conditional::evaluate(req, etag, lm) {
+        Outcome::PreconditionFailed => return Plan::Builtin(412),
+        Outcome::NotModified => return Plan::NotModified(v),
+        Outcome::Proceed => {}
+    }
+    if let (Method::Get, Some(r)) = (req.method, req.range) {
+        let applies = req
+            .if_range
+            .is_none_or(|ir| conditional::if_range_holds(ir, etag, lm));
+        if applies {
+            match range::parse(r, v.body_len()) {
+                Range::Ignore => {}
+                Range::Unsatisfiable => return Plan::Unsatisfiable { len: v.body_len() },
+                Range::Bytes { first, last } => return Plan::Partial { v, first, last },
+            }
+        }
+    }
+    Plan::Stored(v)
+}
+
+/// 308 to the same host and target on HTTPS. A request without Host
+/// (HTTP/1.0) has nowhere to go: 400.
+fn redirect_https<'b>(req: &Request<'b>) -> Plan<'b> {
+    let Some(host) = req.host.map(strip_port).filter(|h| !h.is_empty()) else {
+        return Plan::Builtin(400);
+    };
+    // Origin-form as sent (query included); absolute-form: its path part;
+    // `*` (OPTIONS): the root.
+    let target: &[u8] = if req.target.first() == Some(&b'/') {
+        req.target
+    } else if let Some(i) = req.target.windows(3).position(|w| w == b"://") {
+        let rest = &req.target[i + 3..];
+        match rest.iter().position(|&c| c == b'/' || c == b'?') {
+            Some(j) if rest[j] == b'/' => &rest[j..],
+            _ => b"/",
+        }
+    } else {
+        b"/"
+    };
+    Plan::RedirectHttps { host, target }
+}
+
+/// `host[:port]` or `[v6][:port]` without the port.
+fn strip_port(h: &[u8]) -> &[u8] {
+    let end = if h.first() == Some(&b'[') {
+        h.iter().position(|&c| c == b']').map_or(h.len(), |i| i + 1)
+    } else {
+        h.iter().position(|&c| c == b':').unwrap_or(h.len())
+    };
+    &h[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::request::{Lines, Version, MAX_TARGET};
+    use std::sync::{Arc, OnceLock};
+    use tarweb_format::{blob_to_vec, BlobSpec, Coding, ResponseSpec, RouteSpec};
+
+    const ETAG: &str = "\"id-identity\"";
+    /// Sun, 06 Nov 1994 08:49:37 GMT
+    const LM: i64 = 784111777;
+
+    fn resp(coding: Coding, body: &[u8], resource: bool) -> ResponseSpec {
+        let etag = format!("\"id-{}\"", coding.token());
+        let mut headers = vec![("Content-Type".to_string(), "text/plain".to_string())];
+        if resource {
+            headers.push(("ETag".into(), etag.clone()));
+        }
+        ResponseSpec {
+            coding,
+            headers,
+            body: Arc::from(body),
+            etag: resource.then_some(etag),
+            not_modified: resource.then(Vec::new),
+        }
+    }
+
+    /// `/a.txt` (identity, and a smaller gzip variant), a redirect `/old`,
+    /// and a 404 page; the second blob has no 404 page.
+    fn blobs() -> &'static (Vec<u8>, Vec<u8>) {
+        static B: OnceLock<(Vec<u8>, Vec<u8>)> = OnceLock::new();
+        B.get_or_init(|| {
+            let a = RouteSpec {
+                path: "/a.txt".into(),
+                status: 200,
+                last_modified: LM,
+                variants: vec![
+                    resp(Coding::Identity, &[b'a'; 100], true),
+                    resp(Coding::Gzip, &[b'g'; 40], true),
+                ],
+            };
+            let old = RouteSpec {
+                path: "/old".into(),
+                status: 301,
+                last_modified: 0,
+                variants: vec![ResponseSpec {
+                    headers: vec![("Location".into(), "/a.txt".into())],
+                    ..resp(Coding::Identity, b"", false)
+                }],
+            };
+            let with_404 = BlobSpec {
+                routes: vec![a.clone(), old.clone()],
+                not_found: vec![resp(Coding::Identity, b"gone", false)],
+            };
+            let without = BlobSpec {
+                routes: vec![a, old],
+                not_found: Vec::new(),
+            };
+            (
+                blob_to_vec(&with_404).unwrap().0,
+                blob_to_vec(&without).unwrap().0,
+            )
+        })
+    }
+
+    fn request(method: &'static [u8], target: &'static [u8]) -> Request<'static> {
+        let mut r = Request::new(method, target, Version::Http11);
+        r.host = Some(b"example.org:8080");
+        r
+    }
+
+    /// The plan for `req` from the blob with a 404 page, as text.
+    fn plan_of(req: &Request<'static>) -> String {
+        plan_in(req, Source::Site(Blob::parse(&blobs().0).unwrap()))
+    }
+
+    fn plan_in(req: &Request<'static>, src: Source<'static>) -> String {
+        let mut buf = vec![0u8; MAX_TARGET];
+        let v = |v: Variant<'_>| {
+            let status = String::from_utf8_lossy(&v.status_line()[9..12]).into_owned();
+            format!("{status} {:?}", v.coding())
+        };
+        match plan(req, src, &mut buf) {
+            Plan::Stored(x) => format!("stored {} {}", &v(x), String::from_utf8_lossy(x.body())),
+            Plan::NotModified(x) => format!("304 {}", v(x)),
+            Plan::Partial { v: x, first, last } => format!("206 {} {first}-{last}", v(x)),
+            Plan::Unsatisfiable { len } => format!("416 {len}"),
+            Plan::Builtin(s) => format!("builtin {s}"),
+            Plan::RedirectHttps { host, target } => format!(
+                "308 {} {}",
+                String::from_utf8_lossy(host),
+                String::from_utf8_lossy(target)
+            ),
+        }
+    }
+
+    #[test]
+    fn methods_and_targets() {
+        assert_eq!(plan_of(&request(b"POST", b"/a.txt")), "builtin 405");
+        assert_eq!(plan_of(&request(b"get", b"/a.txt")), "builtin 405");
+        assert_eq!(plan_of(&request(b"OPTIONS", b"*")), "builtin 204");
+        assert_eq!(plan_of(&request(b"GET", b"*")), "builtin 400");
+        assert_eq!(plan_of(&request(b"GET", b"/%00")), "builtin 400");
+        let a = format!("stored 200 Identity {}", "a".repeat(100));
+        assert_eq!(plan_of(&request(b"GET", b"/a.txt")), a);
+        assert_eq!(plan_of(&request(b"HEAD", b"/x/../a.txt?q")), a);
+        assert_eq!(plan_of(&request(b"GET", b"http://h/%61.txt")), a);
+    }
+
+    #[test]
+    fn routes_redirects_and_404s() {
+        assert!(plan_of(&request(b"GET", b"/old")).starts_with("stored 301 Identity"));
+        assert_eq!(
+            plan_of(&request(b"GET", b"/nope")),
+            "stored 404 Identity gone"
+        );
+        let bare = Source::Site(Blob::parse(&blobs().1).unwrap());
+        assert_eq!(plan_in(&request(b"GET", b"/nope"), bare), "builtin 404");
+        assert_eq!(
+            plan_in(&request(b"GET", b"/a.txt"), Source::NoSite),
+            "builtin 421"
+        );
+    }
+
+    #[test]
+    fn negotiation_picks_the_smallest_acceptable() {
+        let mut r = request(b"GET", b"/a.txt");
+        r.accept_encoding = Lines::from_slice(&[b"gzip, br"]);
+        assert_eq!(plan_of(&r), format!("stored 200 Gzip {}", "g".repeat(40)));
+        r.accept_encoding = Lines::from_slice(&[b"gzip;q=0, br"]);
+        assert!(plan_of(&r).starts_with("stored 200 Identity"));
+    }
+
+    #[test]
+    fn conditionals_come_before_range() {
+        let mut r = request(b"GET", b"/a.txt");
+        r.if_none_match = Lines::from_slice(&[ETAG.as_bytes()]);
+        r.range = Some(b"bytes=0-9");
+        assert_eq!(plan_of(&r), "304 200 Identity");
+        let mut r = request(b"GET", b"/a.txt");
+        r.if_match = Lines::from_slice(&[b"\"other\""]);
+        assert_eq!(plan_of(&r), "builtin 412");
+        let mut r = request(b"HEAD", b"/a.txt");
+        r.if_modified_since = Some(b"Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(plan_of(&r), "304 200 Identity");
+    }
+
+    #[test]
+    fn ranges() {
+        let mut r = request(b"GET", b"/a.txt");
+        r.range = Some(b"bytes=10-19");
+        assert_eq!(plan_of(&r), "206 200 Identity 10-19");
+        r.range = Some(b"bytes=-5");
+        assert_eq!(plan_of(&r), "206 200 Identity 95-99");
+        r.range = Some(b"bytes=100-");
+        assert_eq!(plan_of(&r), "416 100");
+        r.range = Some(b"bytes=0-1, 5-6");
+        assert!(plan_of(&r).starts_with("stored"), "several ranges: 200");
+        // If-Range that does not hold: the whole body.
+        r.range = Some(b"bytes=0-1");
+        r.if_range = Some(b"\"stale\"");
+        assert!(plan_of(&r).starts_with("stored"));
+        r.if_range = Some(ETAG.as_bytes());
+        assert_eq!(plan_of(&r), "206 200 Identity 0-1");
+        // HEAD ignores Range.
+        let mut h = request(b"HEAD", b"/a.txt");
+        h.range = Some(b"bytes=0-1");
+        assert!(plan_of(&h).starts_with("stored"));
+    }
+
+    #[test]
+    fn redirect_to_https() {
+        let r = request(b"GET", b"/a?b");
+        assert_eq!(plan_in(&r, Source::RedirectHttps), "308 example.org /a?b");
+        let r = request(b"GET", b"http://x.example/p?q");
+        assert_eq!(plan_in(&r, Source::RedirectHttps), "308 example.org /p?q");
+        let mut r = request(b"OPTIONS", b"*");
+        r.host = Some(b"[::1]:80");
+        assert_eq!(plan_in(&r, Source::RedirectHttps), "308 [::1] /");
+        let mut r = Request::new(b"GET", b"/", Version::Http10);
+        r.host = None;
+        assert_eq!(plan_in(&r, Source::RedirectHttps), "builtin 400");
+    }
+
+    #[test]
+    fn host_without_port() {
+        assert_eq!(strip_port(b"example.org"), b"example.org");
+        assert_eq!(strip_port(b"example.org:8080"), b"example.org");
+        assert_eq!(strip_port(b"[::1]:8080"), b"[::1]");
+        assert_eq!(strip_port(b"[::1]"), b"[::1]");
+        assert_eq!(strip_port(b":80"), b"");
+    }
+}

@@ -1,0 +1,468 @@
+//! A strict, allocation-free HTTP/1.x request-head parser (RFC 9112).
+//!
+//! Written by hand rather than with `httparse` because the rules that
+//! matter here are the rejections: httparse accepts bare LF line ends and
+//! leaves Content-Length / Transfer-Encoding framing to the caller. Every
+//! deviation below ends in an error status and a close, because a server
+//! that guesses at framing can be desynchronised (request smuggling).
+
+use crate::http::request::{list_items, trim_ows, Request, Version, MAX_TARGET};
+
+/// Longest request head, request line to empty line (431 beyond).
+pub(crate) const MAX_HEAD: usize = 32 * 1024;
+/// Most header field lines (431 beyond).
+pub(crate) const MAX_HEADERS: usize = 128;
+
+/// An HTTP/1.x request head: the request, and what frames the message and
+/// the connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Head<'a> {
+    pub req: Request<'a>,
+    pub conn_close: bool,
+    pub conn_keep_alive: bool,
+    pub content_length: u64,
+    /// Bytes of the head, leading empty lines included.
+    pub head_len: usize,
+}
+
+impl Head<'_> {
+    /// Whether the connection stays open after this request (before any
+    /// server-side reason to close).
+    pub fn keep_alive(&self) -> bool {
+        match self.req.version {
+            Version::Http11 => !self.conn_close,
+            Version::Http10 => self.conn_keep_alive && !self.conn_close,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Error {
+    /// No complete head yet (and no limit crossed).
+    Incomplete,
+    /// Answer with this status and close.
+    Status(u16),
+    /// `PRI * HTTP/2.0`: an HTTP/2 client; close without answering.
+    H2Preface,
+}
+
+fn is_tchar(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
+}
+
+fn parse_u64(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(v.iter().fold(0u64, |a, &d| a * 10 + u64::from(d - b'0')))
+}
+
+fn valid_host(v: &[u8]) -> bool {
+    v.iter()
+        .all(|&c| c.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:[]%".contains(&c))
+}
+
+/// Parses one request head at the start of `buf`.
+#[cfg(test)]
+pub(crate) fn parse(buf: &[u8]) -> Result<Head<'_>, Error> {
+    parse_from(buf, 0)
+}
+
+/// Like [`parse`], when the first `scanned` bytes of `buf` were already
+/// seen by an earlier call that returned `Incomplete`: only new bytes are
+/// searched, so a head trickled in byte by byte costs linear, not
+/// quadratic, time.
+pub(crate) fn parse_from(buf: &[u8], scanned: usize) -> Result<Head<'_>, Error> {
+    // RFC 9112 §2.2: ignore empty lines before the request line.
+    let mut start = 0;
+    while buf[start..].starts_with(b"\r\n") {
+        start += 2;
+    }
+    let b = &buf[start..];
+    if b.is_empty() || b == b"\r" {
+        return Err(Error::Incomplete);
+    }
+    let from = scanned.saturating_sub(start + 3).min(b.len());
+    let Some(end) = find_head_end(b, from) else {
+        if b.len() > MAX_HEAD {
+            return Err(Error::Status(431));
+        }
+        // A request line already too long for any allowed target.
+        if !b.contains(&b'\n') && b.len() > MAX_TARGET + 64 {
+            return Err(Error::Status(414));
+        }
+        // Reject garbage early rather than waiting for a timeout.
+        return match check_prefix(b, from) {
+            Some(e) => Err(e),
+            None => Err(Error::Incomplete),
+        };
+    };
+    if end > MAX_HEAD {
+        return Err(Error::Status(431));
+    }
+    let head = &b[..end - 2]; // keep the CRLF of the last field line
+    let line_end = head
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .expect("head ends in CRLF");
+    let line = &head[..line_end];
+    let (method_bytes, target, version) = request_line(line)?;
+    let mut h = Head {
+        req: Request::new(method_bytes, target, version),
+        conn_close: false,
+        conn_keep_alive: false,
+        content_length: 0,
+        head_len: start + end,
+    };
+    let r = &mut h.req;
+    let mut content_length: Option<u64> = None;
+    let mut te: Option<&[u8]> = None;
+    let mut count = 0;
+    let mut rest = &head[line_end + 2..];
+    while !rest.is_empty() {
+        count += 1;
+        if count > MAX_HEADERS {
+            return Err(Error::Status(431));
+        }
+        let (name, value, next) = field_line(rest)?;
+        rest = next;
+        let lower = |s: &str| name.eq_ignore_ascii_case(s.as_bytes());
+        match name.len() {
+            4 if lower("host") => {
+                if r.host.is_some() || !valid_host(value) {
+                    return Err(Error::Status(400));
+                }
+                r.host = Some(value);
+            }
+            14 if lower("content-length") => {
+                // RFC 9112 §6.3: a list of identical values is one value.
+                for item in value.split(|&c| c == b',').map(trim_ows) {
+                    let n = parse_u64(item).ok_or(Error::Status(400))?;
+                    if content_length.is_some_and(|c| c != n) {
+                        return Err(Error::Status(400));
+                    }
+                    content_length = Some(n);
+                }
+            }
+            17 if lower("transfer-encoding") => te = Some(value),
+            10 if lower("connection") => {
+                for t in list_items(value) {
+                    if t.eq_ignore_ascii_case(b"close") {
+                        h.conn_close = true;
+                    } else if t.eq_ignore_ascii_case(b"keep-alive") {
+                        h.conn_keep_alive = true;
+                    }
+                }
+            }
+            15 if lower("accept-encoding") => r
+                .accept_encoding
+                .push(value)
+                .map_err(|_| Error::Status(431))?,
+            13 if lower("if-none-match") => r
+                .if_none_match
+                .push(value)
+                .map_err(|_| Error::Status(431))?,
+            8 if lower("if-match") => r.if_match.push(value).map_err(|_| Error::Status(431))?,
+            17 if lower("if-modified-since") => r.if_modified_since = Some(value),
+            19 if lower("if-unmodified-since") => r.if_unmodified_since = Some(value),
+            5 if lower("range") => {
+                if r.range.is_some() {
+                    return Err(Error::Status(400));
+                }
+                r.range = Some(value);
+            }
+            8 if lower("if-range") => r.if_range = Some(value),
+            10 if lower("user-agent") => r.user_agent = Some(value),
+            7 if lower("referer") => r.referer = Some(value),
+            _ => {}
+        }
+    }
+    if let Some(te) = te {
+        // RFC 9112 §6.1: both is a smuggling attempt; TE in 1.0 is invalid.
+        if content_length.is_some() || version == Version::Http10 {
+            return Err(Error::Status(400));
+        }
+        let last = list_items(te).last().unwrap_or(b"");
+        return Err(Error::Status(if last.eq_ignore_ascii_case(b"chunked") {
+            411
+        } else {
+            501
+        }));
+    }
+    if version == Version::Http11 && h.req.host.is_none() {
+        return Err(Error::Status(400));
+    }
+    h.content_length = content_length.unwrap_or(0);
+    Ok(h)
+}
+
+/// Offset just past `\r\n\r\n`, if the head is complete.
+fn find_head_end(b: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while let Some(p) = b[i..].iter().position(|&c| c == b'\n') {
+        let at = i + p;
+        if at >= 3 && &b[at - 3..=at] == b"\r\n\r\n" {
+            return Some(at + 1);
+        }
+        i = at + 1;
+    }
+    None
+}
+
+/// Errors visible in an incomplete head: a bad method byte, a control byte
+/// on the request line, a bare LF.
+fn check_prefix(b: &[u8], from: usize) -> Option<Error> {
+    let m = b.iter().position(|&c| c == b' ').unwrap_or(b.len());
+    if !b[..m].iter().all(|&c| is_tchar(c)) {
+        return Some(Error::Status(400));
+    }
+    let from = from.saturating_sub(1);
+    for (i, &c) in b.iter().enumerate().skip(from) {
+        if c == b'\n' && (i == 0 || b[i - 1] != b'\r') {
+            return Some(Error::Status(400));
+        }
+        if c == 0 {
+            return Some(Error::Status(400));
+        }
+    }
+    None
+}
+
+fn request_line(line: &[u8]) -> Result<(&[u8], &[u8], Version), Error> {
+    let bad = Error::Status(400);
+    let sp1 = line.iter().position(|&c| c == b' ').ok_or(bad)?;
+    let method = &line[..sp1];
+    if method.is_empty() || !method.iter().all(|&c| is_tchar(c)) {
+        return Err(bad);
+    }
+    let rest = &line[sp1 + 1..];
+    let sp2 = rest.iter().rposition(|&c| c == b' ').ok_or(bad)?;
+    let target = &rest[..sp2];
+    let version = &rest[sp2 + 1..];
+    if target.len() > MAX_TARGET {
+        return Err(Error::Status(414));
+    }
+    if target.is_empty() || !target.iter().all(|&c| (0x21..0x7f).contains(&c)) {
+        return Err(bad);
+    }
+    let v = match version {
+        b"HTTP/1.1" => Version::Http11,
+        b"HTTP/1.0" => Version::Http10,
+        b"HTTP/2.0" if method == b"PRI" && target == b"*" => return Err(Error::H2Preface),
+        [b'H', b'T', b'T', b'P', b'/', a, b'.', b] if a.is_ascii_digit() && b.is_ascii_digit() => {
+            return Err(Error::Status(505))
+        }
+        _ => return Err(bad),
+    };
+    Ok((method, target, v))
+}
+
+/// One `name: value CRLF` line: (name, trimmed value, rest).
+/// (name, value, rest of the head).
+type Field<'a> = (&'a [u8], &'a [u8], &'a [u8]);
+
+fn field_line(b: &[u8]) -> Result<Field<'_>, Error> {
+    let bad = Err(Error::Status(400));
+    let colon = b.iter().position(|&c| !is_tchar(c)).unwrap_or(b.len());
+    // obs-fold (leading SP/HTAB), whitespace before the colon, empty name.
+    if colon == 0 || b.get(colon) != Some(&b':') {
+        return bad;
+    }
+    let name = &b[..colon];
+    let mut i = colon + 1;
+    let vstart = i;
+    loop {
+        match b.get(i) {
+            Some(b'\r') => {
+                if b.get(i + 1) != Some(&b'\n') {
+                    return bad; // bare CR
+                }
+                break;
+            }
+            Some(&c) if c == b'\t' || (0x20..0x7f).contains(&c) || c >= 0x80 => i += 1,
+            _ => return bad, // NUL, bare LF, other controls, DEL
+        }
+    }
+    Ok((name, trim_ows(&b[vstart..i]), &b[i + 2..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::request::Method;
+
+    fn status(req: &[u8]) -> Result<(), u16> {
+        match parse(req) {
+            Ok(_) => Ok(()),
+            Err(Error::Status(s)) => Err(s),
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+
+    #[test]
+    fn simple_get() {
+        let r = parse(b"GET /a?b HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nAccept-Encoding: br\r\n\r\nNEXT").unwrap();
+        assert_eq!(r.req.method, Method::Get);
+        assert_eq!(r.req.target, b"/a?b");
+        assert_eq!(r.req.host, Some(&b"x"[..]));
+        assert_eq!(r.req.accept_encoding.as_slice(), &[&b"gzip"[..], b"br"]);
+        assert_eq!(r.head_len, 74);
+        assert!(r.keep_alive());
+    }
+
+    #[test]
+    fn incomplete() {
+        assert_eq!(
+            parse(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap_err(),
+            Error::Incomplete
+        );
+        assert_eq!(parse(b"").unwrap_err(), Error::Incomplete);
+        assert_eq!(parse(b"\r\n").unwrap_err(), Error::Incomplete);
+    }
+
+    #[test]
+    fn rejections() {
+        assert_eq!(status(b"GET / HTTP/1.1\r\n\r\n"), Err(400)); // no Host
+        assert_eq!(status(b"GET / HTTP/1.0\r\n\r\n"), Ok(()));
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n"),
+            Err(400)
+        );
+        assert_eq!(status(b"GET / HTTP/1.1\r\nHost : a\r\n\r\n"), Err(400));
+        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n"), Err(400));
+        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n"), Err(400));
+        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\0\r\n\r\n"), Err(400));
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
+            Err(400)
+        );
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 2, 2\r\n\r\n"),
+            Ok(())
+        );
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n"),
+            Err(400)
+        );
+        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"), Err(400));
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Err(411)
+        );
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n"),
+            Err(501)
+        );
+        assert_eq!(status(b"GET / HTTP/1.2\r\nHost: a\r\n\r\n"), Err(505));
+        assert_eq!(status(b"GET / HTTP/2.0\r\nHost: a\r\n\r\n"), Err(505));
+        assert_eq!(status(b"GET / FTP/1.1\r\nHost: a\r\n\r\n"), Err(400));
+        assert_eq!(status(b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n"), Err(400));
+        assert_eq!(status(b"G(T / HTTP/1.1\r\nHost: a\r\n\r\n"), Err(400));
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+            Err(400)
+        );
+        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"), Err(400));
+        assert_eq!(
+            parse(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").unwrap_err(),
+            Error::H2Preface
+        );
+    }
+
+    #[test]
+    fn limits() {
+        let mut long = b"GET /".to_vec();
+        long.extend(std::iter::repeat_n(b'a', MAX_TARGET));
+        long.extend_from_slice(b" HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(status(&long), Err(414));
+        let mut big = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
+        for i in 0..MAX_HEADERS {
+            big.extend_from_slice(format!("X-{i}: y\r\n").as_bytes());
+        }
+        big.extend_from_slice(b"\r\n");
+        assert_eq!(status(&big), Err(431));
+        let mut cookie = b"GET / HTTP/1.1\r\nHost: a\r\nCookie: ".to_vec();
+        cookie.extend(std::iter::repeat_n(b'c', 7 * 1024));
+        cookie.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(status(&cookie), Ok(()));
+        let mut huge = b"GET / HTTP/1.1\r\nHost: a\r\nCookie: ".to_vec();
+        huge.extend(std::iter::repeat_n(b'c', MAX_HEAD));
+        assert_eq!(status(&huge), Err(431));
+    }
+
+    /// Mutations of valid requests never panic, and whatever parses has
+    /// sane bounds.
+    #[test]
+    fn mutations_never_panic() {
+        let seeds: [&[u8]; 3] = [
+            b"GET /a%20b?q HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip;q=0.5, br\r\nRange: bytes=0-5\r\nContent-Length: 3\r\n\r\nabc",
+            b"HEAD http://h/x/../y HTTP/1.0\r\nConnection: keep-alive\r\nIf-None-Match: W/\"a\", \"b\"\r\n\r\n",
+            b"\r\nOPTIONS * HTTP/1.1\r\nHost: [::1]:80\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ];
+        let alphabet = b"\r\n :;,/%.\"\t\0Gq=01-aHTP*";
+        let mut x = 0x2545F4914F6CDD1Du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut path = vec![0u8; MAX_TARGET + 1];
+        for i in 0..60_000 {
+            let mut v = seeds[i % seeds.len()].to_vec();
+            for _ in 0..(next() % 6 + 1) {
+                let at = (next() as usize) % (v.len() + 1);
+                match next() % 4 {
+                    0 if at < v.len() => {
+                        v.remove(at);
+                    }
+                    1 => v.insert(at, alphabet[(next() as usize) % alphabet.len()]),
+                    2 if at < v.len() => v[at] = next() as u8,
+                    _ => v.truncate(at),
+                }
+            }
+            let outcome = |r: Result<Head<'_>, Error>| r.map(|r| r.head_len);
+            let k = (next() as usize) % (v.len() + 1);
+            if matches!(parse(&v[..k]), Err(Error::Incomplete)) {
+                assert_eq!(
+                    outcome(parse_from(&v, k)),
+                    outcome(parse(&v)),
+                    "resumed at {k}: {v:?}"
+                );
+            }
+            if let Ok(r) = parse(&v) {
+                assert!(r.head_len <= v.len());
+                let _ = crate::http::path::normalize(r.req.target, &mut path);
+                let _ = crate::http::negotiate::Prefs::parse(&r.req.accept_encoding);
+                if let Some(rg) = r.req.range {
+                    let _ = crate::http::range::parse(rg, 1000);
+                }
+                let _ = crate::http::conditional::evaluate(&r.req, b"\"a\"", 0);
+            }
+        }
+    }
+
+    #[test]
+    fn resumed_scan_matches_full_scan() {
+        let req = b"\r\nGET /x HTTP/1.1\r\nHost: a\r\nX: y\r\n\r\n";
+        for split in 0..req.len() {
+            let first = parse(&req[..split]);
+            assert!(matches!(first, Err(Error::Incomplete)), "{split}");
+            let r = parse_from(req, split).unwrap();
+            assert_eq!(r.head_len, req.len(), "{split}");
+        }
+        // A bare LF arriving later is still caught.
+        let bare = b"GET / HTTP/1.1\r\nHost: a\nX";
+        assert_eq!(parse_from(bare, 16).unwrap_err(), Error::Status(400));
+    }
+
+    #[test]
+    fn connection_tokens() {
+        let r = parse(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").unwrap();
+        assert!(r.keep_alive());
+        let r = parse(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, close\r\n\r\n").unwrap();
+        assert!(!r.keep_alive());
+        let r = parse(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+        assert!(!r.keep_alive());
+    }
+}

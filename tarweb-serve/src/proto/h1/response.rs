@@ -1,0 +1,298 @@
+//! A [`Plan`] into HTTP/1.1 bytes: segments of an [`Output`]. A response
+//! is `[status line][Date, Server, Connection (+ Content-Range,
+//! Content-Length for a 206)][stored fields + body]`, the first and last
+//! straight from the blob.
+
+use crate::access_log::Meta;
+use crate::dispatch::Plan;
+use crate::hot::{self, Hot};
+use crate::http::request::Version;
+use crate::output::Output;
+use crate::sys::Counters;
+use tarweb_format::Variant;
+
+pub(crate) struct Ctx<'a> {
+    /// `Date: ...\r\n`
+    pub date: &'a [u8],
+    /// `Server: ...\r\n`, or empty.
+    pub server: &'a [u8],
+    /// Bodies larger than this go by sendfile, smaller ones by writev.
+    pub sendfile_threshold: u64,
+    /// `Tarweb-Root: <digest>\r\n` (`--root-header`), or empty.
+    pub root: &'a [u8],
+    /// `--redirect-https`: what follows the host in `Location` (`:PORT`,
+    /// or empty for 443).
+    pub https_port: &'a [u8],
+}
+
+/// The worker's hot responses, for a response from the root of
+/// generation `root`.
+pub(crate) struct HotCtx<'a> {
+    pub hot: &'a mut Hot,
+    pub root: u64,
+    pub c: &'a Counters,
+}
+
+const ALLOW: &[u8] = b"Allow: GET, HEAD\r\n";
+
+fn conn_line(close: bool, version: Version) -> &'static [u8] {
+    if close {
+        b"Connection: close\r\n"
+    } else if version == Version::Http10 {
+        b"Connection: keep-alive\r\n"
+    } else {
+        b""
+    }
+}
+
+fn dyn_lines(out: &mut Output, ctx: &Ctx<'_>, conn: &[u8]) {
+    out.push_dyn(ctx.date);
+    out.push_dyn(ctx.server);
+    out.push_dyn(ctx.root);
+    out.push_dyn(conn);
+}
+
+fn push_u64(out: &mut Output, mut n: u64) {
+    let mut d = [0u8; 20];
+    let mut i = d.len();
+    loop {
+        i -= 1;
+        d[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_dyn(&d[i..]);
+}
+
+fn reason(status: u16) -> (&'static [u8], &'static [u8]) {
+    match status {
+        204 => (b"HTTP/1.1 204 No Content\r\n", b""),
+        400 => (b"HTTP/1.1 400 Bad Request\r\n", b"400 Bad Request\n"),
+        404 => (b"HTTP/1.1 404 Not Found\r\n", b"404 Not Found\n"),
+        405 => (
+            b"HTTP/1.1 405 Method Not Allowed\r\n",
+            b"405 Method Not Allowed\n",
+        ),
+        408 => (
+            b"HTTP/1.1 408 Request Timeout\r\n",
+            b"408 Request Timeout\n",
+        ),
+        411 => (
+            b"HTTP/1.1 411 Length Required\r\n",
+            b"411 Length Required\n",
+        ),
+        412 => (b"HTTP/1.1 412 Precondition Failed\r\n", b""),
+        413 => (
+            b"HTTP/1.1 413 Content Too Large\r\n",
+            b"413 Content Too Large\n",
+        ),
+        414 => (b"HTTP/1.1 414 URI Too Long\r\n", b"414 URI Too Long\n"),
+        421 => (
+            b"HTTP/1.1 421 Misdirected Request\r\n",
+            b"421 Misdirected Request\n",
+        ),
+        431 => (
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\n",
+            b"431 Request Header Fields Too Large\n",
+        ),
+        501 => (
+            b"HTTP/1.1 501 Not Implemented\r\n",
+            b"501 Not Implemented\n",
+        ),
+        505 => (
+            b"HTTP/1.1 505 HTTP Version Not Supported\r\n",
+            b"505 HTTP Version Not Supported\n",
+        ),
+        _ => (
+            b"HTTP/1.1 500 Internal Server Error\r\n",
+            b"500 Internal Server Error\n",
+        ),
+    }
+}
+
+/// A built-in response (errors, 204, the 404 of a site without one).
+pub(crate) fn builtin(
+    out: &mut Output,
+    ctx: &Ctx<'_>,
+    status: u16,
+    head_only: bool,
+    close: bool,
+    version: Version,
+) -> Meta {
+    let (line, body) = reason(status);
+    out.push_dyn(line);
+    dyn_lines(out, ctx, conn_line(close, version));
+    if status == 405 || status == 204 {
+        out.push_dyn(ALLOW);
+    }
+    if status == 204 {
+        out.push_dyn(b"\r\n");
+        return Meta {
+            status,
+            body_bytes: 0,
+        };
+    }
+    if !body.is_empty() {
+        out.push_dyn(b"Content-Type: text/plain; charset=utf-8\r\n");
+    }
+    out.push_dyn(b"Content-Length: ");
+    push_u64(out, body.len() as u64);
+    out.push_dyn(b"\r\n\r\n");
+    if !head_only {
+        out.push_dyn(body);
+    }
+    Meta {
+        status,
+        body_bytes: if head_only { 0 } else { body.len() as u64 },
+    }
+}
+
+/// A stored response, whole: status line, dynamic lines, the rest of the
+/// head and the body (writev from the mmap, or sendfile when large). A
+/// body above the sendfile threshold may also be marked as a hot response
+/// (`hot`), when the same bytes are written out for this second.
+fn stored(
+    out: &mut Output,
+    ctx: &Ctx<'_>,
+    v: Variant<'_>,
+    head_only: bool,
+    conn: &[u8],
+    hot: Option<HotCtx<'_>>,
+) -> Meta {
+    let status_line = v.status_line();
+    let head_off = v.head_off();
+    let head_len = v.head().len() as u64;
+    let sl = status_line.len() as u64;
+    let body = if head_only { 0 } else { v.body_len() };
+    if let Some(h) = hot.filter(|_| body > ctx.sendfile_threshold) {
+        let head = v.head();
+        let parts: [&[u8]; 7] = [
+            status_line,
+            ctx.date,
+            ctx.server,
+            ctx.root,
+            conn,
+            &head[sl as usize..],
+            v.body(),
+        ];
+        let len = parts.iter().map(|p| p.len() as u64).sum();
+        let key = hot::Key {
+            root: h.root,
+            head_off,
+            // The three connection lines differ in length.
+            conn: conn.len() as u8,
+        };
+        if let Some(e) = h.hot.get(key, &parts, len, h.c) {
+            out.push_hot(e, len);
+        }
+    }
+    out.push_map(head_off, sl);
+    dyn_lines(out, ctx, conn);
+    out.push_map(head_off + sl, head_len - sl);
+    if body > ctx.sendfile_threshold {
+        out.push_file(v.body_off(), body);
+    } else {
+        out.push_map(v.body_off(), body); // merges when contiguous
+    }
+    Meta {
+        status: status_code(status_line),
+        body_bytes: body,
+    }
+}
+
+fn status_code(line: &[u8]) -> u16 {
+    line.get(9..12)
+        .map(|d| {
+            d.iter()
+                .fold(0u16, |a, &c| a * 10 + u16::from(c.wrapping_sub(b'0')))
+        })
+        .unwrap_or(0)
+}
+
+/// Writes the response `plan` decided for a request. `head_only`: HEAD;
+/// `close`: the connection closes after it.
+pub(crate) fn write(
+    out: &mut Output,
+    ctx: &Ctx<'_>,
+    plan: Plan<'_>,
+    head_only: bool,
+    close: bool,
+    version: Version,
+    hot: Option<HotCtx<'_>>,
+) -> Meta {
+    let conn = conn_line(close, version);
+    match plan {
+        Plan::Stored(v) => stored(out, ctx, v, head_only, conn, hot),
+        Plan::Builtin(status) => builtin(out, ctx, status, head_only, close, version),
+        Plan::NotModified(v) => {
+            if let Some(nm) = v.not_modified() {
+                out.push_map(nm.off, nm.status_len as u64);
+                dyn_lines(out, ctx, conn);
+                out.push_map(nm.off + nm.status_len as u64, nm.fields().len() as u64);
+            } else {
+                // A blob without a stored 304 head: a minimal one.
+                out.push_dyn(b"HTTP/1.1 304 Not Modified\r\n");
+                dyn_lines(out, ctx, conn);
+                out.push_dyn(b"ETag: ");
+                out.push_dyn(v.etag().unwrap_or(b""));
+                out.push_dyn(b"\r\n\r\n");
+            }
+            Meta {
+                status: 304,
+                body_bytes: 0,
+            }
+        }
+        Plan::Unsatisfiable { len } => {
+            out.push_dyn(b"HTTP/1.1 416 Range Not Satisfiable\r\n");
+            dyn_lines(out, ctx, conn);
+            out.push_dyn(b"Content-Range: bytes */");
+            push_u64(out, len);
+            out.push_dyn(b"\r\nContent-Length: 0\r\n\r\n");
+            Meta {
+                status: 416,
+                body_bytes: 0,
+            }
+        }
+        Plan::Partial { v, first, last } => {
+            let n = last - first + 1;
+            out.push_dyn(b"HTTP/1.1 206 Partial Content\r\n");
+            dyn_lines(out, ctx, conn);
+            out.push_dyn(b"Content-Range: bytes ");
+            push_u64(out, first);
+            out.push_dyn(b"-");
+            push_u64(out, last);
+            out.push_dyn(b"/");
+            push_u64(out, v.body_len());
+            out.push_dyn(b"\r\nContent-Length: ");
+            push_u64(out, n);
+            out.push_dyn(b"\r\n");
+            let fields = v.fields();
+            let fields_off = v.head_off() + (v.head().len() - fields.len()) as u64;
+            out.push_map(fields_off, fields.len() as u64);
+            if n > ctx.sendfile_threshold {
+                out.push_file(v.body_off() + first, n);
+            } else {
+                out.push_map(v.body_off() + first, n);
+            }
+            Meta {
+                status: 206,
+                body_bytes: n,
+            }
+        }
+        Plan::RedirectHttps { host, target } => {
+            out.push_static(b"HTTP/1.1 308 Permanent Redirect\r\n");
+            dyn_lines(out, ctx, conn);
+            out.push_dyn(b"Location: https://");
+            out.push_dyn(host);
+            out.push_dyn(ctx.https_port);
+            out.push_dyn(target);
+            out.push_dyn(b"\r\nContent-Length: 0\r\n\r\n");
+            Meta {
+                status: 308,
+                body_bytes: 0,
+            }
+        }
+    }
+}

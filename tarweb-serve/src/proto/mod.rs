@@ -1,0 +1,112 @@
+//! The seam between a connection and the protocol spoken on it. A
+//! connection (`conn`) moves bytes: it reads, hands what it read to its
+//! [`Proto`], and sends the [`Output`] the protocol filled. The protocol
+//! owns the framing (HTTP/1.x today, in `h1`) and asks `dispatch` which
+//! response each request gets. A second protocol is a second variant of
+//! [`Proto`], beside the first, with the same inputs and outputs.
+
+pub(crate) mod h1;
+
+use crate::access_log::AccessLog;
+use crate::config::Config;
+use crate::date::DateCache;
+use crate::hot::Hot;
+use crate::output::Output;
+use crate::sites::Sites;
+use crate::sys::Counters;
+use crate::timers::TimerKind;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// What a protocol borrows from its worker to answer requests: the
+/// current sites, the configuration, this second's Date line, the hot
+/// responses, the access log, scratch space, the counters, the time.
+pub(crate) struct Env<'a> {
+    pub sites: &'a Sites,
+    pub cfg: &'a Config,
+    pub date: &'a DateCache,
+    pub hot: &'a mut Hot,
+    pub log: Option<&'a mut AccessLog>,
+    /// Room for a decoded request target (`MAX_TARGET` + 1 bytes).
+    pub path_buf: &'a mut [u8],
+    pub c: &'a Counters,
+    pub now: Instant,
+    /// The worker is shutting down: every response closes its connection.
+    pub stopping: bool,
+}
+
+/// What a protocol may know of the connection under it.
+#[derive(Clone, Copy)]
+pub(crate) struct Link {
+    pub peer: Option<SocketAddr>,
+    /// Plain TCP (not TLS).
+    pub plain: bool,
+    /// The TLS session must end after the next response (kTLS key use).
+    pub retiring: bool,
+}
+
+/// How far a protocol got with the bytes it was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Every complete request was answered; what is left (if anything) is
+    /// the start of one that needs more bytes.
+    NeedBytes,
+    /// Stopped with requests that may be complete left over: the output
+    /// has no room, or the next request is for another site. Call again
+    /// once the output is sent.
+    OutputFull,
+    /// No more requests on this connection: close once the output is sent
+    /// (after a lingering drain when `linger`: an error response that the
+    /// client's unread bytes must not turn into a reset).
+    Close { linger: bool },
+}
+
+/// The protocol of one connection.
+pub(crate) enum Proto {
+    H1(h1::H1),
+}
+
+impl Proto {
+    /// HTTP/1.x, on a connection accepted at `now`.
+    pub fn h1(now: Instant) -> Proto {
+        Proto::H1(h1::H1::new(now))
+    }
+
+    /// Answers the complete requests at the start of `data` into `out`;
+    /// returns how many bytes were consumed, and why it stopped.
+    #[inline]
+    pub fn serve(
+        &mut self,
+        data: &[u8],
+        out: &mut Output,
+        env: &mut Env<'_>,
+        link: Link,
+    ) -> (usize, Verdict) {
+        match self {
+            Proto::H1(h) => h.serve(data, out, env, link),
+        }
+    }
+
+    /// With nothing to send and nothing to read: which timer runs, from
+    /// when. `partial`: unconsumed input is buffered.
+    pub fn waiting(&self, partial: bool, now: Instant) -> (TimerKind, Instant) {
+        match self {
+            Proto::H1(h) => h.waiting(partial, now),
+        }
+    }
+
+    /// Somewhere inside a request (a body still to drop, say): not idle.
+    pub fn mid_request(&self) -> bool {
+        match self {
+            Proto::H1(h) => h.mid_request(),
+        }
+    }
+
+    /// The head timer ran out: the last words before the close (HTTP/1.1:
+    /// 408).
+    pub fn expire(&self, out: &mut Output, env: &mut Env<'_>) {
+        match self {
+            Proto::H1(h) => h.expire(out, env),
+        }
+    }
+}
