@@ -4,13 +4,10 @@ use clap::Parser;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-use tarweb_serve::root::{CopyTo, LoadOpts};
-use tarweb_serve::server::{self, Options};
-use tarweb_serve::watch::{Mode, Target};
+use tarweb_serve::server::{self, CertSources, CopyTo, KtlsMode, LoadOpts, Mode, Options, Target};
 
 #[global_allocator]
 static ALLOC: tarweb_serve::sys::CountingAlloc = tarweb_serve::sys::CountingAlloc;
-use tarweb_serve::tls::{CertSources, KtlsMode};
 
 /// Serve a static site from a .twb blob.
 #[derive(Parser)]
@@ -80,7 +77,7 @@ struct Cli {
     access_log: Option<String>,
     /// Bodies above this many bytes go by sendfile, smaller ones in the
     /// writev with their head (the default is measured: bench/threshold).
-    #[arg(long, default_value_t = tarweb_serve::output::DEFAULT_SENDFILE_THRESHOLD)]
+    #[arg(long, default_value_t = tarweb_serve::DEFAULT_SENDFILE_THRESHOLD)]
     sendfile_threshold: u64,
     /// Whole responses (status line to body) each worker keeps written
     /// out for the current second, for its busiest bodies above the

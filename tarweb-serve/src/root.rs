@@ -196,12 +196,9 @@ impl Root {
         self.fd
     }
 
-    pub fn len(&self) -> u64 {
+    /// The blob's size in bytes.
+    pub fn size(&self) -> u64 {
         self.layout.file_size
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.layout.file_size == 0
     }
 }
 

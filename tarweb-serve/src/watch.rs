@@ -166,7 +166,7 @@ fn log_loaded(label: &str, root: &Root) {
     log(&format!(
         "loaded {label}: digest {} ({} bytes, {})",
         root.digest_hex,
-        root.len(),
+        root.size(),
         root.backing
     ));
 }

@@ -1,9 +1,9 @@
-//! Kernel TLS (kTLS) for the probe: the key layout and the socket calls are
-//! tarweb-serve's own (`tarweb_serve::tls::ktls::CryptoInfo`, the `ktls_*`
-//! calls of `tarweb_serve::sys`), so what the VM checks against real kernels
-//! is the code the server runs. This module adds what only the scenarios
-//! need: record-type names, the close_notify and KeyUpdate payloads, and a
-//! cipher's name for the report.
+//! Kernel TLS (kTLS) for the probe: the key layout, the socket calls and
+//! the record constants are tarweb-serve's own
+//! (`tarweb_serve::tls::ktls::{CryptoInfo, record}`, the `ktls_*` calls of
+//! `tarweb_serve::sys`), so what the VM checks against real kernels is the
+//! code the server runs. This module only names them the way the scenarios
+//! read.
 //!
 //! After `enable_ulp` + `set_crypto(Tx)` + `set_crypto(Rx)`, plain `write`,
 //! `writev` and `sendfile` produce TLS application-data records and `read`
@@ -15,40 +15,29 @@ use std::io;
 use std::os::fd::RawFd;
 use std::sync::LazyLock;
 
-use tarweb_serve::sys::Counters;
 use tarweb_serve::sys;
+use tarweb_serve::sys::Counters;
 
 pub use tarweb_serve::sys::{KtlsDir as Direction, KtlsFlag as Flag};
+pub use tarweb_serve::tls::ktls::record::{key_update_message, CLOSE_NOTIFY};
 pub use tarweb_serve::tls::ktls::CryptoInfo;
 
 /// The server's calls count themselves; the probe has no use for the counts.
 static COUNTERS: LazyLock<Counters> = LazyLock::new(Counters::default);
 
+/// Counters for the server's calls the probe makes.
+pub fn counters() -> &'static Counters {
+    &COUNTERS
+}
+
 /// TLS record content types (RFC 8446, 5.1).
 pub mod record_type {
-    pub const ALERT: u8 = 21;
-    pub const HANDSHAKE: u8 = 22;
-    pub const APPLICATION_DATA: u8 = 23;
+    pub use tarweb_serve::tls::ktls::record::{ALERT, APPLICATION_DATA, HANDSHAKE};
 }
 
-/// Alert payload `[level warning, close_notify]`.
-pub const CLOSE_NOTIFY: [u8; 2] = [1, 0];
-
-/// A TLS 1.3 KeyUpdate handshake message (type 24, length 1).
-pub fn key_update_message(update_requested: bool) -> [u8; 5] {
-    [24, 0, 0, 1, update_requested as u8]
-}
-
-/// The cipher a `CryptoInfo` holds, from its header (u16 version, u16
-/// cipher, native-endian).
+/// The cipher a `CryptoInfo` holds.
 pub fn cipher_name(info: &CryptoInfo) -> &'static str {
-    let b = info.as_bytes();
-    match u16::from_ne_bytes([b[2], b[3]]) {
-        51 => "AES-GCM-128",
-        52 => "AES-GCM-256",
-        54 => "ChaCha20-Poly1305",
-        _ => "?",
-    }
+    info.cipher_name()
 }
 
 /// Attach the "tls" ULP to an established TCP socket. ENOENT: tls.ko is

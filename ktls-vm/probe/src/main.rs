@@ -23,11 +23,11 @@ use rustls::client::ClientConnection;
 use rustls::crypto::{ring, CryptoProvider};
 use rustls::kernel::KernelConnection;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
-use rustls::server::{ServerConnectionData, UnbufferedServerConnection};
-use rustls::unbuffered::{ConnectionState, EncodeError};
+use rustls::server::ServerConnectionData;
 use rustls::{
     ClientConfig, ExtractedSecrets, ProtocolVersion, RootCertStore, ServerConfig, StreamOwned,
 };
+use tarweb_serve::tls::handshake::{Handshake, Progress};
 
 use ktls::{record_type, CryptoInfo, Direction, CLOSE_NOTIFY};
 use suites::{suites, Suite};
@@ -403,88 +403,26 @@ fn set_timeouts(sock: &TcpStream) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// Read exactly `n` bytes from a plain socket.
-fn read_exact_sock(mut sock: &TcpStream, buf: &mut Vec<u8>, n: usize) -> Result<(), String> {
-    let start = buf.len();
-    buf.resize(start + n, 0);
-    sock.read_exact(&mut buf[start..])
-        .map_err(|e| format!("handshake read: {e}"))
-}
-
-/// Server handshake with the unbuffered rustls API, never reading past the
-/// record being assembled: the bytes after the client's Finished (its first
-/// request, typically in the same segment) must stay in the socket for the
-/// kernel to decrypt. NewSessionTickets are flushed before returning.
+/// Server handshake: tarweb-serve's own record-at-a-time driver
+/// (`tarweb_serve::tls::handshake`), which never reads past the record
+/// being assembled, so the bytes after the client's Finished (its first
+/// request, typically in the same segment) stay in the socket for the
+/// kernel. On this blocking socket a read or write that times out
+/// (SO_RCVTIMEO/SO_SNDTIMEO) comes back as `Blocked`.
 fn handshake(
     sock: &TcpStream,
     cfg: Arc<ServerConfig>,
 ) -> Result<(ExtractedSecrets, KernelConnection<ServerConnectionData>), String> {
-    let mut conn = UnbufferedServerConnection::new(cfg).map_err(|e| e.to_string())?;
-    let mut inbuf: Vec<u8> = Vec::new();
-    let mut out = vec![0u8; 4096];
-    let mut out_len = 0;
-    loop {
-        let status = conn.process_tls_records(&mut inbuf[..]);
-        let discard = status.discard;
-        match status.state.map_err(|e| format!("handshake: {e}"))? {
-            ConnectionState::EncodeTlsData(mut enc) => loop {
-                match enc.encode(&mut out[out_len..]) {
-                    Ok(n) => {
-                        out_len += n;
-                        break;
-                    }
-                    Err(EncodeError::InsufficientSize(s)) => {
-                        out.resize(out_len + s.required_size, 0)
-                    }
-                    Err(e) => return Err(format!("encode: {e}")),
-                }
-            },
-            ConnectionState::TransmitTlsData(t) => {
-                let mut w = sock;
-                w.write_all(&out[..out_len])
-                    .map_err(|e| format!("handshake write: {e}"))?;
-                out_len = 0;
-                t.done();
-            }
-            ConnectionState::BlockedHandshake => {
-                let need = bytes_to_record_boundary(&inbuf[discard..]);
-                read_exact_sock(sock, &mut inbuf, need)?;
-            }
-            ConnectionState::WriteTraffic(_) => {
-                if inbuf.len() != discard {
-                    return Err(format!(
-                        "{} bytes left after handshake",
-                        inbuf.len() - discard
-                    ));
-                }
-                break;
-            }
-            other => return Err(format!("unexpected state during handshake: {other:?}")),
+    let mut h = Handshake::new(cfg).map_err(|e| e.to_string())?;
+    match h.drive(sock.as_raw_fd(), ktls::counters()) {
+        Ok(Progress::Done) => {}
+        Ok(Progress::Blocked) => {
+            return Err(format!("handshake: no progress within {IO_TIMEOUT:?}"))
         }
-        inbuf.drain(..discard);
+        Err(e) => return Err(format!("handshake: {e}")),
     }
-    if out_len != 0 {
-        return Err("unsent handshake data".into());
-    }
-    conn.dangerous_into_kernel_connection()
+    h.into_kernel()
         .map_err(|e| format!("dangerous_into_kernel_connection: {e}"))
-}
-
-/// How many more bytes complete the first incomplete record in `buf` (a
-/// record is a 5-byte header, then the length it gives).
-fn bytes_to_record_boundary(buf: &[u8]) -> usize {
-    let mut off = 0;
-    loop {
-        let rest = &buf[off..];
-        if rest.len() < 5 {
-            return 5 - rest.len();
-        }
-        let total = 5 + u16::from_be_bytes([rest[3], rest[4]]) as usize;
-        if rest.len() < total {
-            return total - rest.len();
-        }
-        off += total;
-    }
 }
 
 fn serve(fd: RawFd, big_path: &PathBuf, big_len: usize) -> Result<(), String> {

@@ -58,9 +58,6 @@ impl Events {
     pub fn len(&self) -> usize {
         self.n
     }
-    pub fn is_empty(&self) -> bool {
-        self.n == 0
-    }
     /// (events, token) of the i-th ready entry.
     pub fn get(&self, i: usize) -> (u32, u64) {
         let e = self.buf[i];

@@ -129,7 +129,7 @@ pub fn on_tmpfs(dir: &std::path::Path) -> io::Result<bool> {
     Ok(st.f_type == libc::TMPFS_MAGIC)
 }
 
-pub fn get_seals(fd: RawFd) -> io::Result<i32> {
+fn get_seals(fd: RawFd) -> io::Result<i32> {
     // SAFETY: plain fcntl on a descriptor we own.
     cvt(unsafe { libc::fcntl(fd, libc::F_GET_SEALS) })
 }

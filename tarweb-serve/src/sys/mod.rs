@@ -20,25 +20,28 @@ mod net;
 mod process;
 mod signal;
 
-pub use alloc::{thread_allocs, CountingAlloc};
-pub use counters::{Counters, Sc, NAMES};
-pub use epoll::{
+pub(crate) use alloc::thread_allocs;
+pub use alloc::CountingAlloc;
+pub use counters::Counters;
+pub(crate) use counters::{Sc, NAMES};
+pub(crate) use epoll::{
     epoll_add, epoll_create, epoll_del, epoll_wait, eventfd, eventfd_signal, Events, EPOLLERR,
     EPOLLET, EPOLLEXCLUSIVE, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP,
 };
 #[cfg(test)]
-pub use io::pread;
-pub use io::{close, punch_hole, pwritev_all, read, sendfile, sendmsg_more, write, writev};
+pub(crate) use io::pread;
+pub(crate) use io::{close, punch_hole, pwritev_all, read, sendfile, sendmsg_more, write, writev};
+pub(crate) use ktls::ktls_available;
 pub use ktls::{
-    ktls_available, ktls_enable_ulp, ktls_recv_record, ktls_send_record, ktls_set_crypto,
-    ktls_set_flag, KtlsDir, KtlsFlag,
+    ktls_enable_ulp, ktls_recv_record, ktls_send_record, ktls_set_crypto, ktls_set_flag, KtlsDir,
+    KtlsFlag,
 };
-pub use mem::{get_seals, memfd_create, mlock, mmap_readonly, on_tmpfs, seal, Mmap};
-pub use net::{
+pub(crate) use mem::{memfd_create, mlock, mmap_readonly, on_tmpfs, seal, Mmap};
+pub(crate) use net::{
     accept, listener, local_addr, set_congestion_control, shutdown_write, systemd_listeners,
 };
 pub use process::raise_nofile_limit;
-pub use signal::{block_signals, wait_signal, Signal};
+pub(crate) use signal::{block_signals, wait_signal, Signal};
 
 use std::io as stdio;
 use std::os::fd::{FromRawFd, OwnedFd};

@@ -18,18 +18,27 @@ const TLS_CIPHER_AES_GCM_128: u16 = 51;
 const TLS_CIPHER_AES_GCM_256: u16 = 52;
 const TLS_CIPHER_CHACHA20_POLY1305: u16 = 54;
 
-/// TLS record content types (RFC 8446 5.1).
-const ALERT: u8 = 21;
-const HANDSHAKE: u8 = 22;
-const APPLICATION_DATA: u8 = 23;
-/// Alert `[warning, close_notify]`.
-const CLOSE_NOTIFY: [u8; 2] = [1, 0];
-const USER_CANCELED: u8 = 90;
+/// What travels in TLS records besides application data: the content
+/// types (RFC 8446 5.1) and the few payloads a kTLS socket sends or reads
+/// itself. Public for the ktls-vm programs, which speak to the kernel the
+/// same way.
+pub mod record {
+    pub const ALERT: u8 = 21;
+    pub const HANDSHAKE: u8 = 22;
+    pub const APPLICATION_DATA: u8 = 23;
+    /// Alert `[warning, close_notify]`.
+    pub const CLOSE_NOTIFY: [u8; 2] = [1, 0];
+    /// The description of a `user_canceled` alert (ignored: a
+    /// close_notify follows it).
+    pub const USER_CANCELED: u8 = 90;
 
-/// A TLS 1.3 KeyUpdate handshake message (type 24, length 1).
-fn key_update_message(update_requested: bool) -> [u8; 5] {
-    [24, 0, 0, 1, u8::from(update_requested)]
+    /// A TLS 1.3 KeyUpdate handshake message (type 24, length 1).
+    pub fn key_update_message(update_requested: bool) -> [u8; 5] {
+        [24, 0, 0, 1, u8::from(update_requested)]
+    }
 }
+
+use record::{ALERT, APPLICATION_DATA, CLOSE_NOTIFY, HANDSHAKE, USER_CANCELED};
 
 /// One direction's `struct tls12_crypto_info_*`, serialized in the
 /// kernel's layout (native-endian u16 version and cipher, then bytes):
@@ -109,6 +118,16 @@ impl CryptoInfo {
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len]
     }
+
+    /// The cipher, for logs and reports.
+    pub fn cipher_name(&self) -> &'static str {
+        match u16::from_ne_bytes([self.buf[2], self.buf[3]]) {
+            TLS_CIPHER_AES_GCM_128 => "AES-GCM-128",
+            TLS_CIPHER_AES_GCM_256 => "AES-GCM-256",
+            TLS_CIPHER_CHACHA20_POLY1305 => "ChaCha20-Poly1305",
+            _ => "?",
+        }
+    }
 }
 
 impl Drop for CryptoInfo {
@@ -130,7 +149,7 @@ fn invalid(msg: String) -> io::Error {
 /// half the bound: a TLS 1.3 KeyUpdate where the kernel can rekey, else a
 /// clean close (close_notify) before the next request is read.
 #[derive(Clone, Copy, Debug)]
-pub struct Limits {
+pub(crate) struct Limits {
     pub records: u64,
     pub can_rekey: bool,
 }
@@ -142,7 +161,7 @@ impl Limits {
 /// Whether this kernel accepts a second TLS_TX on a socket (6.14+): tried
 /// on a throwaway loopback connection with a dummy key. Older kernels say
 /// EBUSY; then a KeyUpdate cannot be answered and keys cannot be renewed.
-pub fn kernel_can_rekey() -> bool {
+pub(crate) fn kernel_can_rekey() -> bool {
     use rustls::crypto::cipher::{AeadKey, Iv};
     use std::net::{TcpListener, TcpStream};
     use std::os::fd::AsRawFd;
@@ -164,7 +183,7 @@ pub fn kernel_can_rekey() -> bool {
 }
 
 /// An established session in the kernel.
-pub struct KernelTls {
+pub(crate) struct KernelTls {
     kconn: KernelConnection<ServerConnectionData>,
     limits: Limits,
     /// Upper estimate of records sent under the current TX key.
@@ -262,7 +281,7 @@ impl KernelTls {
         };
         self.next_key(fd, KtlsDir::Rx)?;
         if requested {
-            sys::ktls_send_record(fd, HANDSHAKE, &key_update_message(false), c)?;
+            sys::ktls_send_record(fd, HANDSHAKE, &record::key_update_message(false), c)?;
             self.next_key(fd, KtlsDir::Tx)?;
         }
         Ok(())
@@ -303,7 +322,7 @@ impl KernelTls {
     /// KeyUpdate (not requesting one back) and the next TX key. Done
     /// before reading the next request, so nothing is sent in between.
     fn renew_tx_key(&mut self, fd: RawFd, c: &Counters) -> io::Result<()> {
-        sys::ktls_send_record(fd, HANDSHAKE, &key_update_message(false), c)?;
+        sys::ktls_send_record(fd, HANDSHAKE, &record::key_update_message(false), c)?;
         // From here the peer expects the new key: any failure is fatal
         // and nothing more may be sent under the old one.
         self.dead = true;

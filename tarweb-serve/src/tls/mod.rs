@@ -5,10 +5,10 @@
 //! `config` owns certificates, SNI and reloads; `handshake` the
 //! record-at-a-time handshake that kTLS needs.
 
-pub mod config;
+pub(crate) mod config;
 pub mod handshake;
 pub mod ktls;
-pub mod userspace;
+pub(crate) mod userspace;
 
 use crate::output::{Flush, Output};
 use crate::root::Root;
@@ -16,10 +16,11 @@ use crate::sys::Counters;
 use std::io::{self, IoSlice};
 use std::os::fd::RawFd;
 
-pub use config::{CertSources, KtlsMode, Tls};
+pub(crate) use config::Tls;
+pub use config::{CertSources, KtlsMode};
 
 /// One connection's TLS state.
-pub enum Session {
+pub(crate) enum Session {
     /// Handshake for kTLS (record at a time).
     KernelHandshake(Box<handshake::Handshake>, ktls::Limits),
     /// Records in the kernel.
@@ -38,14 +39,6 @@ impl Session {
         } else {
             Session::User(Box::new(userspace::UserTls::new(cfg)?))
         })
-    }
-
-    pub fn handshaking(&self) -> bool {
-        match self {
-            Session::KernelHandshake(..) => true,
-            Session::User(u) => u.handshaking(),
-            _ => false,
-        }
     }
 
     /// Drives the handshake; Ok(true) once application data may flow.
