@@ -1,14 +1,13 @@
-//! tarweb-serve: serves a `.twb` blob over HTTP/1.x, one share-nothing
-//! epoll loop per core. Modules, one job each: `sys` (every syscall and
-//! every `unsafe`), `root` (the blob handle), `sites` (the host table),
-//! `publish` (handing a new table to workers), `watch` (noticing and
-//! loading a new blob), `worker` (the epoll loop),
-//! `conn` (connection state and output queue), `http` (parsing and
-//! semantics, no I/O), `response` (a decision into bytes), `hot` (whole
-//! responses of the busiest bodies, rebuilt each second), `timers`,
-//! `date`, `stats` (syscall counters), `tls` (HTTPS: rustls handshake,
-//! kernel or user-space records), `access_log`, `server` (startup,
-//! listeners, signals, the stats endpoint).
+//! tarweb-serve: serves `.twb` blobs over HTTP/1.x and HTTPS, one
+//! share-nothing epoll loop per core. A request flows `worker` (epoll,
+//! accept, timers) → `conn` (one connection's state machine over its
+//! transport) → `proto` (the protocol seam; `proto::h1` frames HTTP/1.x) →
+//! `dispatch` (pure: request + blob → plan) → `output` (segments of the
+//! blob, sent with writev/sendfile). Around it: `server` (startup,
+//! shutdown), `root`/`sites`/`publish`/`watch` (the blobs served and their
+//! live swap), `tls`, `hot`, `timers`, `date`, `access_log`, `stats`, and
+//! `sys`, the one module with syscalls and `unsafe`. `tarweb-serve/README.md`
+//! has the table and the flow step by step.
 
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]

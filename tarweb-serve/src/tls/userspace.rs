@@ -12,9 +12,10 @@ use std::io::{self, IoSlice, Read, Write};
 use std::os::fd::RawFd;
 use std::sync::Arc;
 
-/// Plaintext encrypted per round, and rustls' outgoing buffer limit: the
-/// same as the plain path's writev/sendfile threshold, so a response up to
-/// it leaves in one writev (16 records; rustls writes up to 64 at once).
+/// Plaintext encrypted per round, and rustls' outgoing buffer limit: a
+/// response up to it leaves in one writev (16 records; rustls writes up to
+/// 64 at once). User-space TLS has no sendfile, so this is not tied to the
+/// plain path's sendfile threshold (48 KiB).
 const ENCRYPT_CHUNK: usize = 256 * 1024;
 
 /// The socket as rustls sees it, counting syscalls and noting whether the

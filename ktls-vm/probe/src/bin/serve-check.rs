@@ -41,7 +41,7 @@ const STATS: &str = "127.0.0.1:8099";
 /// (TARWEB_KTLS_RECORD_LIMIT), to exercise key renewal.
 const LIMITED_HTTPS: &str = "127.0.0.1:8444";
 const LIMIT_RECORDS: &str = "64";
-/// Below the server's 256 KiB sendfile threshold: one writev with its head.
+/// Below the server's sendfile threshold (48 KiB): one writev with its head.
 const SMALL_LEN: usize = 20_000;
 /// Above it: sendfile from the memfd, encrypted by the kernel.
 const BIG_LEN: usize = 3 << 20;

@@ -21,9 +21,12 @@
 //! root stays and the reason is logged once per file version. Loading runs
 //! on this thread, so the workers never wait for it.
 
+mod dirs;
+
 use crate::publish::Published;
 use crate::root::{LoadOpts, Root};
 use crate::sites::{self, Site, Sites, DEFAULT_STEM};
+use dirs::dirs_for;
 use inotify::{Inotify, WatchMask, Watches};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::os::unix::fs::MetadataExt;
@@ -548,48 +551,6 @@ fn load(path: &Path, opts: LoadOpts) -> Result<Arc<Root>, crate::root::LoadError
     Root::load(path, NEXT_ROOT.fetch_add(1, Ordering::Relaxed), opts).map(Arc::new)
 }
 
-/// The directories to watch for `file`: its parent; for every component
-/// of the path that is a symlink, that symlink's parent (a flip of it is an
-/// event there), following the link to the end; and the real file's
-/// parent.
-fn dirs_for(file: &Path, dirs: &mut BTreeSet<PathBuf>) {
-    follow(file, dirs, 0);
-    if let Some(p) = file.canonicalize().ok().as_deref().and_then(Path::parent) {
-        dirs.insert(p.to_path_buf());
-    }
-}
-
-fn follow(file: &Path, dirs: &mut BTreeSet<PathBuf>, depth: u32) {
-    let Ok(abs) = std::path::absolute(file) else {
-        return;
-    };
-    let comps: Vec<_> = abs.components().collect();
-    let mut prefix = PathBuf::new();
-    for (i, c) in comps.iter().enumerate() {
-        prefix.push(c);
-        let link = prefix
-            .symlink_metadata()
-            .is_ok_and(|m| m.file_type().is_symlink());
-        if !link || depth >= 40 {
-            continue;
-        }
-        let parent = prefix.parent().unwrap_or(Path::new("/"));
-        let parent = parent
-            .canonicalize()
-            .unwrap_or_else(|_| parent.to_path_buf());
-        dirs.insert(parent.clone());
-        let Ok(to) = std::fs::read_link(&prefix) else {
-            return;
-        };
-        let mut next = parent.join(to);
-        next.extend(&comps[i + 1..]);
-        return follow(&next, dirs, depth + 1);
-    }
-    if let Some(p) = abs.parent() {
-        dirs.insert(p.to_path_buf());
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -601,29 +562,5 @@ mod tests {
         for n in ["#", "#12a", "site.twb", "12", "#1.twb", ""] {
             assert!(!own_copy(OsStr::new(n)), "{n}");
         }
-    }
-
-    #[test]
-    fn symlinked_components_add_their_parents() {
-        let t = std::env::temp_dir().join(format!("tarweb-watch-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&t);
-        std::fs::create_dir_all(t.join("releases/v1")).unwrap();
-        std::fs::write(t.join("releases/v1/site.twb"), b"x").unwrap();
-        std::os::unix::fs::symlink("releases/v1", t.join("current")).unwrap();
-        std::fs::create_dir_all(t.join("links")).unwrap();
-        std::os::unix::fs::symlink("../current/site.twb", t.join("links/site.twb")).unwrap();
-        let mut dirs = BTreeSet::new();
-        dirs_for(&t.join("links/site.twb"), &mut dirs);
-        let real = t.canonicalize().unwrap();
-        // links/ (the file's own directory), t (holds `current`), and the
-        // real directory releases/v1.
-        assert!(dirs.contains(&real.join("links")), "{dirs:?}");
-        assert!(dirs.contains(&real), "{dirs:?}");
-        assert!(dirs.contains(&real.join("releases/v1")), "{dirs:?}");
-        let mut dirs = BTreeSet::new();
-        dirs_for(&t.join("current/site.twb"), &mut dirs);
-        assert!(dirs.contains(&real), "{dirs:?}");
-        assert!(dirs.contains(&real.join("releases/v1")), "{dirs:?}");
-        std::fs::remove_dir_all(&t).unwrap();
     }
 }
