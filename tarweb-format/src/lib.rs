@@ -3,6 +3,8 @@
 //! [`Blob::parse`] validates one and gives zero-copy access to it.
 //! `format-spec.md` at the repository root is the byte-exact specification.
 
+#![forbid(unsafe_code)]
+
 pub mod layout;
 mod read;
 mod write;
