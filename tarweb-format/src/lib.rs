@@ -7,10 +7,12 @@
 
 pub mod layout;
 mod read;
+pub mod rules;
 mod write;
 
 pub use layout::{Coding, MAX_PATH_LEN, PAGE};
 pub use read::{Blob, FormatError, Layout, NotModified, Route, Variant, Variants, Verify};
+pub use rules::reason_phrase;
 pub use write::{
-    blob_to_vec, reason, write_blob, BlobSpec, ResponseSpec, RouteSpec, WriteError, WriteStats,
+    blob_to_vec, write_blob, BlobSpec, ResponseSpec, RouteSpec, WriteError, WriteStats,
 };

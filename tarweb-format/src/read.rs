@@ -3,6 +3,7 @@
 //! It allocates nothing on success and never panics on arbitrary bytes.
 
 use crate::layout::{self, hdr, route, variant, Coding};
+use crate::rules::{check_route_path, is_route_status, is_tchar};
 use std::fmt;
 
 /// Why a blob was refused: what, and at which file offset.
@@ -307,7 +308,7 @@ impl<'a> Blob<'a> {
                 return bad("path is outside the strings section".into());
             }
             let path = self.string(path_off, path_len);
-            if let Err(what) = check_path(path) {
+            if let Err(what) = check_route_path(path) {
                 return bad(format!("path {:?}: {what}", String::from_utf8_lossy(path)));
             }
             if prev.is_some_and(|p| p >= path) {
@@ -318,7 +319,7 @@ impl<'a> Blob<'a> {
             }
             prev = Some(path);
             let status = u16_at(e, route::STATUS);
-            if !matches!(status, 200 | 301 | 302 | 303 | 307 | 308) {
+            if !is_route_status(status) {
                 return bad(format!("status {status} is not 200 or a redirect"));
             }
             let (first, count) = (
@@ -592,10 +593,6 @@ pub(crate) fn status_code(head: &[u8]) -> Option<u16> {
     Some(digits.iter().fold(0, |a, &d| a * 10 + u16::from(d - b'0')))
 }
 
-pub(crate) fn is_tchar(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
-}
-
 pub(crate) fn valid_etag(t: &[u8]) -> bool {
     t.len() >= 2
         && t[0] == b'"'
@@ -603,27 +600,6 @@ pub(crate) fn valid_etag(t: &[u8]) -> bool {
         && t[1..t.len() - 1]
             .iter()
             .all(|&c| c == 0x21 || (0x23..=0x7e).contains(&c) || c >= 0x80)
-}
-
-/// A route path: starts with '/', no NUL, no empty, `.` or `..` segment
-/// (an empty last segment, the trailing '/', is allowed).
-pub(crate) fn check_path(p: &[u8]) -> Result<(), &'static str> {
-    let Some(rest) = p.strip_prefix(b"/") else {
-        return Err("does not start with '/'");
-    };
-    if p.contains(&0) {
-        return Err("contains NUL");
-    }
-    let segs: Vec<&[u8]> = rest.split(|&c| c == b'/').collect();
-    for (i, s) in segs.iter().enumerate() {
-        if s.is_empty() && i + 1 != segs.len() {
-            return Err("has an empty segment");
-        }
-        if *s == b"." || *s == b".." {
-            return Err("has a dot segment");
-        }
-    }
-    Ok(())
 }
 
 fn hex(b: &[u8]) -> String {

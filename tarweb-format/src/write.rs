@@ -4,7 +4,8 @@
 //! where every block lands in the file.
 
 use crate::layout::{self, hdr, route, variant, Coding};
-use crate::read::{check_path, content_length_line, is_tchar, valid_etag};
+use crate::read::{content_length_line, valid_etag};
+use crate::rules::{self, check_route_path, is_route_status, is_tchar};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io::{self, Seek, SeekFrom, Write};
@@ -27,7 +28,7 @@ pub struct ResponseSpec {
 
 #[derive(Debug, Clone)]
 pub struct RouteSpec {
-    /// Decoded URL path, e.g. `/docs/` (see `check_path`).
+    /// Decoded URL path, e.g. `/docs/` (see [`check_route_path`]).
     pub path: String,
     /// 200, or a redirect status (301, 302, 303, 307, 308).
     pub status: u16,
@@ -83,21 +84,6 @@ fn invalid<T>(s: String) -> Result<T, WriteError> {
     Err(WriteError::Invalid(s))
 }
 
-/// The reason phrase the writer uses for each status it can store.
-pub fn reason(status: u16) -> Option<&'static str> {
-    Some(match status {
-        200 => "OK",
-        301 => "Moved Permanently",
-        302 => "Found",
-        303 => "See Other",
-        304 => "Not Modified",
-        307 => "Temporary Redirect",
-        308 => "Permanent Redirect",
-        404 => "Not Found",
-        _ => return None,
-    })
-}
-
 /// A variant with its bytes composed.
 struct Built {
     coding: Coding,
@@ -140,12 +126,12 @@ fn push_fields(out: &mut Vec<u8>, fields: &[(String, String)]) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// A head starting with the status line of `status` (one the caller has
+/// checked the format can store).
 fn status_line(status: u16) -> Vec<u8> {
-    format!(
-        "HTTP/1.1 {status} {}\r\n",
-        reason(status).expect("checked status")
-    )
-    .into_bytes()
+    rules::status_line(status)
+        .expect("a status the format stores")
+        .to_vec()
 }
 
 fn build(r: &ResponseSpec, status: u16, what: &dyn Fn() -> String) -> Result<Built, WriteError> {
@@ -339,18 +325,10 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
     let mut route_run: Vec<usize> = Vec::with_capacity(routes.len());
     for r in &routes {
         let what = || format!("route {:?}", r.path);
-        if r.path.len() > layout::MAX_PATH_LEN {
-            return invalid(format!(
-                "{}: path is {} bytes, longer than the format's {}-byte limit",
-                what(),
-                r.path.len(),
-                layout::MAX_PATH_LEN
-            ));
-        }
-        if let Err(e) = check_path(r.path.as_bytes()) {
+        if let Err(e) = check_route_path(r.path.as_bytes()) {
             return invalid(format!("{}: path {e}", what()));
         }
-        if !matches!(r.status, 200 | 301 | 302 | 303 | 307 | 308) {
+        if !is_route_status(r.status) {
             return invalid(format!("{}: status {} cannot be stored", what(), r.status));
         }
         runs.push(build_run(&r.variants, r.status, &what)?);
