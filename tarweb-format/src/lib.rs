@@ -5,14 +5,17 @@
 
 #![forbid(unsafe_code)]
 
+mod error;
 pub mod layout;
 mod read;
 pub mod rules;
 mod write;
 
-pub use layout::{Coding, MAX_PATH_LEN, PAGE};
-pub use read::{Blob, FormatError, Layout, NotModified, Route, Variant, Variants, Verify};
-pub use rules::reason_phrase;
-pub use write::{
-    blob_to_vec, write_blob, BlobSpec, ResponseSpec, RouteSpec, WriteError, WriteStats,
+pub use error::{
+    FormatError, FormatErrorKind, HeadProblem, InvalidKind, RouteProblem, RunProblem, Section,
+    SpecPart, VariantProblem, WriteError,
 };
+pub use layout::{Coding, MAX_PATH_LEN, PAGE};
+pub use read::{Blob, Layout, NotModified, Route, Variant, Variants, Verify};
+pub use rules::reason_phrase;
+pub use write::{blob_to_vec, write_blob, BlobSpec, ResponseSpec, RouteSpec, WriteStats};

@@ -2,30 +2,14 @@
 //! once, so the accessors afterwards only slice within bounds already proven.
 //! It allocates nothing on success and never panics on arbitrary bytes.
 
+use crate::error::{
+    FormatError, FormatErrorKind, HeadProblem, RouteProblem, RunProblem, Section, VariantProblem,
+};
 use crate::layout::{self, hdr, route, variant, Coding};
 use crate::rules::{check_route_path, is_route_status, is_tchar};
-use std::fmt;
 
-/// Why a blob was refused: what, and at which file offset.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FormatError {
-    pub offset: u64,
-    pub what: String,
-}
-
-impl fmt::Display for FormatError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid blob at offset {}: {}", self.offset, self.what)
-    }
-}
-
-impl std::error::Error for FormatError {}
-
-fn err<T>(offset: u64, what: impl Into<String>) -> Result<T, FormatError> {
-    Err(FormatError {
-        offset,
-        what: what.into(),
-    })
+fn err<T>(offset: u64, kind: FormatErrorKind) -> Result<T, FormatError> {
+    Err(FormatError { offset, kind })
 }
 
 fn u16_at(b: &[u8], at: usize) -> u16 {
@@ -85,11 +69,10 @@ impl<'a> Blob<'a> {
             if digest.as_bytes() != &layout.digest {
                 return err(
                     hdr::DIGEST as u64,
-                    format!(
-                        "digest mismatch: header says {}, content hashes to {} (corrupt or truncated)",
-                        hex(&layout.digest),
-                        digest.to_hex()
-                    ),
+                    FormatErrorKind::DigestMismatch {
+                        stored: layout.digest,
+                        computed: *digest.as_bytes(),
+                    },
                 );
             }
         }
@@ -97,12 +80,11 @@ impl<'a> Blob<'a> {
         blob.check_variants()?;
         blob.check_routes()?;
         if layout.not_found_count > 0 {
-            blob.check_variant_range(
-                hdr::NOT_FOUND_FIRST as u64,
-                layout.not_found_first,
-                layout.not_found_count,
-                404,
-            )?;
+            blob.check_variant_range(layout.not_found_first, layout.not_found_count, 404)
+                .map_err(|p| FormatError {
+                    offset: hdr::NOT_FOUND_FIRST as u64,
+                    kind: FormatErrorKind::NotFoundRun(p),
+                })?;
         }
         Ok(blob)
     }
@@ -211,15 +193,15 @@ impl<'a> Blob<'a> {
         for i in 0..self.layout.variant_count as usize {
             let at = self.layout.variants_off + (i * layout::VARIANT_ENTRY_SIZE) as u64;
             let e = self.variant_entry(i);
-            let bad = |what: String| err(at, format!("variant {i}: {what}"));
+            let bad = |problem| err(at, FormatErrorKind::Variant { index: i, problem });
             if Coding::from_u8(e[variant::CODING]).is_none() {
-                return bad(format!("unknown coding {}", e[variant::CODING]));
+                return bad(VariantProblem::UnknownCoding(e[variant::CODING]));
             }
             if e[variant::FLAGS] != 0
                 || u16_at(e, variant::RESERVED_A) != 0
                 || u64_at(e, variant::RESERVED_B) != 0
             {
-                return bad("reserved bytes are not zero".into());
+                return bad(VariantProblem::Reserved);
             }
             let (head_off, head_len) = (
                 u64_at(e, variant::HEAD_OFF),
@@ -227,20 +209,22 @@ impl<'a> Blob<'a> {
             );
             let (body_off, body_len) = (u64_at(e, variant::BODY_OFF), u64_at(e, variant::BODY_LEN));
             if !self.in_data(head_off, head_len) {
-                return bad(format!(
-                    "head [{head_off}, +{head_len}) is outside the data section"
-                ));
+                return bad(VariantProblem::HeadOutside {
+                    off: head_off,
+                    len: head_len,
+                });
             }
             if !self.in_data(body_off, body_len) {
-                return bad(format!(
-                    "body [{body_off}, +{body_len}) is outside the data section"
-                ));
+                return bad(VariantProblem::BodyOutside {
+                    off: body_off,
+                    len: body_len,
+                });
             }
             let head = &self.bytes[head_off as usize..(head_off + head_len) as usize];
             let status_len = usize::from(u16_at(e, variant::STATUS_LEN));
             let length_len = usize::from(u16_at(e, variant::LENGTH_LEN));
-            if let Err(what) = check_head(head, status_len, Some((length_len, body_len))) {
-                return bad(format!("head: {what}"));
+            if let Err(p) = check_head(head, status_len, Some((length_len, body_len))) {
+                return bad(VariantProblem::Head(p));
             }
             let (nm_off, nm_len) = (
                 u64_at(e, variant::NM_OFF),
@@ -249,20 +233,21 @@ impl<'a> Blob<'a> {
             let nm_status_len = usize::from(u16_at(e, variant::NM_STATUS_LEN));
             if nm_len == 0 {
                 if nm_off != 0 || nm_status_len != 0 {
-                    return bad("no 304 block, but its offset or status length is set".into());
+                    return bad(VariantProblem::NotModifiedFieldsSet);
                 }
             } else {
                 if !self.in_data(nm_off, nm_len) {
-                    return bad(format!(
-                        "304 block [{nm_off}, +{nm_len}) is outside the data section"
-                    ));
+                    return bad(VariantProblem::NotModifiedOutside {
+                        off: nm_off,
+                        len: nm_len,
+                    });
                 }
                 let nm = &self.bytes[nm_off as usize..(nm_off + nm_len) as usize];
-                if let Err(what) = check_head(nm, nm_status_len, None) {
-                    return bad(format!("304 block: {what}"));
+                if let Err(p) = check_head(nm, nm_status_len, None) {
+                    return bad(VariantProblem::NotModifiedHead(p));
                 }
                 if status_code(nm) != Some(304) {
-                    return bad("304 block does not start with a 304 status line".into());
+                    return bad(VariantProblem::NotModifiedStatus);
                 }
             }
             let (etag_off, etag_len) = (
@@ -271,14 +256,14 @@ impl<'a> Blob<'a> {
             );
             if etag_len == 0 {
                 if etag_off != 0 {
-                    return bad("no ETag, but its offset is set".into());
+                    return bad(VariantProblem::EtagOffsetSet);
                 }
             } else {
                 if !self.in_strings(etag_off, etag_len as u64) {
-                    return bad("ETag is outside the strings section".into());
+                    return bad(VariantProblem::EtagOutside);
                 }
                 if !valid_etag(self.string(etag_off, etag_len)) {
-                    return bad("ETag is not a strong entity-tag (\"...\")".into());
+                    return bad(VariantProblem::EtagInvalid);
                 }
             }
         }
@@ -290,43 +275,44 @@ impl<'a> Blob<'a> {
         for i in 0..self.route_count() {
             let at = self.layout.routes_off + (i * layout::ROUTE_ENTRY_SIZE) as u64;
             let e = self.route_entry(i);
-            let bad = |what: String| err(at, format!("route {i}: {what}"));
+            let bad = |problem| err(at, FormatErrorKind::Route { index: i, problem });
             if u16_at(e, route::FLAGS) != 0 || u64_at(e, route::RESERVED) != 0 {
-                return bad("reserved bytes are not zero".into());
+                return bad(RouteProblem::Reserved);
             }
             let (path_off, path_len) = (
                 u32_at(e, route::PATH_OFF),
                 usize::from(u16_at(e, route::PATH_LEN)),
             );
             if path_len == 0 || path_len > layout::MAX_PATH_LEN {
-                return bad(format!(
-                    "path length {path_len} is not in 1..={}",
-                    layout::MAX_PATH_LEN
-                ));
+                return bad(RouteProblem::PathLength(path_len));
             }
             if !self.in_strings(path_off, path_len as u64) {
-                return bad("path is outside the strings section".into());
+                return bad(RouteProblem::PathOutside);
             }
             let path = self.string(path_off, path_len);
-            if let Err(what) = check_route_path(path) {
-                return bad(format!("path {:?}: {what}", String::from_utf8_lossy(path)));
+            if let Err(error) = check_route_path(path) {
+                return bad(RouteProblem::Path {
+                    path: path.to_vec(),
+                    error,
+                });
             }
             if prev.is_some_and(|p| p >= path) {
-                return bad(format!(
-                    "path {:?} is not sorted after the previous one",
-                    String::from_utf8_lossy(path)
-                ));
+                return bad(RouteProblem::Unsorted {
+                    path: path.to_vec(),
+                });
             }
             prev = Some(path);
             let status = u16_at(e, route::STATUS);
             if !is_route_status(status) {
-                return bad(format!("status {status} is not 200 or a redirect"));
+                return bad(RouteProblem::Status(status));
             }
             let (first, count) = (
                 u32_at(e, route::FIRST_VARIANT),
                 u16_at(e, route::VARIANT_COUNT),
             );
-            self.check_variant_range(at, first, count, status)?;
+            if let Err(p) = self.check_variant_range(first, count, status) {
+                return bad(RouteProblem::Run(p));
+            }
         }
         Ok(())
     }
@@ -334,20 +320,14 @@ impl<'a> Blob<'a> {
     /// A route's (or the 404's) variants: in the table, 1 to 4 of them,
     /// distinct codings, one identity, sorted by body length, and every
     /// head's status line carries `status`.
-    fn check_variant_range(
-        &self,
-        at: u64,
-        first: u32,
-        count: u16,
-        status: u16,
-    ) -> Result<(), FormatError> {
+    fn check_variant_range(&self, first: u32, count: u16, status: u16) -> Result<(), RunProblem> {
         let count = usize::from(count);
         if count == 0 || count > layout::MAX_VARIANTS_PER_ROUTE {
-            return err(at, format!("variant count {count} is not in 1..=4"));
+            return Err(RunProblem::Count(count));
         }
         let first = first as usize;
         if first + count > self.layout.variant_count as usize {
-            return err(at, format!("variants {first}+{count} run past the table"));
+            return Err(RunProblem::PastTable { first, count });
         }
         let vs = Variants {
             blob: *self,
@@ -358,25 +338,28 @@ impl<'a> Blob<'a> {
         let mut prev_len = 0u64;
         for v in vs.iter() {
             if std::mem::replace(&mut seen[v.coding() as usize], true) {
-                return err(at, format!("two {} variants", v.coding().token()));
+                return Err(RunProblem::DuplicateCoding(v.coding()));
             }
             if v.body_len() < prev_len {
-                return err(at, "variants are not sorted by body length");
+                return Err(RunProblem::NotSorted);
             }
             prev_len = v.body_len();
             if status_code(v.head()) != Some(status) {
-                return err(at, format!("a variant's status line is not {status}"));
+                return Err(RunProblem::StatusMismatch {
+                    variant: v.index(),
+                    expected: status,
+                });
             }
             let resource = status == 200;
-            if resource != v.etag().is_some() || (!resource && v.not_modified().is_some()) {
-                return err(
-                    at,
-                    "only 200 routes have ETags and 304 blocks, and all of them have an ETag",
-                );
+            if resource && v.etag().is_none() {
+                return Err(RunProblem::MissingEtag { variant: v.index() });
+            }
+            if !resource && (v.etag().is_some() || v.not_modified().is_some()) {
+                return Err(RunProblem::UnexpectedValidator { variant: v.index() });
             }
         }
         if !seen[Coding::Identity as usize] {
-            return err(at, "no identity variant");
+            return Err(RunProblem::NoIdentity);
         }
         Ok(())
     }
@@ -386,48 +369,43 @@ fn parse_header(b: &[u8]) -> Result<Layout, FormatError> {
     if b.len() < layout::HEADER_SIZE {
         return err(
             b.len() as u64,
-            format!(
-                "file is {} bytes, shorter than the {}-byte header",
-                b.len(),
-                layout::HEADER_SIZE
-            ),
+            FormatErrorKind::TooShort {
+                len: b.len() as u64,
+            },
         );
     }
     if b[..8] != layout::MAGIC {
-        return err(0, "bad magic: not a tarweb blob (.twb)");
+        return err(hdr::MAGIC as u64, FormatErrorKind::BadMagic);
     }
     let version = u32_at(b, hdr::VERSION);
     if version != layout::VERSION {
         return err(
             hdr::VERSION as u64,
-            format!(
-                "format version {version}, this reader knows only {}",
-                layout::VERSION
-            ),
+            FormatErrorKind::UnsupportedVersion { version },
         );
     }
     let header_size = u32_at(b, hdr::HEADER_SIZE);
     if header_size as usize != layout::HEADER_SIZE {
         return err(
             hdr::HEADER_SIZE as u64,
-            format!("header size {header_size}, expected 128"),
+            FormatErrorKind::HeaderSize { size: header_size },
         );
     }
     let file_size = u64_at(b, hdr::FILE_SIZE);
     if file_size != b.len() as u64 {
         return err(
             hdr::FILE_SIZE as u64,
-            format!(
-                "header says the file is {file_size} bytes, it is {} (truncated or appended to)",
-                b.len()
-            ),
+            FormatErrorKind::FileSize {
+                header: file_size,
+                actual: b.len() as u64,
+            },
         );
     }
     if b[hdr::RESERVED..layout::HEADER_SIZE]
         .iter()
         .any(|&x| x != 0)
     {
-        return err(hdr::RESERVED as u64, "reserved header bytes are not zero");
+        return err(hdr::RESERVED as u64, FormatErrorKind::ReservedHeader);
     }
     let l = Layout {
         file_size,
@@ -446,16 +424,22 @@ fn parse_header(b: &[u8]) -> Result<Layout, FormatError> {
     };
     // Sections are contiguous, in a fixed order, so every offset is implied;
     // requiring the implied value rejects overlaps in one comparison each.
-    let expect = |field: usize, name: &str, got: u64, want: Option<u64>| match want {
-        Some(w) if w == got => Ok(()),
-        _ => err(
+    let expect = |field: usize, section: Section, found: u64, expected: Option<u64>| {
+        if expected == Some(found) {
+            return Ok(());
+        }
+        err(
             field as u64,
-            format!("{name} is {got}, expected {want:?} (sections must be contiguous)"),
-        ),
+            FormatErrorKind::SectionOffset {
+                section,
+                found,
+                expected,
+            },
+        )
     };
     expect(
         hdr::ROUTES_OFF,
-        "routes offset",
+        Section::Routes,
         l.routes_off,
         Some(layout::HEADER_SIZE as u64),
     )?;
@@ -464,7 +448,7 @@ fn parse_header(b: &[u8]) -> Result<Layout, FormatError> {
         .and_then(|n| n.checked_add(l.routes_off));
     expect(
         hdr::VARIANTS_OFF,
-        "variants offset",
+        Section::Variants,
         l.variants_off,
         variants_off,
     )?;
@@ -473,7 +457,7 @@ fn parse_header(b: &[u8]) -> Result<Layout, FormatError> {
         .and_then(|n| n.checked_add(l.variants_off));
     expect(
         hdr::STRINGS_OFF,
-        "strings offset",
+        Section::Strings,
         l.strings_off,
         strings_off,
     )?;
@@ -482,24 +466,25 @@ fn parse_header(b: &[u8]) -> Result<Layout, FormatError> {
         .checked_add(l.strings_len)
         .filter(|&end| end <= file_size)
         .map(|end| layout::align_up(end, layout::PAGE));
-    expect(hdr::DATA_OFF, "data offset", l.data_off, data_off)?;
+    expect(hdr::DATA_OFF, Section::Data, l.data_off, data_off)?;
     if l.data_off > file_size {
         return err(
             hdr::DATA_OFF as u64,
-            format!("data offset {} is past the end of the file", l.data_off),
+            FormatErrorKind::DataPastEnd {
+                data_off: l.data_off,
+            },
         );
     }
     let strings_end = (l.strings_off + l.strings_len) as usize;
     if b[strings_end..l.data_off as usize].iter().any(|&x| x != 0) {
-        return err(
-            strings_end as u64,
-            "padding before the data section is not zero",
-        );
+        return err(strings_end as u64, FormatErrorKind::Padding);
     }
     if l.not_found_count == 0 && l.not_found_first != layout::NONE_U32 {
         return err(
             hdr::NOT_FOUND_FIRST as u64,
-            "no 404 variants, but the first index is not 0xFFFFFFFF",
+            FormatErrorKind::NotFoundIndex {
+                first: l.not_found_first,
+            },
         );
     }
     Ok(l)
@@ -508,53 +493,55 @@ fn parse_header(b: &[u8]) -> Result<Layout, FormatError> {
 /// `head` is a status line of `status_len` bytes, then (for 200 heads) a
 /// `Content-Length` line of `length.0` bytes equal to `length.1`, then header
 /// lines, then an empty line. Only CRLF line ends, no control bytes.
-fn check_head(head: &[u8], status_len: usize, length: Option<(usize, u64)>) -> Result<(), String> {
+fn check_head(
+    head: &[u8],
+    status_len: usize,
+    length: Option<(usize, u64)>,
+) -> Result<(), HeadProblem> {
     if !head.ends_with(b"\r\n\r\n") {
-        return Err("does not end with an empty line".into());
+        return Err(HeadProblem::NoEmptyLine);
     }
     let Some(status_line) = head.get(..status_len) else {
-        return Err(format!("status line length {status_len} is past its end"));
+        return Err(HeadProblem::StatusLenPastEnd { status_len });
     };
     if status_code(head).is_none() || !status_line.ends_with(b"\r\n") {
-        return Err("status line is not `HTTP/1.1 NNN reason\\r\\n`".into());
+        return Err(HeadProblem::BadStatusLine);
     }
     if status_line[..status_len - 2].contains(&b'\r') {
-        return Err("status line length does not end at its CRLF".into());
+        return Err(HeadProblem::StatusLenNotAtCrlf);
     }
     let mut rest = &head[status_len..];
     if let Some((length_len, body_len)) = length {
         let Some(line) = rest.get(..length_len) else {
-            return Err("Content-Length line length is past the head's end".into());
+            return Err(HeadProblem::LengthLinePastEnd);
         };
         let mut want = [0u8; 40];
         let want = content_length_line(body_len, &mut want);
         if line != want {
-            return Err(format!(
-                "Content-Length line is not `Content-Length: {body_len}` right after the status line"
-            ));
+            return Err(HeadProblem::LengthLine { body_len });
         }
         rest = &rest[length_len..];
     }
     if rest.len() < 2 {
-        return Err("no empty line after the Content-Length line".into());
+        return Err(HeadProblem::NoEmptyLineAfterLength);
     }
     // Each remaining line: `name: value` CRLF, then the final empty line.
     let lines = &rest[..rest.len() - 2];
     for line in lines.split_inclusive(|&c| c == b'\n') {
         let Some(text) = line.strip_suffix(b"\r\n") else {
-            return Err("a header line does not end with CRLF".into());
+            return Err(HeadProblem::LineNotCrlf);
         };
         let Some(colon) = text.iter().position(|&c| c == b':') else {
-            return Err("a header line has no colon".into());
+            return Err(HeadProblem::NoColon);
         };
         if colon == 0 || !text[..colon].iter().all(|&c| is_tchar(c)) {
-            return Err("a header name is not a token".into());
+            return Err(HeadProblem::NameNotToken);
         }
         if text[colon + 1..]
             .iter()
             .any(|&c| (c < 0x20 && c != b'\t') || c == 0x7f)
         {
-            return Err("a header value has a control byte".into());
+            return Err(HeadProblem::ValueControl);
         }
     }
     Ok(())

@@ -3,11 +3,11 @@
 //! how they become bytes (status line, `Content-Length`, order, CRLFs) and
 //! where every block lands in the file.
 
+use crate::error::{InvalidKind, SpecPart, WriteError};
 use crate::layout::{self, hdr, route, variant, Coding};
 use crate::read::{content_length_line, valid_etag};
 use crate::rules::{self, check_route_path, is_route_status, is_tchar};
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::io::{self, Seek, SeekFrom, Write};
 use std::sync::Arc;
 
@@ -56,32 +56,8 @@ pub struct WriteStats {
     pub padding: u64,
 }
 
-#[derive(Debug)]
-pub enum WriteError {
-    Io(io::Error),
-    /// The spec breaks a rule of the format; the text names the route.
-    Invalid(String),
-}
-
-impl fmt::Display for WriteError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WriteError::Io(e) => write!(f, "writing the blob: {e}"),
-            WriteError::Invalid(s) => f.write_str(s),
-        }
-    }
-}
-
-impl std::error::Error for WriteError {}
-
-impl From<io::Error> for WriteError {
-    fn from(e: io::Error) -> Self {
-        WriteError::Io(e)
-    }
-}
-
-fn invalid<T>(s: String) -> Result<T, WriteError> {
-    Err(WriteError::Invalid(s))
+fn invalid<T>(at: SpecPart, kind: InvalidKind) -> Result<T, WriteError> {
+    Err(WriteError::Invalid { at, kind })
 }
 
 /// A variant with its bytes composed.
@@ -95,22 +71,19 @@ struct Built {
     etag: Option<String>,
 }
 
-fn check_fields(fields: &[(String, String)], what: &dyn Fn() -> String) -> Result<(), WriteError> {
+/// The part of the spec being built, for an error (made only on failure).
+type At<'a> = &'a dyn Fn() -> SpecPart;
+
+fn check_fields(fields: &[(String, String)], at: At) -> Result<(), WriteError> {
     for (n, v) in fields {
         if n.is_empty() || !n.bytes().all(is_tchar) {
-            return invalid(format!("{}: header name {n:?} is not a token", what()));
+            return invalid(at(), InvalidKind::HeaderName(n.clone()));
         }
         if n.eq_ignore_ascii_case("content-length") {
-            return invalid(format!(
-                "{}: Content-Length is added by the writer, not the caller",
-                what()
-            ));
+            return invalid(at(), InvalidKind::ContentLength);
         }
         if v.bytes().any(|c| (c < 0x20 && c != b'\t') || c == 0x7f) {
-            return invalid(format!(
-                "{}: header {n} has a control byte in its value",
-                what()
-            ));
+            return invalid(at(), InvalidKind::HeaderValue(n.clone()));
         }
     }
     Ok(())
@@ -134,8 +107,8 @@ fn status_line(status: u16) -> Vec<u8> {
         .to_vec()
 }
 
-fn build(r: &ResponseSpec, status: u16, what: &dyn Fn() -> String) -> Result<Built, WriteError> {
-    check_fields(&r.headers, what)?;
+fn build(r: &ResponseSpec, status: u16, at: At) -> Result<Built, WriteError> {
+    check_fields(&r.headers, at)?;
     let mut head = status_line(status);
     let status_len = head.len() as u16;
     let mut buf = [0u8; 40];
@@ -143,33 +116,31 @@ fn build(r: &ResponseSpec, status: u16, what: &dyn Fn() -> String) -> Result<Bui
     head.extend_from_slice(cl);
     push_fields(&mut head, &r.headers);
     if head.len() > u32::MAX as usize {
-        return invalid(format!("{}: head too large", what()));
+        return invalid(at(), InvalidKind::HeadTooLarge(head.len()));
     }
     let resource = status == 200;
     match (&r.etag, resource) {
         (Some(t), true) => {
             if !valid_etag(t.as_bytes()) || t.len() > usize::from(u16::MAX) {
-                return invalid(format!("{}: ETag {t} is not a strong entity-tag", what()));
+                return invalid(at(), InvalidKind::Etag(t.clone()));
             }
             if !r
                 .headers
                 .iter()
                 .any(|(n, v)| n.eq_ignore_ascii_case("etag") && v == t)
             {
-                return invalid(format!("{}: ETag {t} is not among the headers", what()));
+                return invalid(at(), InvalidKind::EtagNotInHeaders(t.clone()));
             }
         }
         (None, false) => {}
-        (Some(_), false) => return invalid(format!("{}: only 200 responses have ETags", what())),
-        (None, true) => return invalid(format!("{}: a 200 response needs an ETag", what())),
+        (Some(_), false) => return invalid(at(), InvalidKind::UnexpectedEtag),
+        (None, true) => return invalid(at(), InvalidKind::MissingEtag),
     }
     let nm = match (&r.not_modified, resource) {
         (None, _) => None,
-        (Some(_), false) => {
-            return invalid(format!("{}: only 200 responses have a 304 block", what()))
-        }
+        (Some(_), false) => return invalid(at(), InvalidKind::UnexpectedNotModified),
         (Some(fields), true) => {
-            check_fields(fields, what)?;
+            check_fields(fields, at)?;
             let mut nm = status_line(304);
             let nm_status_len = nm.len() as u16;
             push_fields(&mut nm, fields);
@@ -188,27 +159,19 @@ fn build(r: &ResponseSpec, status: u16, what: &dyn Fn() -> String) -> Result<Bui
 }
 
 /// Checks a run of variants (sorting it by body length) and builds it.
-fn build_run(
-    variants: &[ResponseSpec],
-    status: u16,
-    what: &dyn Fn() -> String,
-) -> Result<Vec<Built>, WriteError> {
+fn build_run(variants: &[ResponseSpec], status: u16, at: At) -> Result<Vec<Built>, WriteError> {
     if variants.is_empty() || variants.len() > layout::MAX_VARIANTS_PER_ROUTE {
-        return invalid(format!(
-            "{}: {} variants, expected 1 to 4",
-            what(),
-            variants.len()
-        ));
+        return invalid(at(), InvalidKind::VariantCount(variants.len()));
     }
     let mut sorted: Vec<&ResponseSpec> = variants.iter().collect();
     sorted.sort_by_key(|v| (v.body.len(), v.coding));
-    if sorted.windows(2).any(|w| w[0].coding == w[1].coding) {
-        return invalid(format!("{}: two variants with the same coding", what()));
+    if let Some(w) = sorted.windows(2).find(|w| w[0].coding == w[1].coding) {
+        return invalid(at(), InvalidKind::DuplicateCoding(w[0].coding));
     }
     if !sorted.iter().any(|v| v.coding == Coding::Identity) {
-        return invalid(format!("{}: no identity variant", what()));
+        return invalid(at(), InvalidKind::NoIdentity);
     }
-    sorted.iter().map(|v| build(v, status, what)).collect()
+    sorted.iter().map(|v| build(v, status, at)).collect()
 }
 
 /// A block of the data section: head then body, or a lone head / 304 block.
@@ -318,28 +281,29 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
     routes.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
     for w in routes.windows(2) {
         if w[0].path == w[1].path {
-            return invalid(format!("route {:?} appears twice", w[0].path));
+            return invalid(
+                SpecPart::Route(w[0].path.clone()),
+                InvalidKind::DuplicateRoute,
+            );
         }
     }
     let mut runs: Vec<Vec<Built>> = Vec::new();
     let mut route_run: Vec<usize> = Vec::with_capacity(routes.len());
     for r in &routes {
-        let what = || format!("route {:?}", r.path);
+        let at = || SpecPart::Route(r.path.clone());
         if let Err(e) = check_route_path(r.path.as_bytes()) {
-            return invalid(format!("{}: path {e}", what()));
+            return invalid(at(), InvalidKind::Path(e));
         }
         if !is_route_status(r.status) {
-            return invalid(format!("{}: status {} cannot be stored", what(), r.status));
+            return invalid(at(), InvalidKind::Status(r.status));
         }
-        runs.push(build_run(&r.variants, r.status, &what)?);
+        runs.push(build_run(&r.variants, r.status, &at)?);
         route_run.push(runs.len() - 1);
     }
     let nf_run = if spec.not_found.is_empty() {
         None
     } else {
-        runs.push(build_run(&spec.not_found, 404, &|| {
-            "the 404 response".into()
-        })?);
+        runs.push(build_run(&spec.not_found, 404, &|| SpecPart::NotFound)?);
         Some(runs.len() - 1)
     };
 
@@ -376,7 +340,7 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
         run_first[i] = first;
     }
     if table.len() > u32::MAX as usize || routes.len() > u32::MAX as usize {
-        return invalid("too many routes or variants".into());
+        return invalid(SpecPart::Blob, InvalidKind::TooManyEntries);
     }
 
     // Strings: paths in route order, then distinct ETags.
@@ -397,7 +361,7 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
         }
     }
     if strings.len() > u32::MAX as usize {
-        return invalid("string table over 4 GiB".into());
+        return invalid(SpecPart::Blob, InvalidKind::StringsTooLarge(strings.len()));
     }
 
     // Data units: a body is stored once, after the head of the first variant
