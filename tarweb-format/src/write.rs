@@ -165,8 +165,12 @@ fn build_run(variants: &[ResponseSpec], status: u16, at: At) -> Result<Vec<Built
     }
     let mut sorted: Vec<&ResponseSpec> = variants.iter().collect();
     sorted.sort_by_key(|v| (v.body.len(), v.coding));
-    if let Some(w) = sorted.windows(2).find(|w| w[0].coding == w[1].coding) {
-        return invalid(at(), InvalidKind::DuplicateCoding(w[0].coding));
+    // Sorted by size, two variants of one coding need not be neighbours.
+    let mut seen = [false; Coding::ALL.len()];
+    for v in &sorted {
+        if std::mem::replace(&mut seen[v.coding as usize], true) {
+            return invalid(at(), InvalidKind::DuplicateCoding(v.coding));
+        }
     }
     if !sorted.iter().any(|v| v.coding == Coding::Identity) {
         return invalid(at(), InvalidKind::NoIdentity);

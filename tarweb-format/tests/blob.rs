@@ -328,6 +328,21 @@ fn writer_refuses_bad_specs() {
         InvalidKind::DuplicateCoding(Coding::Identity)
     );
 
+    // Same coding twice, not next to each other by size.
+    let mut r = resource(
+        "/x",
+        &[
+            (Coding::Identity, b"12345".to_vec()),
+            (Coding::Gzip, b"123456".to_vec()),
+            (Coding::Br, b"1234567".to_vec()),
+        ],
+    );
+    r.variants[2].coding = Coding::Identity;
+    assert_eq!(
+        refusal(&routes(vec![r])).1,
+        InvalidKind::DuplicateCoding(Coding::Identity)
+    );
+
     let mut s = sample();
     s.not_found[0].etag = Some("\"nf\"".into());
     assert_eq!(
