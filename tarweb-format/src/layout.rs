@@ -106,3 +106,14 @@ impl Coding {
 pub(crate) fn align_up(x: u64, to: u64) -> u64 {
     x.div_ceil(to) * to
 }
+
+/// Little-endian integers at `at` (callers have checked the bounds).
+pub(crate) fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+pub(crate) fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+pub(crate) fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}

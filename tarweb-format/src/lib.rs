@@ -5,17 +5,22 @@
 
 #![forbid(unsafe_code)]
 
-mod error;
+mod head;
+mod header;
 pub mod layout;
+mod place;
 mod read;
+mod read_error;
 pub mod rules;
 mod write;
+mod write_error;
 
-pub use error::{
-    FormatError, FormatErrorKind, HeadProblem, InvalidKind, RouteProblem, RunProblem, Section,
-    SpecPart, VariantProblem, WriteError,
-};
+pub use header::Layout;
 pub use layout::{Coding, MAX_PATH_LEN, PAGE};
-pub use read::{Blob, Layout, NotModified, Route, Variant, Variants, Verify};
+pub use read::{Blob, NotModified, Route, Variant, Variants, Verify};
+pub use read_error::{
+    FormatError, FormatErrorKind, HeadProblem, RouteProblem, RunProblem, Section, VariantProblem,
+};
 pub use rules::reason_phrase;
 pub use write::{blob_to_vec, write_blob, BlobSpec, ResponseSpec, RouteSpec, WriteStats};
+pub use write_error::{InvalidKind, SpecPart, WriteError};

@@ -3,11 +3,12 @@
 //! how they become bytes (status line, `Content-Length`, order, CRLFs) and
 //! where every block lands in the file.
 
-use crate::error::{InvalidKind, SpecPart, WriteError};
+use crate::head::{content_length_line, valid_etag};
 use crate::layout::{self, hdr, route, variant, Coding};
-use crate::read::{content_length_line, valid_etag};
+use crate::place::place;
 use crate::rules::{self, check_route_path, is_route_status, is_tchar};
-use std::collections::{BTreeMap, HashMap};
+use crate::write_error::{InvalidKind, SpecPart, WriteError};
+use std::collections::HashMap;
 use std::io::{self, Seek, SeekFrom, Write};
 use std::sync::Arc;
 
@@ -197,57 +198,6 @@ struct Placed {
     nm: Option<usize>,
 }
 
-/// Lays out the data section: units of a page or more start on a page
-/// boundary; smaller ones go, largest first, into the free space that best
-/// fits them (the tails of large units or a fresh page), so they never
-/// straddle a page boundary. Returns each unit's offset and the total length.
-fn place(units: &[Unit]) -> (Vec<u64>, u64) {
-    let mut offs = vec![0u64; units.len()];
-    let mut cursor = 0u64;
-    let mut end = 0u64;
-    // (free bytes, start) -> (); best fit = the first key with enough room.
-    let mut bins: BTreeMap<(u64, u64), ()> = BTreeMap::new();
-    let mut small = Vec::new();
-    for (i, u) in units.iter().enumerate() {
-        let len = u.len();
-        if len < layout::PAGE {
-            small.push(i);
-            continue;
-        }
-        offs[i] = cursor;
-        end = cursor + len;
-        cursor = layout::align_up(end, layout::PAGE);
-        if cursor > end {
-            bins.insert((cursor - end, end), ());
-        }
-    }
-    small.sort_by_key(|&i| (std::cmp::Reverse(units[i].len()), i));
-    for i in small {
-        let len = units[i].len();
-        let fit = bins.range((len, 0)..).next().map(|(&k, _)| k);
-        let start = match fit {
-            Some((free, start)) => {
-                bins.remove(&(free, start));
-                if free > len {
-                    bins.insert((free - len, start + len), ());
-                }
-                start
-            }
-            None => {
-                let start = cursor;
-                cursor += layout::PAGE;
-                if layout::PAGE > len {
-                    bins.insert((layout::PAGE - len, start + len), ());
-                }
-                start
-            }
-        };
-        offs[i] = start;
-        end = end.max(start + len);
-    }
-    (offs, end)
-}
-
 /// Hashes everything written from file offset `DIGEST_START` on.
 struct Hashing<W> {
     inner: W,
@@ -409,7 +359,8 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
         });
         placed.push(Placed { head, body, nm });
     }
-    let (unit_off, data_len) = place(&units);
+    let lens: Vec<u64> = units.iter().map(Unit::len).collect();
+    let (unit_off, data_len) = place(&lens);
 
     // Header.
     let routes_off = layout::HEADER_SIZE as u64;
