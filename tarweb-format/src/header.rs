@@ -6,17 +6,29 @@ use crate::read_error::{err, FormatError, FormatErrorKind, Section};
 
 /// The header's offsets, proven consistent with a file of `file_size` bytes.
 /// Plain data: keep it beside the bytes it was parsed from (e.g. an mmap)
-/// and rebuild a [`Blob`] view with [`Blob::with_layout`].
+/// and rebuild a [`Blob`](crate::Blob) view with
+/// [`Blob::with_layout`](crate::Blob::with_layout).
+///
+/// The fields are the header's (`format-spec.md` §2); offsets are absolute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Layout {
+    /// The file's length in bytes.
     pub file_size: u64,
+    /// The blake3 digest of the file after the digest field, as stored.
     pub digest: [u8; 32],
+    /// Number of routes.
     pub route_count: u32,
+    /// Number of variants (of every route and of the 404).
     pub variant_count: u32,
+    /// Offset of the route table (always 128).
     pub routes_off: u64,
+    /// Offset of the variant table.
     pub variants_off: u64,
+    /// Offset of the strings section.
     pub strings_off: u64,
+    /// Length of the strings section.
     pub strings_len: u64,
+    /// Offset of the data section (a multiple of 4096).
     pub data_off: u64,
     pub(crate) not_found_first: u32,
     pub(crate) not_found_count: u16,

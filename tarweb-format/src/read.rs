@@ -9,15 +9,21 @@ use crate::read_error::{
     err, FormatError, FormatErrorKind, RouteProblem, RunProblem, VariantProblem,
 };
 use crate::rules::{check_route_path, is_route_status};
+use crate::view::{Route, Variants};
+use std::fmt;
 
-/// A validated blob: a view over its bytes.
+/// A validated blob: a view over its bytes, made by [`Blob::parse`].
+///
+/// Every accessor slices within bounds the parse has proven, allocates
+/// nothing and borrows from the bytes: `Blob`, [`Route`], [`Variants`] and
+/// [`Variant`](crate::Variant) are small `Copy` handles.
 #[derive(Clone, Copy)]
 pub struct Blob<'a> {
-    bytes: &'a [u8],
+    pub(crate) bytes: &'a [u8],
     layout: Layout,
 }
 
-/// What `parse` checks beyond structure.
+/// What [`Blob::parse_with`] checks beyond structure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verify {
     /// Structure, bounds and the blake3 digest of the whole file.
@@ -27,11 +33,16 @@ pub enum Verify {
 }
 
 impl<'a> Blob<'a> {
-    /// Validates everything, digest included.
+    /// Validates everything `format-spec.md` §8 lists, the digest included,
+    /// and returns a view over `bytes`; the [`FormatError`] says which rule
+    /// the file breaks and at which offset.
     pub fn parse(bytes: &'a [u8]) -> Result<Blob<'a>, FormatError> {
         Self::parse_with(bytes, Verify::Full)
     }
 
+    /// [`Blob::parse`], with the digest check optional: skipping it saves
+    /// hashing the whole file when the bytes are already trusted (e.g.
+    /// checked when copied), and lets a fuzzer reach the structure checks.
     pub fn parse_with(bytes: &'a [u8], verify: Verify) -> Result<Blob<'a>, FormatError> {
         let layout = parse_header(bytes)?;
         if verify == Verify::Full {
@@ -66,14 +77,19 @@ impl<'a> Blob<'a> {
         (bytes.len() as u64 == layout.file_size).then_some(Blob { bytes, layout })
     }
 
+    /// The header's offsets and counts, to rebuild this view later with
+    /// [`Blob::with_layout`].
     pub fn layout(&self) -> Layout {
         self.layout
     }
 
+    /// The whole file.
     pub fn bytes(&self) -> &'a [u8] {
         self.bytes
     }
 
+    /// The blake3 digest stored in the header (verified by
+    /// [`Verify::Full`]): it names the blob.
     pub fn digest(&self) -> [u8; 32] {
         self.layout.digest
     }
@@ -83,20 +99,24 @@ impl<'a> Blob<'a> {
         hex(&self.layout.digest)
     }
 
+    /// Number of routes.
     pub fn route_count(&self) -> usize {
         self.layout.route_count as usize
     }
 
+    /// Route `i` in table order (sorted by path), `None` past the end.
     pub fn route(&self, i: usize) -> Option<Route<'a>> {
         (i < self.route_count()).then_some(Route { blob: *self, i })
     }
 
+    /// Every route, sorted by path.
     pub fn routes(&self) -> impl Iterator<Item = Route<'a>> + 'a {
         let blob = *self;
         (0..blob.route_count()).map(move |i| Route { blob, i })
     }
 
-    /// Binary search for an exact, decoded path (e.g. `b"/docs/"`).
+    /// The route of an exact, decoded path (e.g. `b"/docs/"`), by binary
+    /// search: no normalisation, `b"/docs"` is another route.
     pub fn lookup(&self, path: &[u8]) -> Option<Route<'a>> {
         let (mut lo, mut hi) = (0usize, self.route_count());
         while lo < hi {
@@ -132,17 +152,17 @@ impl<'a> Blob<'a> {
         }
     }
 
-    fn route_entry(&self, i: usize) -> &'a [u8] {
+    pub(crate) fn route_entry(&self, i: usize) -> &'a [u8] {
         let at = self.layout.routes_off as usize + i * layout::ROUTE_ENTRY_SIZE;
         &self.bytes[at..at + layout::ROUTE_ENTRY_SIZE]
     }
 
-    fn variant_entry(&self, i: usize) -> &'a [u8] {
+    pub(crate) fn variant_entry(&self, i: usize) -> &'a [u8] {
         let at = self.layout.variants_off as usize + i * layout::VARIANT_ENTRY_SIZE;
         &self.bytes[at..at + layout::VARIANT_ENTRY_SIZE]
     }
 
-    fn string(&self, off: u32, len: usize) -> &'a [u8] {
+    pub(crate) fn string(&self, off: u32, len: usize) -> &'a [u8] {
         let at = self.layout.strings_off as usize + off as usize;
         &self.bytes[at..at + len]
     }
@@ -339,174 +359,15 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// One route: a path and its variants.
-#[derive(Clone, Copy)]
-pub struct Route<'a> {
-    blob: Blob<'a>,
-    i: usize,
-}
+// Debug shows what a handle points at, not the bytes behind it.
 
-impl<'a> Route<'a> {
-    pub fn index(&self) -> usize {
-        self.i
-    }
-    fn e(&self) -> &'a [u8] {
-        self.blob.route_entry(self.i)
-    }
-    /// The decoded URL path, e.g. `b"/docs/"`.
-    pub fn path(&self) -> &'a [u8] {
-        let e = self.e();
-        self.blob.string(
-            u32_at(e, route::PATH_OFF),
-            usize::from(u16_at(e, route::PATH_LEN)),
-        )
-    }
-    /// 200 for a resource, 301/302/303/307/308 for a redirect.
-    pub fn status(&self) -> u16 {
-        u16_at(self.e(), route::STATUS)
-    }
-    /// Seconds since the Unix epoch (the `Last-Modified` of a 200 route).
-    pub fn last_modified(&self) -> i64 {
-        u64_at(self.e(), route::LAST_MODIFIED) as i64
-    }
-    /// Sorted by body length: the first acceptable one is the smallest.
-    pub fn variants(&self) -> Variants<'a> {
-        let e = self.e();
-        Variants {
-            blob: self.blob,
-            first: u32_at(e, route::FIRST_VARIANT) as usize,
-            count: usize::from(u16_at(e, route::VARIANT_COUNT)),
-        }
-    }
-}
-
-/// A run of variants (one route's, or the 404's).
-#[derive(Clone, Copy)]
-pub struct Variants<'a> {
-    blob: Blob<'a>,
-    first: usize,
-    count: usize,
-}
-
-impl<'a> Variants<'a> {
-    pub fn len(&self) -> usize {
-        self.count
-    }
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-    /// Index of the first variant in the blob's variant table.
-    pub fn first_index(&self) -> usize {
-        self.first
-    }
-    pub fn get(&self, i: usize) -> Option<Variant<'a>> {
-        (i < self.count).then(|| Variant {
-            blob: self.blob,
-            i: self.first + i,
-        })
-    }
-    pub fn iter(&self) -> impl Iterator<Item = Variant<'a>> + 'a {
-        let (blob, first) = (self.blob, self.first);
-        (first..first + self.count).map(move |i| Variant { blob, i })
-    }
-    pub fn identity(&self) -> Variant<'a> {
-        self.iter()
-            .find(|v| v.coding() == Coding::Identity)
-            .expect("validated: every run has an identity variant")
-    }
-}
-
-/// One stored response: head (status line, `Content-Length` line, other
-/// headers, empty line) and body, plus its optional 304 block.
-#[derive(Clone, Copy)]
-pub struct Variant<'a> {
-    blob: Blob<'a>,
-    i: usize,
-}
-
-impl<'a> Variant<'a> {
-    pub fn index(&self) -> usize {
-        self.i
-    }
-    fn e(&self) -> &'a [u8] {
-        self.blob.variant_entry(self.i)
-    }
-    pub fn coding(&self) -> Coding {
-        Coding::from_u8(self.e()[variant::CODING]).expect("validated coding")
-    }
-    pub fn head_off(&self) -> u64 {
-        u64_at(self.e(), variant::HEAD_OFF)
-    }
-    /// The whole head, status line to empty line.
-    pub fn head(&self) -> &'a [u8] {
-        let off = self.head_off() as usize;
-        &self.blob.bytes[off..off + u32_at(self.e(), variant::HEAD_LEN) as usize]
-    }
-    /// `HTTP/1.1 200 OK\r\n`: dynamic lines go right after it.
-    pub fn status_line(&self) -> &'a [u8] {
-        &self.head()[..usize::from(u16_at(self.e(), variant::STATUS_LEN))]
-    }
-    /// `Content-Length: N\r\n` (a 206 replaces it).
-    pub fn length_line(&self) -> &'a [u8] {
-        let s = usize::from(u16_at(self.e(), variant::STATUS_LEN));
-        &self.head()[s..s + usize::from(u16_at(self.e(), variant::LENGTH_LEN))]
-    }
-    /// Everything after the `Content-Length` line, through the empty line.
-    pub fn fields(&self) -> &'a [u8] {
-        let e = self.e();
-        let s = usize::from(u16_at(e, variant::STATUS_LEN))
-            + usize::from(u16_at(e, variant::LENGTH_LEN));
-        &self.head()[s..]
-    }
-    pub fn body_off(&self) -> u64 {
-        u64_at(self.e(), variant::BODY_OFF)
-    }
-    pub fn body_len(&self) -> u64 {
-        u64_at(self.e(), variant::BODY_LEN)
-    }
-    pub fn body(&self) -> &'a [u8] {
-        let off = self.body_off() as usize;
-        &self.blob.bytes[off..off + self.body_len() as usize]
-    }
-    /// True when the body follows the head directly in the file, so one
-    /// `sendfile` from `head_off() + status_line().len()` sends the rest.
-    pub fn contiguous(&self) -> bool {
-        self.head_off() + self.head().len() as u64 == self.body_off()
-    }
-    /// The strong entity-tag, quotes included, e.g. `"3f0c…"`.
-    pub fn etag(&self) -> Option<&'a [u8]> {
-        let e = self.e();
-        let len = usize::from(u16_at(e, variant::ETAG_LEN));
-        (len > 0).then(|| self.blob.string(u32_at(e, variant::ETAG_OFF), len))
-    }
-    /// The precomputed `304 Not Modified` head, when the route has one.
-    pub fn not_modified(&self) -> Option<NotModified<'a>> {
-        let e = self.e();
-        let len = u32_at(e, variant::NM_LEN) as usize;
-        (len > 0).then(|| {
-            let off = u64_at(e, variant::NM_OFF);
-            NotModified {
-                off,
-                head: &self.blob.bytes[off as usize..off as usize + len],
-                status_len: usize::from(u16_at(e, variant::NM_STATUS_LEN)),
-            }
-        })
-    }
-}
-
-/// A 304 head: a status line, then header lines and the empty line.
-#[derive(Clone, Copy)]
-pub struct NotModified<'a> {
-    pub off: u64,
-    pub head: &'a [u8],
-    pub status_len: usize,
-}
-
-impl<'a> NotModified<'a> {
-    pub fn status_line(&self) -> &'a [u8] {
-        &self.head[..self.status_len]
-    }
-    pub fn fields(&self) -> &'a [u8] {
-        &self.head[self.status_len..]
+impl fmt::Debug for Blob<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Blob")
+            .field("file_size", &self.layout.file_size)
+            .field("routes", &self.layout.route_count)
+            .field("variants", &self.layout.variant_count)
+            .field("digest", &self.digest_hex())
+            .finish()
     }
 }

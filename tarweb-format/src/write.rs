@@ -12,13 +12,19 @@ use std::collections::HashMap;
 use std::io::{self, Seek, SeekFrom, Write};
 use std::sync::Arc;
 
-/// One stored response (a variant of a route, or of the 404).
+/// One stored response (a variant of a route, or of the 404): the writer
+/// adds the status line (the route's status) and the `Content-Length` line,
+/// then these headers, then the empty line, then the body.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ResponseSpec {
+    /// The coding `body` is in; a run has each coding at most once and
+    /// always `identity`. The caller adds the `Content-Encoding` header.
     pub coding: Coding,
     /// Header fields after `Content-Length`, in this order. Must not contain
     /// `Content-Length` (the writer adds it from the body).
+    /// Names must be tokens, values free of control bytes (HTAB allowed).
     pub headers: Vec<(String, String)>,
+    /// The body, in `coding`. Identical bodies are stored once.
     pub body: Arc<[u8]>,
     /// Strong entity-tag with quotes; required on 200 routes, where `headers`
     /// must carry the same value as `ETag`.
@@ -27,6 +33,7 @@ pub struct ResponseSpec {
     pub not_modified: Option<Vec<(String, String)>>,
 }
 
+/// A route: a path and the responses it answers with.
 #[derive(Debug, Clone)]
 pub struct RouteSpec {
     /// Decoded URL path, e.g. `/docs/` (see [`check_route_path`]).
@@ -35,21 +42,31 @@ pub struct RouteSpec {
     pub status: u16,
     /// Seconds since the Unix epoch (`Last-Modified`); 0 for redirects.
     pub last_modified: i64,
+    /// One response per coding, 1 to 4, one of them `identity`; in any
+    /// order (the writer sorts them by body length).
     pub variants: Vec<ResponseSpec>,
 }
 
+/// Everything a blob holds: what [`write_blob`] turns into bytes.
 #[derive(Debug, Clone, Default)]
 pub struct BlobSpec {
+    /// The routes, in any order (the writer sorts them by path; two with
+    /// the same path are an error).
     pub routes: Vec<RouteSpec>,
     /// Variants of the site's 404 response (status 404); empty for none.
     pub not_found: Vec<ResponseSpec>,
 }
 
+/// What [`write_blob`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriteStats {
+    /// Length of the blob in bytes.
     pub file_size: u64,
+    /// The blake3 digest in its header (what `Tarweb-Root` reports).
     pub digest: [u8; 32],
+    /// Number of routes.
     pub routes: usize,
+    /// Number of variant entries (identical runs are stored once).
     pub variants: usize,
     /// Distinct bytes stored in the data section (heads, bodies, 304 heads).
     pub data_bytes: u64,
@@ -228,7 +245,13 @@ impl<W: Write> Hashing<W> {
 }
 
 /// Writes the blob for `spec` to `out` (positioned at 0) and returns stats.
-/// Deterministic: the same spec gives the same bytes.
+/// Deterministic: the same spec gives the same bytes, whatever the order of
+/// its routes.
+///
+/// The spec is checked whole before the first byte is written: a
+/// [`WriteError::Invalid`] names the route (or the 404) and the rule.
+/// `out` is written once front to back; then the writer seeks back to put
+/// the digest in the header and leaves `out` at the end of the blob.
 pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats, WriteError> {
     // Routes, sorted and checked.
     let mut routes: Vec<&RouteSpec> = spec.routes.iter().collect();
@@ -459,7 +482,7 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
     })
 }
 
-/// Convenience for tests and tools: the blob as a vector.
+/// [`write_blob`] into memory: the blob as a vector, with its stats.
 pub fn blob_to_vec(spec: &BlobSpec) -> Result<(Vec<u8>, WriteStats), WriteError> {
     let mut c = io::Cursor::new(Vec::new());
     let stats = write_blob(spec, &mut c)?;

@@ -358,7 +358,7 @@ fn writer_refuses_bad_specs() {
 #[test]
 fn reader_names_the_problem() {
     let (bytes, stats) = blob_to_vec(&sample()).unwrap();
-    let e = |b: &[u8]| Blob::parse(b).err().expect("must fail");
+    let e = |b: &[u8]| Blob::parse(b).expect_err("must fail");
     let kind = |b: &[u8]| e(b).kind;
 
     assert_eq!(
