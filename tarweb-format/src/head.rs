@@ -37,11 +37,12 @@ pub(crate) fn check_head(
         }
         rest = &rest[length_len..];
     }
-    if rest.len() < 2 {
-        return Err(HeadProblem::NoEmptyLineAfterLength);
-    }
     // Each remaining line: `name: value` CRLF, then the final empty line.
-    let lines = &rest[..rest.len() - 2];
+    // (`head` ends with an empty line and neither line above contains one,
+    // so the strip never fails; it is there so no slice can underflow.)
+    let Some(lines) = rest.strip_suffix(b"\r\n") else {
+        return Err(HeadProblem::NoEmptyLine);
+    };
     for line in lines.split_inclusive(|&c| c == b'\n') {
         let Some(text) = line.strip_suffix(b"\r\n") else {
             return Err(HeadProblem::LineNotCrlf);
@@ -102,4 +103,180 @@ pub(crate) fn valid_etag(t: &[u8]) -> bool {
         && t[1..t.len() - 1]
             .iter()
             .all(|&c| c == 0x21 || (0x23..=0x7e).contains(&c) || c >= 0x80)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_length_lines() {
+        let mut buf = [0u8; 40];
+        for n in [0u64, 1, 9, 10, 13, 4096, 1_000_000, u64::MAX] {
+            let want = format!("Content-Length: {n}\r\n");
+            assert_eq!(content_length_line(n, &mut buf), want.as_bytes());
+        }
+        // The longest fits the buffer.
+        assert_eq!(content_length_line(u64::MAX, &mut buf).len(), 16 + 20 + 2);
+    }
+
+    #[test]
+    fn status_codes() {
+        assert_eq!(status_code(b"HTTP/1.1 200 OK\r\n"), Some(200));
+        assert_eq!(
+            status_code(b"HTTP/1.1 304 Not Modified\r\nETag: x\r\n"),
+            Some(304)
+        );
+        // Any reason phrase, even none, after the space.
+        assert_eq!(status_code(b"HTTP/1.1 599 \r\n"), Some(599));
+        assert_eq!(status_code(b"HTTP/1.1 000 x"), Some(0));
+        for bad in [
+            &b""[..],
+            b"HTTP/1.1 200",
+            b"HTTP/1.1 200\r\n",
+            b"HTTP/1.0 200 OK\r\n",
+            b"http/1.1 200 OK\r\n",
+            b"HTTP/1.1  200 OK\r\n",
+            b"HTTP/1.1 20 OK\r\n",
+            b"HTTP/1.1 2000 OK\r\n",
+            b"HTTP/1.1 2x0 OK\r\n",
+            b"HTTP/1.1 +20 OK\r\n",
+        ] {
+            assert_eq!(status_code(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn strong_etags() {
+        for ok in [&b"\"\""[..], b"\"a\"", b"\"3f0c-x!#~\"", b"\"\x80\xff\""] {
+            assert!(valid_etag(ok), "{ok:?}");
+        }
+        for bad in [
+            &b""[..],
+            b"\"",
+            b"a",
+            b"\"a",
+            b"a\"",
+            b"W/\"a\"",
+            b"\"a\"b\"",
+            b"\"a b\"",
+            b"\"a\tb\"",
+            b"\"a\x7fb\"",
+            b"\"a\x00\"",
+        ] {
+            assert!(!valid_etag(bad), "{bad:?}");
+        }
+    }
+
+    const HEAD: &[u8] =
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\nETag: \"x\"\r\n\r\n";
+    const STATUS_LEN: usize = 17;
+    const LENGTH_LEN: usize = 19;
+
+    #[test]
+    fn good_heads_pass() {
+        assert_eq!(check_head(HEAD, STATUS_LEN, Some((LENGTH_LEN, 5))), Ok(()));
+        let nm = b"HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\nVary: a,\tb\r\n\r\n";
+        assert_eq!(check_head(nm, 27, None), Ok(()));
+        // Headers are optional; so is a value.
+        assert_eq!(
+            check_head(
+                b"HTTP/1.1 301 Moved Permanently\r\nContent-Length: 0\r\n\r\n",
+                32,
+                Some((19, 0))
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check_head(b"HTTP/1.1 304 Not Modified\r\nX:\r\n\r\n", 27, None),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn bad_heads_name_the_problem() {
+        use HeadProblem::*;
+        let len = Some((LENGTH_LEN, 5));
+        let with = |from: &str, to: &str| {
+            String::from_utf8(HEAD.to_vec())
+                .unwrap()
+                .replacen(from, to, 1)
+                .into_bytes()
+        };
+        assert_eq!(
+            check_head(&HEAD[..HEAD.len() - 2], STATUS_LEN, len),
+            Err(NoEmptyLine)
+        );
+        assert_eq!(
+            check_head(HEAD, HEAD.len() + 1, len),
+            Err(StatusLenPastEnd {
+                status_len: HEAD.len() + 1
+            })
+        );
+        assert_eq!(
+            check_head(&with("HTTP/1.1", "HTTP/1.0"), STATUS_LEN, len),
+            Err(BadStatusLine)
+        );
+        assert_eq!(check_head(HEAD, STATUS_LEN - 1, len), Err(BadStatusLine));
+        assert_eq!(check_head(HEAD, 0, len), Err(BadStatusLine));
+        assert_eq!(
+            check_head(HEAD, STATUS_LEN + LENGTH_LEN, len),
+            Err(StatusLenNotAtCrlf)
+        );
+        assert_eq!(
+            check_head(HEAD, STATUS_LEN, Some((HEAD.len(), 5))),
+            Err(LengthLinePastEnd)
+        );
+        assert_eq!(
+            check_head(HEAD, STATUS_LEN, Some((LENGTH_LEN, 6))),
+            Err(LengthLine { body_len: 6 })
+        );
+        assert_eq!(
+            check_head(
+                &with("Length: 5", "Length: 05"),
+                STATUS_LEN,
+                Some((LENGTH_LEN + 1, 5))
+            ),
+            Err(LengthLine { body_len: 5 })
+        );
+        // A length line that swallows the empty line: then it is wrong.
+        let short = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(
+            check_head(short, 17, Some((21, 0))),
+            Err(LengthLine { body_len: 0 })
+        );
+        assert_eq!(
+            check_head(&with("plain\r\n", "plain\n"), STATUS_LEN, len),
+            Err(LineNotCrlf)
+        );
+        assert_eq!(
+            check_head(&with("Content-Type:", "Content-Type"), STATUS_LEN, len),
+            Err(NoColon)
+        );
+        assert_eq!(
+            check_head(&with("Content-Type", "Content Type"), STATUS_LEN, len),
+            Err(NameNotToken)
+        );
+        assert_eq!(
+            check_head(&with("Content-Type", ""), STATUS_LEN, len),
+            Err(NameNotToken)
+        );
+        assert_eq!(
+            check_head(&with("text/plain", "text\rplain"), STATUS_LEN, len),
+            Err(ValueControl)
+        );
+        assert_eq!(
+            check_head(&with("text/plain", "text\x00plain"), STATUS_LEN, len),
+            Err(ValueControl)
+        );
+        assert_eq!(
+            check_head(&with("text/plain", "text\x7fplain"), STATUS_LEN, len),
+            Err(ValueControl)
+        );
+        // A second empty line inside the head is a line without a colon.
+        assert_eq!(
+            check_head(&with("ETag", "\r\nETag"), STATUS_LEN, len),
+            Err(NoColon)
+        );
+    }
 }

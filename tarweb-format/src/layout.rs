@@ -186,3 +186,172 @@ pub(crate) fn u32_at(b: &[u8], at: usize) -> u32 {
 pub(crate) fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (name in `format-spec.md`, offset, width): every field of a
+    /// structure, reserved bytes included.
+    type Fields = &'static [(&'static str, usize, usize)];
+
+    const HEADER: Fields = &[
+        ("magic", hdr::MAGIC, 8),
+        ("version", hdr::VERSION, 4),
+        ("header_size", hdr::HEADER_SIZE, 4),
+        ("digest", hdr::DIGEST, 32),
+        ("file_size", hdr::FILE_SIZE, 8),
+        ("route_count", hdr::ROUTE_COUNT, 4),
+        ("variant_count", hdr::VARIANT_COUNT, 4),
+        ("routes_off", hdr::ROUTES_OFF, 8),
+        ("variants_off", hdr::VARIANTS_OFF, 8),
+        ("strings_off", hdr::STRINGS_OFF, 8),
+        ("strings_len", hdr::STRINGS_LEN, 8),
+        ("data_off", hdr::DATA_OFF, 8),
+        ("not_found_first", hdr::NOT_FOUND_FIRST, 4),
+        ("not_found_count", hdr::NOT_FOUND_COUNT, 2),
+        ("reserved", hdr::RESERVED, 18),
+    ];
+
+    const ROUTE: Fields = &[
+        ("path_off", route::PATH_OFF, 4),
+        ("path_len", route::PATH_LEN, 2),
+        ("status", route::STATUS, 2),
+        ("first_variant", route::FIRST_VARIANT, 4),
+        ("variant_count", route::VARIANT_COUNT, 2),
+        ("flags", route::FLAGS, 2),
+        ("last_modified", route::LAST_MODIFIED, 8),
+        ("reserved", route::RESERVED, 8),
+    ];
+
+    const VARIANT: Fields = &[
+        ("coding", variant::CODING, 1),
+        ("flags", variant::FLAGS, 1),
+        ("status_len", variant::STATUS_LEN, 2),
+        ("length_len", variant::LENGTH_LEN, 2),
+        ("reserved", variant::RESERVED_A, 2),
+        ("head_off", variant::HEAD_OFF, 8),
+        ("head_len", variant::HEAD_LEN, 4),
+        ("nm_len", variant::NM_LEN, 4),
+        ("nm_off", variant::NM_OFF, 8),
+        ("body_off", variant::BODY_OFF, 8),
+        ("body_len", variant::BODY_LEN, 8),
+        ("etag_off", variant::ETAG_OFF, 4),
+        ("etag_len", variant::ETAG_LEN, 2),
+        ("nm_status_len", variant::NM_STATUS_LEN, 2),
+        ("reserved", variant::RESERVED_B, 8),
+    ];
+
+    /// The fields, in offset order, tile `[0, size)`: each fits, none
+    /// overlaps the next, no byte is left out.
+    fn assert_tiles(what: &str, fields: Fields, size: usize) {
+        let mut sorted = fields.to_vec();
+        sorted.sort_by_key(|&(_, off, _)| off);
+        let mut at = 0;
+        for (name, off, width) in sorted {
+            assert!(width > 0, "{what}.{name}");
+            assert!(off + width <= size, "{what}.{name} ends past {size}");
+            assert_eq!(off, at, "{what}.{name}: gap or overlap before it");
+            // Integers are naturally aligned (the 18 reserved bytes are not
+            // one integer).
+            if name != "reserved" && width <= 8 {
+                assert_eq!(off % width, 0, "{what}.{name} is not aligned");
+            }
+            at = off + width;
+        }
+        assert_eq!(at, size, "{what}: fields do not reach the end");
+    }
+
+    #[test]
+    fn fields_tile_their_structures() {
+        assert_tiles("header", HEADER, HEADER_SIZE);
+        assert_tiles("route", ROUTE, ROUTE_ENTRY_SIZE);
+        assert_tiles("variant", VARIANT, VARIANT_ENTRY_SIZE);
+        assert_eq!(HEADER_SIZE, 128);
+        assert_eq!(MAGIC.len(), 8);
+        // The digest covers everything after itself.
+        assert_eq!(DIGEST_START, hdr::DIGEST + 32);
+        assert_eq!(DIGEST_START, hdr::FILE_SIZE);
+        // Entries keep 8-byte fields aligned in a table that starts at 128.
+        assert_eq!(HEADER_SIZE % 8, 0);
+        assert_eq!(ROUTE_ENTRY_SIZE % 8, 0);
+        assert_eq!(VARIANT_ENTRY_SIZE % 8, 0);
+        // Field widths hold their limits.
+        assert!(MAX_PATH_LEN <= usize::from(u16::MAX));
+        assert!(MAX_VARIANTS_PER_ROUTE <= usize::from(u16::MAX));
+        assert_eq!(MAX_VARIANTS_PER_ROUTE, Coding::ALL.len());
+    }
+
+    /// `format-spec.md`'s tables say the same offsets, widths and names.
+    #[test]
+    fn spec_tables_match() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../format-spec.md");
+        let spec = std::fs::read_to_string(path).expect("format-spec.md beside the crate");
+        for (heading, fields) in [
+            ("## 2. Header", HEADER),
+            ("## 3. Route table", ROUTE),
+            ("## 4. Variant table", VARIANT),
+        ] {
+            let section = spec.split(heading).nth(1).expect(heading);
+            let rows: Vec<(String, usize, usize)> = section
+                .lines()
+                .skip_while(|l| !l.starts_with("| offset"))
+                .skip(2)
+                .take_while(|l| l.starts_with('|'))
+                .map(|l| {
+                    let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+                    let num = |c: &str| c.parse::<usize>().expect(l);
+                    (
+                        cells[3].trim_matches('`').to_string(),
+                        num(cells[1]),
+                        num(cells[2]),
+                    )
+                })
+                .collect();
+            let want: Vec<(String, usize, usize)> = fields
+                .iter()
+                .map(|&(n, o, w)| (n.to_string(), o, w))
+                .collect();
+            assert_eq!(rows, want, "{heading}");
+        }
+    }
+
+    #[test]
+    fn coding_bytes_round_trip() {
+        for (i, c) in Coding::ALL.iter().enumerate() {
+            assert_eq!(*c as usize, i);
+            assert_eq!(Coding::from_u8(*c as u8), Some(*c));
+        }
+        for b in Coding::ALL.len() as u8..=u8::MAX {
+            assert_eq!(Coding::from_u8(b), None, "{b}");
+        }
+        let tokens: Vec<&str> = Coding::ALL.iter().map(|c| c.token()).collect();
+        assert_eq!(tokens, ["identity", "gzip", "br", "zstd"]);
+        // Ties between equal bodies go by this order.
+        assert!(Coding::Identity < Coding::Gzip && Coding::Br < Coding::Zstd);
+    }
+
+    #[test]
+    fn align_up_rounds_to_the_next_multiple() {
+        for (x, want) in [
+            (0, 0),
+            (1, PAGE),
+            (PAGE - 1, PAGE),
+            (PAGE, PAGE),
+            (PAGE + 1, 2 * PAGE),
+            (10 * PAGE + 7, 11 * PAGE),
+        ] {
+            assert_eq!(align_up(x, PAGE), want, "{x}");
+        }
+        assert_eq!(align_up(13, 8), 16);
+        assert_eq!(align_up(u64::MAX - PAGE + 1, PAGE), u64::MAX - PAGE + 1);
+    }
+
+    #[test]
+    fn integers_are_little_endian() {
+        let b = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+        assert_eq!(u16_at(&b, 1), 0x0302);
+        assert_eq!(u32_at(&b, 0), 0x0403_0201);
+        assert_eq!(u64_at(&b, 1), 0x0908_0706_0504_0302);
+    }
+}

@@ -198,8 +198,6 @@ pub enum HeadProblem {
         /// The body length the line must state.
         body_len: u64,
     },
-    /// Nothing (not even the empty line) follows the `Content-Length` line.
-    NoEmptyLineAfterLength,
     /// A header line does not end with CRLF.
     LineNotCrlf,
     /// A header line has no colon.
@@ -396,7 +394,6 @@ impl fmt::Display for HeadProblem {
                 f,
                 "Content-Length line is not `Content-Length: {body_len}` right after the status line"
             ),
-            NoEmptyLineAfterLength => f.write_str("no empty line after the Content-Length line"),
             LineNotCrlf => f.write_str("a header line does not end with CRLF"),
             NoColon => f.write_str("a header line has no colon"),
             NameNotToken => f.write_str("a header name is not a token"),
