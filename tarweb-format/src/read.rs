@@ -2,67 +2,28 @@
 //! once, so the accessors afterwards only slice within bounds already proven.
 //! It allocates nothing on success and never panics on arbitrary bytes.
 
-use crate::layout::{self, hdr, route, variant, Coding};
+use crate::head::{check_head, status_code, valid_etag};
+use crate::header::{parse_header, Layout};
+use crate::layout::{self, hdr, route, u16_at, u32_at, u64_at, variant, Coding};
+use crate::read_error::{
+    err, FormatError, FormatErrorKind, RouteProblem, RunProblem, VariantProblem,
+};
+use crate::rules::{check_route_path, is_route_status};
+use crate::view::{Route, Variants};
 use std::fmt;
 
-/// Why a blob was refused: what, and at which file offset.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FormatError {
-    pub offset: u64,
-    pub what: String,
-}
-
-impl fmt::Display for FormatError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid blob at offset {}: {}", self.offset, self.what)
-    }
-}
-
-impl std::error::Error for FormatError {}
-
-fn err<T>(offset: u64, what: impl Into<String>) -> Result<T, FormatError> {
-    Err(FormatError {
-        offset,
-        what: what.into(),
-    })
-}
-
-fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
-}
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
-}
-
-/// The header's offsets, proven consistent with a file of `file_size` bytes.
-/// Plain data: keep it beside the bytes it was parsed from (e.g. an mmap)
-/// and rebuild a [`Blob`] view with [`Blob::with_layout`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Layout {
-    pub file_size: u64,
-    pub digest: [u8; 32],
-    pub route_count: u32,
-    pub variant_count: u32,
-    pub routes_off: u64,
-    pub variants_off: u64,
-    pub strings_off: u64,
-    pub strings_len: u64,
-    pub data_off: u64,
-    not_found_first: u32,
-    not_found_count: u16,
-}
-
-/// A validated blob: a view over its bytes.
+/// A validated blob: a view over its bytes, made by [`Blob::parse`].
+///
+/// Every accessor slices within bounds the parse has proven, allocates
+/// nothing and borrows from the bytes: `Blob`, [`Route`], [`Variants`] and
+/// [`Variant`](crate::Variant) are small `Copy` handles.
 #[derive(Clone, Copy)]
 pub struct Blob<'a> {
-    bytes: &'a [u8],
+    pub(crate) bytes: &'a [u8],
     layout: Layout,
 }
 
-/// What `parse` checks beyond structure.
+/// What [`Blob::parse_with`] checks beyond structure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verify {
     /// Structure, bounds and the blake3 digest of the whole file.
@@ -72,11 +33,16 @@ pub enum Verify {
 }
 
 impl<'a> Blob<'a> {
-    /// Validates everything, digest included.
+    /// Validates everything `format-spec.md` §8 lists, the digest included,
+    /// and returns a view over `bytes`; the [`FormatError`] says which rule
+    /// the file breaks and at which offset.
     pub fn parse(bytes: &'a [u8]) -> Result<Blob<'a>, FormatError> {
         Self::parse_with(bytes, Verify::Full)
     }
 
+    /// [`Blob::parse`], with the digest check optional: skipping it saves
+    /// hashing the whole file when the bytes are already trusted (e.g.
+    /// checked when copied), and lets a fuzzer reach the structure checks.
     pub fn parse_with(bytes: &'a [u8], verify: Verify) -> Result<Blob<'a>, FormatError> {
         let layout = parse_header(bytes)?;
         if verify == Verify::Full {
@@ -84,11 +50,10 @@ impl<'a> Blob<'a> {
             if digest.as_bytes() != &layout.digest {
                 return err(
                     hdr::DIGEST as u64,
-                    format!(
-                        "digest mismatch: header says {}, content hashes to {} (corrupt or truncated)",
-                        hex(&layout.digest),
-                        digest.to_hex()
-                    ),
+                    FormatErrorKind::DigestMismatch {
+                        stored: layout.digest,
+                        computed: *digest.as_bytes(),
+                    },
                 );
             }
         }
@@ -96,12 +61,11 @@ impl<'a> Blob<'a> {
         blob.check_variants()?;
         blob.check_routes()?;
         if layout.not_found_count > 0 {
-            blob.check_variant_range(
-                hdr::NOT_FOUND_FIRST as u64,
-                layout.not_found_first,
-                layout.not_found_count,
-                404,
-            )?;
+            blob.check_variant_range(layout.not_found_first, layout.not_found_count, 404)
+                .map_err(|p| FormatError {
+                    offset: hdr::NOT_FOUND_FIRST as u64,
+                    kind: FormatErrorKind::NotFoundRun(p),
+                })?;
         }
         Ok(blob)
     }
@@ -113,14 +77,19 @@ impl<'a> Blob<'a> {
         (bytes.len() as u64 == layout.file_size).then_some(Blob { bytes, layout })
     }
 
+    /// The header's offsets and counts, to rebuild this view later with
+    /// [`Blob::with_layout`].
     pub fn layout(&self) -> Layout {
         self.layout
     }
 
+    /// The whole file.
     pub fn bytes(&self) -> &'a [u8] {
         self.bytes
     }
 
+    /// The blake3 digest stored in the header (verified by
+    /// [`Verify::Full`]): it names the blob.
     pub fn digest(&self) -> [u8; 32] {
         self.layout.digest
     }
@@ -130,20 +99,24 @@ impl<'a> Blob<'a> {
         hex(&self.layout.digest)
     }
 
+    /// Number of routes.
     pub fn route_count(&self) -> usize {
         self.layout.route_count as usize
     }
 
+    /// Route `i` in table order (sorted by path), `None` past the end.
     pub fn route(&self, i: usize) -> Option<Route<'a>> {
         (i < self.route_count()).then_some(Route { blob: *self, i })
     }
 
+    /// Every route, sorted by path.
     pub fn routes(&self) -> impl Iterator<Item = Route<'a>> + 'a {
         let blob = *self;
         (0..blob.route_count()).map(move |i| Route { blob, i })
     }
 
-    /// Binary search for an exact, decoded path (e.g. `b"/docs/"`).
+    /// The route of an exact, decoded path (e.g. `b"/docs/"`), by binary
+    /// search: no normalisation, `b"/docs"` is another route.
     pub fn lookup(&self, path: &[u8]) -> Option<Route<'a>> {
         let (mut lo, mut hi) = (0usize, self.route_count());
         while lo < hi {
@@ -179,17 +152,17 @@ impl<'a> Blob<'a> {
         }
     }
 
-    fn route_entry(&self, i: usize) -> &'a [u8] {
+    pub(crate) fn route_entry(&self, i: usize) -> &'a [u8] {
         let at = self.layout.routes_off as usize + i * layout::ROUTE_ENTRY_SIZE;
         &self.bytes[at..at + layout::ROUTE_ENTRY_SIZE]
     }
 
-    fn variant_entry(&self, i: usize) -> &'a [u8] {
+    pub(crate) fn variant_entry(&self, i: usize) -> &'a [u8] {
         let at = self.layout.variants_off as usize + i * layout::VARIANT_ENTRY_SIZE;
         &self.bytes[at..at + layout::VARIANT_ENTRY_SIZE]
     }
 
-    fn string(&self, off: u32, len: usize) -> &'a [u8] {
+    pub(crate) fn string(&self, off: u32, len: usize) -> &'a [u8] {
         let at = self.layout.strings_off as usize + off as usize;
         &self.bytes[at..at + len]
     }
@@ -210,15 +183,15 @@ impl<'a> Blob<'a> {
         for i in 0..self.layout.variant_count as usize {
             let at = self.layout.variants_off + (i * layout::VARIANT_ENTRY_SIZE) as u64;
             let e = self.variant_entry(i);
-            let bad = |what: String| err(at, format!("variant {i}: {what}"));
+            let bad = |problem| err(at, FormatErrorKind::Variant { index: i, problem });
             if Coding::from_u8(e[variant::CODING]).is_none() {
-                return bad(format!("unknown coding {}", e[variant::CODING]));
+                return bad(VariantProblem::UnknownCoding(e[variant::CODING]));
             }
             if e[variant::FLAGS] != 0
                 || u16_at(e, variant::RESERVED_A) != 0
                 || u64_at(e, variant::RESERVED_B) != 0
             {
-                return bad("reserved bytes are not zero".into());
+                return bad(VariantProblem::Reserved);
             }
             let (head_off, head_len) = (
                 u64_at(e, variant::HEAD_OFF),
@@ -226,20 +199,22 @@ impl<'a> Blob<'a> {
             );
             let (body_off, body_len) = (u64_at(e, variant::BODY_OFF), u64_at(e, variant::BODY_LEN));
             if !self.in_data(head_off, head_len) {
-                return bad(format!(
-                    "head [{head_off}, +{head_len}) is outside the data section"
-                ));
+                return bad(VariantProblem::HeadOutside {
+                    off: head_off,
+                    len: head_len,
+                });
             }
             if !self.in_data(body_off, body_len) {
-                return bad(format!(
-                    "body [{body_off}, +{body_len}) is outside the data section"
-                ));
+                return bad(VariantProblem::BodyOutside {
+                    off: body_off,
+                    len: body_len,
+                });
             }
             let head = &self.bytes[head_off as usize..(head_off + head_len) as usize];
             let status_len = usize::from(u16_at(e, variant::STATUS_LEN));
             let length_len = usize::from(u16_at(e, variant::LENGTH_LEN));
-            if let Err(what) = check_head(head, status_len, Some((length_len, body_len))) {
-                return bad(format!("head: {what}"));
+            if let Err(p) = check_head(head, status_len, Some((length_len, body_len))) {
+                return bad(VariantProblem::Head(p));
             }
             let (nm_off, nm_len) = (
                 u64_at(e, variant::NM_OFF),
@@ -248,20 +223,21 @@ impl<'a> Blob<'a> {
             let nm_status_len = usize::from(u16_at(e, variant::NM_STATUS_LEN));
             if nm_len == 0 {
                 if nm_off != 0 || nm_status_len != 0 {
-                    return bad("no 304 block, but its offset or status length is set".into());
+                    return bad(VariantProblem::NotModifiedFieldsSet);
                 }
             } else {
                 if !self.in_data(nm_off, nm_len) {
-                    return bad(format!(
-                        "304 block [{nm_off}, +{nm_len}) is outside the data section"
-                    ));
+                    return bad(VariantProblem::NotModifiedOutside {
+                        off: nm_off,
+                        len: nm_len,
+                    });
                 }
                 let nm = &self.bytes[nm_off as usize..(nm_off + nm_len) as usize];
-                if let Err(what) = check_head(nm, nm_status_len, None) {
-                    return bad(format!("304 block: {what}"));
+                if let Err(p) = check_head(nm, nm_status_len, None) {
+                    return bad(VariantProblem::NotModifiedHead(p));
                 }
                 if status_code(nm) != Some(304) {
-                    return bad("304 block does not start with a 304 status line".into());
+                    return bad(VariantProblem::NotModifiedStatus);
                 }
             }
             let (etag_off, etag_len) = (
@@ -270,14 +246,14 @@ impl<'a> Blob<'a> {
             );
             if etag_len == 0 {
                 if etag_off != 0 {
-                    return bad("no ETag, but its offset is set".into());
+                    return bad(VariantProblem::EtagOffsetSet);
                 }
             } else {
                 if !self.in_strings(etag_off, etag_len as u64) {
-                    return bad("ETag is outside the strings section".into());
+                    return bad(VariantProblem::EtagOutside);
                 }
                 if !valid_etag(self.string(etag_off, etag_len)) {
-                    return bad("ETag is not a strong entity-tag (\"...\")".into());
+                    return bad(VariantProblem::EtagInvalid);
                 }
             }
         }
@@ -289,43 +265,44 @@ impl<'a> Blob<'a> {
         for i in 0..self.route_count() {
             let at = self.layout.routes_off + (i * layout::ROUTE_ENTRY_SIZE) as u64;
             let e = self.route_entry(i);
-            let bad = |what: String| err(at, format!("route {i}: {what}"));
+            let bad = |problem| err(at, FormatErrorKind::Route { index: i, problem });
             if u16_at(e, route::FLAGS) != 0 || u64_at(e, route::RESERVED) != 0 {
-                return bad("reserved bytes are not zero".into());
+                return bad(RouteProblem::Reserved);
             }
             let (path_off, path_len) = (
                 u32_at(e, route::PATH_OFF),
                 usize::from(u16_at(e, route::PATH_LEN)),
             );
             if path_len == 0 || path_len > layout::MAX_PATH_LEN {
-                return bad(format!(
-                    "path length {path_len} is not in 1..={}",
-                    layout::MAX_PATH_LEN
-                ));
+                return bad(RouteProblem::PathLength(path_len));
             }
             if !self.in_strings(path_off, path_len as u64) {
-                return bad("path is outside the strings section".into());
+                return bad(RouteProblem::PathOutside);
             }
             let path = self.string(path_off, path_len);
-            if let Err(what) = check_path(path) {
-                return bad(format!("path {:?}: {what}", String::from_utf8_lossy(path)));
+            if let Err(error) = check_route_path(path) {
+                return bad(RouteProblem::Path {
+                    path: path.to_vec(),
+                    error,
+                });
             }
             if prev.is_some_and(|p| p >= path) {
-                return bad(format!(
-                    "path {:?} is not sorted after the previous one",
-                    String::from_utf8_lossy(path)
-                ));
+                return bad(RouteProblem::Unsorted {
+                    path: path.to_vec(),
+                });
             }
             prev = Some(path);
             let status = u16_at(e, route::STATUS);
-            if !matches!(status, 200 | 301 | 302 | 303 | 307 | 308) {
-                return bad(format!("status {status} is not 200 or a redirect"));
+            if !is_route_status(status) {
+                return bad(RouteProblem::Status(status));
             }
             let (first, count) = (
                 u32_at(e, route::FIRST_VARIANT),
                 u16_at(e, route::VARIANT_COUNT),
             );
-            self.check_variant_range(at, first, count, status)?;
+            if let Err(p) = self.check_variant_range(first, count, status) {
+                return bad(RouteProblem::Run(p));
+            }
         }
         Ok(())
     }
@@ -333,20 +310,14 @@ impl<'a> Blob<'a> {
     /// A route's (or the 404's) variants: in the table, 1 to 4 of them,
     /// distinct codings, one identity, sorted by body length, and every
     /// head's status line carries `status`.
-    fn check_variant_range(
-        &self,
-        at: u64,
-        first: u32,
-        count: u16,
-        status: u16,
-    ) -> Result<(), FormatError> {
+    fn check_variant_range(&self, first: u32, count: u16, status: u16) -> Result<(), RunProblem> {
         let count = usize::from(count);
         if count == 0 || count > layout::MAX_VARIANTS_PER_ROUTE {
-            return err(at, format!("variant count {count} is not in 1..=4"));
+            return Err(RunProblem::Count(count));
         }
         let first = first as usize;
         if first + count > self.layout.variant_count as usize {
-            return err(at, format!("variants {first}+{count} run past the table"));
+            return Err(RunProblem::PastTable { first, count });
         }
         let vs = Variants {
             blob: *self,
@@ -357,447 +328,46 @@ impl<'a> Blob<'a> {
         let mut prev_len = 0u64;
         for v in vs.iter() {
             if std::mem::replace(&mut seen[v.coding() as usize], true) {
-                return err(at, format!("two {} variants", v.coding().token()));
+                return Err(RunProblem::DuplicateCoding(v.coding()));
             }
             if v.body_len() < prev_len {
-                return err(at, "variants are not sorted by body length");
+                return Err(RunProblem::NotSorted);
             }
             prev_len = v.body_len();
             if status_code(v.head()) != Some(status) {
-                return err(at, format!("a variant's status line is not {status}"));
+                return Err(RunProblem::StatusMismatch {
+                    variant: v.index(),
+                    expected: status,
+                });
             }
             let resource = status == 200;
-            if resource != v.etag().is_some() || (!resource && v.not_modified().is_some()) {
-                return err(
-                    at,
-                    "only 200 routes have ETags and 304 blocks, and all of them have an ETag",
-                );
+            if resource && v.etag().is_none() {
+                return Err(RunProblem::MissingEtag { variant: v.index() });
+            }
+            if !resource && (v.etag().is_some() || v.not_modified().is_some()) {
+                return Err(RunProblem::UnexpectedValidator { variant: v.index() });
             }
         }
         if !seen[Coding::Identity as usize] {
-            return err(at, "no identity variant");
+            return Err(RunProblem::NoIdentity);
         }
         Ok(())
     }
-}
-
-fn parse_header(b: &[u8]) -> Result<Layout, FormatError> {
-    if b.len() < layout::HEADER_SIZE {
-        return err(
-            b.len() as u64,
-            format!(
-                "file is {} bytes, shorter than the {}-byte header",
-                b.len(),
-                layout::HEADER_SIZE
-            ),
-        );
-    }
-    if b[..8] != layout::MAGIC {
-        return err(0, "bad magic: not a tarweb blob (.twb)");
-    }
-    let version = u32_at(b, hdr::VERSION);
-    if version != layout::VERSION {
-        return err(
-            hdr::VERSION as u64,
-            format!(
-                "format version {version}, this reader knows only {}",
-                layout::VERSION
-            ),
-        );
-    }
-    let header_size = u32_at(b, hdr::HEADER_SIZE);
-    if header_size as usize != layout::HEADER_SIZE {
-        return err(
-            hdr::HEADER_SIZE as u64,
-            format!("header size {header_size}, expected 128"),
-        );
-    }
-    let file_size = u64_at(b, hdr::FILE_SIZE);
-    if file_size != b.len() as u64 {
-        return err(
-            hdr::FILE_SIZE as u64,
-            format!(
-                "header says the file is {file_size} bytes, it is {} (truncated or appended to)",
-                b.len()
-            ),
-        );
-    }
-    if b[hdr::RESERVED..layout::HEADER_SIZE]
-        .iter()
-        .any(|&x| x != 0)
-    {
-        return err(hdr::RESERVED as u64, "reserved header bytes are not zero");
-    }
-    let l = Layout {
-        file_size,
-        digest: b[hdr::DIGEST..hdr::DIGEST + 32]
-            .try_into()
-            .expect("32 bytes"),
-        route_count: u32_at(b, hdr::ROUTE_COUNT),
-        variant_count: u32_at(b, hdr::VARIANT_COUNT),
-        routes_off: u64_at(b, hdr::ROUTES_OFF),
-        variants_off: u64_at(b, hdr::VARIANTS_OFF),
-        strings_off: u64_at(b, hdr::STRINGS_OFF),
-        strings_len: u64_at(b, hdr::STRINGS_LEN),
-        data_off: u64_at(b, hdr::DATA_OFF),
-        not_found_first: u32_at(b, hdr::NOT_FOUND_FIRST),
-        not_found_count: u16_at(b, hdr::NOT_FOUND_COUNT),
-    };
-    // Sections are contiguous, in a fixed order, so every offset is implied;
-    // requiring the implied value rejects overlaps in one comparison each.
-    let expect = |field: usize, name: &str, got: u64, want: Option<u64>| match want {
-        Some(w) if w == got => Ok(()),
-        _ => err(
-            field as u64,
-            format!("{name} is {got}, expected {want:?} (sections must be contiguous)"),
-        ),
-    };
-    expect(
-        hdr::ROUTES_OFF,
-        "routes offset",
-        l.routes_off,
-        Some(layout::HEADER_SIZE as u64),
-    )?;
-    let variants_off = (l.route_count as u64)
-        .checked_mul(layout::ROUTE_ENTRY_SIZE as u64)
-        .and_then(|n| n.checked_add(l.routes_off));
-    expect(
-        hdr::VARIANTS_OFF,
-        "variants offset",
-        l.variants_off,
-        variants_off,
-    )?;
-    let strings_off = (l.variant_count as u64)
-        .checked_mul(layout::VARIANT_ENTRY_SIZE as u64)
-        .and_then(|n| n.checked_add(l.variants_off));
-    expect(
-        hdr::STRINGS_OFF,
-        "strings offset",
-        l.strings_off,
-        strings_off,
-    )?;
-    let data_off = l
-        .strings_off
-        .checked_add(l.strings_len)
-        .filter(|&end| end <= file_size)
-        .map(|end| layout::align_up(end, layout::PAGE));
-    expect(hdr::DATA_OFF, "data offset", l.data_off, data_off)?;
-    if l.data_off > file_size {
-        return err(
-            hdr::DATA_OFF as u64,
-            format!("data offset {} is past the end of the file", l.data_off),
-        );
-    }
-    let strings_end = (l.strings_off + l.strings_len) as usize;
-    if b[strings_end..l.data_off as usize].iter().any(|&x| x != 0) {
-        return err(
-            strings_end as u64,
-            "padding before the data section is not zero",
-        );
-    }
-    if l.not_found_count == 0 && l.not_found_first != layout::NONE_U32 {
-        return err(
-            hdr::NOT_FOUND_FIRST as u64,
-            "no 404 variants, but the first index is not 0xFFFFFFFF",
-        );
-    }
-    Ok(l)
-}
-
-/// `head` is a status line of `status_len` bytes, then (for 200 heads) a
-/// `Content-Length` line of `length.0` bytes equal to `length.1`, then header
-/// lines, then an empty line. Only CRLF line ends, no control bytes.
-fn check_head(head: &[u8], status_len: usize, length: Option<(usize, u64)>) -> Result<(), String> {
-    if !head.ends_with(b"\r\n\r\n") {
-        return Err("does not end with an empty line".into());
-    }
-    let Some(status_line) = head.get(..status_len) else {
-        return Err(format!("status line length {status_len} is past its end"));
-    };
-    if status_code(head).is_none() || !status_line.ends_with(b"\r\n") {
-        return Err("status line is not `HTTP/1.1 NNN reason\\r\\n`".into());
-    }
-    if status_line[..status_len - 2].contains(&b'\r') {
-        return Err("status line length does not end at its CRLF".into());
-    }
-    let mut rest = &head[status_len..];
-    if let Some((length_len, body_len)) = length {
-        let Some(line) = rest.get(..length_len) else {
-            return Err("Content-Length line length is past the head's end".into());
-        };
-        let mut want = [0u8; 40];
-        let want = content_length_line(body_len, &mut want);
-        if line != want {
-            return Err(format!(
-                "Content-Length line is not `Content-Length: {body_len}` right after the status line"
-            ));
-        }
-        rest = &rest[length_len..];
-    }
-    if rest.len() < 2 {
-        return Err("no empty line after the Content-Length line".into());
-    }
-    // Each remaining line: `name: value` CRLF, then the final empty line.
-    let lines = &rest[..rest.len() - 2];
-    for line in lines.split_inclusive(|&c| c == b'\n') {
-        let Some(text) = line.strip_suffix(b"\r\n") else {
-            return Err("a header line does not end with CRLF".into());
-        };
-        let Some(colon) = text.iter().position(|&c| c == b':') else {
-            return Err("a header line has no colon".into());
-        };
-        if colon == 0 || !text[..colon].iter().all(|&c| is_tchar(c)) {
-            return Err("a header name is not a token".into());
-        }
-        if text[colon + 1..]
-            .iter()
-            .any(|&c| (c < 0x20 && c != b'\t') || c == 0x7f)
-        {
-            return Err("a header value has a control byte".into());
-        }
-    }
-    Ok(())
-}
-
-/// Writes `Content-Length: N\r\n` into `buf`, returning the used part.
-pub(crate) fn content_length_line(n: u64, buf: &mut [u8; 40]) -> &[u8] {
-    const PREFIX: &[u8] = b"Content-Length: ";
-    buf[..PREFIX.len()].copy_from_slice(PREFIX);
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let d = &digits[i..];
-    let mut at = PREFIX.len();
-    buf[at..at + d.len()].copy_from_slice(d);
-    at += d.len();
-    buf[at..at + 2].copy_from_slice(b"\r\n");
-    &buf[..at + 2]
-}
-
-/// The status code of `HTTP/1.1 NNN <reason>`.
-pub(crate) fn status_code(head: &[u8]) -> Option<u16> {
-    let rest = head.strip_prefix(b"HTTP/1.1 ")?;
-    let digits = rest.get(..3)?;
-    if rest.get(3) != Some(&b' ') || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(digits.iter().fold(0, |a, &d| a * 10 + u16::from(d - b'0')))
-}
-
-pub(crate) fn is_tchar(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
-}
-
-pub(crate) fn valid_etag(t: &[u8]) -> bool {
-    t.len() >= 2
-        && t[0] == b'"'
-        && t[t.len() - 1] == b'"'
-        && t[1..t.len() - 1]
-            .iter()
-            .all(|&c| c == 0x21 || (0x23..=0x7e).contains(&c) || c >= 0x80)
-}
-
-/// A route path: starts with '/', no NUL, no empty, `.` or `..` segment
-/// (an empty last segment, the trailing '/', is allowed).
-pub(crate) fn check_path(p: &[u8]) -> Result<(), &'static str> {
-    let Some(rest) = p.strip_prefix(b"/") else {
-        return Err("does not start with '/'");
-    };
-    if p.contains(&0) {
-        return Err("contains NUL");
-    }
-    let segs: Vec<&[u8]> = rest.split(|&c| c == b'/').collect();
-    for (i, s) in segs.iter().enumerate() {
-        if s.is_empty() && i + 1 != segs.len() {
-            return Err("has an empty segment");
-        }
-        if *s == b"." || *s == b".." {
-            return Err("has a dot segment");
-        }
-    }
-    Ok(())
 }
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// One route: a path and its variants.
-#[derive(Clone, Copy)]
-pub struct Route<'a> {
-    blob: Blob<'a>,
-    i: usize,
-}
+// Debug shows what a handle points at, not the bytes behind it.
 
-impl<'a> Route<'a> {
-    pub fn index(&self) -> usize {
-        self.i
-    }
-    fn e(&self) -> &'a [u8] {
-        self.blob.route_entry(self.i)
-    }
-    /// The decoded URL path, e.g. `b"/docs/"`.
-    pub fn path(&self) -> &'a [u8] {
-        let e = self.e();
-        self.blob.string(
-            u32_at(e, route::PATH_OFF),
-            usize::from(u16_at(e, route::PATH_LEN)),
-        )
-    }
-    /// 200 for a resource, 301/302/303/307/308 for a redirect.
-    pub fn status(&self) -> u16 {
-        u16_at(self.e(), route::STATUS)
-    }
-    /// Seconds since the Unix epoch (the `Last-Modified` of a 200 route).
-    pub fn last_modified(&self) -> i64 {
-        u64_at(self.e(), route::LAST_MODIFIED) as i64
-    }
-    /// Sorted by body length: the first acceptable one is the smallest.
-    pub fn variants(&self) -> Variants<'a> {
-        let e = self.e();
-        Variants {
-            blob: self.blob,
-            first: u32_at(e, route::FIRST_VARIANT) as usize,
-            count: usize::from(u16_at(e, route::VARIANT_COUNT)),
-        }
-    }
-}
-
-/// A run of variants (one route's, or the 404's).
-#[derive(Clone, Copy)]
-pub struct Variants<'a> {
-    blob: Blob<'a>,
-    first: usize,
-    count: usize,
-}
-
-impl<'a> Variants<'a> {
-    pub fn len(&self) -> usize {
-        self.count
-    }
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-    /// Index of the first variant in the blob's variant table.
-    pub fn first_index(&self) -> usize {
-        self.first
-    }
-    pub fn get(&self, i: usize) -> Option<Variant<'a>> {
-        (i < self.count).then(|| Variant {
-            blob: self.blob,
-            i: self.first + i,
-        })
-    }
-    pub fn iter(&self) -> impl Iterator<Item = Variant<'a>> + 'a {
-        let (blob, first) = (self.blob, self.first);
-        (first..first + self.count).map(move |i| Variant { blob, i })
-    }
-    pub fn identity(&self) -> Variant<'a> {
-        self.iter()
-            .find(|v| v.coding() == Coding::Identity)
-            .expect("validated: every run has an identity variant")
-    }
-}
-
-/// One stored response: head (status line, `Content-Length` line, other
-/// headers, empty line) and body, plus its optional 304 block.
-#[derive(Clone, Copy)]
-pub struct Variant<'a> {
-    blob: Blob<'a>,
-    i: usize,
-}
-
-impl<'a> Variant<'a> {
-    pub fn index(&self) -> usize {
-        self.i
-    }
-    fn e(&self) -> &'a [u8] {
-        self.blob.variant_entry(self.i)
-    }
-    pub fn coding(&self) -> Coding {
-        Coding::from_u8(self.e()[variant::CODING]).expect("validated coding")
-    }
-    pub fn head_off(&self) -> u64 {
-        u64_at(self.e(), variant::HEAD_OFF)
-    }
-    /// The whole head, status line to empty line.
-    pub fn head(&self) -> &'a [u8] {
-        let off = self.head_off() as usize;
-        &self.blob.bytes[off..off + u32_at(self.e(), variant::HEAD_LEN) as usize]
-    }
-    /// `HTTP/1.1 200 OK\r\n`: dynamic lines go right after it.
-    pub fn status_line(&self) -> &'a [u8] {
-        &self.head()[..usize::from(u16_at(self.e(), variant::STATUS_LEN))]
-    }
-    /// `Content-Length: N\r\n` (a 206 replaces it).
-    pub fn length_line(&self) -> &'a [u8] {
-        let s = usize::from(u16_at(self.e(), variant::STATUS_LEN));
-        &self.head()[s..s + usize::from(u16_at(self.e(), variant::LENGTH_LEN))]
-    }
-    /// Everything after the `Content-Length` line, through the empty line.
-    pub fn fields(&self) -> &'a [u8] {
-        let e = self.e();
-        let s = usize::from(u16_at(e, variant::STATUS_LEN))
-            + usize::from(u16_at(e, variant::LENGTH_LEN));
-        &self.head()[s..]
-    }
-    pub fn body_off(&self) -> u64 {
-        u64_at(self.e(), variant::BODY_OFF)
-    }
-    pub fn body_len(&self) -> u64 {
-        u64_at(self.e(), variant::BODY_LEN)
-    }
-    pub fn body(&self) -> &'a [u8] {
-        let off = self.body_off() as usize;
-        &self.blob.bytes[off..off + self.body_len() as usize]
-    }
-    /// True when the body follows the head directly in the file, so one
-    /// `sendfile` from `head_off() + status_line().len()` sends the rest.
-    pub fn contiguous(&self) -> bool {
-        self.head_off() + self.head().len() as u64 == self.body_off()
-    }
-    /// The strong entity-tag, quotes included, e.g. `"3f0c…"`.
-    pub fn etag(&self) -> Option<&'a [u8]> {
-        let e = self.e();
-        let len = usize::from(u16_at(e, variant::ETAG_LEN));
-        (len > 0).then(|| self.blob.string(u32_at(e, variant::ETAG_OFF), len))
-    }
-    /// The precomputed `304 Not Modified` head, when the route has one.
-    pub fn not_modified(&self) -> Option<NotModified<'a>> {
-        let e = self.e();
-        let len = u32_at(e, variant::NM_LEN) as usize;
-        (len > 0).then(|| {
-            let off = u64_at(e, variant::NM_OFF);
-            NotModified {
-                off,
-                head: &self.blob.bytes[off as usize..off as usize + len],
-                status_len: usize::from(u16_at(e, variant::NM_STATUS_LEN)),
-            }
-        })
-    }
-}
-
-/// A 304 head: a status line, then header lines and the empty line.
-#[derive(Clone, Copy)]
-pub struct NotModified<'a> {
-    pub off: u64,
-    pub head: &'a [u8],
-    pub status_len: usize,
-}
-
-impl<'a> NotModified<'a> {
-    pub fn status_line(&self) -> &'a [u8] {
-        &self.head[..self.status_len]
-    }
-    pub fn fields(&self) -> &'a [u8] {
-        &self.head[self.status_len..]
+impl fmt::Debug for Blob<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Blob")
+            .field("file_size", &self.layout.file_size)
+            .field("routes", &self.layout.route_count)
+            .field("variants", &self.layout.variant_count)
+            .field("digest", &self.digest_hex())
+            .finish()
     }
 }

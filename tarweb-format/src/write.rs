@@ -3,20 +3,28 @@
 //! how they become bytes (status line, `Content-Length`, order, CRLFs) and
 //! where every block lands in the file.
 
+use crate::head::{content_length_line, valid_etag};
 use crate::layout::{self, hdr, route, variant, Coding};
-use crate::read::{check_path, content_length_line, is_tchar, valid_etag};
-use std::collections::{BTreeMap, HashMap};
-use std::fmt;
+use crate::place::place;
+use crate::rules::{self, check_route_path, is_route_status, is_tchar};
+use crate::write_error::{InvalidKind, SpecPart, WriteError};
+use std::collections::HashMap;
 use std::io::{self, Seek, SeekFrom, Write};
 use std::sync::Arc;
 
-/// One stored response (a variant of a route, or of the 404).
+/// One stored response (a variant of a route, or of the 404): the writer
+/// adds the status line (the route's status) and the `Content-Length` line,
+/// then these headers, then the empty line, then the body.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ResponseSpec {
+    /// The coding `body` is in; a run has each coding at most once and
+    /// always `identity`. The caller adds the `Content-Encoding` header.
     pub coding: Coding,
     /// Header fields after `Content-Length`, in this order. Must not contain
     /// `Content-Length` (the writer adds it from the body).
+    /// Names must be tokens, values free of control bytes (HTAB allowed).
     pub headers: Vec<(String, String)>,
+    /// The body, in `coding`. Identical bodies are stored once.
     pub body: Arc<[u8]>,
     /// Strong entity-tag with quotes; required on 200 routes, where `headers`
     /// must carry the same value as `ETag`.
@@ -25,29 +33,40 @@ pub struct ResponseSpec {
     pub not_modified: Option<Vec<(String, String)>>,
 }
 
+/// A route: a path and the responses it answers with.
 #[derive(Debug, Clone)]
 pub struct RouteSpec {
-    /// Decoded URL path, e.g. `/docs/` (see `check_path`).
+    /// Decoded URL path, e.g. `/docs/` (see [`check_route_path`]).
     pub path: String,
     /// 200, or a redirect status (301, 302, 303, 307, 308).
     pub status: u16,
     /// Seconds since the Unix epoch (`Last-Modified`); 0 for redirects.
     pub last_modified: i64,
+    /// One response per coding, 1 to 4, one of them `identity`; in any
+    /// order (the writer sorts them by body length).
     pub variants: Vec<ResponseSpec>,
 }
 
+/// Everything a blob holds: what [`write_blob`] turns into bytes.
 #[derive(Debug, Clone, Default)]
 pub struct BlobSpec {
+    /// The routes, in any order (the writer sorts them by path; two with
+    /// the same path are an error).
     pub routes: Vec<RouteSpec>,
     /// Variants of the site's 404 response (status 404); empty for none.
     pub not_found: Vec<ResponseSpec>,
 }
 
+/// What [`write_blob`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriteStats {
+    /// Length of the blob in bytes.
     pub file_size: u64,
+    /// The blake3 digest in its header (what `Tarweb-Root` reports).
     pub digest: [u8; 32],
+    /// Number of routes.
     pub routes: usize,
+    /// Number of variant entries (identical runs are stored once).
     pub variants: usize,
     /// Distinct bytes stored in the data section (heads, bodies, 304 heads).
     pub data_bytes: u64,
@@ -55,47 +74,8 @@ pub struct WriteStats {
     pub padding: u64,
 }
 
-#[derive(Debug)]
-pub enum WriteError {
-    Io(io::Error),
-    /// The spec breaks a rule of the format; the text names the route.
-    Invalid(String),
-}
-
-impl fmt::Display for WriteError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WriteError::Io(e) => write!(f, "writing the blob: {e}"),
-            WriteError::Invalid(s) => f.write_str(s),
-        }
-    }
-}
-
-impl std::error::Error for WriteError {}
-
-impl From<io::Error> for WriteError {
-    fn from(e: io::Error) -> Self {
-        WriteError::Io(e)
-    }
-}
-
-fn invalid<T>(s: String) -> Result<T, WriteError> {
-    Err(WriteError::Invalid(s))
-}
-
-/// The reason phrase the writer uses for each status it can store.
-pub fn reason(status: u16) -> Option<&'static str> {
-    Some(match status {
-        200 => "OK",
-        301 => "Moved Permanently",
-        302 => "Found",
-        303 => "See Other",
-        304 => "Not Modified",
-        307 => "Temporary Redirect",
-        308 => "Permanent Redirect",
-        404 => "Not Found",
-        _ => return None,
-    })
+fn invalid<T>(at: SpecPart, kind: InvalidKind) -> Result<T, WriteError> {
+    Err(WriteError::Invalid { at, kind })
 }
 
 /// A variant with its bytes composed.
@@ -109,22 +89,19 @@ struct Built {
     etag: Option<String>,
 }
 
-fn check_fields(fields: &[(String, String)], what: &dyn Fn() -> String) -> Result<(), WriteError> {
+/// The part of the spec being built, for an error (made only on failure).
+type At<'a> = &'a dyn Fn() -> SpecPart;
+
+fn check_fields(fields: &[(String, String)], at: At) -> Result<(), WriteError> {
     for (n, v) in fields {
         if n.is_empty() || !n.bytes().all(is_tchar) {
-            return invalid(format!("{}: header name {n:?} is not a token", what()));
+            return invalid(at(), InvalidKind::HeaderName(n.clone()));
         }
         if n.eq_ignore_ascii_case("content-length") {
-            return invalid(format!(
-                "{}: Content-Length is added by the writer, not the caller",
-                what()
-            ));
+            return invalid(at(), InvalidKind::ContentLength);
         }
         if v.bytes().any(|c| (c < 0x20 && c != b'\t') || c == 0x7f) {
-            return invalid(format!(
-                "{}: header {n} has a control byte in its value",
-                what()
-            ));
+            return invalid(at(), InvalidKind::HeaderValue(n.clone()));
         }
     }
     Ok(())
@@ -140,16 +117,16 @@ fn push_fields(out: &mut Vec<u8>, fields: &[(String, String)]) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// A head starting with the status line of `status` (one the caller has
+/// checked the format can store).
 fn status_line(status: u16) -> Vec<u8> {
-    format!(
-        "HTTP/1.1 {status} {}\r\n",
-        reason(status).expect("checked status")
-    )
-    .into_bytes()
+    rules::status_line(status)
+        .expect("a status the format stores")
+        .to_vec()
 }
 
-fn build(r: &ResponseSpec, status: u16, what: &dyn Fn() -> String) -> Result<Built, WriteError> {
-    check_fields(&r.headers, what)?;
+fn build(r: &ResponseSpec, status: u16, at: At) -> Result<Built, WriteError> {
+    check_fields(&r.headers, at)?;
     let mut head = status_line(status);
     let status_len = head.len() as u16;
     let mut buf = [0u8; 40];
@@ -157,33 +134,31 @@ fn build(r: &ResponseSpec, status: u16, what: &dyn Fn() -> String) -> Result<Bui
     head.extend_from_slice(cl);
     push_fields(&mut head, &r.headers);
     if head.len() > u32::MAX as usize {
-        return invalid(format!("{}: head too large", what()));
+        return invalid(at(), InvalidKind::HeadTooLarge(head.len()));
     }
     let resource = status == 200;
     match (&r.etag, resource) {
         (Some(t), true) => {
             if !valid_etag(t.as_bytes()) || t.len() > usize::from(u16::MAX) {
-                return invalid(format!("{}: ETag {t} is not a strong entity-tag", what()));
+                return invalid(at(), InvalidKind::Etag(t.clone()));
             }
             if !r
                 .headers
                 .iter()
                 .any(|(n, v)| n.eq_ignore_ascii_case("etag") && v == t)
             {
-                return invalid(format!("{}: ETag {t} is not among the headers", what()));
+                return invalid(at(), InvalidKind::EtagNotInHeaders(t.clone()));
             }
         }
         (None, false) => {}
-        (Some(_), false) => return invalid(format!("{}: only 200 responses have ETags", what())),
-        (None, true) => return invalid(format!("{}: a 200 response needs an ETag", what())),
+        (Some(_), false) => return invalid(at(), InvalidKind::UnexpectedEtag),
+        (None, true) => return invalid(at(), InvalidKind::MissingEtag),
     }
     let nm = match (&r.not_modified, resource) {
         (None, _) => None,
-        (Some(_), false) => {
-            return invalid(format!("{}: only 200 responses have a 304 block", what()))
-        }
+        (Some(_), false) => return invalid(at(), InvalidKind::UnexpectedNotModified),
         (Some(fields), true) => {
-            check_fields(fields, what)?;
+            check_fields(fields, at)?;
             let mut nm = status_line(304);
             let nm_status_len = nm.len() as u16;
             push_fields(&mut nm, fields);
@@ -202,27 +177,23 @@ fn build(r: &ResponseSpec, status: u16, what: &dyn Fn() -> String) -> Result<Bui
 }
 
 /// Checks a run of variants (sorting it by body length) and builds it.
-fn build_run(
-    variants: &[ResponseSpec],
-    status: u16,
-    what: &dyn Fn() -> String,
-) -> Result<Vec<Built>, WriteError> {
+fn build_run(variants: &[ResponseSpec], status: u16, at: At) -> Result<Vec<Built>, WriteError> {
     if variants.is_empty() || variants.len() > layout::MAX_VARIANTS_PER_ROUTE {
-        return invalid(format!(
-            "{}: {} variants, expected 1 to 4",
-            what(),
-            variants.len()
-        ));
+        return invalid(at(), InvalidKind::VariantCount(variants.len()));
     }
     let mut sorted: Vec<&ResponseSpec> = variants.iter().collect();
     sorted.sort_by_key(|v| (v.body.len(), v.coding));
-    if sorted.windows(2).any(|w| w[0].coding == w[1].coding) {
-        return invalid(format!("{}: two variants with the same coding", what()));
+    // Sorted by size, two variants of one coding need not be neighbours.
+    let mut seen = [false; Coding::ALL.len()];
+    for v in &sorted {
+        if std::mem::replace(&mut seen[v.coding as usize], true) {
+            return invalid(at(), InvalidKind::DuplicateCoding(v.coding));
+        }
     }
     if !sorted.iter().any(|v| v.coding == Coding::Identity) {
-        return invalid(format!("{}: no identity variant", what()));
+        return invalid(at(), InvalidKind::NoIdentity);
     }
-    sorted.iter().map(|v| build(v, status, what)).collect()
+    sorted.iter().map(|v| build(v, status, at)).collect()
 }
 
 /// A block of the data section: head then body, or a lone head / 304 block.
@@ -242,57 +213,6 @@ struct Placed {
     head: (usize, u64),
     body: (usize, u64),
     nm: Option<usize>,
-}
-
-/// Lays out the data section: units of a page or more start on a page
-/// boundary; smaller ones go, largest first, into the free space that best
-/// fits them (the tails of large units or a fresh page), so they never
-/// straddle a page boundary. Returns each unit's offset and the total length.
-fn place(units: &[Unit]) -> (Vec<u64>, u64) {
-    let mut offs = vec![0u64; units.len()];
-    let mut cursor = 0u64;
-    let mut end = 0u64;
-    // (free bytes, start) -> (); best fit = the first key with enough room.
-    let mut bins: BTreeMap<(u64, u64), ()> = BTreeMap::new();
-    let mut small = Vec::new();
-    for (i, u) in units.iter().enumerate() {
-        let len = u.len();
-        if len < layout::PAGE {
-            small.push(i);
-            continue;
-        }
-        offs[i] = cursor;
-        end = cursor + len;
-        cursor = layout::align_up(end, layout::PAGE);
-        if cursor > end {
-            bins.insert((cursor - end, end), ());
-        }
-    }
-    small.sort_by_key(|&i| (std::cmp::Reverse(units[i].len()), i));
-    for i in small {
-        let len = units[i].len();
-        let fit = bins.range((len, 0)..).next().map(|(&k, _)| k);
-        let start = match fit {
-            Some((free, start)) => {
-                bins.remove(&(free, start));
-                if free > len {
-                    bins.insert((free - len, start + len), ());
-                }
-                start
-            }
-            None => {
-                let start = cursor;
-                cursor += layout::PAGE;
-                if layout::PAGE > len {
-                    bins.insert((layout::PAGE - len, start + len), ());
-                }
-                start
-            }
-        };
-        offs[i] = start;
-        end = end.max(start + len);
-    }
-    (offs, end)
 }
 
 /// Hashes everything written from file offset `DIGEST_START` on.
@@ -325,43 +245,42 @@ impl<W: Write> Hashing<W> {
 }
 
 /// Writes the blob for `spec` to `out` (positioned at 0) and returns stats.
-/// Deterministic: the same spec gives the same bytes.
+/// Deterministic: the same spec gives the same bytes, whatever the order of
+/// its routes.
+///
+/// The spec is checked whole before the first byte is written: a
+/// [`WriteError::Invalid`] names the route (or the 404) and the rule.
+/// `out` is written once front to back; then the writer seeks back to put
+/// the digest in the header and leaves `out` at the end of the blob.
 pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats, WriteError> {
     // Routes, sorted and checked.
     let mut routes: Vec<&RouteSpec> = spec.routes.iter().collect();
     routes.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
     for w in routes.windows(2) {
         if w[0].path == w[1].path {
-            return invalid(format!("route {:?} appears twice", w[0].path));
+            return invalid(
+                SpecPart::Route(w[0].path.clone()),
+                InvalidKind::DuplicateRoute,
+            );
         }
     }
     let mut runs: Vec<Vec<Built>> = Vec::new();
     let mut route_run: Vec<usize> = Vec::with_capacity(routes.len());
     for r in &routes {
-        let what = || format!("route {:?}", r.path);
-        if r.path.len() > layout::MAX_PATH_LEN {
-            return invalid(format!(
-                "{}: path is {} bytes, longer than the format's {}-byte limit",
-                what(),
-                r.path.len(),
-                layout::MAX_PATH_LEN
-            ));
+        let at = || SpecPart::Route(r.path.clone());
+        if let Err(e) = check_route_path(r.path.as_bytes()) {
+            return invalid(at(), InvalidKind::Path(e));
         }
-        if let Err(e) = check_path(r.path.as_bytes()) {
-            return invalid(format!("{}: path {e}", what()));
+        if !is_route_status(r.status) {
+            return invalid(at(), InvalidKind::Status(r.status));
         }
-        if !matches!(r.status, 200 | 301 | 302 | 303 | 307 | 308) {
-            return invalid(format!("{}: status {} cannot be stored", what(), r.status));
-        }
-        runs.push(build_run(&r.variants, r.status, &what)?);
+        runs.push(build_run(&r.variants, r.status, &at)?);
         route_run.push(runs.len() - 1);
     }
     let nf_run = if spec.not_found.is_empty() {
         None
     } else {
-        runs.push(build_run(&spec.not_found, 404, &|| {
-            "the 404 response".into()
-        })?);
+        runs.push(build_run(&spec.not_found, 404, &|| SpecPart::NotFound)?);
         Some(runs.len() - 1)
     };
 
@@ -398,7 +317,7 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
         run_first[i] = first;
     }
     if table.len() > u32::MAX as usize || routes.len() > u32::MAX as usize {
-        return invalid("too many routes or variants".into());
+        return invalid(SpecPart::Blob, InvalidKind::TooManyEntries);
     }
 
     // Strings: paths in route order, then distinct ETags.
@@ -419,7 +338,7 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
         }
     }
     if strings.len() > u32::MAX as usize {
-        return invalid("string table over 4 GiB".into());
+        return invalid(SpecPart::Blob, InvalidKind::StringsTooLarge(strings.len()));
     }
 
     // Data units: a body is stored once, after the head of the first variant
@@ -463,7 +382,8 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
         });
         placed.push(Placed { head, body, nm });
     }
-    let (unit_off, data_len) = place(&units);
+    let lens: Vec<u64> = units.iter().map(Unit::len).collect();
+    let (unit_off, data_len) = place(&lens);
 
     // Header.
     let routes_off = layout::HEADER_SIZE as u64;
@@ -562,7 +482,7 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
     })
 }
 
-/// Convenience for tests and tools: the blob as a vector.
+/// [`write_blob`] into memory: the blob as a vector, with its stats.
 pub fn blob_to_vec(spec: &BlobSpec) -> Result<(Vec<u8>, WriteStats), WriteError> {
     let mut c = io::Cursor::new(Vec::new());
     let stats = write_blob(spec, &mut c)?;

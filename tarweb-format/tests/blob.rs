@@ -1,8 +1,11 @@
 //! Round trip, layout rules and hostile input for the blob format.
 
 use std::sync::Arc;
+use tarweb_format::rules::RoutePathError;
 use tarweb_format::{
-    blob_to_vec, layout, Blob, BlobSpec, Coding, ResponseSpec, RouteSpec, Verify, WriteError,
+    blob_to_vec, layout, Blob, BlobSpec, Coding, FormatError, FormatErrorKind, InvalidKind,
+    ResponseSpec, RouteProblem, RouteSpec, RunProblem, SpecPart, VariantProblem, Verify,
+    WriteError,
 };
 
 fn resource(path: &str, bodies: &[(Coding, Vec<u8>)]) -> RouteSpec {
@@ -201,75 +204,253 @@ fn blocks_are_page_aligned_or_within_one_page() {
     assert!(stats.padding < stats.file_size);
 }
 
+/// The writer's refusal: which part of the spec, and what is wrong.
+fn refusal(spec: &BlobSpec) -> (SpecPart, InvalidKind) {
+    match blob_to_vec(spec) {
+        Err(WriteError::Invalid { at, kind }) => (at, kind),
+        Err(e) => panic!("not a refusal: {e}"),
+        Ok(_) => panic!("accepted"),
+    }
+}
+
+fn routes(routes: Vec<RouteSpec>) -> BlobSpec {
+    BlobSpec {
+        routes,
+        ..Default::default()
+    }
+}
+
 #[test]
 fn writer_refuses_bad_specs() {
     let mut s = sample();
     s.routes.push(redirect("/dir", "/elsewhere"));
-    assert!(matches!(blob_to_vec(&s), Err(WriteError::Invalid(m)) if m.contains("twice")));
-
-    let long = format!("/{}", "x".repeat(layout::MAX_PATH_LEN));
-    let s = BlobSpec {
-        routes: vec![redirect(&long, "/")],
-        ..Default::default()
-    };
-    assert!(
-        matches!(blob_to_vec(&s), Err(WriteError::Invalid(m)) if m.contains("longer than the format's 4096-byte limit"))
+    let dir = SpecPart::Route("/dir".into());
+    assert_eq!(refusal(&s), (dir.clone(), InvalidKind::DuplicateRoute));
+    assert_eq!(
+        blob_to_vec(&s).unwrap_err().to_string(),
+        "route \"/dir\" appears twice"
     );
 
-    for bad in ["/a/../b", "no-slash", "/a//b", "/a\0b"] {
-        let s = BlobSpec {
-            routes: vec![redirect(bad, "/")],
-            ..Default::default()
-        };
-        assert!(blob_to_vec(&s).is_err(), "{bad:?} accepted");
+    let long = format!("/{}", "x".repeat(layout::MAX_PATH_LEN));
+    let e = blob_to_vec(&routes(vec![redirect(&long, "/")])).unwrap_err();
+    assert!(
+        e.to_string()
+            .ends_with(": path is 4097 bytes, longer than the format's 4096-byte limit"),
+        "{e}"
+    );
+    assert!(matches!(
+        e,
+        WriteError::Invalid {
+            kind: InvalidKind::Path(RoutePathError::TooLong { len: 4097 }),
+            ..
+        }
+    ));
+
+    for (bad, want) in [
+        ("/a/../b", RoutePathError::DotSegment),
+        ("no-slash", RoutePathError::NoLeadingSlash),
+        ("/a//b", RoutePathError::EmptySegment),
+        ("/a\0b", RoutePathError::Nul),
+    ] {
+        let (at, kind) = refusal(&routes(vec![redirect(bad, "/")]));
+        assert_eq!(at, SpecPart::Route(bad.into()));
+        assert_eq!(kind, InvalidKind::Path(want), "{bad:?}");
     }
 
     let mut r = redirect("/x", "/y\r\nSet-Cookie: a=b");
-    let s = BlobSpec {
-        routes: vec![r.clone()],
-        ..Default::default()
-    };
-    assert!(matches!(blob_to_vec(&s), Err(WriteError::Invalid(m)) if m.contains("control byte")));
+    r.status = 404;
+    assert_eq!(
+        refusal(&routes(vec![r.clone()])).1,
+        InvalidKind::Status(404)
+    );
+    r.status = 301;
+    assert_eq!(
+        refusal(&routes(vec![r.clone()])),
+        (
+            SpecPart::Route("/x".into()),
+            InvalidKind::HeaderValue("Location".into())
+        )
+    );
     r.variants[0].headers = vec![("Content-Length".into(), "5".into())];
-    let s = BlobSpec {
-        routes: vec![r],
-        ..Default::default()
-    };
-    assert!(matches!(blob_to_vec(&s), Err(WriteError::Invalid(m)) if m.contains("Content-Length")));
+    assert_eq!(
+        refusal(&routes(vec![r.clone()])).1,
+        InvalidKind::ContentLength
+    );
+    r.variants[0].headers = vec![("Bad Name".into(), "5".into())];
+    assert_eq!(
+        refusal(&routes(vec![r.clone()])).1,
+        InvalidKind::HeaderName("Bad Name".into())
+    );
+    r.variants[0].headers = vec![];
+    r.variants[0].etag = Some("\"x\"".into());
+    assert_eq!(
+        refusal(&routes(vec![r.clone()])).1,
+        InvalidKind::UnexpectedEtag
+    );
+    r.variants[0].etag = None;
+    r.variants[0].not_modified = Some(vec![]);
+    assert_eq!(
+        refusal(&routes(vec![r.clone()])).1,
+        InvalidKind::UnexpectedNotModified
+    );
+    r.variants = vec![];
+    assert_eq!(refusal(&routes(vec![r])).1, InvalidKind::VariantCount(0));
 
     let mut r = resource("/x", &[(Coding::Identity, b"1".to_vec())]);
     r.variants[0].etag = None;
-    let s = BlobSpec {
-        routes: vec![r],
-        ..Default::default()
-    };
-    assert!(matches!(blob_to_vec(&s), Err(WriteError::Invalid(m)) if m.contains("needs an ETag")));
+    assert_eq!(
+        refusal(&routes(vec![r.clone()])).1,
+        InvalidKind::MissingEtag
+    );
+    r.variants[0].etag = Some("W/\"weak\"".into());
+    assert_eq!(
+        refusal(&routes(vec![r.clone()])).1,
+        InvalidKind::Etag("W/\"weak\"".into())
+    );
+    r.variants[0].etag = Some("\"other\"".into());
+    assert_eq!(
+        refusal(&routes(vec![r])).1,
+        InvalidKind::EtagNotInHeaders("\"other\"".into())
+    );
 
     let r = resource("/x", &[(Coding::Gzip, b"1".to_vec())]);
-    let s = BlobSpec {
-        routes: vec![r],
-        ..Default::default()
-    };
-    assert!(matches!(blob_to_vec(&s), Err(WriteError::Invalid(m)) if m.contains("no identity")));
+    assert_eq!(refusal(&routes(vec![r])).1, InvalidKind::NoIdentity);
+    let mut r = resource(
+        "/x",
+        &[
+            (Coding::Identity, b"1".to_vec()),
+            (Coding::Br, b"2".to_vec()),
+        ],
+    );
+    r.variants[1].coding = Coding::Identity;
+    assert_eq!(
+        refusal(&routes(vec![r])).1,
+        InvalidKind::DuplicateCoding(Coding::Identity)
+    );
+
+    // Same coding twice, not next to each other by size.
+    let mut r = resource(
+        "/x",
+        &[
+            (Coding::Identity, b"12345".to_vec()),
+            (Coding::Gzip, b"123456".to_vec()),
+            (Coding::Br, b"1234567".to_vec()),
+        ],
+    );
+    r.variants[2].coding = Coding::Identity;
+    assert_eq!(
+        refusal(&routes(vec![r])).1,
+        InvalidKind::DuplicateCoding(Coding::Identity)
+    );
+
+    let mut s = sample();
+    s.not_found[0].etag = Some("\"nf\"".into());
+    assert_eq!(
+        refusal(&s),
+        (SpecPart::NotFound, InvalidKind::UnexpectedEtag)
+    );
+    assert_eq!(
+        blob_to_vec(&s).unwrap_err().to_string(),
+        "the 404 response: only 200 responses have ETags"
+    );
 }
 
 #[test]
 fn reader_names_the_problem() {
-    let (bytes, _) = blob_to_vec(&sample()).unwrap();
-    let e = |b: &[u8]| Blob::parse(b).err().expect("must fail").to_string();
-    assert!(e(&bytes[..10]).contains("shorter than the 128-byte header"));
-    assert!(e(b"<html>not a blob at all, really not, but long enough to have a header ............................................................").contains("bad magic"));
+    let (bytes, stats) = blob_to_vec(&sample()).unwrap();
+    let e = |b: &[u8]| Blob::parse(b).expect_err("must fail");
+    let kind = |b: &[u8]| e(b).kind;
+
+    assert_eq!(
+        e(&bytes[..10]),
+        FormatError {
+            offset: 10,
+            kind: FormatErrorKind::TooShort { len: 10 }
+        }
+    );
+    assert!(e(&bytes[..10])
+        .to_string()
+        .contains("shorter than the 128-byte header"));
+    let text = b"<html>not a blob at all, really not, but long enough to have a header ............................................................";
+    assert_eq!(kind(text), FormatErrorKind::BadMagic);
+    assert!(e(text).to_string().contains("bad magic"));
+
     let mut v = bytes.clone();
     v[8] = 2;
-    assert!(e(&v).contains("format version 2"));
-    assert!(e(&bytes[..bytes.len() - 1]).contains("truncated"));
+    assert_eq!(kind(&v), FormatErrorKind::UnsupportedVersion { version: 2 });
+    assert!(e(&v).to_string().contains("format version 2"));
+
+    let short = &bytes[..bytes.len() - 1];
+    assert_eq!(
+        kind(short),
+        FormatErrorKind::FileSize {
+            header: stats.file_size,
+            actual: stats.file_size - 1
+        }
+    );
+    assert!(e(short).to_string().contains("(truncated or appended to)"));
+    let mut v = bytes.clone();
+    v.push(0);
+    assert!(matches!(kind(&v), FormatErrorKind::FileSize { .. }));
+
     let mut v = bytes.clone();
     let last = v.len() - 1;
     v[last] ^= 1;
-    assert!(e(&v).contains("digest mismatch"));
+    let FormatErrorKind::DigestMismatch { stored, computed } = kind(&v) else {
+        panic!("{}", e(&v));
+    };
+    assert_eq!(stored, stats.digest);
+    assert_eq!(
+        computed,
+        *blake3::hash(&v[layout::DIGEST_START..]).as_bytes()
+    );
+    assert!(e(&v).to_string().contains("digest mismatch"));
+    // Without the digest check, the same file is fine.
+    assert!(Blob::parse_with(&v, Verify::SkipDigest).is_ok());
+
     let mut v = bytes.clone();
-    v.push(0);
-    assert!(e(&v).contains("truncated or appended"));
+    v[layout::hdr::RESERVED + 3] = 1;
+    assert_eq!(kind(&v), FormatErrorKind::ReservedHeader);
+
+    // Structure behind a valid digest: a route with a bad path, an unknown
+    // coding, a 404 run that lies about its count.
+    let blob = Blob::parse(&bytes).unwrap();
+    let l = blob.layout();
+    let route0 = l.routes_off as usize;
+    let path0 = l.strings_off as usize;
+    let mut v = bytes.clone();
+    v[path0] = b'x';
+    fix_digest(&mut v);
+    let err = e(&v);
+    assert_eq!(err.offset, route0 as u64);
+    let FormatErrorKind::Route {
+        index: 0,
+        problem: RouteProblem::Path { error, .. },
+    } = err.kind
+    else {
+        panic!("{err}");
+    };
+    assert_eq!(error, RoutePathError::NoLeadingSlash);
+
+    let mut v = bytes.clone();
+    v[l.variants_off as usize + layout::variant::CODING] = 9;
+    fix_digest(&mut v);
+    assert_eq!(
+        kind(&v),
+        FormatErrorKind::Variant {
+            index: 0,
+            problem: VariantProblem::UnknownCoding(9)
+        }
+    );
+    assert!(e(&v).to_string().contains("variant 0: unknown coding 9"));
+
+    let mut v = bytes.clone();
+    v[layout::hdr::NOT_FOUND_COUNT] = 5;
+    fix_digest(&mut v);
+    assert_eq!(kind(&v), FormatErrorKind::NotFoundRun(RunProblem::Count(5)));
+    assert!(e(&v)
+        .to_string()
+        .contains("404 response: variant count 5 is not in 1..=4"));
 }
 
 /// xorshift64*: a tiny deterministic PRNG, so failures reproduce.
@@ -366,7 +547,7 @@ fn thousands_of_mutated_and_truncated_blobs_never_panic() {
                     accepted += 1;
                 }
                 Err(e) => {
-                    assert!(!e.what.is_empty());
+                    assert!(!e.to_string().is_empty());
                     refused += 1;
                 }
             }

@@ -1,6 +1,8 @@
 //! tarweb-pack: turns a static site (a directory or a tar) into one `.twb`
 //! blob of precomputed HTTP responses for tarweb-serve.
 
+#![forbid(unsafe_code)]
+
 mod compress;
 mod content_type;
 mod input;

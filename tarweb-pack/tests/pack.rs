@@ -514,6 +514,16 @@ fn bad_input_is_refused_with_a_clear_message_and_nothing_written() {
     fails(&mut pack_to(&site), &outdir, "_headers line 2");
     std::fs::remove_file(site.join("_headers")).unwrap();
 
+    // A _redirects path the format cannot store: refused at its line, not
+    // later by the blob writer.
+    std::fs::write(site.join("_redirects"), "/ok /x\n/a//b /x\n").unwrap();
+    fails(
+        &mut pack_to(&site),
+        &outdir,
+        "_redirects line 2: `/a//b` has an empty segment",
+    );
+    std::fs::remove_file(site.join("_redirects")).unwrap();
+
     // Output directory not writable: /proc takes no new files, even from root.
     let o = run(bin().arg(&site).arg("-o").arg("/proc/tarweb-test.twb"));
     assert!(!o.status.success());

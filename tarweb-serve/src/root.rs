@@ -156,9 +156,7 @@ impl Root {
             let f = File::from(copy.try_clone().map_err(|e| io("dup", e))?);
             std::os::unix::fs::FileExt::read_exact_at(&f, &mut v, 0).map_err(|e| io("read", e))?;
             return Err(LoadError::Format(
-                Blob::parse(&v)
-                    .err()
-                    .expect("a blob under 128 bytes is invalid"),
+                Blob::parse(&v).expect_err("a blob under 128 bytes is invalid"),
             ));
         }
         let map = sys::mmap_readonly(copy.as_raw_fd(), len as usize).map_err(|e| io("mmap", e))?;

@@ -14,6 +14,7 @@
 //! runs in O(pattern × path) time.
 
 use anyhow::anyhow;
+use tarweb_format::rules::is_tchar;
 
 use super::{is_blank_or_comment, numbered_lines, percent_decode_path};
 
@@ -223,7 +224,7 @@ fn check_name(n: usize, name: &str) -> anyhow::Result<()> {
     if name.is_empty() {
         return Err(anyhow!("_headers line {n}: empty header name"));
     }
-    if let Some(c) = name.chars().find(|&c| !is_tchar(c)) {
+    if let Some(c) = name.chars().find(|&c| !(c.is_ascii() && is_tchar(c as u8))) {
         return Err(anyhow!(
             "_headers line {n}: invalid header name `{name}` ({c:?} is not allowed)"
         ));
@@ -234,11 +235,6 @@ fn check_name(n: usize, name: &str) -> anyhow::Result<()> {
         ));
     }
     Ok(())
-}
-
-/// RFC 9110 `tchar`.
-fn is_tchar(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
 }
 
 impl Pattern {

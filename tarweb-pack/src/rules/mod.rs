@@ -3,49 +3,25 @@
 pub mod headers;
 pub mod redirects;
 
+use tarweb_format::rules::{percent_decode_into, BadEscape};
+
 /// Decodes `%XX` escapes in a URL path (e.g. `/file%20name.txt` →
-/// `/file name.txt`). The decoded bytes must be valid UTF-8. A `%` not
-/// followed by two hex digits is an error, as is a result that is not UTF-8.
-/// Everything else (including `+`) is kept as is.
+/// `/file name.txt`) with the format's [`percent_decode_into`]. The decoded
+/// bytes must be valid UTF-8. A `%` not followed by two hex digits is an
+/// error, as is a result that is not UTF-8. Everything else (including `+`)
+/// is kept as is.
 ///
 /// Errors carry no file or line: callers add them.
 pub fn percent_decode_path(s: &str) -> anyhow::Result<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            match (
-                bytes.get(i + 1).and_then(|&b| hex_value(b)),
-                bytes.get(i + 2).and_then(|&b| hex_value(b)),
-            ) {
-                (Some(hi), Some(lo)) => {
-                    out.push(hi << 4 | lo);
-                    i += 3;
-                }
-                _ => {
-                    let end = s.len().min(i + 3);
-                    let shown = s.get(i..end).unwrap_or(&s[i..]);
-                    anyhow::bail!("invalid percent-encoding `{shown}` in `{s}`");
-                }
-            }
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
+    let mut out = vec![0; s.len()];
+    let n = percent_decode_into(s.as_bytes(), &mut out).map_err(|BadEscape { at }| {
+        // `at` is a '%', so a char boundary; the 2 bytes after it may not be.
+        let shown = s.get(at..s.len().min(at + 3)).unwrap_or(&s[at..]);
+        anyhow::anyhow!("invalid percent-encoding `{shown}` in `{s}`")
+    })?;
+    out.truncate(n);
     String::from_utf8(out)
         .map_err(|_| anyhow::anyhow!("percent-encoding in `{s}` does not decode to UTF-8"))
-}
-
-/// The value of an ASCII hex digit.
-pub(crate) fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// Splits a rules file into `(line number, line)`, 1-based, without a

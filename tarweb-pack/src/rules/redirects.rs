@@ -15,8 +15,9 @@
 use std::collections::HashMap;
 
 use anyhow::anyhow;
+use tarweb_format::rules::{check_route_path, hex_value};
 
-use super::{hex_value, is_blank_or_comment, numbered_lines, percent_decode_path};
+use super::{is_blank_or_comment, numbered_lines, percent_decode_path};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Redirect {
@@ -180,15 +181,15 @@ fn is_http_url(s: &str) -> bool {
     lower(7).as_deref() == Some("http://") || lower(8).as_deref() == Some("https://")
 }
 
-/// A decoded path must have no control characters and no `.`/`..` segments.
+/// A decoded path must have no control characters (checked here, to name
+/// the character), then be a route path the format can store
+/// ([`check_route_path`]: no `.`/`..` or inner empty segment, at most 4096
+/// bytes), so a path the writer would refuse is refused at its line.
 fn check_path(path: &str) -> Result<(), String> {
     if let Some(c) = path.chars().find(|c| c.is_control()) {
         return Err(format!("contains a control character ({c:?})"));
     }
-    if path.split('/').any(|seg| seg == "." || seg == "..") {
-        return Err("contains a '.' or '..' segment".to_string());
-    }
-    Ok(())
+    check_route_path(path.as_bytes()).map_err(|e| e.to_string())
 }
 
 /// Validates a redirect target and percent-encodes it for a `Location`
@@ -454,6 +455,40 @@ mod tests {
         // Dots inside a segment are fine.
         let (r, _) = ok("/a/..b/.c /x\n");
         assert_eq!(r, vec![rd("/a/..b/.c", "/x", 301, false)]);
+    }
+
+    #[test]
+    fn from_and_rewrite_target_follow_the_formats_path_rule() {
+        // What the blob writer would refuse is refused at the line that has
+        // it (it used to get through here and fail late, naming no line).
+        let long = format!("/{}", "x".repeat(4096));
+        for (line, want) in [
+            ("/a//b /x", "`/a//b` has an empty segment"),
+            ("// /x", "`//` has an empty segment"),
+            ("/a%2F%2Fb /x", "has an empty segment"),
+            ("/a //b 200", "protocol-relative"),
+            (
+                "/a /b//c 200",
+                "rewrite target `/b//c` has an empty segment",
+            ),
+            (
+                &format!("{long} /x"),
+                "is 4097 bytes, longer than the format's 4096-byte limit",
+            ),
+        ] {
+            let e = err(&format!("/ok /x\n{line}\n"));
+            assert!(e.starts_with("_redirects line 2: "), "{e}");
+            assert!(e.contains(want), "{line:?}: {e}");
+        }
+        // A trailing '/' is the directory form; a redirect may point anywhere.
+        let (r, _) = ok("/docs/ /x\n/a /b//c\n");
+        assert_eq!(
+            r,
+            vec![
+                rd("/docs/", "/x", 301, false),
+                rd("/a", "/b//c", 301, false)
+            ]
+        );
     }
 
     #[test]
