@@ -6,8 +6,11 @@
 //! §5.2.4 does). `%2F` decodes to `/` *before* dot-segment removal, so
 //! `..%2F..%2Fx` is just `../../x`, clamped to `/x`: it cannot escape, and
 //! the blob holds nothing outside the site anyway. `%00` is refused (400).
+//! The result is always a route path as `tarweb_format::rules` defines it
+//! (tested below), so the blob lookup compares like with like.
 
 use super::request::MAX_TARGET;
+use tarweb_format::rules;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Target<'a> {
@@ -18,15 +21,6 @@ pub enum Target<'a> {
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct BadTarget;
-
-fn hex(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
-}
 
 /// Normalises `target` into `out` (which must hold MAX_TARGET bytes).
 pub fn normalize<'o>(target: &[u8], out: &'o mut [u8]) -> Result<Target<'o>, BadTarget> {
@@ -56,25 +50,10 @@ pub fn normalize<'o>(target: &[u8], out: &'o mut [u8]) -> Result<Target<'o>, Bad
     if path.contains(&b'#') || path.len() > MAX_TARGET || out.len() < path.len().max(1) {
         return Err(BadTarget);
     }
-    // Percent-decode.
-    let mut n = 0;
-    let mut i = 0;
-    while i < path.len() {
-        let c = path[i];
-        let d = if c == b'%' {
-            let hi = path.get(i + 1).and_then(|&c| hex(c)).ok_or(BadTarget)?;
-            let lo = path.get(i + 2).and_then(|&c| hex(c)).ok_or(BadTarget)?;
-            i += 3;
-            hi << 4 | lo
-        } else {
-            i += 1;
-            c
-        };
-        if d == 0 {
-            return Err(BadTarget);
-        }
-        out[n] = d;
-        n += 1;
+    // Percent-decode (the rule pack decodes `_redirects` paths with).
+    let n = rules::percent_decode_into(path, out).map_err(|_| BadTarget)?;
+    if out[..n].contains(&0) {
+        return Err(BadTarget);
     }
     // Remove dot segments and empty segments, in place (w <= r always).
     let mut w = 0; // out[..w] is the result so far: "" or "/seg/seg"
@@ -160,6 +139,39 @@ mod tests {
         ];
         for (t, want) in cases {
             assert_eq!(norm(t).as_deref(), Ok(want), "{t}");
+        }
+    }
+
+    /// What the server looks up is always a path the blob can hold: for
+    /// any target that normalises, the result passes the format's route
+    /// path rule (or is longer than any route).
+    #[test]
+    fn results_are_route_paths() {
+        let alphabet = b"/./..%2F%2e%00aZ~ ?#:@!";
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut out = vec![0u8; MAX_TARGET];
+        let mut checked = 0;
+        for _ in 0..50_000 {
+            let len = (next() % 24) as usize;
+            let mut t = vec![b'/'];
+            t.extend((0..len).map(|_| alphabet[(next() as usize) % alphabet.len()]));
+            if let Ok(Target::Path(p)) = normalize(&t, &mut out) {
+                checked += 1;
+                let r = rules::check_route_path(p);
+                assert!(r.is_ok(), "{:?} -> {:?}: {r:?}", t, p);
+            }
+        }
+        assert!(checked > 10_000, "only {checked} targets normalised");
+        let long = format!("/{}", "a".repeat(5000));
+        match normalize(long.as_bytes(), &mut out) {
+            Ok(Target::Path(p)) => assert!(p.len() > tarweb_format::MAX_PATH_LEN),
+            other => panic!("{other:?}"),
         }
     }
 

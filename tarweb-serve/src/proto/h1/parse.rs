@@ -7,6 +7,7 @@
 //! that guesses at framing can be desynchronised (request smuggling).
 
 use crate::http::request::{list_items, trim_ows, Request, Version, MAX_TARGET};
+use tarweb_format::rules::is_tchar;
 
 /// Longest request head, request line to empty line (431 beyond).
 pub(crate) const MAX_HEAD: usize = 32 * 1024;
@@ -44,10 +45,6 @@ pub(crate) enum Error {
     Status(u16),
     /// `PRI * HTTP/2.0`: an HTTP/2 client; close without answering.
     H2Preface,
-}
-
-fn is_tchar(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
 }
 
 fn parse_u64(v: &[u8]) -> Option<u64> {

@@ -9,7 +9,7 @@ use crate::hot::{self, Hot};
 use crate::http::request::Version;
 use crate::output::Output;
 use crate::sys::Counters;
-use tarweb_format::Variant;
+use tarweb_format::{rules, Variant};
 
 pub(crate) struct Ctx<'a> {
     /// `Date: ...\r\n`
@@ -66,50 +66,12 @@ fn push_u64(out: &mut Output, mut n: u64) {
     out.push_dyn(&d[i..]);
 }
 
-fn reason(status: u16) -> (&'static [u8], &'static [u8]) {
-    match status {
-        204 => (b"HTTP/1.1 204 No Content\r\n", b""),
-        400 => (b"HTTP/1.1 400 Bad Request\r\n", b"400 Bad Request\n"),
-        404 => (b"HTTP/1.1 404 Not Found\r\n", b"404 Not Found\n"),
-        405 => (
-            b"HTTP/1.1 405 Method Not Allowed\r\n",
-            b"405 Method Not Allowed\n",
-        ),
-        408 => (
-            b"HTTP/1.1 408 Request Timeout\r\n",
-            b"408 Request Timeout\n",
-        ),
-        411 => (
-            b"HTTP/1.1 411 Length Required\r\n",
-            b"411 Length Required\n",
-        ),
-        412 => (b"HTTP/1.1 412 Precondition Failed\r\n", b""),
-        413 => (
-            b"HTTP/1.1 413 Content Too Large\r\n",
-            b"413 Content Too Large\n",
-        ),
-        414 => (b"HTTP/1.1 414 URI Too Long\r\n", b"414 URI Too Long\n"),
-        421 => (
-            b"HTTP/1.1 421 Misdirected Request\r\n",
-            b"421 Misdirected Request\n",
-        ),
-        431 => (
-            b"HTTP/1.1 431 Request Header Fields Too Large\r\n",
-            b"431 Request Header Fields Too Large\n",
-        ),
-        501 => (
-            b"HTTP/1.1 501 Not Implemented\r\n",
-            b"501 Not Implemented\n",
-        ),
-        505 => (
-            b"HTTP/1.1 505 HTTP Version Not Supported\r\n",
-            b"505 HTTP Version Not Supported\n",
-        ),
-        _ => (
-            b"HTTP/1.1 500 Internal Server Error\r\n",
-            b"500 Internal Server Error\n",
-        ),
-    }
+/// The status line of a status we send (`tarweb_format::rules` owns the
+/// phrases), 500's for any other.
+fn status_line(status: u16) -> &'static [u8] {
+    rules::status_line(status)
+        .or(rules::status_line(500))
+        .expect("500 has a status line")
 }
 
 /// A built-in response (errors, 204, the 404 of a site without one).
@@ -121,7 +83,14 @@ pub(crate) fn builtin(
     close: bool,
     version: Version,
 ) -> Meta {
-    let (line, body) = reason(status);
+    let line = status_line(status);
+    // The body says the status in words: "404 Not Found\n"; 204 and 412
+    // have none.
+    let body: &[&[u8]] = match status {
+        204 | 412 => &[],
+        _ => &[&line[9..line.len() - 2], b"\n"],
+    };
+    let body_len: usize = body.iter().map(|b| b.len()).sum();
     out.push_dyn(line);
     dyn_lines(out, ctx, conn_line(close, version));
     if status == 405 || status == 204 {
@@ -134,18 +103,20 @@ pub(crate) fn builtin(
             body_bytes: 0,
         };
     }
-    if !body.is_empty() {
+    if body_len > 0 {
         out.push_dyn(b"Content-Type: text/plain; charset=utf-8\r\n");
     }
     out.push_dyn(b"Content-Length: ");
-    push_u64(out, body.len() as u64);
+    push_u64(out, body_len as u64);
     out.push_dyn(b"\r\n\r\n");
     if !head_only {
-        out.push_dyn(body);
+        for b in body {
+            out.push_dyn(b);
+        }
     }
     Meta {
         status,
-        body_bytes: if head_only { 0 } else { body.len() as u64 },
+        body_bytes: if head_only { 0 } else { body_len as u64 },
     }
 }
 
@@ -233,7 +204,7 @@ pub(crate) fn write(
                 out.push_map(nm.off + nm.status_len as u64, nm.fields().len() as u64);
             } else {
                 // A blob without a stored 304 head: a minimal one.
-                out.push_dyn(b"HTTP/1.1 304 Not Modified\r\n");
+                out.push_dyn(status_line(304));
                 dyn_lines(out, ctx, conn);
                 out.push_dyn(b"ETag: ");
                 out.push_dyn(v.etag().unwrap_or(b""));
@@ -245,7 +216,7 @@ pub(crate) fn write(
             }
         }
         Plan::Unsatisfiable { len } => {
-            out.push_dyn(b"HTTP/1.1 416 Range Not Satisfiable\r\n");
+            out.push_dyn(status_line(416));
             dyn_lines(out, ctx, conn);
             out.push_dyn(b"Content-Range: bytes */");
             push_u64(out, len);
@@ -257,7 +228,7 @@ pub(crate) fn write(
         }
         Plan::Partial { v, first, last } => {
             let n = last - first + 1;
-            out.push_dyn(b"HTTP/1.1 206 Partial Content\r\n");
+            out.push_dyn(status_line(206));
             dyn_lines(out, ctx, conn);
             out.push_dyn(b"Content-Range: bytes ");
             push_u64(out, first);
@@ -282,7 +253,7 @@ pub(crate) fn write(
             }
         }
         Plan::RedirectHttps { host, target } => {
-            out.push_static(b"HTTP/1.1 308 Permanent Redirect\r\n");
+            out.push_static(status_line(308));
             dyn_lines(out, ctx, conn);
             out.push_dyn(b"Location: https://");
             out.push_dyn(host);
