@@ -1,4 +1,6 @@
 //! tarweb-pack end to end: the real binary on `testdata/` and on broken input.
+//! Over 600 lines on purpose: one test per behaviour of the binary, all
+//! sharing the runner helpers at the top.
 
 use std::collections::BTreeMap;
 use std::io::Read;

@@ -2,6 +2,9 @@
 //! tarweb-pack binary: swaps under load (every body byte-equal to one
 //! version, its ETag agreeing), bad files refused, old roots released,
 //! symlink flips, SIGHUP and polling, `--sites`.
+//!
+//! Over 600 lines on purpose: every scenario shares the packing helpers
+//! and the load loop at the top; split, each file would carry a copy.
 
 mod common;
 use common::*;

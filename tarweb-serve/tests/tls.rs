@@ -3,6 +3,9 @@
 //! the user-space record path (`--ktls=auto` falls back; the kernel path
 //! is tested under QEMU by `make test-ktls`). Certificates are made at
 //! run time with rcgen.
+//!
+//! Over 600 lines on purpose: one scenario per test, all sharing the
+//! certificate and client helpers at the top.
 
 mod common;
 use common::*;

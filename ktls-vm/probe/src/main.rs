@@ -5,6 +5,9 @@
 //! scenario and a final `N passed, M failed`; exit status 0 iff all passed.
 //!
 //! Usage: ktls-probe [FILTER]   (run only scenarios whose name contains FILTER)
+//!
+//! Over 600 lines on purpose: it is one static program that runs inside
+//! the VM with nothing else there, every scenario beside the others.
 
 mod ktls;
 mod suites;

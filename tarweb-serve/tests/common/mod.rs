@@ -1,6 +1,9 @@
 //! Test helpers: a realistic site blob (built with tarweb-format directly,
 //! with the header conventions tarweb-pack uses), a server process on an
 //! ephemeral port, and a tiny raw HTTP client.
+//! Over 600 lines on purpose: every integration test file includes this
+//! one module; the site, the server process and the client belong
+//! together.
 #![allow(dead_code)]
 
 use std::collections::HashMap;

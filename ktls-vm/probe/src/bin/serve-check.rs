@@ -10,6 +10,9 @@
 //! `/proc/net/tls_stat` deltas. Prints `N passed, M failed`.
 //!
 //! Usage: serve-check [FILTER] (scenarios whose name contains FILTER)
+//!
+//! Over 600 lines on purpose: it is one static program that runs inside
+//! the VM with nothing else there, every scenario beside the others.
 
 #[path = "../suites.rs"]
 mod suites;

@@ -1,0 +1,271 @@
+//! `_redirects`: `from to [status][!]` lines.
+//!
+//! ```text
+//! # comment
+//! /old-page        /new-page
+//! /external        https://example.org/x  302
+//! /force-me        /elsewhere   301!
+//! /pretty          /about/index.html   200
+//! ```
+//!
+//! Only rules that can be precomputed are kept: no splats, placeholders,
+//! query or country/language/role conditions (those are skipped with a
+//! warning), and only statuses 301, 302, 303, 307, 308 and 200 (a rewrite).
+
+use std::collections::HashMap;
+
+use anyhow::anyhow;
+use tarweb_format::rules::{check_route_path, hex_value};
+
+use super::{is_blank_or_comment, numbered_lines, percent_decode_path};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect {
+    /// Decoded URL path, starting with '/'.
+    pub from: String,
+    /// Target, ready for a `Location` header (percent-encoded where needed).
+    pub to: String,
+    /// 301, 302, 303, 307, 308, or 200 (a rewrite to a local path).
+    pub status: u16,
+    /// `!` suffix: applies even when a file exists at `from`.
+    pub force: bool,
+}
+
+impl Redirect {
+    /// For a 200 rewrite, the decoded site path whose file is served at
+    /// `from` (e.g. `to` `/about%20us/index.html` → `/about us/index.html`).
+    /// `None` for real redirects. Rewrite targets are checked at parse time
+    /// to be plain local paths that decode to UTF-8 without `.`/`..`
+    /// segments or control characters.
+    pub fn rewrite_path(&self) -> Option<String> {
+        if self.status == 200 {
+            percent_decode_path(&self.to).ok()
+        } else {
+            None
+        }
+    }
+}
+
+/// Statuses that can be precomputed.
+const ALLOWED_STATUSES: &[u16] = &[301, 302, 303, 307, 308, 200];
+
+/// Parses a `_redirects` file. Errors name the line (`_redirects line 3: ...`);
+/// skipped rules and duplicates are reported through `warn`, one line each.
+/// Rules are returned in file order; a `from` appears at most once (the first
+/// rule for it wins, as in Netlify).
+pub fn parse(text: &str, warn: &mut dyn FnMut(String)) -> anyhow::Result<Vec<Redirect>> {
+    let mut out = Vec::new();
+    let mut first_line: HashMap<String, usize> = HashMap::new();
+    for (n, line) in numbered_lines(text) {
+        if is_blank_or_comment(line) {
+            continue;
+        }
+        let fields: Vec<&str> = line.split([' ', '\t']).filter(|f| !f.is_empty()).collect();
+        let Some(r) = parse_rule(n, &fields, warn)? else {
+            continue;
+        };
+        if let Some(first) = first_line.get(&r.from) {
+            warn(format!(
+                "_redirects line {n}: duplicate rule for `{}` (the rule on line {first} wins; rule skipped)",
+                r.from
+            ));
+            continue;
+        }
+        first_line.insert(r.from.clone(), n);
+        out.push(r);
+    }
+    Ok(out)
+}
+
+/// One non-blank line, split into fields. `Ok(None)`: skipped with a warning.
+fn parse_rule(
+    n: usize,
+    fields: &[&str],
+    warn: &mut dyn FnMut(String),
+) -> anyhow::Result<Option<Redirect>> {
+    let err = |msg: String| anyhow!("_redirects line {n}: {msg}");
+    let from_raw = fields[0];
+    let Some(&to_raw) = fields.get(1) else {
+        return Err(err(format!(
+            "missing target for `{from_raw}` (expected `from to [status]`)"
+        )));
+    };
+    if !from_raw.starts_with('/') {
+        return Err(err(format!(
+            "`{from_raw}` must be a path starting with '/'"
+        )));
+    }
+
+    if fields.len() > 3
+        || has_splat_or_placeholder(from_raw)
+        || from_raw.contains('?')
+        || fields[1..].iter().any(|f| is_condition(f))
+    {
+        warn(format!(
+            "_redirects line {n}: splats, placeholders and conditions are not supported (rule skipped)"
+        ));
+        return Ok(None);
+    }
+
+    let (status, force) = match fields.get(2) {
+        None => (301, false),
+        Some(s) => {
+            let (num, force) = match s.strip_suffix('!') {
+                Some(num) => (num, true),
+                None => (*s, false),
+            };
+            if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(err(format!("status `{s}` is not a number")));
+            }
+            match num.parse::<u16>() {
+                Ok(status) if ALLOWED_STATUSES.contains(&status) => (status, force),
+                _ => {
+                    warn(format!(
+                        "_redirects line {n}: status {num} is not supported (rule skipped)"
+                    ));
+                    return Ok(None);
+                }
+            }
+        }
+    };
+
+    if from_raw.contains('#') {
+        return Err(err(format!(
+            "`{from_raw}` contains '#' (a fragment is never sent to the server; write %23 for a literal '#')"
+        )));
+    }
+    let from = percent_decode_path(from_raw).map_err(|e| err(e.to_string()))?;
+    check_path(&from).map_err(|e| err(format!("`{from_raw}` {e}")))?;
+
+    let to = location(to_raw).map_err(|e| err(e.to_string()))?;
+    if status == 200 {
+        if !to.starts_with('/') {
+            return Err(err(format!(
+                "a 200 rewrite needs a local target path, not `{to_raw}`"
+            )));
+        }
+        if to.contains(['?', '#']) {
+            return Err(err(format!(
+                "a 200 rewrite target must be a plain path without query or fragment, not `{to_raw}`"
+            )));
+        }
+        let path = percent_decode_path(&to).map_err(|e| err(e.to_string()))?;
+        check_path(&path).map_err(|e| err(format!("rewrite target `{to_raw}` {e}")))?;
+    }
+    Ok(Some(Redirect {
+        from,
+        to,
+        status,
+        force,
+    }))
+}
+
+/// A `*` anywhere, or a `:name` segment.
+fn has_splat_or_placeholder(from: &str) -> bool {
+    from.contains('*')
+        || from.split('/').any(|seg| {
+            seg.strip_prefix(':')
+                .and_then(|rest| rest.bytes().next())
+                .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
+}
+
+/// A `key=value` field (query parameter or `Country=`/`Language=`/`Role=`
+/// condition) rather than a target path/URL or status.
+fn is_condition(field: &str) -> bool {
+    field.contains('=') && !field.starts_with('/') && !is_http_url(field)
+}
+
+fn is_http_url(s: &str) -> bool {
+    let lower = |n: usize| s.get(..n).map(|p| p.to_ascii_lowercase());
+    lower(7).as_deref() == Some("http://") || lower(8).as_deref() == Some("https://")
+}
+
+/// A decoded path must have no control characters (checked here, to name
+/// the character), then be a route path the format can store
+/// ([`check_route_path`]: no `.`/`..` or inner empty segment, at most 4096
+/// bytes), so a path the writer would refuse is refused at its line.
+fn check_path(path: &str) -> Result<(), String> {
+    if let Some(c) = path.chars().find(|c| c.is_control()) {
+        return Err(format!("contains a control character ({c:?})"));
+    }
+    check_route_path(path.as_bytes()).map_err(|e| e.to_string())
+}
+
+/// Validates a redirect target and percent-encodes it for a `Location`
+/// header: spaces, non-ASCII bytes (as UTF-8), `"<>\^`{|}`, `[`/`]` outside
+/// the host, a '%' not starting a valid `%XX`, and any '#' after the first.
+/// Valid `%XX` escapes are kept as they are.
+fn location(to: &str) -> anyhow::Result<String> {
+    if let Some(c) = to.chars().find(|c| c.is_control()) {
+        anyhow::bail!("target `{to}` contains a control character ({c:?})");
+    }
+    // Where the part that may be percent-encoded starts: after the authority
+    // of an absolute URL, at 0 for a local path.
+    let rest_start = if to.starts_with("//") {
+        anyhow::bail!(
+            "target `{to}` is a protocol-relative URL; write a local path or an http(s):// URL"
+        );
+    } else if to.starts_with('/') {
+        0
+    } else if is_http_url(to) {
+        let auth_start = to.find("://").map_or(0, |i| i + 3);
+        let auth_end = to[auth_start..]
+            .find(['/', '?', '#'])
+            .map_or(to.len(), |i| i + auth_start);
+        check_authority(to, &to[auth_start..auth_end])?;
+        auth_end
+    } else {
+        anyhow::bail!(
+            "target `{to}` must be a local path starting with '/' or an http:// or https:// URL"
+        );
+    };
+
+    let bytes = to.as_bytes();
+    let mut out = String::with_capacity(to.len());
+    let mut seen_hash = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        let in_rest = i >= rest_start;
+        let keep = match b {
+            b'%' => {
+                bytes.get(i + 1).and_then(|&b| hex_value(b)).is_some()
+                    && bytes.get(i + 2).and_then(|&b| hex_value(b)).is_some()
+            }
+            b'#' if in_rest => !std::mem::replace(&mut seen_hash, true),
+            b'[' | b']' => !in_rest,
+            b' ' | b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}' => false,
+            _ => b.is_ascii(),
+        };
+        if keep {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    Ok(out)
+}
+
+/// The host (and optional userinfo/port) of an absolute target: non-empty,
+/// RFC 3986 characters only (no spaces, no raw non-ASCII: use punycode).
+fn check_authority(to: &str, auth: &str) -> anyhow::Result<()> {
+    if auth.is_empty() {
+        anyhow::bail!("target `{to}` has no host");
+    }
+    let b = auth.as_bytes();
+    for (i, &c) in b.iter().enumerate() {
+        let ok = c.is_ascii_alphanumeric()
+            || b"-._~!$&'()*+,;=:@[]".contains(&c)
+            || (c == b'%'
+                && b.get(i + 1).and_then(|&x| hex_value(x)).is_some()
+                && b.get(i + 2).and_then(|&x| hex_value(x)).is_some());
+        if !ok {
+            anyhow::bail!(
+                "target `{to}` has an invalid host `{auth}` (non-ASCII hosts must be written in punycode)"
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
