@@ -37,6 +37,7 @@ fi
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
 cargo build -q --release -p tarweb-serve -p tarweb-pack
 cargo build -q --release --manifest-path bench/bigget/Cargo.toml
+cargo build -q --release --manifest-path bench/floor/Cargo.toml
 BIN=$CARGO_TARGET_DIR/release
 
 # 3. One docroot for both: 1 KiB of HTML, 64 KiB and 16 MiB of random
@@ -72,6 +73,6 @@ chmod -R a+rX "$OUT"  # nginx's worker runs as www-data
 "$BIN/tarweb-pack" -q "$ROOT" -o "$OUT/site.twb"
 
 # 4. The matrix.
-BENCH_OUT=$OUT TW_BIN=$BIN/tarweb-serve BIGGET=$BIN/bigget TW_SITE=$OUT/site.twb NG_ROOT=$ROOT \
+BENCH_OUT=$OUT TW_BIN=$BIN/tarweb-serve BIGGET=$BIN/bigget FLOOR=$BIN/floor TW_SITE=$OUT/site.twb NG_ROOT=$ROOT \
   HTML_PATH=/doc/library/queue.html HTML_LARGE_PATH=/doc/tutorial/classes.html python3 bench/serve.py "$@"
 log "work dir: $OUT"
