@@ -23,6 +23,8 @@
 //!   --quickack0      TCP_QUICKACK 0 on the listener (lwan)
 //!   --fastopen       TCP_FASTOPEN 5 on the listener (lwan)
 //!   --recv-send      recv/send instead of read/write (lwan's calls)
+//!   --split A,B,...  one response as writev of pieces cut at these byte
+//!       offsets (tarweb sends three: status line, Date + Server, the rest)
 //!
 //! Usage: floor PORT RESPONSE_FILE [switches]. Prints `ready` once
 //! listening on 127.0.0.1:PORT. On SIGTERM/SIGINT it prints its counters
@@ -58,6 +60,8 @@ struct Opts {
     quickack0: bool,
     fastopen: bool,
     recv_send: bool,
+    /// Where one response is cut into writev pieces (empty: one write).
+    split: Vec<usize>,
 }
 
 #[derive(Default)]
@@ -85,7 +89,7 @@ struct Counts {
 fn usage() -> ! {
     eprintln!(
         "usage: floor PORT RESPONSE_FILE [--events et-inout|et-in|lt-in] [--defer N] \
-         [--linger] [--quickack0] [--fastopen] [--recv-send]"
+         [--linger] [--quickack0] [--fastopen] [--recv-send] [--split A,B,...]"
     );
     std::process::exit(2);
 }
@@ -112,6 +116,7 @@ fn parse() -> Opts {
         quickack0: false,
         fastopen: false,
         recv_send: false,
+        split: Vec::new(),
     };
     let mut i = 2;
     while i < a.len() {
@@ -136,6 +141,17 @@ fn parse() -> Opts {
             "--quickack0" => o.quickack0 = true,
             "--fastopen" => o.fastopen = true,
             "--recv-send" => o.recv_send = true,
+            "--split" => {
+                i += 1;
+                let cuts = a.get(i).unwrap_or_else(|| usage());
+                o.split = cuts
+                    .split(',')
+                    .map(|c| c.parse().unwrap_or_else(|_| usage()))
+                    .collect();
+                if o.split.windows(2).any(|w| w[0] >= w[1]) || o.split.contains(&0) {
+                    usage();
+                }
+            }
             _ => usage(),
         }
         i += 1;
@@ -288,7 +304,28 @@ impl Server {
     fn flush(&mut self, fd: i32, c: &mut Conn) -> bool {
         let resp = &self.o.resp;
         while c.owed > 0 {
-            let r = if c.owed == 1 {
+            let r = if c.owed == 1 && c.off == 0 && !self.o.split.is_empty() {
+                let mut iov = [libc::iovec {
+                    iov_base: std::ptr::null_mut(),
+                    iov_len: 0,
+                }; MAX_IOV];
+                let mut k = 0;
+                let mut at = 0;
+                for &cut in self.o.split.iter().chain(std::iter::once(&resp.len())) {
+                    let cut = cut.min(resp.len());
+                    if cut > at && k < MAX_IOV {
+                        iov[k] = libc::iovec {
+                            iov_base: resp[at..].as_ptr() as *mut _,
+                            iov_len: cut - at,
+                        };
+                        k += 1;
+                        at = cut;
+                    }
+                }
+                self.n.writes += 1;
+                // SAFETY: the first `k` iovecs point into `resp`.
+                unsafe { libc::writev(fd, iov.as_ptr(), k as libc::c_int) }
+            } else if c.owed == 1 {
                 let rest = &resp[c.off..];
                 self.n.writes += 1;
                 // SAFETY: `rest` is a live byte slice.
