@@ -60,6 +60,7 @@ PEER_ROUNDS = int(os.environ.get("PEER_ROUNDS", "5"))
 SERVER_CPU, CLIENT_CPU = "0", "1"
 TICK = os.sysconf("SC_CLK_TCK")
 RESULTS = os.path.join(REPO, "bench", "results.md")
+PEER_RESULTS = os.path.join(REPO, "bench", "peers-results.md")
 CC_SYSCTL = "/proc/sys/net/ipv4/tcp_congestion_control"
 with open(CC_SYSCTL) as _f:
     SYSTEM_CC = _f.read().strip()  # restored at exit if a case changed it
@@ -865,6 +866,19 @@ def report(results, idle, peers=()):
         log(f"written: {os.path.relpath(RESULTS, REPO)}")
     else:
         log("CASES filter set: bench/results.md left as it was")
+        if peers and all(c["kind"] == "peers" for c in cases()):
+            # Only the issue-14 cases (CASES='for all'): their own file.
+            pl = []
+            report_peers(pl.append, peers)
+            head = (f"# tarweb, nginx, lwan and the epoll floor: results\n\nCommand: "
+                    f"`CASES='{ONLY}' LWAN=/path/to/lwan bash bench/serve.sh`, "
+                    f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} "
+                    f"cores, kernel {os.uname().release}.\n")
+            loads = ("\nLoad average (1 min) when each case started: " +
+                     "; ".join(f"{c} {l}" for c, l in LOADS) + f"; at the end {loadavg()}.\n")
+            with open(PEER_RESULTS, "w") as f:
+                f.write(head + "\n".join(pl) + "\n" + loads)
+            log(f"written: {os.path.relpath(PEER_RESULTS, REPO)}")
 
 
 def report_peers(w, peers):
