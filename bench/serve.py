@@ -937,6 +937,11 @@ def report_peers(w, peers):
         parts += [f"{n} left out: {why}" for n, why in r["left_out"].items()]
         if not LWAN:
             parts.append("lwan not run (LWAN unset)")
+        # wrk mostly idle means the server answered late, not that it was
+        # slow per request: that server's req/s and CPU are not comparable.
+        parts += [f"{n}: wrk only {r[n]['client']:.2f} busy, responses were late "
+                  "(latency-bound, not comparable)"
+                  for n in r["servers"] if (r[n]["client"] or 0) < 0.5]
         errs = sum(r[n]["errors"] for n in r["servers"])
         w(f"- {r['case']['name']}: " + "; ".join(parts) + (f"; errors {errs}" if errs else ""))
     w("")
