@@ -29,7 +29,8 @@ else
     pkgs=(python3.11-doc libjs-jquery libjs-underscore)
     if ! ls python3.11-doc_*.deb >/dev/null 2>&1; then
       # apt-get download needs package lists; refresh them only if it fails.
-      apt-get download "${pkgs[@]}" 2>/dev/null || { as_root apt-get update -qq && apt-get download "${pkgs[@]}"; }
+      # Its progress goes to stderr: stdout is the path the callers capture.
+      apt-get download "${pkgs[@]}" >&2 2>/dev/null || { as_root apt-get update -qq && apt-get download "${pkgs[@]}" >&2; }
     fi
   )
   for deb in "$WORK"/debs/*.deb; do dpkg -x "$deb" "$WORK/root"; done

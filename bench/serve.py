@@ -12,6 +12,15 @@ request (`strace -c -f` attached for a short separate run), and the ratio
 tarweb/nginx. Then RSS per idle keep-alive connection at 10,000 connections.
 Writes bench/results.md. Every step is bounded in time; only processes
 started here are stopped, by PID.
+
+Peers (issue 14): the 1 KiB and HTML-page keep-alive cases at c=50 also run
+for lwan (LWAN=/path/to/lwan, a binary built elsewhere from lwan's source;
+without it that column is left out, with a line saying so) and for the epoll
+floor (bench/floor: answers every request head with the fixed bytes tarweb
+sends for /1k.html; 1 KiB only), all under the same congestion control
+(reno, the sysctl for those cases), each server alone on core 0 in turn,
+PEER_ROUNDS rounds. Every server's body is fetched and compared with
+tarweb's first; one that sends other bytes is left out of that row.
 """
 
 import os
@@ -33,6 +42,8 @@ TW_SITE = os.environ["TW_SITE"]  # root packed by tarweb-pack
 NG_ROOT = os.environ["NG_ROOT"]  # the same files, plus .gz/.br siblings
 HTML = os.environ["HTML_PATH"]  # the median-sized real page, /doc/library/queue.html
 HTML_LARGE = os.environ.get("HTML_LARGE_PATH")  # a larger one, /doc/tutorial/classes.html
+LWAN = os.environ.get("LWAN")  # a prebuilt lwan binary, or unset: no lwan column
+FLOOR = os.environ.get("FLOOR")  # bench/floor, built by serve.sh
 
 
 def page_label(path):
@@ -44,10 +55,12 @@ DURATION = float(os.environ.get("DURATION", "5"))
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 ONLY = os.environ.get("CASES", "")  # substring filter on case names
 IDLE_CONNS = int(os.environ.get("IDLE_CONNS", "10000"))
-TW_PORT, NG_PORT = 18080, 18081
+TW_PORT, NG_PORT, LW_PORT, FL_PORT = 18080, 18081, 18082, 18083
+PEER_ROUNDS = int(os.environ.get("PEER_ROUNDS", "5"))
 SERVER_CPU, CLIENT_CPU = "0", "1"
 TICK = os.sysconf("SC_CLK_TCK")
 RESULTS = os.path.join(REPO, "bench", "results.md")
+PEER_RESULTS = os.path.join(REPO, "bench", "peers-results.md")
 CC_SYSCTL = "/proc/sys/net/ipv4/tcp_congestion_control"
 with open(CC_SYSCTL) as _f:
     SYSTEM_CC = _f.read().strip()  # restored at exit if a case changed it
@@ -55,6 +68,9 @@ with open(CC_SYSCTL) as _f:
 # machine's) paces every connection with a kernel timer, which caps a
 # loopback transfer at a third of what cubic gets, for both servers.
 UNPACED_CC = "cubic"
+# The peer cases (tarweb, nginx, lwan, the floor): lwan sets reno on its
+# own listener whatever the system says, so everyone gets reno there.
+PEER_CC = "reno"
 
 
 def log(*a):
@@ -94,6 +110,25 @@ http {{
         listen 127.0.0.1:{port} reuseport backlog=4096;
         root {root};
         index index.html;
+    }}
+}}
+"""
+
+# lwan as close to the nginx set-up above as its options go: one worker
+# thread, the same docroot, precompressed .gz siblings, keep-alive, file
+# cache entries kept 60 s like nginx's open_file_cache (lwan's default is
+# 5 s). lwan writes no access log in a release build. It sets its own
+# socket options (reno, TCP_DEFER_ACCEPT = keep_alive_timeout, ...).
+LWAN_CONF = """\
+keep_alive_timeout = 75
+quiet = true
+threads = 1
+listener 127.0.0.1:{port}
+site {{
+    serve_files / {{
+        path = {root}
+        serve precompressed files = true
+        cache_for = 60s
     }}
 }}
 """
@@ -177,6 +212,26 @@ class Server:
                 pass
         return total / TICK
 
+    def ctx_switches(self):
+        """(voluntary, involuntary) context switches of every thread."""
+        vol = inv = 0
+        for p in self.pids():
+            try:
+                tasks = os.listdir(f"/proc/{p}/task")
+            except OSError:
+                continue
+            for t in tasks:
+                try:
+                    with open(f"/proc/{p}/task/{t}/status") as f:
+                        for line in f:
+                            if line.startswith("voluntary_ctxt_switches:"):
+                                vol += int(line.split()[1])
+                            elif line.startswith("nonvoluntary_ctxt_switches:"):
+                                inv += int(line.split()[1])
+                except OSError:
+                    pass
+        return vol, inv
+
     def rss_bytes(self):
         total = 0
         for p in self.pids():
@@ -208,7 +263,15 @@ def servers():
     # Only for the 16 MiB row that shows what TCP_CORK costs nginx there.
     ng_nocork = Server("nginx", NG_PORT,
                        ["nginx", "-c", os.path.join(OUT, "nginx-nopush-off.conf"), "-p", OUT])
-    return tw, ng, ng_nocork
+    lw = None
+    if LWAN:
+        conf = os.path.join(OUT, "lwan.conf")
+        with open(conf, "w") as f:
+            f.write(LWAN_CONF.format(port=LW_PORT, root=NG_ROOT))
+        lw = Server("lwan", LW_PORT, [LWAN, "-c", conf])
+    # Its argv gets the response file once tarweb's bytes are captured.
+    fl = Server("floor", FL_PORT, [FLOOR, str(FL_PORT)]) if FLOOR else None
+    return tw, ng, ng_nocork, lw, fl
 
 
 # --------------------------------------------------------------------------
@@ -312,6 +375,18 @@ def cases():
     # sends the head with MSG_MORE. This row shows nginx without the cork.
     out.append(dict(name="16 MiB c=4, nginx tcp_nopush off", path="/16m.bin", conns=4,
                     headers=[], kind="big", nginx_nopush_off=True))
+    # Issue 14: tarweb, nginx, lwan and the epoll floor side by side, all
+    # on reno. The gzip row asks for gzip only: all three then send the
+    # same .gz sibling (with "gzip, br" lwan still sends it, not the .br
+    # the other two send, so that row is checked and lwan left out).
+    out.append(dict(name=f"1 KiB c=50, {PEER_CC} for all", path="/1k.html", conns=50,
+                    headers=[], kind="peers", floor=True))
+    out.append(dict(name=f"{html} c=50, {PEER_CC} for all", path=HTML, conns=50, headers=[],
+                    kind="peers"))
+    out.append(dict(name=f"{html} gzip c=50, {PEER_CC} for all", path=HTML, conns=50,
+                    headers=["Accept-Encoding: gzip"], kind="peers"))
+    out.append(dict(name=f"{html} gzip,br c=50, {PEER_CC} for all", path=HTML, conns=50,
+                    headers=GZBR, kind="peers"))
     return [c for c in out if ONLY in c["name"]]
 
 
@@ -328,6 +403,8 @@ def set_system_cc(name):
 def measure(server, case):
     """One round of one case on one server."""
     cpu0 = server.cpu_seconds()
+    cs0 = server.ctx_switches()
+    busy0, t0 = core0_busy(), time.time()
     if case["kind"] == "big":
         req, nbytes, p50, p99, client = big_client(server.port, case["path"], case["conns"],
                                                    DURATION)
@@ -339,9 +416,14 @@ def measure(server, case):
                                                  case["headers"], DURATION)
         gbps = None
     cpu = server.cpu_seconds() - cpu0
+    cs1 = server.ctx_switches()
+    # What else ran on the server's core: its busy time less the server's
+    # own (softirq work done in another task's context counts as other).
+    others = max(0.0, core0_busy() - busy0 - cpu) / max(time.time() - t0, 1e-9)
     return dict(req=req, rps=rps, p50=p50, p99=p99, errors=errors, gbps=gbps,
                 cpu100k=cpu / max(req, 1) * 1e5,
-                client=client)
+                vcs=(cs1[0] - cs0[0]) / max(req, 1), ics=(cs1[1] - cs0[1]) / max(req, 1),
+                others=others, client=client)
 
 
 def strace_per_request(server, case):
@@ -363,15 +445,100 @@ def strace_per_request(server, case):
     st.wait(timeout=30)
     if not req:
         sys.exit(f"strace run on {server.name} made no request")
-    calls, per = 0, {}
+    calls, per, errs = 0, {}, {}
     with open(out) as f:
         for line in f:
             parts = line.split()
             if len(parts) >= 5 and re.match(r"^[\d.]+$", parts[0]) and parts[-1] != "total":
                 per[parts[-1]] = int(parts[3])
                 calls += int(parts[3])
+                if len(parts) == 6:  # the errors column (EAGAIN reads)
+                    errs[parts[-1]] = int(parts[4])
     top = sorted(per.items(), key=lambda kv: -kv[1])[:5]
-    return calls / max(req, 1), ", ".join(f"{k} {v / max(req, 1):.2f}" for k, v in top)
+    n = max(req, 1)
+    return (calls / n, ", ".join(f"{k} {v / n:.2f}" for k, v in top),
+            {k: (v / n, errs.get(k, 0) / n) for k, v in per.items()})
+
+
+def perf_per_request(server, case):
+    """Syscalls per request under load, without strace's slowdown (strace
+    stops the server at every call, so it batches more events per
+    epoll_wait than it would): perf's syscall tracepoints counted on the
+    server's threads for a separate 2 s wrk run. Returns per request: all
+    syscalls, epoll_wait calls, reads that found nothing (read or recvfrom
+    returning EAGAIN); None without a usable perf."""
+    out = os.path.join(OUT, f"perf-stat-{server.name}.txt")
+    ev = ["-e", "raw_syscalls:sys_enter", "-e", "syscalls:sys_enter_epoll_wait",
+          "-e", "syscalls:sys_exit_read", "--filter", "ret == -11",
+          "-e", "syscalls:sys_exit_recvfrom", "--filter", "ret == -11"]
+    try:
+        st = subprocess.Popen(["perf", "stat", "-x,", "-o", out] + ev +
+                              ["-p", ",".join(str(p) for p in server.pids())],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except OSError:
+        return None
+    time.sleep(0.5)
+    req = wrk(server.port, case["path"], case["conns"], case["headers"], 2)[0]
+    st.send_signal(signal.SIGINT)
+    try:
+        st.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        st.kill()
+        st.wait()
+        return None
+    counts = {}
+    try:
+        with open(out) as f:
+            for line in f:
+                parts = line.strip().split(",")
+                if len(parts) > 2 and parts[0].isdigit():
+                    counts[parts[2]] = counts.get(parts[2], 0) + int(parts[0])
+    except OSError:
+        return None
+    if "raw_syscalls:sys_enter" not in counts or not req:
+        return None
+    n = req
+    return dict(syscalls=counts["raw_syscalls:sys_enter"] / n,
+                epoll_wait=counts.get("syscalls:sys_enter_epoll_wait", 0) / n,
+                empty_reads=(counts.get("syscalls:sys_exit_read", 0) +
+                             counts.get("syscalls:sys_exit_recvfrom", 0)) / n)
+
+
+def fetch_raw(port, path, headers):
+    """One keep-alive GET as wrk sends it: (response head, body)."""
+    req = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+    req += "".join(h + "\r\n" for h in headers) + "\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+        c.sendall(req.encode())
+        got = b""
+        while b"\r\n\r\n" not in got:
+            k = c.recv(65536)
+            if not k:
+                sys.exit(f"port {port}: connection closed before a response head")
+            got += k
+        end = got.index(b"\r\n\r\n") + 4
+        head = got[:end]
+        m = re.search(rb"\r\ncontent-length:\s*(\d+)", head, re.I)
+        if not m:
+            sys.exit(f"port {port}: no Content-Length in {head!r}")
+        want = int(m.group(1))
+        body = got[end:]
+        while len(body) < want:
+            k = c.recv(65536)
+            if not k:
+                break
+            body += k
+    return head, body[:want]
+
+
+def core0_busy():
+    """Core 0's busy time in seconds (/proc/stat: all but idle and iowait)."""
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("cpu0 "):
+                v = [int(x) for x in line.split()[1:]]
+                return (sum(v[:8]) - v[3] - v[4]) / TICK
+    return 0.0
 
 
 IDLE_CLIENT = r"""
@@ -426,10 +593,82 @@ def med(rows, key):
     return statistics.median(vals) if vals else None
 
 
+def run_peers(case, candidates):
+    """One peer case: every server alone on core 0 in turn, PEER_ROUNDS
+    rounds, the order rotated each round. Servers whose body differs from
+    tarweb's are left out of the row (and said so)."""
+    tw = candidates[0]
+    run, heads, left_out = [], {}, {}
+    set_system_cc(PEER_CC)
+    ref = None
+    for s in candidates:
+        if s is None or (s.name == "floor" and not case.get("floor")):
+            continue
+        s.start()
+        head, body = fetch_raw(s.port, case["path"], case["headers"])
+        s.stop()
+        heads[s.name] = len(head)
+        enc = re.search(rb"\r\ncontent-encoding:\s*(\S+)", head, re.I)
+        enc = enc.group(1).decode() if enc else "identity"
+        if s is tw:
+            ref, ref_enc = body, enc
+        elif body != ref:
+            left_out[s.name] = (f"sends other bytes ({len(body):,} B {enc} where tarweb "
+                                f"sends {len(ref):,} B {ref_enc})")
+            log(f"  {s.name} left out: {left_out[s.name]}")
+            continue
+        run.append(s)
+    rounds = {s.name: [] for s in run}
+    for r in range(PEER_ROUNDS):
+        k = r % len(run)
+        for s in run[k:] + run[:k]:
+            s.start()
+            wrk(s.port, case["path"], case["conns"], case["headers"], 1)  # warm-up
+            rounds[s.name].append(measure(s, case))
+            s.stop()
+    row = dict(case=case, servers=[s.name for s in run], heads=heads, left_out=left_out,
+               rounds=rounds)
+    for s in run:
+        s.start()
+        strace = strace_per_request(s, case)
+        perf = perf_per_request(s, case)
+        s.stop()
+        rr = rounds[s.name]
+        row[s.name] = {k: med(rr, k) for k in ("rps", "cpu100k", "vcs", "ics", "others",
+                                                "client")}
+        row[s.name]["errors"] = sum(x["errors"] for x in rr)
+        row[s.name]["syscalls"], row[s.name]["top"], per = strace
+        row[s.name]["strace_epoll_wait"] = per.get("epoll_wait", (0, 0))[0]
+        row[s.name]["perf"] = perf
+    set_system_cc(SYSTEM_CC)
+    log("  " + "; ".join(f"{n} {row[n]['rps']:.0f} req/s {row[n]['cpu100k']:.3f} CPU-s/100k"
+                         for n in row["servers"]))
+    return row
+
+
 def main():
-    tw, ng_default, ng_nocork = servers()
-    results = []
-    for case in cases():
+    tw, ng_default, ng_nocork, lw, fl = servers()
+    results, peers = [], []
+    todo = cases()
+    if any(c["kind"] == "peers" for c in todo):
+        if not LWAN:
+            log("LWAN is not set: the peer cases run without lwan "
+                "(LWAN=/path/to/lwan, a binary built from lwan's source, adds it)")
+        if fl:
+            # The floor answers with exactly what tarweb sends for /1k.html.
+            tw.start()
+            head, body = fetch_raw(tw.port, "/1k.html", [])
+            tw.stop()
+            resp = os.path.join(OUT, "floor-1k.http")
+            with open(resp, "wb") as f:
+                f.write(head + body)
+            fl.argv = fl.argv[:2] + [resp]
+    for case in todo:
+        LOADS.append((case["name"], loadavg()))
+        if case["kind"] == "peers":
+            log(f"{case['name']}: {PEER_ROUNDS} x {DURATION:g} s each")
+            peers.append(run_peers(case, [tw, ng_default, lw, fl]))
+            continue
         log(f"{case['name']}: {ROUNDS} x {DURATION:g} s each")
         ng = ng_nocork if case.get("nginx_nopush_off") else ng_default
         rounds = {"tarweb": [], "nginx": []}
@@ -457,7 +696,7 @@ def main():
             rr = rounds[name]
             row[name] = {k: med(rr, k) for k in ("rps", "p50", "p99", "cpu100k", "gbps", "client")}
             row[name]["errors"] = sum(x["errors"] for x in rr)
-            row[name]["syscalls"], row[name]["top"] = sys_[name]
+            row[name]["syscalls"], row[name]["top"], _ = sys_[name]
         results.append(row)
         t, n = row["tarweb"], row["nginx"]
         log(f"  req/s {t['rps']:.0f} vs {n['rps']:.0f} ({t['rps'] / n['rps']:.2f}x), "
@@ -469,7 +708,7 @@ def main():
         for s in (tw, ng_default):
             log(f"RSS with {IDLE_CONNS} idle keep-alive connections: {s.name}")
             idle[s.name] = rss_per_idle_conn(s)
-    report(results, idle)
+    report(results, idle, peers)
 
 
 def ratio(a, b):
@@ -480,7 +719,15 @@ def fmt(x, spec):
     return "-" if x is None else format(x, spec)
 
 
-def report(results, idle):
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return f.read().split()[0]
+
+
+LOADS = []  # (case, 1-min load average when it started)
+
+
+def report(results, idle, peers=()):
     by = {r["case"]["name"]: r for r in results}
     lines = []
     w = lines.append
@@ -535,6 +782,12 @@ def report(results, idle):
         for name, (b, a, per) in idle.items():
             w(f"- {name}: {b / 2**20:.1f} MiB before, {a / 2**20:.1f} MiB after: **{per:,.0f} bytes per connection**")
 
+    if peers:
+        report_peers(w, peers)
+    w("")
+    w("Load average (1 min) when each case started: " +
+      "; ".join(f"{c} {l}" for c, l in LOADS) + f"; at the end {loadavg()}.")
+
     # Targets (issue 3), as ratios tarweb/nginx in this run.
     def get(case, server, key):
         r = by.get(case)
@@ -564,6 +817,20 @@ def report(results, idle):
             (f"req/s, {big} gzip,br c=50", rt(f"{big} gzip,br c=50", "rps"), ">=", 1.2),
             (f"req/s, {big} c=50, bigget", rt(f"{big} c=50, bigget", "rps"), ">=", 1.2),
         ]
+    pb = {r["case"]["name"]: r for r in peers}
+
+    def prt(case, other):
+        r = pb.get(case)
+        if not r or other not in r["servers"]:
+            return None
+        return ratio(r["tarweb"]["cpu100k"], r[other]["cpu100k"])
+
+    one, page = f"1 KiB c=50, {PEER_CC} for all", f"{html} c=50, {PEER_CC} for all"
+    checks += [
+        (f"issue 14: CPU per request, {one}, tarweb/lwan", prt(one, "lwan"), "<=", 1.0),
+        (f"issue 14: CPU per request, {one}, tarweb/floor", prt(one, "floor"), "<=", 1.1),
+        (f"issue 14: CPU per request, {page}, tarweb/nginx", prt(page, "nginx"), "<=", 0.7),
+    ]
     checks += [
         ("req/s, Connection: close 1 KiB c=50", rt("1 KiB close c=50", "rps"), ">=", 1.0),
         ("throughput, 16 MiB", rt("16 MiB c=4", "rps"), ">=", 1.5),
@@ -576,7 +843,7 @@ def report(results, idle):
         return bool(r) and all((r[x]["client"] or 0) >= 0.95 for x in ("tarweb", "nginx"))
 
     w("")
-    w("## Targets (issue 3)")
+    w("## Targets (issues 3 and 14)")
     w("")
     w("| target | measured | goal | |")
     w("|---|---:|---:|---|")
@@ -599,6 +866,88 @@ def report(results, idle):
         log(f"written: {os.path.relpath(RESULTS, REPO)}")
     else:
         log("CASES filter set: bench/results.md left as it was")
+        if peers and all(c["kind"] == "peers" for c in cases()):
+            # Only the issue-14 cases (CASES='for all'): their own file.
+            pl = []
+            report_peers(pl.append, peers)
+            head = (f"# tarweb, nginx, lwan and the epoll floor: results\n\nCommand: "
+                    f"`CASES='{ONLY}' LWAN=/path/to/lwan bash bench/serve.sh`, "
+                    f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} "
+                    f"cores, kernel {os.uname().release}.\n")
+            loads = ("\nLoad average (1 min) when each case started: " +
+                     "; ".join(f"{c} {l}" for c, l in LOADS) + f"; at the end {loadavg()}.\n")
+            with open(PEER_RESULTS, "w") as f:
+                f.write(head + "\n".join(pl) + "\n" + loads)
+            log(f"written: {os.path.relpath(PEER_RESULTS, REPO)}")
+
+
+def report_peers(w, peers):
+    lwan_v = "lwan not run (LWAN unset)"
+    if LWAN:
+        v = subprocess.run([LWAN, "--version"], capture_output=True, text=True)
+        first = (v.stdout or v.stderr).strip().split("\n")[0]
+        lwan_v = f"lwan `{LWAN}` ({first or 'no version'})"
+    w("")
+    w(f"## Same congestion control for all: tarweb, nginx, lwan, the epoll floor (issue 14)")
+    w("")
+    w(f"`net.ipv4.tcp_congestion_control` = {PEER_CC} for these cases (restored after). "
+      f"Each server alone on core 0 with one worker, wrk -t2 on core 1, {PEER_ROUNDS} rounds of "
+      f"{DURATION:g} s, the order rotated every round; medians. {lwan_v}, configured by "
+      "bench/serve.py (one thread, the same docroot as nginx, precompressed .gz, keep-alive, "
+      "no access log). The floor (bench/floor) answers every request head with the bytes "
+      "tarweb sends for /1k.html, so it runs the 1 KiB case only. Before each case every "
+      "server's body is fetched and compared with tarweb's. "
+      "Syscalls: `strace -c -f` (slows the server: it then batches more per epoll_wait) and, "
+      "under real load, perf's syscall tracepoints (`raw_syscalls:sys_enter`, epoll_wait, "
+      "read/recvfrom returning EAGAIN), each on a separate 2 s run. Context switches from "
+      "/proc/PID/task/*/status over the timed rounds. \"Others on core 0\": core 0's busy "
+      "time not charged to the server, as a share of the round (load from elsewhere, and "
+      "softirq work run in other tasks' context).")
+    w("")
+    w("| case | server | req/s | CPU-s/100k | syscalls/req (strace) | syscalls/req (perf) | "
+      "epoll_wait/req (perf) | EAGAIN reads/req (perf) | vol. / invol. switches per req | "
+      "others on core 0 | wrk CPU | head bytes |")
+    w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in peers:
+        for n in r["servers"]:
+            x, p = r[n], r[n]["perf"] or {}
+            w(f"| {r['case']['name']} | {n} | {x['rps']:,.0f} | {x['cpu100k']:.3f} "
+              f"| {x['syscalls']:.2f} | {fmt(p.get('syscalls'), '.2f')} "
+              f"| {fmt(p.get('epoll_wait'), '.3f')} | {fmt(p.get('empty_reads'), '.3f')} "
+              f"| {x['vcs']:.3f} / {x['ics']:.3f} | {x['others']:.2f} | {x['client']:.2f} "
+              f"| {r['heads'][n]} |")
+    w("")
+    w("| case | CPU tarweb/nginx | CPU tarweb/lwan | CPU tarweb/floor | req/s tarweb/nginx "
+      "| req/s tarweb/lwan | req/s tarweb/floor |")
+    w("|---|---:|---:|---:|---:|---:|---:|")
+    for r in peers:
+        t = r["tarweb"]
+
+        def rr(o, k):
+            return fmt(ratio(t[k], r[o][k]) if o in r["servers"] else None, ".2f")
+        w(f"| {r['case']['name']} | {rr('nginx', 'cpu100k')} | {rr('lwan', 'cpu100k')} "
+          f"| {rr('floor', 'cpu100k')} | {rr('nginx', 'rps')} | {rr('lwan', 'rps')} "
+          f"| {rr('floor', 'rps')} |")
+    w("")
+    w("CPU-s/100k of each round (in the order run), and servers left out:")
+    w("")
+    for r in peers:
+        parts = [f"{n} " + " ".join(f"{x['cpu100k']:.3f}" for x in r["rounds"][n])
+                 for n in r["servers"]]
+        parts += [f"{n} left out: {why}" for n, why in r["left_out"].items()]
+        if not LWAN:
+            parts.append("lwan not run (LWAN unset)")
+        # wrk mostly idle means the server answered late, not that it was
+        # slow per request: that server's req/s and CPU are not comparable.
+        parts += [f"{n}: wrk only {r[n]['client']:.2f} busy, responses were late "
+                  "(latency-bound, not comparable)"
+                  for n in r["servers"] if (r[n]["client"] or 0) < 0.5]
+        errs = sum(r[n]["errors"] for n in r["servers"])
+        w(f"- {r['case']['name']}: " + "; ".join(parts) + (f"; errors {errs}" if errs else ""))
+    w("")
+    w("Top syscalls per request (strace run): " + " ".join(
+        f"{r['case']['name']}: " + "; ".join(f"{n} {r[n]['top']}" for n in r["servers"]) + "."
+        for r in peers))
 
 
 SWEEP_KIB = [8, 16, 32, 48, 64, 128, 256, 512, 1024, 2048]

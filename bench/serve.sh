@@ -8,7 +8,10 @@
 #                                   instead (writes bench/threshold.md)
 # Environment: DURATION (s per round, default 5), ROUNDS (default 3),
 #   CASES (substring filter on case names, e.g. CASES='1 KiB'; a filtered
-#   run does not overwrite bench/results.md), IDLE_CONNS (default 10000).
+#   run does not overwrite bench/results.md), IDLE_CONNS (default 10000),
+#   PEER_ROUNDS (rounds of the issue-14 cases, default 5), LWAN (path to an
+#   lwan binary built elsewhere from lwan's source: adds lwan to those cases;
+#   unset, they run without it and the report says so).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 REPO=$(pwd)
@@ -37,6 +40,7 @@ fi
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
 cargo build -q --release -p tarweb-serve -p tarweb-pack
 cargo build -q --release --manifest-path bench/bigget/Cargo.toml
+cargo build -q --release --manifest-path bench/floor/Cargo.toml
 BIN=$CARGO_TARGET_DIR/release
 
 # 3. One docroot for both: 1 KiB of HTML, 64 KiB and 16 MiB of random
@@ -72,6 +76,7 @@ chmod -R a+rX "$OUT"  # nginx's worker runs as www-data
 "$BIN/tarweb-pack" -q "$ROOT" -o "$OUT/site.twb"
 
 # 4. The matrix.
-BENCH_OUT=$OUT TW_BIN=$BIN/tarweb-serve BIGGET=$BIN/bigget TW_SITE=$OUT/site.twb NG_ROOT=$ROOT \
+[ -n "${LWAN:-}" ] || log "LWAN is not set: the lwan column will be left out"
+BENCH_OUT=$OUT TW_BIN=$BIN/tarweb-serve BIGGET=$BIN/bigget FLOOR=$BIN/floor TW_SITE=$OUT/site.twb NG_ROOT=$ROOT \
   HTML_PATH=/doc/library/queue.html HTML_LARGE_PATH=/doc/tutorial/classes.html python3 bench/serve.py "$@"
 log "work dir: $OUT"
