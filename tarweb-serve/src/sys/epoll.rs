@@ -67,15 +67,17 @@ impl Events {
 
 pub fn epoll_wait(ep: RawFd, evs: &mut Events, timeout_ms: i32, c: &Counters) -> io::Result<usize> {
     c.bump(Sc::EpollWait);
+    // syscall(2), not glibc's cancellation-point wrapper (see `io`).
     // SAFETY: `buf` has `len()` initialised entries the kernel may overwrite.
     let r = unsafe {
-        libc::epoll_wait(
+        libc::syscall(
+            libc::SYS_epoll_wait,
             ep,
             evs.buf.as_mut_ptr(),
             evs.buf.len() as libc::c_int,
             timeout_ms,
         )
-    };
+    } as libc::c_int;
     match cvt(r) {
         Ok(n) => {
             evs.n = n as usize;
