@@ -398,22 +398,35 @@ impl Worker {
         self.settle(slot, conn, step);
     }
 
+    /// An event of a connection: driven where it lies in the slab (a
+    /// connection is a few hundred bytes, not moved out and back).
     fn on_conn(&mut self, sites: &Sites, slot: u32, gen: u32, ev: u32) {
-        let Some(mut conn) = self.slab.take(slot, gen) else {
+        let Some(s) = self.slab.slots.get_mut(slot as usize) else {
             return;
         };
-        if ev & EPOLLERR != 0 {
-            self.close(slot, conn);
+        if s.gen != gen {
             return;
         }
-        let readable = ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP) != 0;
-        if !conn.on_event(readable, ev & (EPOLLRDHUP | EPOLLHUP) != 0) {
-            self.slab.slots[slot as usize].conn = Some(conn);
+        let Some(conn) = s.conn.as_mut() else {
             return;
+        };
+        let step = if ev & EPOLLERR != 0 {
+            Step::Close
+        } else {
+            let readable = ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP) != 0;
+            if !conn.on_event(readable, ev & (EPOLLRDHUP | EPOLLHUP) != 0) {
+                return;
+            }
+            let (mut env, pools) = self.s.env(sites);
+            conn.drive(&mut env, pools)
+        };
+        match step {
+            Step::Wait { kind, from } => self.timers.arm(conn.timer(), kind, from, slot, gen),
+            Step::Close => {
+                let conn = s.conn.take().expect("driven above");
+                self.close(slot, conn);
+            }
         }
-        let (mut env, pools) = self.s.env(sites);
-        let step = conn.drive(&mut env, pools);
-        self.settle(slot, conn, step);
     }
 
     /// After a drive: back into its slot on the timer it waits on, or
