@@ -89,7 +89,13 @@ impl<'a> Variants<'a> {
     ///
     /// On a run without one, which a parsed blob does not have.
     pub fn identity(&self) -> Variant<'a> {
-        self.iter()
+        // From the end: runs are sorted by body length, and the packer
+        // keeps a compressed variant only when it is smaller, so identity
+        // is usually last.
+        let (blob, first) = (self.blob, self.first);
+        (first..first + self.count)
+            .rev()
+            .map(|i| Variant { blob, i })
             .find(|v| v.coding() == Coding::Identity)
             .expect("validated: every run has an identity variant")
     }

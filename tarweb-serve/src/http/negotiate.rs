@@ -118,6 +118,9 @@ impl Prefs {
 
     /// The variant to send: highest weight, then smallest.
     pub fn choose<'a>(&self, vs: Variants<'a>) -> Variant<'a> {
+        if !self.present {
+            return vs.identity(); // no Accept-Encoding: only identity weighs
+        }
         let mut best: Option<(u16, Variant<'a>)> = None;
         for v in vs.iter() {
             if let Some(w) = self.weight(v.coding()) {
