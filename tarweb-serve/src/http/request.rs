@@ -62,6 +62,9 @@ impl<'a> Lines<'a> {
         self.n += 1;
         Ok(())
     }
+    fn clear(&mut self) {
+        self.n = 0;
+    }
     #[cfg(test)]
     pub fn from_slice(vs: &[&'a [u8]]) -> Lines<'a> {
         let mut l = Lines::default();
@@ -109,6 +112,27 @@ impl<'a> Request<'a> {
             user_agent: None,
             referer: None,
         }
+    }
+}
+
+impl<'a> Request<'a> {
+    /// Makes this the request `method_bytes target version` with no fields,
+    /// in place (no struct of a few hundred bytes built and copied).
+    pub fn reset(&mut self, method_bytes: &'a [u8], target: &'a [u8], version: Version) {
+        self.method = Method::from_bytes(method_bytes);
+        self.method_bytes = method_bytes;
+        self.target = target;
+        self.version = version;
+        self.host = None;
+        self.accept_encoding.clear();
+        self.if_none_match.clear();
+        self.if_match.clear();
+        self.if_modified_since = None;
+        self.if_unmodified_since = None;
+        self.range = None;
+        self.if_range = None;
+        self.user_agent = None;
+        self.referer = None;
     }
 }
 

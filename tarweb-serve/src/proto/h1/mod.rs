@@ -13,7 +13,7 @@ use crate::http::request::{Method, Version};
 use crate::output::Output;
 use crate::sys::Sc;
 use crate::timers::TimerKind;
-use parse::Error as ParseError;
+use parse::{Error as ParseError, Head};
 use response::{Ctx, HotCtx};
 use std::time::Instant;
 
@@ -65,6 +65,7 @@ impl H1 {
         link: Link,
     ) -> (usize, Verdict) {
         let ctx = ctx(env);
+        let mut head = Head::empty();
         let mut at = 0;
         loop {
             if let Reading::Body { left } = &mut self.reading {
@@ -86,8 +87,8 @@ impl H1 {
                 unreachable!("a body was finished above");
             };
             since.get_or_insert(env.now);
-            let head = match parse::parse_from(&data[at..], std::mem::take(scanned)) {
-                Ok(head) => head,
+            match parse::parse_into(&data[at..], std::mem::take(scanned), &mut head) {
+                Ok(()) => {}
                 Err(ParseError::Incomplete) => {
                     *scanned = data.len() - at;
                     return (at, Verdict::NeedBytes);
@@ -104,7 +105,7 @@ impl H1 {
                     }
                     return (data.len(), Verdict::Close { linger: true });
                 }
-            };
+            }
             let req = &head.req;
             let sites = env.sites;
             let site = sites.pick(req.host, req.target);
