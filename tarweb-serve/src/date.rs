@@ -6,22 +6,22 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// `Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n`
 pub const DATE_LINE_LEN: usize = 37;
 
+/// This second's `Date` line, followed by the fixed `Server` line (or
+/// nothing), so that a response pushes both with one copy.
 pub struct DateCache {
     secs: i64,
-    line: [u8; DATE_LINE_LEN],
-}
-
-impl Default for DateCache {
-    fn default() -> Self {
-        Self::new()
-    }
+    /// `Date: ...\r\n` then `Server: ...\r\n`.
+    lines: Vec<u8>,
 }
 
 impl DateCache {
-    pub fn new() -> DateCache {
+    /// `server`: the `Server: ...\r\n` line, or empty.
+    pub fn new(server: &[u8]) -> DateCache {
+        let mut lines = vec![0; DATE_LINE_LEN];
+        lines.extend_from_slice(server);
         let mut d = DateCache {
             secs: i64::MIN,
-            line: [0; DATE_LINE_LEN],
+            lines,
         };
         d.refresh();
         d
@@ -32,14 +32,21 @@ impl DateCache {
         let now = unix_now();
         if now != self.secs {
             self.secs = now;
-            self.line[..6].copy_from_slice(b"Date: ");
-            format_imf(now, (&mut self.line[6..35]).try_into().expect("29 bytes"));
-            self.line[35..].copy_from_slice(b"\r\n");
+            let line = &mut self.lines[..DATE_LINE_LEN];
+            line[..6].copy_from_slice(b"Date: ");
+            format_imf(now, (&mut line[6..35]).try_into().expect("29 bytes"));
+            line[35..].copy_from_slice(b"\r\n");
         }
     }
 
-    pub fn line(&self) -> &[u8; DATE_LINE_LEN] {
-        &self.line
+    /// `Date: ...\r\n` alone (the access log's time).
+    pub fn line(&self) -> &[u8] {
+        &self.lines[..DATE_LINE_LEN]
+    }
+
+    /// The `Date` and `Server` lines, as every response carries them.
+    pub fn head_lines(&self) -> &[u8] {
+        &self.lines
     }
 
     pub fn now(&self) -> i64 {
@@ -144,8 +151,10 @@ mod tests {
 
     #[test]
     fn cache_line_shape() {
-        let d = DateCache::new();
+        let d = DateCache::new(b"Server: t\r\n");
         assert!(d.line().starts_with(b"Date: "));
         assert!(d.line().ends_with(b" GMT\r\n"));
+        assert_eq!(&d.head_lines()[..DATE_LINE_LEN], d.line());
+        assert_eq!(&d.head_lines()[DATE_LINE_LEN..], b"Server: t\r\n");
     }
 }

@@ -138,6 +138,7 @@ impl Worker {
     ) -> io::Result<Worker> {
         let ep = sys::epoll_create()?;
         let cap = cfg.max_conns.max(1);
+        let server_line = cfg.server_line.clone();
         let timers = Timers::new(
             cap,
             cfg.head_timeout,
@@ -168,7 +169,7 @@ impl Worker {
             s: Serving {
                 cfg,
                 c,
-                date: DateCache::new(),
+                date: DateCache::new(&server_line),
                 hot,
                 log,
                 path_buf: vec![0u8; MAX_TARGET + 1],

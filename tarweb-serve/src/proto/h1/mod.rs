@@ -201,8 +201,7 @@ impl H1 {
 /// The dynamic lines every response of this worker shares this second.
 fn ctx<'a>(env: &Env<'a>) -> Ctx<'a> {
     Ctx {
-        date: env.date.line(),
-        server: &env.cfg.server_line,
+        lines: env.date.head_lines(),
         sendfile_threshold: env.cfg.sendfile_threshold,
         root: b"",
         https_port: env.cfg.redirect_https.as_deref().map_or(b"", str::as_bytes),

@@ -12,10 +12,8 @@ use crate::sys::Counters;
 use tarweb_format::{rules, Variant};
 
 pub(crate) struct Ctx<'a> {
-    /// `Date: ...\r\n`
-    pub date: &'a [u8],
-    /// `Server: ...\r\n`, or empty.
-    pub server: &'a [u8],
+    /// `Date: ...\r\n` and `Server: ...\r\n` (or no Server line).
+    pub lines: &'a [u8],
     /// Bodies larger than this go by sendfile, smaller ones by writev.
     pub sendfile_threshold: u64,
     /// `Tarweb-Root: <digest>\r\n` (`--root-header`), or empty.
@@ -46,10 +44,13 @@ fn conn_line(close: bool, version: Version) -> &'static [u8] {
 }
 
 fn dyn_lines(out: &mut Output, ctx: &Ctx<'_>, conn: &[u8]) {
-    out.push_dyn(ctx.date);
-    out.push_dyn(ctx.server);
-    out.push_dyn(ctx.root);
-    out.push_dyn(conn);
+    out.push_dyn(ctx.lines);
+    if !ctx.root.is_empty() {
+        out.push_dyn(ctx.root);
+    }
+    if !conn.is_empty() {
+        out.push_dyn(conn);
+    }
 }
 
 fn push_u64(out: &mut Output, mut n: u64) {
@@ -139,10 +140,9 @@ fn stored(
     let body = if head_only { 0 } else { v.body_len() };
     if let Some(h) = hot.filter(|_| body > ctx.sendfile_threshold) {
         let head = v.head();
-        let parts: [&[u8]; 7] = [
+        let parts: [&[u8]; 6] = [
             status_line,
-            ctx.date,
-            ctx.server,
+            ctx.lines,
             ctx.root,
             conn,
             &head[sl as usize..],
