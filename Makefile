@@ -31,6 +31,7 @@ $(DEV_CERT):
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS='-D warnings' $(CARGO) doc -p tarweb-format --no-deps -q
 
 test: lint
 	bash tools/test-deps.sh
