@@ -609,3 +609,33 @@ fn unreadable_file_and_unwritable_directory() {
     );
     assert_eq!(std::fs::read_dir(&outdir).unwrap().count(), 0);
 }
+
+/// A small site: an index page, a stylesheet and a `.git` directory (which
+/// makes the pack print a warning).
+fn small_site(dir: &Path) -> PathBuf {
+    let site = dir.join("site");
+    std::fs::create_dir_all(site.join(".git")).unwrap();
+    std::fs::write(site.join("index.html"), "<h1>hi</h1>".repeat(100)).unwrap();
+    std::fs::write(site.join("site.css"), "body { color: red }\n".repeat(50)).unwrap();
+    std::fs::write(site.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+    site
+}
+
+#[test]
+fn basic_auth_in_headers_fails_the_pack() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = small_site(tmp.path());
+    std::fs::remove_dir_all(site.join(".git")).unwrap(); // no warning first
+    std::fs::write(
+        site.join("_headers"),
+        "/*\n  X-Frame-Options: DENY\n/admin/*\n  Basic-Auth: admin:hunter2\n",
+    )
+    .unwrap();
+    let outdir = tmp.path().join("out");
+    std::fs::create_dir(&outdir).unwrap();
+    fails(
+        bin().arg(&site).arg("-o").arg(outdir.join("s.twb")),
+        &outdir,
+        "_headers line 4: `Basic-Auth` is Netlify's password protection",
+    );
+}

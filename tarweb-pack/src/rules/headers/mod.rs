@@ -37,6 +37,18 @@ const FORBIDDEN: &[&str] = &[
     "last-modified",
 ];
 
+/// Names a hosting platform reads from `_headers` as a feature of its own,
+/// not as a response header, with what the feature is. tarweb implements
+/// none of them, and a line stored as a header would be sent to every
+/// client: `_headers` refuses them, naming the line. The list and why each
+/// name is on it (or, for the cache names other platforms strip, why not)
+/// are in `format-spec.md` §4.4.
+const PLATFORM_ONLY: &[(&str, &str)] = &[(
+    "basic-auth",
+    "Netlify's password protection, not a response header: tarweb cannot protect a path, \
+     and the line would send its user:password pairs to every client",
+)];
+
 /// Parsed `_headers` rules, in file order.
 #[derive(Debug, Default, Clone)]
 pub struct HeaderRules {
@@ -227,6 +239,14 @@ fn check_name(n: usize, name: &str) -> anyhow::Result<()> {
     if let Some(c) = name.chars().find(|&c| !(c.is_ascii() && is_tchar(c as u8))) {
         return Err(anyhow!(
             "_headers line {n}: invalid header name `{name}` ({c:?} is not allowed)"
+        ));
+    }
+    if let Some((_, what)) = PLATFORM_ONLY
+        .iter()
+        .find(|(p, _)| p.eq_ignore_ascii_case(name))
+    {
+        return Err(anyhow!(
+            "_headers line {n}: `{name}` is {what}; remove the line (and protect the path some other way)"
         ));
     }
     if FORBIDDEN.iter().any(|f| f.eq_ignore_ascii_case(name)) {

@@ -316,6 +316,40 @@ fn forbidden_headers() {
     }
 }
 
+/// A platform feature written as a header line (Netlify's `Basic-Auth`) is
+/// refused at its line, whatever its case or rule, never stored: its value
+/// is credentials. Cache fields other platforms read from an origin pass.
+#[test]
+fn platform_only_names_are_refused() {
+    for line in [
+        "  Basic-Auth: admin:hunter2 editor:s3cret",
+        "  basic-auth: admin:hunter2",
+        "\tBASIC-AUTH:admin:hunter2",
+        "  ! Basic-Auth",
+    ] {
+        let text = format!("/*\n  X-Ok: 1\n/private/*\n{line}\n");
+        let e = err(&text);
+        assert!(e.starts_with("_headers line 4: "), "{e}");
+        assert!(
+            e.to_lowercase()
+                .contains("`basic-auth` is netlify's password protection"),
+            "{e}"
+        );
+        assert!(
+            !e.contains("hunter2"),
+            "the credentials are not repeated: {e}"
+        );
+    }
+    // In a host-specific rule (skipped) too: the author expects protection.
+    let e = err("https://example.com/*\n  Basic-Auth: a:b\n");
+    assert!(e.starts_with("_headers line 2: "), "{e}");
+    let r = HeaderRules::parse(
+        "/*\n  CDN-Cache-Control: max-age=60\n  Cloudflare-CDN-Cache-Control: max-age=60\n  Cache-Tag: a,b\n  Netlify-Vary: query\n",
+    )
+    .unwrap();
+    assert_eq!(r.for_paths(&["/x"]).set.len(), 4);
+}
+
 #[test]
 fn allowed_overrides() {
     let r = HeaderRules::parse(
