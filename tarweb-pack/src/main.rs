@@ -30,8 +30,10 @@ use std::process::ExitCode;
 /// compressing `x.js` when they decode to it.
 ///
 /// SOURCE_DATE_EPOCH, when set, clamps every Last-Modified (reproducible
-/// builds). The output is written to a temporary file beside OUTPUT, fsynced
-/// and renamed: a failed pack leaves nothing behind.
+/// builds). The output is written to a temporary file beside OUTPUT (created
+/// first, so an unwritable directory fails at once), fsynced and renamed: a
+/// failed pack leaves nothing behind. An existing OUTPUT must be a regular
+/// file. `-o -` writes the blob to standard output.
 #[derive(Parser)]
 #[command(
     name = "tarweb-pack",
@@ -51,7 +53,7 @@ struct PackArgs {
     /// Site directory, tar file, or `-` (tar on stdin).
     #[arg(required = true)]
     input: Option<PathBuf>,
-    /// The blob to write (e.g. site.twb).
+    /// The blob to write (e.g. site.twb), or `-` for standard output.
     #[arg(short, long, required = true)]
     output: Option<PathBuf>,
     /// Strip this leading directory (sites are often tarred as `public/...`).
@@ -105,7 +107,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         None => {
             let a = cli.pack;
-            let (input, output) = (a.input.expect("required"), a.output.expect("required"));
+            let input = a.input.expect("required");
+            let output = output::Output::from_arg(a.output.expect("required"));
             let source = if input.as_os_str() == "-" {
                 input::Source::Stdin
             } else if input.is_dir() {
@@ -116,7 +119,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let opts = pack::Options {
                 source,
                 prefix: a.prefix,
-                output: output.clone(),
+                output,
                 compress: compress::Options { zopfli: a.zopfli },
                 cache_control: Some(a.cache_control).filter(|c| !c.is_empty()),
                 source_date_epoch: source_date_epoch()?,

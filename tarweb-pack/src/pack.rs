@@ -1,16 +1,16 @@
 //! `tarweb-pack SITE -o OUT`: read the site, plan its routes, compress every
-//! distinct body on all cores, and write the blob atomically.
+//! distinct body on all cores, and write the blob atomically (the output is
+//! checked, and its temporary file created, before anything else).
 
 use crate::compress::{self, MIN_COMPRESS_LEN};
 use crate::content_type::{content_type, worth_compressing};
 use crate::input::{self, SiteFile, Source};
-use crate::output;
+use crate::output::Output;
 use crate::response::{self, Resource};
 use crate::site::{self, Site, Target};
 use anyhow::Context;
 use rayon::prelude::*;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tarweb_format::{write_blob, BlobSpec, Coding, ResponseSpec, RouteSpec};
@@ -18,7 +18,7 @@ use tarweb_format::{write_blob, BlobSpec, Coding, ResponseSpec, RouteSpec};
 pub struct Options {
     pub source: Source,
     pub prefix: Option<String>,
-    pub output: PathBuf,
+    pub output: Output,
     pub compress: compress::Options,
     /// Default `Cache-Control` of every response (`_headers` can override).
     pub cache_control: Option<String>,
@@ -61,6 +61,7 @@ struct Body {
 
 pub fn pack(opts: &Options, warn: &mut dyn FnMut(String)) -> anyhow::Result<Summary> {
     let start = Instant::now();
+    let out = opts.output.prepare()?;
     let files = input::read_site(&opts.source, opts.prefix.as_deref(), warn)?;
     let bytes_in = files.iter().map(|f| f.data.len() as u64).sum();
     let site = site::plan(files, warn)?;
@@ -68,8 +69,9 @@ pub fn pack(opts: &Options, warn: &mut dyn FnMut(String)) -> anyhow::Result<Summ
     let bodies = encode_all(bodies, &site.files, opts, warn)?;
     let spec = blob_spec(&site, &bodies, &body_of, opts);
 
-    let stats = output::write_atomically(&opts.output, |w| Ok(write_blob(&spec, w)?))
-        .with_context(|| format!("writing {}", opts.output.display()))?;
+    let stats = out
+        .finish(|w| Ok(write_blob(&spec, w)?))
+        .with_context(|| format!("writing {}", opts.output.describe()))?;
     let (mut identity_bytes, mut smallest_bytes) = (0, 0);
     for &b in &body_of {
         let b = &bodies[b];

@@ -622,6 +622,126 @@ fn small_site(dir: &Path) -> PathBuf {
 }
 
 #[test]
+fn output_must_be_a_regular_file_and_is_checked_before_any_work() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = small_site(tmp.path());
+
+    // A symlink to /dev/null: had the check regressed, only the link would
+    // be replaced, never the device itself.
+    let null = tmp.path().join("null.twb");
+    std::os::unix::fs::symlink("/dev/null", &null).unwrap();
+    let o = run(bin().arg(&site).arg("-o").arg(&null));
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("null.twb is a character device, not a regular file") && err.contains("-o -"),
+        "{err}"
+    );
+    assert!(std::fs::symlink_metadata(&null).unwrap().is_symlink());
+
+    let fifo = tmp.path().join("fifo.twb");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let o = run(bin().arg(&site).arg("-o").arg(&fifo));
+    assert!(stderr(&o).contains("fifo.twb is a FIFO"), "{}", stderr(&o));
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+
+    let dir = tmp.path().join("dir.twb");
+    std::fs::create_dir(&dir).unwrap();
+    let o = run(bin().arg(&site).arg("-o").arg(&dir));
+    assert!(
+        stderr(&o).contains("dir.twb is a directory"),
+        "{}",
+        stderr(&o)
+    );
+
+    // Nothing was left beside them.
+    let mut names: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["dir.twb", "fifo.twb", "null.twb", "site"]);
+
+    // The output is checked first: with a missing input and an unwritable
+    // output directory, the output is what is reported.
+    let o = run(bin()
+        .arg(tmp.path().join("nope"))
+        .arg("-o")
+        .arg("/proc/tarweb-test.twb"));
+    let err = stderr(&o);
+    assert!(
+        err.contains("cannot create a temporary file in /proc") && !err.contains("nope"),
+        "{err}"
+    );
+}
+
+#[test]
+fn blobs_are_created_with_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let site = small_site(tmp.path());
+    for (umask, want) in [("022", 0o644), ("027", 0o640), ("077", 0o600)] {
+        let out = tmp.path().join(format!("u{umask}.twb"));
+        let o = run(Command::new("sh")
+            .arg("-c")
+            .arg(format!("umask {umask}; exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_tarweb-pack"))
+            .arg(&site)
+            .arg("-q")
+            .arg("-o")
+            .arg(&out));
+        assert!(o.status.success(), "{}", stderr(&o));
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, want, "umask {umask}: mode {mode:o}");
+    }
+}
+
+#[test]
+fn dash_writes_the_blob_to_stdout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = small_site(tmp.path());
+    let file = pack(&site, &tmp.path().join("site.twb"), &["-q"]);
+    let work = tmp.path().join("cwd");
+    std::fs::create_dir(&work).unwrap();
+    let o = run(bin()
+        .current_dir(&work)
+        .arg(&site)
+        .args(["-q", "-o", "-"])
+        .stdout(Stdio::piped()));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(o.stdout, file, "the same bytes as a file");
+    Blob::parse(&o.stdout).unwrap();
+    assert_eq!(
+        std::fs::read_dir(&work).unwrap().count(),
+        0,
+        "no file (named `-` or temporary) beside the working directory"
+    );
+
+    // A reader that leaves before the end did not get the blob: an error.
+    let mut child = bin()
+        .arg(&site)
+        .args(["-q", "-o", "-"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("writing the blob to standard output") && err.contains("Broken pipe"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
 fn basic_auth_in_headers_fails_the_pack() {
     let tmp = tempfile::tempdir().unwrap();
     let site = small_site(tmp.path());
