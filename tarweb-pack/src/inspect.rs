@@ -5,6 +5,7 @@
 use crate::compress;
 use anyhow::{bail, Context};
 use serde::Serialize;
+use std::io::Write;
 use std::path::Path;
 use tarweb_format::{Blob, Coding, Variant, Variants};
 
@@ -128,21 +129,22 @@ fn human(n: u64) -> String {
     }
 }
 
-pub fn inspect(path: &Path, json: bool) -> anyhow::Result<()> {
+pub fn inspect(path: &Path, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
     let bytes = read(path)?;
     let blob = Blob::parse(&bytes).with_context(|| format!("{}", path.display()))?;
     let rep = report(&blob);
     if json {
-        println!("{}", serde_json::to_string_pretty(&rep)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&rep)?)?;
         return Ok(());
     }
-    println!(
+    writeln!(
+        out,
         "{}: tarweb blob v{}, {} bytes, digest {}",
-        path.display(),
+        crate::printable(&path.display().to_string()),
         rep.format_version,
         rep.file_size,
         rep.digest
-    );
+    )?;
     let width = rep
         .routes
         .iter()
@@ -173,31 +175,38 @@ pub fn inspect(path: &Path, json: bool) -> anyhow::Result<()> {
                     .join(", ")
             }
         };
-        println!("  {:width$}  {what}", r.path);
+        writeln!(
+            out,
+            "  {:width$}  {}",
+            crate::printable(&r.path),
+            crate::printable(&what)
+        )?;
     }
     if let Some(nf) = &rep.not_found {
         let list: Vec<String> = nf
             .iter()
             .map(|v| format!("{} {}", v.coding, human(v.body_len)))
             .collect();
-        println!("  (404 page)  {}", list.join(", "));
+        writeln!(out, "  (404 page)  {}", list.join(", "))?;
     }
     let totals: Vec<String> = rep
         .totals
         .iter()
         .map(|(c, n)| format!("{c} {}", human(*n)))
         .collect();
-    println!(
+    writeln!(
+        out,
         "routes: {}; variant bytes: {}",
         rep.routes.len(),
         totals.join(", ")
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "data section: {} in blocks, {} padding ({:.1}%)",
         human(rep.data_bytes),
         human(rep.padding_bytes),
         100.0 * rep.padding_bytes as f64 / (rep.data_bytes + rep.padding_bytes).max(1) as f64
-    );
+    )?;
     Ok(())
 }
 

@@ -14,7 +14,7 @@ mod rules;
 mod site;
 
 use clap::{Parser, Subcommand};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -34,6 +34,9 @@ use std::process::ExitCode;
 /// first, so an unwritable directory fails at once), fsynced and renamed: a
 /// failed pack leaves nothing behind. An existing OUTPUT must be a regular
 /// file. `-o -` writes the blob to standard output.
+///
+/// Output that a reader stops reading (`tarweb-pack inspect site.twb |
+/// head`) ends the command quietly with status 0.
 #[derive(Parser)]
 #[command(
     name = "tarweb-pack",
@@ -98,13 +101,55 @@ fn source_date_epoch() -> anyhow::Result<Option<i64>> {
     }
 }
 
+/// `s` with every character that a terminal would act on or hide (control
+/// characters, bidirectional and zero-width formatting) written as an
+/// escape (`\u{1b}`, `\n`): names from a tar, a directory or a blob may
+/// hold anything, and an error message must not clear the screen or
+/// reorder itself.
+pub(crate) fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
+    };
+    if !s.chars().any(hidden) {
+        return s.into();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if !hidden(c) {
+            out.push(c);
+        } else if c.is_ascii() {
+            out.extend(c.escape_default());
+        } else {
+            out.extend(c.escape_unicode());
+        }
+    }
+    out.into()
+}
+
+/// A line on standard error, made [`printable`]. Errors are ignored: a diagnostic channel that
+/// is gone (`2>&1 | head`) cannot report its own failure, and must not stop
+/// the work or panic as `eprintln!` would.
+fn note(line: std::fmt::Arguments) {
+    let _ = writeln!(std::io::stderr().lock(), "{}", printable(&line.to_string()));
+}
+
+/// Whether `e` comes from writing to a reader that went away.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Some(Command::Inspect { blob, json }) => inspect::inspect(&blob, json),
-        Some(Command::Verify { blob }) => {
-            println!("{}", inspect::verify(&blob)?);
+        Some(Command::Inspect { blob, json }) => report(|out| inspect::inspect(&blob, json, out)),
+        Some(Command::Verify { blob }) => report(|out| {
+            let line = inspect::verify(&blob)?;
+            writeln!(out, "{}", printable(&line))?;
             Ok(())
-        }
+        }),
         None => {
             let a = cli.pack;
             let input = a.input.expect("required");
@@ -126,11 +171,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 threads: a.threads,
                 progress: !a.quiet && std::io::stderr().is_terminal(),
             };
-            let s = pack::pack(&opts, &mut |w| eprintln!("tarweb-pack: warning: {w}"))?;
+            let s = pack::pack(&opts, &mut |w| {
+                note(format_args!("tarweb-pack: warning: {w}"))
+            })?;
             if !a.quiet {
                 let mib = |n: u64| n as f64 / (1u64 << 20) as f64;
                 let saved = s.identity_bytes.saturating_sub(s.smallest_bytes);
-                eprintln!(
+                note(format_args!(
                     "tarweb-pack: {} files, {:.2} MiB in, {:.2} MiB out ({} routes, {} variants, {:.1} KiB padding); \
                      compression saves {:.2} MiB ({:.0}%) for clients accepting every coding; {:.2} s; digest {}",
                     s.files,
@@ -143,10 +190,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     100.0 * saved as f64 / s.identity_bytes.max(1) as f64,
                     s.elapsed.as_secs_f64(),
                     s.digest.iter().map(|b| format!("{b:02x}")).collect::<String>(),
-                );
+                ));
             }
             Ok(())
         }
+    }
+}
+
+/// Runs a command that prints a report on standard output (buffered). A
+/// reader that stops reading (`| head`) is not an error: the command ends
+/// quietly with status 0, as ripgrep and fd do, rather than panicking in
+/// `println!` or dying of SIGPIPE (141 under `set -o pipefail`). The blob
+/// itself (`-o -`) is different: a reader that leaves before its last byte
+/// did not get it, and that is reported as an error.
+fn report(f: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let r = f(&mut out).and_then(|()| Ok(out.flush()?));
+    match r {
+        Err(e) if is_broken_pipe(&e) => {
+            // What is still buffered can go nowhere: drop it unwritten.
+            let _ = out.into_parts();
+            Ok(())
+        }
+        r => r,
     }
 }
 
@@ -154,7 +221,7 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("tarweb-pack: error: {e:#}");
+            note(format_args!("tarweb-pack: error: {e:#}"));
             ExitCode::FAILURE
         }
     }

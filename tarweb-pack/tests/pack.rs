@@ -741,6 +741,55 @@ fn dash_writes_the_blob_to_stdout() {
     assert!(!err.contains("panicked"), "{err}");
 }
 
+/// `inspect … | head`: the reader goes away; the command ends quietly with
+/// status 0. Its pipe is closed before it writes, so the write must fail.
+#[test]
+fn reports_end_quietly_when_their_reader_leaves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let blob = tmp.path().join("site.twb");
+    pack(&testdata(), &blob, &["-q"]);
+    for args in [&["inspect"][..], &["inspect", "--json"], &["verify"]] {
+        let mut child = bin()
+            .args(args)
+            .arg(&blob)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {:?} {}",
+            o.status,
+            stderr(&o)
+        );
+        assert_eq!(stderr(&o), "", "{args:?}: nothing on stderr");
+    }
+    // And through a real `head`, under pipefail.
+    let o = run(Command::new("bash")
+        .arg("-c")
+        .arg("set -o pipefail; \"$0\" inspect \"$1\" | head -n 1")
+        .arg(env!("CARGO_BIN_EXE_tarweb-pack"))
+        .arg(&blob));
+    assert!(o.status.success(), "{:?} {}", o.status, stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("tarweb blob v1"));
+
+    // Warnings into a closed stderr: the pack goes on and succeeds.
+    let site = small_site(tmp.path());
+    let out = tmp.path().join("w.twb");
+    let mut child = bin()
+        .arg(&site)
+        .arg("-o")
+        .arg(&out)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    assert!(child.wait().unwrap().success());
+    Blob::parse(&std::fs::read(&out).unwrap()).unwrap();
+}
+
 #[test]
 fn basic_auth_in_headers_fails_the_pack() {
     let tmp = tempfile::tempdir().unwrap();
