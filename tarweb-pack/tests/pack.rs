@@ -790,6 +790,81 @@ fn reports_end_quietly_when_their_reader_leaves() {
     Blob::parse(&std::fs::read(&out).unwrap()).unwrap();
 }
 
+/// Everything the binary printed on stderr is one clean line of printable
+/// text (no byte of the input, no control character).
+fn clean_error(o: &Output) -> String {
+    assert!(!o.status.success());
+    let err = stderr(o);
+    assert!(err.starts_with("tarweb-pack: error: "), "{err}");
+    assert_eq!(err.matches('\n').count(), 1, "{err:?}");
+    assert!(
+        err.trim_end().chars().all(|c| !c.is_control()) && err.len() < 400,
+        "{err:?}"
+    );
+    err
+}
+
+#[test]
+fn a_file_that_is_not_a_tar_gets_a_clean_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("x.twb");
+    // Binary noise with terminal escapes in it, under a name with some too.
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut noise: Vec<u8> = (0..8192)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    noise[..8].copy_from_slice(b"\x7fELF\x1b[2J");
+    noise[100..110].copy_from_slice(b"\x1b]0;pwned\x07");
+    let bin_file = tmp.path().join("evil\x1b[2J\u{202e}.tar");
+    std::fs::write(&bin_file, &noise).unwrap();
+    let err = clean_error(&run(bin().arg(&bin_file).arg("-o").arg(&out)));
+    assert!(
+        err.contains("evil\\u{1b}[2J\\u{202e}.tar: not a tar archive"),
+        "{err}"
+    );
+
+    // A header with a valid checksum whose size field is text: the tar
+    // crate's message would quote the field and the name.
+    let mut t = tar_with(&[("index.html", b"hi")]);
+    t[0..10].copy_from_slice(b"a\x1b[31mb.ht");
+    t[124..136].copy_from_slice(b"\x1b[31mzzzz\x07\0\0");
+    t[148..156].copy_from_slice(b"        ");
+    let sum: u32 = t[..512].iter().map(|&b| u32::from(b)).sum();
+    t[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    let f = tmp.path().join("fields.tar");
+    std::fs::write(&f, &t).unwrap();
+    let err = clean_error(&run(bin().arg(&f).arg("-o").arg(&out)));
+    assert!(
+        err.contains("fields.tar: not a tar archive") && err.contains("size field"),
+        "{err}"
+    );
+    assert!(!err.contains("zzzz"), "no bytes of the header: {err}");
+
+    // The same header as the second entry.
+    let mut two = tar_with(&[("a.html", b"a")]);
+    two.truncate(1024);
+    two.extend_from_slice(&t);
+    std::fs::write(&f, &two).unwrap();
+    let err = clean_error(&run(bin().arg(&f).arg("-o").arg(&out)));
+    assert!(
+        err.contains("tar entry #1 (header at byte 1024): its size field is not a valid number"),
+        "{err}"
+    );
+
+    // Formats that are archives, just not tars, are named.
+    std::fs::write(&f, b"PK\x03\x04rest of a zip").unwrap();
+    assert!(clean_error(&run(bin().arg(&f).arg("-o").arg(&out))).contains("a zip archive"));
+    let blob = tmp.path().join("b.twb");
+    pack(&small_site(tmp.path()), &blob, &["-q"]);
+    assert!(clean_error(&run(bin().arg(&blob).arg("-o").arg(&out))).contains("a tarweb blob"));
+    assert!(!out.exists());
+}
+
 #[test]
 fn basic_auth_in_headers_fails_the_pack() {
     let tmp = tempfile::tempdir().unwrap();

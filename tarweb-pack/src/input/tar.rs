@@ -91,11 +91,40 @@ fn decompress<'a>(
         )
     } else if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
         bail!("{name}: xz-compressed; only gzip and zstd are supported, decompress it first")
+    } else if magic.starts_with(b"PK\x03\x04") {
+        bail!("{name}: a zip archive, not a tar; only tar (plain, gzip or zstd) is supported")
+    } else if magic.len() == 6 && tarweb_format::layout::MAGIC.starts_with(magic) {
+        bail!("{name}: a tarweb blob already, not a site (a directory or a tar)")
     } else if magic.starts_with(b"BZh") {
         bail!("{name}: bzip2-compressed; only gzip and zstd are supported, decompress it first")
     } else {
         (Box::new(whole), "input")
     })
+}
+
+/// What is wrong with a tar header the `tar` crate refused, in words of our
+/// own: its messages quote the header's bytes (the name, a numeric field's
+/// text), which for a file that is not a tar at all is binary garbage.
+fn header_problem(e: &io::Error) -> String {
+    let msg = e.to_string();
+    if msg.contains("checksum mismatch") {
+        return "header checksum mismatch".to_string();
+    }
+    // "<why> when getting <field> for <name>"
+    if let Some(field) = msg
+        .split_once(" when getting ")
+        .and_then(|(_, rest)| rest.split_once(" for "))
+        .map(|(field, _)| field)
+        .filter(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+    {
+        let field = if field == "cksum" { "checksum" } else { field };
+        return format!("its {field} field is not a valid number");
+    }
+    if msg.is_ascii() && msg.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) && msg.len() <= 120
+    {
+        return msg;
+    }
+    "malformed header".to_string()
 }
 
 /// The entry's modification time: PAX `mtime` (floored) if present, else
@@ -154,13 +183,12 @@ pub(super) fn read_tar_tree(
                 if progress.eof.get() {
                     bail!("{name}: truncated tar (input ends at byte {pos}, inside tar entry #{index}: {e})");
                 }
-                let hint = if index == 0 {
-                    " (is this a tar archive?)"
-                } else {
-                    ""
-                };
+                let problem = header_problem(&e);
+                if index == 0 {
+                    bail!("{name}: not a tar archive (its first 512 bytes are not a tar header: {problem})");
+                }
                 bail!(
-                    "{name}: tar entry #{index} (header at byte {}): {e}{hint}",
+                    "{name}: tar entry #{index} (header at byte {}): {problem}",
                     pos.saturating_sub(512)
                 );
             }

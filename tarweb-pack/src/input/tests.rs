@@ -495,8 +495,8 @@ fn input_garbage_and_truncated_compression_are_errors() {
     assert_contains(
         &e,
         &[
-            "site.tar: tar entry #0 (header at byte 0)",
-            "is this a tar archive?",
+            "site.tar: not a tar archive (its first 512 bytes are not a tar header: \
+           its checksum field is not a valid number)",
         ],
     );
 
@@ -519,7 +519,7 @@ fn input_bad_header_checksum_is_an_error() {
     let e = err(&tar_source(&tmp, &tar), None);
     assert_contains(
         &e,
-        &["site.tar: tar entry #1 (header at byte 1536): archive header checksum mismatch"],
+        &["site.tar: tar entry #1 (header at byte 1536): header checksum mismatch"],
     );
 }
 
