@@ -17,6 +17,10 @@ pub(crate) mod config;
 pub(crate) mod conn;
 pub(crate) mod date;
 pub(crate) mod dispatch;
+/// Entry points for the fuzz targets (`fuzz/`); not an API.
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod hot;
 pub(crate) mod http;
 pub(crate) mod output;

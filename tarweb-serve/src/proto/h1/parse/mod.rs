@@ -154,7 +154,7 @@ pub(crate) fn parse(buf: &[u8]) -> Result<Head<'_>, Error> {
 /// seen by an earlier call that returned `Incomplete`: only new bytes are
 /// searched, so a head trickled in byte by byte costs linear, not
 /// quadratic, time.
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn parse_from(buf: &[u8], scanned: usize) -> Result<Head<'_>, Error> {
     let mut h = Head::empty();
     parse_into(buf, scanned, &mut h).map(|()| h)
@@ -412,8 +412,8 @@ fn field_line(b: &[u8]) -> Result<Field<'_>, Error> {
     }
 }
 
-#[cfg(test)]
-mod reference;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) mod reference;
 
 #[cfg(test)]
 mod tests {

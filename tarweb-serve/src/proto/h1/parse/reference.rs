@@ -1,6 +1,7 @@
 //! The head parser as it was before it learnt to find a head's end in the
 //! same pass (it searched for `\r\n\r\n` first, then parsed the head),
-//! kept to check the new one against (`tests::same_answers_as_before`).
+//! kept to check the new one against (`tests::same_answers_as_before`, and
+//! the `request` fuzz target through `crate::fuzzing`).
 
 use super::{Error, Head, MAX_HEAD, MAX_HEADERS};
 use crate::http::request::{list_items, trim_ows, Request, Version, MAX_TARGET};
@@ -22,7 +23,7 @@ fn valid_host(v: &[u8]) -> bool {
 /// seen by an earlier call that returned `Incomplete`: only new bytes are
 /// searched, so a head trickled in byte by byte costs linear, not
 /// quadratic, time.
-pub(super) fn parse_from(buf: &[u8], scanned: usize) -> Result<Head<'_>, Error> {
+pub(crate) fn parse_from(buf: &[u8], scanned: usize) -> Result<Head<'_>, Error> {
     // RFC 9112 §2.2: ignore empty lines before the request line.
     let mut start = 0;
     while buf[start..].starts_with(b"\r\n") {
