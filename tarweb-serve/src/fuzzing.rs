@@ -72,7 +72,7 @@ pub fn request(data: &[u8]) {
     let want = outcome(&whole);
     assert_eq!(
         want,
-        outcome(&reference::parse_from(data, 0)),
+        outcome(&reference::parse(data)),
         "the reference parser disagrees"
     );
     for k in cuts(data.len()) {

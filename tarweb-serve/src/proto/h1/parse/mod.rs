@@ -174,39 +174,111 @@ pub(crate) fn parse_into<'a>(buf: &'a [u8], scanned: usize, h: &mut Head<'a>) ->
     }
     if scanned == 0 && b.len() <= MAX_HEAD {
         // The common case, a whole head in one read: one pass finds its
-        // end on the way. An error counts only for a complete head (as
-        // below), so where a read cuts a head never changes the answer.
+        // end on the way. An incomplete head is answered by `incomplete`
+        // alone, whatever this pass saw, so where a read cuts a head never
+        // changes the answer.
         match parse_head(b, h) {
             Ok(()) => {}
             Err(e) if e != Error::Incomplete && find_head_end(b, 0).is_some() => return Err(e),
-            Err(_) => return incomplete(b, 0),
+            Err(_) => return incomplete(b, 0, h),
         }
     } else {
         let from = scanned.saturating_sub(start + 3).min(b.len());
-        let Some(end) = find_head_end(b, from) else {
-            return incomplete(b, from);
-        };
-        if end > MAX_HEAD {
-            return Err(Error::Status(431));
+        match find_head_end(b, from) {
+            Some(end) if end <= MAX_HEAD => parse_head(&b[..end], h)?,
+            // No end yet, or one past the limit: what the bytes within
+            // the limit show, else 431.
+            _ => return incomplete(b, from, h),
         }
-        parse_head(&b[..end], h)?;
     }
     h.head_len += start;
     Ok(())
 }
 
-/// What an incomplete head (`b`, of which `from` bytes were searched
-/// before) already shows: too long a head or request line, or garbage
-/// rejected early rather than left to the timeout; else `Incomplete`.
-fn incomplete(b: &[u8], from: usize) -> Result<(), Error> {
-    if b.len() > MAX_HEAD {
-        return Err(Error::Status(431));
+/// The answer to `b`, which holds no complete head within `MAX_HEAD`
+/// bytes (the first `from` of them were looked at by a call that answered
+/// `Incomplete`). Garbage is refused at once rather than left to the head
+/// timeout, but only with the answer the complete head would get, whatever
+/// bytes follow, so a client cannot learn where its reads were cut:
+///
+/// 1. an unfinished request line with a byte no request line can hold at
+///    its place (a non-token byte in the method, a control byte, DEL,
+///    non-ASCII or a bare CR after it): 400, which `request_line` answers
+///    too, since it checks the target's bytes before its length;
+/// 2. a finished request line: `request_line`'s answer;
+/// 3. a byte no field line can hold (a control byte but HTAB, DEL, a bare
+///    CR or LF): the first error of the field lines, in order, as the
+///    complete head gets it (an earlier line may be the 129th, or a
+///    second Host);
+/// 4. else 431 when `b` is longer than `MAX_HEAD`, or `Incomplete`.
+///
+/// The bytes beyond `MAX_HEAD` are never looked at. Each call looks only
+/// at the bytes after `from` (and the request line, when it ends among
+/// them), so a head trickled in byte by byte costs linear time.
+fn incomplete<'a>(b: &'a [u8], from: usize, h: &mut Head<'a>) -> Result<(), Error> {
+    let w = &b[..b.len().min(MAX_HEAD)];
+    let from = from.min(w.len());
+    match memchr::memmem::find(w, b"\r\n") {
+        None => {
+            if let Some(e) = partial_request_line(w, from) {
+                return Err(e);
+            }
+        }
+        Some(r) => {
+            if r + 2 > from {
+                request_line(&w[..r])?;
+            }
+            if field_fault(w, (r + 2).max(from.saturating_sub(1))) {
+                // The fault makes the pass fail, at it or at an earlier
+                // error of the field lines.
+                match parse_head(w, h) {
+                    Err(e) if e != Error::Incomplete => return Err(e),
+                    _ => debug_assert!(false, "a field fault the pass did not see"),
+                }
+            }
+        }
     }
-    // A request line already too long for any allowed target.
-    if !b.contains(&b'\n') && b.len() > MAX_TARGET + 64 {
-        return Err(Error::Status(414));
+    Err(if b.len() > MAX_HEAD {
+        Error::Status(431)
+    } else {
+        Error::Incomplete
+    })
+}
+
+/// Rule 1 of [`incomplete`] on `w`, a request line without its CRLF yet,
+/// from byte `from` on.
+fn partial_request_line(w: &[u8], from: usize) -> Option<Error> {
+    let bad = Some(Error::Status(400));
+    let from = from.saturating_sub(1);
+    let sp1 = memchr::memchr(b' ', w);
+    let m = sp1.unwrap_or(w.len());
+    if from < m && span(&w[from..m], TCHAR) != m - from {
+        return bad;
     }
-    Err(check_prefix(b, from).unwrap_or(Error::Incomplete))
+    let after = sp1.map_or(w.len(), |s| (s + 1).max(from));
+    for (i, &c) in w.iter().enumerate().skip(after) {
+        let ok = match c {
+            // Not followed by LF (there is no CRLF in `w`): a bare CR.
+            b'\r' => i + 1 == w.len(),
+            b' ' => true,
+            c => CLASS[c as usize] & TARGET != 0,
+        };
+        if !ok {
+            return bad;
+        }
+    }
+    None
+}
+
+/// Whether `w[from..]` (field lines; `from` ≥ 1) holds a byte that no field
+/// line can hold: rule 3 of [`incomplete`].
+fn field_fault(w: &[u8], from: usize) -> bool {
+    w.iter().enumerate().skip(from).any(|(i, &c)| match c {
+        b'\t' => false,
+        b'\r' => w.get(i + 1).is_some_and(|&n| n != b'\n'),
+        b'\n' => w[i - 1] != b'\r',
+        c => c < 0x20 || c == 0x7f,
+    })
 }
 
 /// Parses the head at the start of `b` (which starts with its request
@@ -328,25 +400,6 @@ fn find_head_end(b: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-/// Errors visible in an incomplete head: a bad method byte, a control byte
-/// on the request line, a bare LF.
-fn check_prefix(b: &[u8], from: usize) -> Option<Error> {
-    let m = b.iter().position(|&c| c == b' ').unwrap_or(b.len());
-    if span(&b[..m], TCHAR) != m {
-        return Some(Error::Status(400));
-    }
-    let from = from.saturating_sub(1);
-    for (i, &c) in b.iter().enumerate().skip(from) {
-        if c == b'\n' && (i == 0 || b[i - 1] != b'\r') {
-            return Some(Error::Status(400));
-        }
-        if c == 0 {
-            return Some(Error::Status(400));
-        }
-    }
-    None
-}
-
 fn request_line(line: &[u8]) -> Result<(&[u8], &[u8], Version), Error> {
     let bad = Error::Status(400);
     let sp1 = line.iter().position(|&c| c == b' ').ok_or(bad)?;
@@ -368,11 +421,13 @@ fn request_line(line: &[u8]) -> Result<(&[u8], &[u8], Version), Error> {
     };
     let target = &rest[..sp2];
     let version = &rest[sp2 + 1..];
-    if target.len() > MAX_TARGET {
-        return Err(Error::Status(414));
-    }
+    // Its bytes before its length: a request line that cannot be valid is
+    // 400 however long it grows (`incomplete` relies on it).
     if target.is_empty() || span(target, TARGET) != target.len() {
         return Err(bad);
+    }
+    if target.len() > MAX_TARGET {
+        return Err(Error::Status(414));
     }
     let v = match version {
         b"HTTP/1.1" => Version::Http11,
@@ -630,7 +685,7 @@ mod tests {
                 }
             }
             let new = outcome(parse(&v));
-            assert_eq!(new, outcome(reference::parse_from(&v, 0)), "{v:?}");
+            assert_eq!(new, outcome(reference::parse(&v)), "{v:?}");
             compared[usize::from(new.is_ok())] += 1;
         }
         assert!(compared[0] > 10_000 && compared[1] > 10_000, "{compared:?}");
@@ -648,6 +703,93 @@ mod tests {
         // A bare LF arriving later is still caught.
         let bare = b"GET / HTTP/1.1\r\nHost: a\nX";
         assert_eq!(parse_from(bare, 16).unwrap_err(), Error::Status(400));
+    }
+
+    /// The answer, whole and when the bytes come in two reads cut at
+    /// `k`, for every `k` (every 97th for long inputs).
+    fn answers_at_every_cut(v: &[u8]) -> Result<usize, Error> {
+        let whole = parse(v).map(|h| h.head_len);
+        let step = if v.len() > 2000 { 97 } else { 1 };
+        for k in (0..=v.len()).step_by(step) {
+            let cut = match parse(&v[..k]) {
+                Err(Error::Incomplete) => parse_from(v, k),
+                first => first,
+            };
+            assert_eq!(cut.map(|h| h.head_len), whole, "cut after {k}");
+        }
+        whole
+    }
+
+    /// Heads with two faults get the answer of the first in byte order
+    /// (the request line's before the fields'), however the reads cut
+    /// them. Found by the `request` fuzz target: a bare LF in a field line
+    /// was refused with 400 as soon as it arrived, while the whole head
+    /// was answered 505 for its version.
+    #[test]
+    fn the_answer_does_not_depend_on_where_reads_cut() {
+        let s = |v: &[u8]| answers_at_every_cut(v);
+        assert_eq!(
+            s(b"GET /a HTTP/0.1\r\nHost: a\n\n\r[GET\xd6\xd0\x9d\xdf\xb7\xab\xab\xff\0\0\0\0\0\0Kost: a\r\nConnection: close\r\n\r\n"),
+            Err(Error::Status(505))
+        );
+        // A bad method, then a head past the limit: 400, not 431.
+        let mut v = b"G(T / HTTP/1.1\r\nHost: a\r\nCookie: ".to_vec();
+        v.extend(std::iter::repeat_n(b'c', MAX_HEAD));
+        v.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(s(&v), Err(Error::Status(400)));
+        // A target too long that also holds a bare LF: 400, not 414.
+        let mut v = b"GET /\n".to_vec();
+        v.extend(std::iter::repeat_n(b'a', MAX_TARGET + 10));
+        v.extend_from_slice(b" HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(s(&v), Err(Error::Status(400)));
+        // A valid long request line, its CRLF late: 414 at the CRLF.
+        let mut v = b"GET /".to_vec();
+        v.extend(std::iter::repeat_n(b'a', MAX_TARGET + 10));
+        v.extend_from_slice(b" HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(s(&v), Err(Error::Status(414)));
+        // 129 field lines, then a bare LF: 431 for the count, first.
+        let mut v = b"GET / HTTP/1.1\r\n".to_vec();
+        for i in 0..=MAX_HEADERS {
+            v.extend_from_slice(format!("X-{i}: y\r\n").as_bytes());
+        }
+        v.extend_from_slice(b"Bad: \n\r\n\r\n");
+        assert_eq!(s(&v), Err(Error::Status(431)));
+        // A second Host, then a NUL: 400 for the Host.
+        assert_eq!(
+            s(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\nX: \0\r\n\r\n"),
+            Err(Error::Status(400))
+        );
+    }
+
+    /// A request line that can never start a valid request is refused as
+    /// soon as it ends (or as soon as a byte shows it), not left to the
+    /// head timeout.
+    #[test]
+    fn hopeless_heads_are_refused_before_they_end() {
+        for v in [
+            &b"GET /\r\n"[..],               // HTTP/0.9: no version
+            b"GET / HTTP/1.1\r\nHost: a\nX", // bare LF in a field
+            b"GET /a\0",                     // NUL in the target
+            b"GET /a\rb",                    // bare CR in the line
+            b"G\x01",                        // control byte in the method
+        ] {
+            assert_eq!(parse(v).unwrap_err(), Error::Status(400), "{v:?}");
+        }
+        assert_eq!(
+            parse(b"GET / HTTP/1.3\r\n").unwrap_err(),
+            Error::Status(505)
+        );
+        // Still waiting: nothing certain yet (a space in a field name is
+        // refused with the whole head: only bytes that no field line can
+        // hold are looked for early).
+        for v in [
+            &b"GET /a"[..],
+            b"GET / HTTP/1.1\r\nHost: a\r",
+            b"GET /a\r",
+            b"GET / HTTP/1.1\r\nHo st",
+        ] {
+            assert_eq!(parse(v).unwrap_err(), Error::Incomplete, "{v:?}");
+        }
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! The head parser as it was before it learnt to find a head's end in the
 //! same pass (it searched for `\r\n\r\n` first, then parsed the head),
 //! kept to check the new one against (`tests::same_answers_as_before`, and
-//! the `request` fuzz target through `crate::fuzzing`).
+//! the `request` fuzz target through `crate::fuzzing`). It takes the whole
+//! buffer every time (no resumed scan), and answers an incomplete head by
+//! the rules of `super::incomplete`, written out plainly: it is their
+//! second implementation, not a copy.
 
 use super::{Error, Head, MAX_HEAD, MAX_HEADERS};
 use crate::http::request::{list_items, trim_ows, Request, Version, MAX_TARGET};
@@ -19,11 +22,8 @@ fn valid_host(v: &[u8]) -> bool {
         .all(|&c| c.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:[]%".contains(&c))
 }
 
-/// Like [`parse`], when the first `scanned` bytes of `buf` were already
-/// seen by an earlier call that returned `Incomplete`: only new bytes are
-/// searched, so a head trickled in byte by byte costs linear, not
-/// quadratic, time.
-pub(crate) fn parse_from(buf: &[u8], scanned: usize) -> Result<Head<'_>, Error> {
+/// The head at the start of `buf`.
+pub(crate) fn parse(buf: &[u8]) -> Result<Head<'_>, Error> {
     // RFC 9112 §2.2: ignore empty lines before the request line.
     let mut start = 0;
     while buf[start..].starts_with(b"\r\n") {
@@ -33,24 +33,19 @@ pub(crate) fn parse_from(buf: &[u8], scanned: usize) -> Result<Head<'_>, Error> 
     if b.is_empty() || b == b"\r" {
         return Err(Error::Incomplete);
     }
-    let from = scanned.saturating_sub(start + 3).min(b.len());
-    let Some(end) = find_head_end(b, from) else {
-        if b.len() > MAX_HEAD {
-            return Err(Error::Status(431));
+    let Some(end) = find_head_end(b, 0).filter(|&end| end <= MAX_HEAD) else {
+        // No complete head within the limit: what its bytes show for
+        // certain, else 431 past the limit, else wait.
+        let w = &b[..b.len().min(MAX_HEAD)];
+        if let Some(e) = certain_error(w) {
+            return Err(e);
         }
-        // A request line already too long for any allowed target.
-        if !b.contains(&b'\n') && b.len() > MAX_TARGET + 64 {
-            return Err(Error::Status(414));
-        }
-        // Reject garbage early rather than waiting for a timeout.
-        return match check_prefix(b, from) {
-            Some(e) => Err(e),
-            None => Err(Error::Incomplete),
-        };
+        return Err(if b.len() > MAX_HEAD {
+            Error::Status(431)
+        } else {
+            Error::Incomplete
+        });
     };
-    if end > MAX_HEAD {
-        return Err(Error::Status(431));
-    }
     let head = &b[..end - 2]; // keep the CRLF of the last field line
     let line_end = head
         .windows(2)
@@ -65,11 +60,37 @@ pub(crate) fn parse_from(buf: &[u8], scanned: usize) -> Result<Head<'_>, Error> 
         content_length: 0,
         head_len: start + end,
     };
+    let (content_length, te) = fields(&head[line_end + 2..], &mut h)?;
+    if let Some(te) = te {
+        // RFC 9112 §6.1: both is a smuggling attempt; TE in 1.0 is invalid.
+        if content_length.is_some() || version == Version::Http10 {
+            return Err(Error::Status(400));
+        }
+        let last = list_items(te).last().unwrap_or(b"");
+        return Err(Error::Status(if last.eq_ignore_ascii_case(b"chunked") {
+            411
+        } else {
+            501
+        }));
+    }
+    if version == Version::Http11 && h.req.host.is_none() {
+        return Err(Error::Status(400));
+    }
+    h.content_length = content_length.unwrap_or(0);
+    Ok(h)
+}
+
+/// The field lines in `rest` (each with its CRLF; in an unfinished head
+/// the last may be cut short, and then holds a fault), in order, into `h`:
+/// the Content-Length and Transfer-Encoding seen.
+type Framing<'a> = (Option<u64>, Option<&'a [u8]>);
+
+fn fields<'a>(rest: &'a [u8], h: &mut Head<'a>) -> Result<Framing<'a>, Error> {
     let r = &mut h.req;
     let mut content_length: Option<u64> = None;
     let mut te: Option<&[u8]> = None;
     let mut count = 0;
-    let mut rest = &head[line_end + 2..];
+    let mut rest = rest;
     while !rest.is_empty() {
         count += 1;
         if count > MAX_HEADERS {
@@ -128,23 +149,53 @@ pub(crate) fn parse_from(buf: &[u8], scanned: usize) -> Result<Head<'_>, Error> 
             _ => {}
         }
     }
-    if let Some(te) = te {
-        // RFC 9112 §6.1: both is a smuggling attempt; TE in 1.0 is invalid.
-        if content_length.is_some() || version == Version::Http10 {
-            return Err(Error::Status(400));
+    Ok((content_length, te))
+}
+
+/// What bytes holding no complete head show for certain, whatever follows:
+/// the rules of `super::incomplete`, written out plainly.
+fn certain_error(w: &[u8]) -> Option<Error> {
+    let bad = Some(Error::Status(400));
+    let Some(r) = w.windows(2).position(|p| p == b"\r\n") else {
+        // An unfinished request line.
+        let sp1 = w.iter().position(|&c| c == b' ');
+        if !w[..sp1.unwrap_or(w.len())].iter().all(|&c| is_tchar(c)) {
+            return bad;
         }
-        let last = list_items(te).last().unwrap_or(b"");
-        return Err(Error::Status(if last.eq_ignore_ascii_case(b"chunked") {
-            411
-        } else {
-            501
-        }));
+        let s = sp1?;
+        for (i, &c) in w.iter().enumerate().skip(s + 1) {
+            let fine = if c == b'\r' {
+                i == w.len() - 1
+            } else {
+                c == b' ' || (0x21..0x7f).contains(&c)
+            };
+            if !fine {
+                return bad;
+            }
+        }
+        return None;
+    };
+    let (method_bytes, target, version) = match request_line(&w[..r]) {
+        Ok(l) => l,
+        Err(e) => return Some(e),
+    };
+    let fault = (r + 2..w.len()).any(|i| match w[i] {
+        b'\t' => false,
+        b'\r' => i + 1 < w.len() && w[i + 1] != b'\n',
+        b'\n' => w[i - 1] != b'\r',
+        c => c < 0x20 || c == 0x7f,
+    });
+    if !fault {
+        return None;
     }
-    if version == Version::Http11 && h.req.host.is_none() {
-        return Err(Error::Status(400));
-    }
-    h.content_length = content_length.unwrap_or(0);
-    Ok(h)
+    let mut h = Head {
+        req: Request::new(method_bytes, target, version),
+        conn_close: false,
+        conn_keep_alive: false,
+        content_length: 0,
+        head_len: 0,
+    };
+    fields(&w[r + 2..], &mut h).err()
 }
 
 /// Offset just past `\r\n\r\n`, if the head is complete.
@@ -160,25 +211,6 @@ fn find_head_end(b: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-/// Errors visible in an incomplete head: a bad method byte, a control byte
-/// on the request line, a bare LF.
-fn check_prefix(b: &[u8], from: usize) -> Option<Error> {
-    let m = b.iter().position(|&c| c == b' ').unwrap_or(b.len());
-    if !b[..m].iter().all(|&c| is_tchar(c)) {
-        return Some(Error::Status(400));
-    }
-    let from = from.saturating_sub(1);
-    for (i, &c) in b.iter().enumerate().skip(from) {
-        if c == b'\n' && (i == 0 || b[i - 1] != b'\r') {
-            return Some(Error::Status(400));
-        }
-        if c == 0 {
-            return Some(Error::Status(400));
-        }
-    }
-    None
-}
-
 fn request_line(line: &[u8]) -> Result<(&[u8], &[u8], Version), Error> {
     let bad = Error::Status(400);
     let sp1 = line.iter().position(|&c| c == b' ').ok_or(bad)?;
@@ -190,11 +222,11 @@ fn request_line(line: &[u8]) -> Result<(&[u8], &[u8], Version), Error> {
     let sp2 = rest.iter().rposition(|&c| c == b' ').ok_or(bad)?;
     let target = &rest[..sp2];
     let version = &rest[sp2 + 1..];
-    if target.len() > MAX_TARGET {
-        return Err(Error::Status(414));
-    }
     if target.is_empty() || !target.iter().all(|&c| (0x21..0x7f).contains(&c)) {
         return Err(bad);
+    }
+    if target.len() > MAX_TARGET {
+        return Err(Error::Status(414));
     }
     let v = match version {
         b"HTTP/1.1" => Version::Http11,
