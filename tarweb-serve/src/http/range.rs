@@ -26,6 +26,14 @@ fn num(v: &[u8]) -> Option<u64> {
     }))
 }
 
+/// Whether decimal digits `a` stand for a smaller number than `b`, at any
+/// length (the values saturate; the order must not).
+fn below(a: &[u8], b: &[u8]) -> bool {
+    let trim = |d: &[u8]| -> usize { d.iter().take_while(|&&c| c == b'0').count() };
+    let (a, b) = (&a[trim(a)..], &b[trim(b)..]);
+    (a.len(), a) < (b.len(), b)
+}
+
 pub fn parse(v: &[u8], len: u64) -> Range {
     let v = v.trim_ascii();
     if v.len() < 6 || !v[..6].eq_ignore_ascii_case(b"bytes=") {
@@ -64,8 +72,10 @@ pub fn parse(v: &[u8], len: u64) -> Range {
     let last = if b.is_empty() {
         u64::MAX
     } else {
+        // RFC 9110 §14.1.1: a last-pos below the first-pos is invalid,
+        // compared as written, not as saturated values.
         match num(b) {
-            Some(l) if l >= first => l,
+            Some(l) if !below(b, a) => l,
             _ => return Range::Ignore,
         }
     };
@@ -109,5 +119,15 @@ mod tests {
         assert_eq!(parse(b"bytes=", 100), Ignore);
         assert_eq!(parse(b"bytes=1", 100), Ignore);
         assert_eq!(parse(b"bytes=0-1,", 100), b(0, 1));
+        // Found by the `range` fuzz target: both ends past u64::MAX, the
+        // last below the first. Invalid (ignored), not unsatisfiable.
+        let huge = b"bytes=88988888888888888888888888888888888-8888888888888888888888888888889";
+        assert_eq!(parse(huge, 822), Ignore);
+        assert_eq!(
+            parse(b"bytes=99999999999999999999-099999999999999999999", 5),
+            Unsatisfiable
+        );
+        assert_eq!(parse(b"bytes=007-0010", 100), b(7, 10));
+        assert_eq!(parse(b"bytes=010-007", 100), Ignore);
     }
 }
