@@ -1,5 +1,11 @@
 //! The site's `_headers` and `_redirects` files (Netlify / Cloudflare Pages syntax).
+//!
+//! This module stands alone: it uses nothing of the crate outside it (only
+//! `tarweb-format` and `anyhow`), because the fuzz crate compiles it by
+//! itself with `#[path]` to fuzz the two parsers (`fuzzing.rs`).
 
+#[cfg(any(test, fuzzing))]
+pub mod fuzzing;
 pub mod headers;
 pub mod redirects;
 

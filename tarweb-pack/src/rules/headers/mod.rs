@@ -257,6 +257,40 @@ fn check_name(n: usize, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whether a site may set or remove `name` (for the fuzz checks).
+#[cfg(any(test, fuzzing))]
+pub(super) fn allowed_name(name: &str) -> bool {
+    !FORBIDDEN
+        .iter()
+        .chain(PLATFORM_ONLY.iter().map(|(n, _)| n))
+        .any(|f| f.eq_ignore_ascii_case(name))
+}
+
+/// Checks the matcher against plain backtracking on `path`, for a pattern
+/// that compiles and is small enough for backtracking (for the fuzz checks).
+#[cfg(any(test, fuzzing))]
+pub(super) fn check_matcher(raw: &str, path: &str) {
+    fn naive(tokens: &[Token], t: &[u8]) -> bool {
+        match tokens.split_first() {
+            None => t.is_empty(),
+            Some((Token::Lit(l), rest)) => t.starts_with(l) && naive(rest, &t[l.len()..]),
+            Some((Token::Star, rest)) => (0..=t.len()).any(|k| naive(rest, &t[k..])),
+            Some((Token::Segment, rest)) => (1..=t.len())
+                .take_while(|&k| t[k - 1] != b'/')
+                .any(|k| naive(rest, &t[k..])),
+        }
+    }
+    let Ok(p) = Pattern::parse(raw) else { return };
+    let wild = p.0.iter().filter(|t| !matches!(t, Token::Lit(_))).count();
+    if wild <= 3 && path.len() <= 48 {
+        assert_eq!(
+            p.matches(path),
+            naive(&p.0, path.as_bytes()),
+            "pattern {raw:?} on {path:?}"
+        );
+    }
+}
+
 impl Pattern {
     /// Compiles a raw (still percent-encoded) pattern. `*` and `:name` are
     /// recognised before decoding, so `%2A` is a literal '*'. A ':' is a

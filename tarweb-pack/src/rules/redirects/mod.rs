@@ -245,6 +245,17 @@ fn location(to: &str) -> anyhow::Result<String> {
     Ok(out)
 }
 
+/// A target as `parse` returns it is final: encoding it again changes
+/// nothing (for the fuzz checks).
+#[cfg(any(test, fuzzing))]
+pub(super) fn check_location_is_final(to: &str) {
+    assert_eq!(
+        location(to).ok().as_deref(),
+        Some(to),
+        "encoding {to:?} again"
+    );
+}
+
 /// The host (and optional userinfo/port) of an absolute target: non-empty,
 /// RFC 3986 characters only (no spaces, no raw non-ASCII: use punycode).
 fn check_authority(to: &str, auth: &str) -> anyhow::Result<()> {
