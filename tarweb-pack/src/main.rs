@@ -127,9 +127,9 @@ pub(crate) fn printable(s: &str) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
-/// A line on standard error, made [`printable`]. Errors are ignored: a diagnostic channel that
-/// is gone (`2>&1 | head`) cannot report its own failure, and must not stop
-/// the work or panic as `eprintln!` would.
+/// A line on standard error, made [`printable`]. Errors are ignored: a
+/// diagnostic channel that is gone (`2>&1 | head`) cannot report its own
+/// failure, and must not stop the work or panic as `eprintln!` would.
 fn note(line: std::fmt::Arguments) {
     let _ = writeln!(std::io::stderr().lock(), "{}", printable(&line.to_string()));
 }
