@@ -110,6 +110,22 @@ struct Cli {
     /// Plain listeners answer every request with a 308 to https://.
     #[arg(long)]
     redirect_https: bool,
+    /// Every connection (plain and TLS) starts with a PROXY protocol header
+    /// (v1 or v2) from a load balancer: its address is the client's. A
+    /// connection without one is closed with no answer.
+    #[arg(long)]
+    proxy_protocol: bool,
+    /// Only peers in this network may connect (repeatable), e.g. the load
+    /// balancers' addresses: 10.0.0.0/8, 192.0.2.7/32, ::1/128.
+    #[arg(long, value_name = "CIDR", value_parser = parse_cidr)]
+    proxy_from: Vec<ipnet::IpNet>,
+}
+
+/// A network (`10.0.0.0/8`) or one address (`192.0.2.7`, `::1`).
+fn parse_cidr(s: &str) -> Result<ipnet::IpNet, String> {
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{s:?} is neither an address nor a network (ADDR/LEN)"))
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -185,6 +201,8 @@ fn main() {
             Ktls::Off => KtlsMode::Off,
         },
         redirect_https: cli.redirect_https,
+        proxy_protocol: cli.proxy_protocol,
+        proxy_from: cli.proxy_from,
     };
     if let Err(e) = server::run(o) {
         eprintln!("tarweb-serve: {e}");

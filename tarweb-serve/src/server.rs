@@ -60,6 +60,10 @@ pub struct Options {
     pub tls_certs: Option<CertSources>,
     pub ktls: KtlsMode,
     pub redirect_https: bool,
+    /// `--proxy-protocol`: every connection starts with a PROXY header.
+    pub proxy_protocol: bool,
+    /// `--proxy-from`: the only peers that may connect (empty: any).
+    pub proxy_from: Vec<ipnet::IpNet>,
 }
 
 /// Applies `--tcp-congestion` to a listener; the error names the
@@ -275,6 +279,8 @@ pub fn run(o: Options) -> Result<(), String> {
             (true, Some(443)) => Some(String::new()),
             (true, Some(p)) => Some(format!(":{p}")),
         },
+        proxy_protocol: o.proxy_protocol,
+        proxy_from: o.proxy_from.clone(),
     });
     let wake = sys::eventfd().map_err(|e| e.to_string())?;
     // Hot responses live where the blob's copy does: beside it on its

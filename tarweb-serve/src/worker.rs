@@ -352,6 +352,11 @@ impl Worker {
                 return;
             }
         };
+        if !self.s.cfg.peer_allowed(peer) {
+            self.s.c.bump(Sc::ProxyRefused);
+            sys::close(fd, self.s.c);
+            return;
+        }
         let transport = match (tls, &self.s.cfg.tls) {
             (true, Some(cfg)) => match tls::Session::new(cfg) {
                 Ok(s) => Transport::Tls(fd, s),
@@ -372,7 +377,8 @@ impl Worker {
         };
         self.slab.live += 1;
         let now = self.s.now;
-        let mut conn = Conn::new(transport, peer, Proto::h1(now), now);
+        let proxy = self.s.cfg.proxy_protocol;
+        let mut conn = Conn::new(transport, peer, Proto::h1(now), now, proxy);
         // Read (the data is there: TCP_DEFER_ACCEPT) and answer before
         // registering: a connection closed after one response never
         // touches epoll, and the registration does not report the bytes

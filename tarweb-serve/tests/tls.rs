@@ -124,6 +124,60 @@ fn connect(s: &Server) -> Client<Tls> {
     connect_as(tls_addr(s), config(), "localhost")
 }
 
+/// `--proxy-protocol` on a TLS listener: the PROXY header comes before the
+/// ClientHello (v1 and v2, whole or cut), the handshake then proceeds on
+/// the same connection, and the header's address is the client's.
+#[test]
+fn proxy_header_before_the_client_hello() {
+    let log = tmpdir("proxy-tls").join("access.log");
+    let mut s = start(&[
+        "--threads",
+        "1",
+        "--proxy-protocol",
+        "--access-log",
+        log.to_str().unwrap(),
+    ]);
+    let v2: Vec<u8> = [
+        &b"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c"[..],
+        &[198, 51, 100, 9, 127, 0, 0, 1, 0x9c, 0x41, 0x01, 0xbb],
+    ]
+    .concat();
+    let v1 = b"PROXY TCP4 192.0.2.44 127.0.0.1 40001 443\r\n".to_vec();
+    for (header, cut) in [(&v2, v2.len()), (&v1, v1.len()), (&v2, 5), (&v1, 9)] {
+        let mut sock = TcpStream::connect(tls_addr(&s)).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        sock.set_nodelay(true).unwrap();
+        sock.write_all(&header[..cut]).unwrap();
+        if cut < header.len() {
+            std::thread::sleep(Duration::from_millis(20));
+            sock.write_all(&header[cut..]).unwrap();
+        }
+        let name = ServerName::try_from("localhost").unwrap();
+        let conn = ClientConnection::new(config(), name).unwrap();
+        let mut c = Client::over(StreamOwned::new(conn, sock));
+        let r = c.get("/style.css", "");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, site().files["/style.css"]);
+    }
+    // No header: the ClientHello itself is refused, with no answer.
+    let mut sock = TcpStream::connect(tls_addr(&s)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut conn = ClientConnection::new(config(), name).unwrap();
+    assert!(conn.complete_io(&mut sock).is_err());
+    assert!(conn.is_handshaking());
+    assert!(s.terminate().success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let clients: Vec<&str> = text.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    assert_eq!(
+        clients,
+        ["198.51.100.9", "192.0.2.44", "198.51.100.9", "192.0.2.44"],
+        "{text}"
+    );
+}
+
 fn coding(r: &Response) -> String {
     r.header("content-encoding").unwrap_or("").to_string()
 }

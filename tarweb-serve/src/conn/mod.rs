@@ -15,7 +15,7 @@ pub(crate) use input::{InBuf, IN_CAP};
 pub(crate) use transport::Transport;
 
 use crate::output::{Flush, Output};
-use crate::proto::{Env, Link, Proto, Verdict};
+use crate::proto::{proxy, Env, Link, Proto, Verdict};
 use crate::sys::{self, Counters, Sc};
 use crate::timers::{Timer, TimerKind};
 use std::io::{self, IoSlice};
@@ -59,6 +59,9 @@ impl Pools {
 
 /// Where a connection is in its life.
 enum Phase {
+    /// `--proxy-protocol`: waiting for the balancer's PROXY header (on the
+    /// head timer, from accept); then the handshake or the requests.
+    Proxy,
     /// TLS handshake under way (on the head timer, from accept).
     Handshake,
     /// Reading and answering requests.
@@ -103,12 +106,19 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub fn new(transport: Transport, peer: Option<SocketAddr>, proto: Proto, now: Instant) -> Conn {
+    /// `proxy`: a PROXY header comes first (`--proxy-protocol`).
+    pub fn new(
+        transport: Transport,
+        peer: Option<SocketAddr>,
+        proto: Proto,
+        now: Instant,
+        proxy: bool,
+    ) -> Conn {
         Conn {
-            phase: if transport.is_plain() {
-                Phase::Open
+            phase: if proxy {
+                Phase::Proxy
             } else {
-                Phase::Handshake
+                after_proxy(&transport)
             },
             transport,
             peer,
@@ -144,6 +154,16 @@ impl Conn {
 
     /// Moves the connection as far as it goes without blocking.
     pub fn drive(&mut self, env: &mut Env<'_>, pools: &mut Pools) -> Step {
+        if let Phase::Proxy = self.phase {
+            match self.read_proxy(env, pools) {
+                Some(true) => self.phase = after_proxy(&self.transport),
+                Some(false) => return self.wait(env.now),
+                None => {
+                    env.c.bump(Sc::ProxyFailures);
+                    return Step::Close;
+                }
+            }
+        }
         if let Phase::Handshake = self.phase {
             match self.transport.handshake(env.c) {
                 Ok(true) => {
@@ -188,7 +208,7 @@ impl Conn {
                     return self.drain(env, pools);
                 }
                 Phase::Lingering => return self.drain(env, pools),
-                Phase::Handshake | Phase::Open => {}
+                Phase::Proxy | Phase::Handshake | Phase::Open => {}
             }
             // 2. Requests already buffered.
             if let Input::Ready(_) = self.input {
@@ -206,6 +226,84 @@ impl Conn {
             // 3. Read.
             if !self.read(env, pools) {
                 return Step::Close;
+            }
+        }
+    }
+
+    /// The PROXY header: Some(true) once read (the client's address is
+    /// then the header's), Some(false) while it is incomplete, None when
+    /// it is missing or malformed (close, with no answer).
+    ///
+    /// On a plain connection the bytes are read into the connection's
+    /// buffer and what follows the header (the request) stays there. On a
+    /// TLS connection they are only peeked at, and exactly the header is
+    /// read, so the ClientHello stays in the socket for the handshake.
+    fn read_proxy(&mut self, env: &mut Env<'_>, pools: &mut Pools) -> Option<bool> {
+        let fd = self.transport.fd();
+        if !self.transport.is_plain() {
+            let buf = &mut pools.scratch[..proxy::MAX_HEADER];
+            let n = match sys::peek(fd, buf, env.c) {
+                Ok(0) => return None,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Some(false),
+                Err(_) => return None,
+            };
+            return match proxy::parse(&buf[..n]) {
+                // More comes with a new edge; until then the head timer runs.
+                proxy::Parsed::Incomplete => Some(false),
+                proxy::Parsed::Invalid => None,
+                proxy::Parsed::Header { len, client } => {
+                    match sys::read(fd, &mut buf[..len], env.c) {
+                        Ok(got) if got == len => {}
+                        _ => return None,
+                    }
+                    self.peer = client.or(self.peer);
+                    Some(true)
+                }
+            };
+        }
+        let mut buf = match self.take_input() {
+            Input::Partial(b) | Input::Ready(b) => b,
+            Input::Empty => pools.inputs.pop().unwrap_or_default(),
+        };
+        loop {
+            match proxy::parse(buf.filled()) {
+                proxy::Parsed::Header { len, client } => {
+                    self.peer = client.or(self.peer);
+                    buf.consume(len);
+                    if buf.is_empty() {
+                        pools.recycle_input(buf);
+                    } else {
+                        self.input = Input::Ready(buf);
+                    }
+                    return Some(true);
+                }
+                proxy::Parsed::Invalid => {
+                    pools.recycle_input(buf);
+                    return None;
+                }
+                proxy::Parsed::Incomplete if !self.readable => {
+                    self.input = Input::Partial(buf);
+                    return Some(false);
+                }
+                proxy::Parsed::Incomplete => {}
+            }
+            let spare = buf.spare();
+            let room = spare.len();
+            match self.transport.read(spare, env.c) {
+                Ok(0) => {
+                    pools.recycle_input(buf);
+                    return None;
+                }
+                Ok(n) => {
+                    self.readable = n == room;
+                    buf.commit(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
+                Err(_) => {
+                    pools.recycle_input(buf);
+                    return None;
+                }
             }
         }
     }
@@ -302,7 +400,7 @@ impl Conn {
         let (kind, from) = match self.phase {
             Phase::Lingering => (TimerKind::Linger, now),
             _ if self.out.is_some() => (TimerKind::Send, now),
-            Phase::Handshake => (TimerKind::Head, self.proto.waiting(false, now).1),
+            Phase::Proxy | Phase::Handshake => (TimerKind::Head, self.proto.waiting(false, now).1),
             Phase::Open | Phase::Closing { .. } => {
                 self.proto.waiting(!matches!(self.input, Input::Empty), now)
             }
@@ -344,7 +442,7 @@ impl Conn {
         if !busy {
             return true;
         }
-        if let Phase::Handshake | Phase::Open = self.phase {
+        if let Phase::Proxy | Phase::Handshake | Phase::Open = self.phase {
             self.phase = Phase::Closing { linger: false };
         }
         false
@@ -353,7 +451,15 @@ impl Conn {
     /// The timer of `kind` ran out; the worker closes the connection next.
     /// A request head that never completed gets its last words (408).
     pub fn expire(&mut self, kind: TimerKind, env: &mut Env<'_>, pools: &mut Pools) {
-        if kind != TimerKind::Head || self.out.is_some() || matches!(self.phase, Phase::Handshake) {
+        if let Phase::Proxy = self.phase {
+            env.c.bump(Sc::ProxyFailures);
+        }
+        // Not before the requests: a late PROXY header or handshake gets no
+        // answer.
+        if kind != TimerKind::Head
+            || self.out.is_some()
+            || matches!(self.phase, Phase::Proxy | Phase::Handshake)
+        {
             return;
         }
         let mut out = pools.output();
@@ -374,6 +480,15 @@ impl Conn {
             pools.recycle_input(buf);
         }
         self.transport.close(c);
+    }
+}
+
+/// The phase after the PROXY header (or from accept, without one).
+fn after_proxy(transport: &Transport) -> Phase {
+    if transport.is_plain() {
+        Phase::Open
+    } else {
+        Phase::Handshake
     }
 }
 

@@ -6,6 +6,7 @@
 //! [`Proto`], beside the first, with the same inputs and outputs.
 
 pub(crate) mod h1;
+pub(crate) mod proxy;
 
 use crate::access_log::AccessLog;
 use crate::config::Config;

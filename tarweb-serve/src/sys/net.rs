@@ -212,3 +212,11 @@ pub fn shutdown_write(fd: RawFd, c: &Counters) {
     // SAFETY: plain syscall; an error (already closed by peer) is harmless.
     unsafe { libc::shutdown(fd, libc::SHUT_WR) };
 }
+
+/// `recv(MSG_PEEK)`: the bytes waiting on a socket, left there.
+pub fn peek(fd: RawFd, buf: &mut [u8], c: &Counters) -> io::Result<usize> {
+    c.bump(Sc::Recv);
+    // SAFETY: `buf` is a live, writable slice of `buf.len()` bytes.
+    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_PEEK) };
+    super::cvt_size(n)
+}
