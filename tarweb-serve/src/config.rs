@@ -23,6 +23,9 @@ pub(crate) struct Config {
     /// `--redirect-https`: plain listeners answer 308 to https://, with
     /// this after the host (`:PORT`, empty for 443).
     pub redirect_https: Option<String>,
+    /// `--redirect-host`: names redirected besides the sites' and the
+    /// certificates' own.
+    pub redirect_hosts: Vec<String>,
     /// `--proxy-protocol`: every connection starts with a PROXY header.
     pub proxy_protocol: bool,
     /// `--proxy-from`: the only peers that may connect (empty: any).

@@ -31,8 +31,9 @@ struct Cli {
     /// Name the root's digest in a `Tarweb-Root` response header.
     #[arg(long)]
     root_header: bool,
-    /// Address to listen on (repeatable). `[::]` is dual stack.
-    #[arg(long, default_value = "[::]:8080")]
+    /// Address to listen on (repeatable; default [::]:8080). `[::]` is dual
+    /// stack. Not with systemd's sockets (LISTEN_FDS): those are used.
+    #[arg(long)]
     listen: Vec<SocketAddr>,
     /// Worker threads (default: one per core).
     #[arg(long)]
@@ -107,9 +108,14 @@ struct Cli {
     /// user-space records), off.
     #[arg(long, value_enum, default_value_t = Ktls::Auto)]
     ktls: Ktls,
-    /// Plain listeners answer every request with a 308 to https://.
+    /// Plain listeners answer every request with a 308 to https://, for
+    /// the host names this server serves (its sites, its certificates'
+    /// names, --redirect-host); 421 for others.
     #[arg(long)]
     redirect_https: bool,
+    /// One more host name --redirect-https redirects (repeatable).
+    #[arg(long, value_name = "NAME")]
+    redirect_host: Vec<String>,
     /// Every connection (plain and TLS) starts with a PROXY protocol header
     /// (v1 or v2) from a load balancer: its address is the client's. A
     /// connection without one is closed with no answer.
@@ -201,6 +207,7 @@ fn main() {
             Ktls::Off => KtlsMode::Off,
         },
         redirect_https: cli.redirect_https,
+        redirect_hosts: cli.redirect_host,
         proxy_protocol: cli.proxy_protocol,
         proxy_from: cli.proxy_from,
     };

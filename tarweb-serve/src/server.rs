@@ -60,6 +60,8 @@ pub struct Options {
     pub tls_certs: Option<CertSources>,
     pub ktls: KtlsMode,
     pub redirect_https: bool,
+    /// `--redirect-host`: more names `--redirect-https` redirects.
+    pub redirect_hosts: Vec<String>,
     /// `--proxy-protocol`: every connection starts with a PROXY header.
     pub proxy_protocol: bool,
     /// `--proxy-from`: the only peers that may connect (empty: any).
@@ -206,10 +208,33 @@ pub fn run(o: Options) -> Result<(), String> {
     } else {
         false
     };
-    let plain = if shared { &[][..] } else { &o.listen[..] };
+    // --listen is for sockets this process opens; under socket activation
+    // the plain listeners are systemd's.
+    if shared && !o.listen.is_empty() {
+        eprintln!(
+            "tarweb-serve: --listen ignored: the listening sockets come from systemd (LISTEN_FDS)"
+        );
+    }
+    let default_listen = ["[::]:8080".parse().expect("an address")];
+    let plain = match (shared, o.listen.is_empty()) {
+        (true, _) => &[][..],
+        (false, true) => &default_listen[..],
+        (false, false) => &o.listen[..],
+    };
     let all = plain.iter().map(|a| (a, false));
     for (addr, is_tls) in all.chain(o.tls_listen.iter().map(|a| (a, true))) {
         let mut addr = *addr;
+        // SO_REUSEPORT lets every worker bind the port, and would as well
+        // let a second server bind it and silently take half the
+        // connections: refuse when anything else holds the port.
+        if addr.port() != 0
+            && sys::port_taken(&addr).map_err(|e| format!("listen on {addr}: {e}"))?
+        {
+            return Err(format!(
+                "listen on {addr}: another process already listens there \
+                 (both would get a share of the connections); stop it or choose another port"
+            ));
+        }
         for (t, fds) in per_thread.iter_mut().enumerate() {
             let fd = sys::listener(&addr, 4096).map_err(|e| format!("listen on {addr}: {e}"))?;
             set_congestion(&fd, o.tcp_congestion.as_deref(), &addr.to_string())?;
@@ -279,6 +304,7 @@ pub fn run(o: Options) -> Result<(), String> {
             (true, Some(443)) => Some(String::new()),
             (true, Some(p)) => Some(format!(":{p}")),
         },
+        redirect_hosts: o.redirect_hosts.clone(),
         proxy_protocol: o.proxy_protocol,
         proxy_from: o.proxy_from.clone(),
     });

@@ -120,7 +120,29 @@ pub(crate) struct Worker {
     slab: Slab,
     timers: Timers,
     events: Events,
+    /// Rate limit of the out-of-descriptors line.
+    fd_warning: RateLimit,
     s: Serving,
+}
+
+/// A log line said at most once per `every`, with a count of the times it
+/// was not.
+struct RateLimit {
+    every: Duration,
+    last: Option<Instant>,
+    missed: u64,
+}
+
+impl RateLimit {
+    fn hit(&mut self, now: Instant, say: impl FnOnce(u64)) {
+        if self.last.is_some_and(|t| now < t + self.every) {
+            self.missed += 1;
+            return;
+        }
+        say(self.missed);
+        self.last = Some(now);
+        self.missed = 0;
+    }
 }
 
 impl Worker {
@@ -166,6 +188,11 @@ impl Worker {
             },
             timers,
             events: Events::with_capacity(512),
+            fd_warning: RateLimit {
+                every: Duration::from_secs(60),
+                last: None,
+                missed: 0,
+            },
             s: Serving {
                 cfg,
                 c,
@@ -345,9 +372,23 @@ impl Worker {
                     e.raw_os_error()
                 {
                     // Out of descriptors: stop polling the listener for a
-                    // while instead of spinning on it.
+                    // while instead of spinning on it, and say so (once a
+                    // minute at most, with what was not said).
                     let _ = self.listen(false);
                     self.paused_until = Some(self.s.now + ACCEPT_PAUSE);
+                    self.fd_warning.hit(self.s.now, |missed| {
+                        eprintln!(
+                            "tarweb-serve: worker {}: accept: {e}: out of file descriptors \
+                             (RLIMIT_NOFILE, or the system's); accepting again in {} ms{}",
+                            self.id,
+                            ACCEPT_PAUSE.as_millis(),
+                            if missed > 0 {
+                                format!(" ({missed} more since the last line)")
+                            } else {
+                                String::new()
+                            }
+                        )
+                    });
                 }
                 return;
             }
@@ -378,7 +419,8 @@ impl Worker {
         self.slab.live += 1;
         let now = self.s.now;
         let proxy = self.s.cfg.proxy_protocol;
-        let mut conn = Conn::new(transport, peer, Proto::h1(now), now, proxy);
+        let proto = Proto::h1(now, self.s.cfg.head_timeout);
+        let mut conn = Conn::new(transport, peer, proto, now, proxy);
         // Read (the data is there: TCP_DEFER_ACCEPT) and answer before
         // registering: a connection closed after one response never
         // touches epoll, and the registration does not report the bytes

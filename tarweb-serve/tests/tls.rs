@@ -659,6 +659,43 @@ fn curl(args: &[&str]) -> (String, Vec<u8>) {
     )
 }
 
+/// `--redirect-https` redirects only names this server serves: its
+/// certificate's (here `localhost`), `--redirect-host`; any other Host
+/// gets 421, not a Location pointing wherever the client said (issue 15).
+#[test]
+fn redirect_https_only_for_served_names() {
+    let s = start(&["--redirect-https", "--redirect-host", "www.example.org"]);
+    let port = tls_addr(&s).port();
+    let mut c = s.client();
+    for (host, want) in [
+        ("localhost", Some("https://localhost")),
+        ("LocalHost.:8080", Some("https://LocalHost")),
+        ("www.example.org", Some("https://www.example.org")),
+        ("evil.example", None),
+        // The test certificate names 127.0.0.1 too; 192.0.2.1 it does not.
+        ("127.0.0.1", Some("https://127.0.0.1")),
+        ("192.0.2.1", None),
+        ("localhost.evil.example", None),
+    ] {
+        c.send(format!("GET /x?y HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes());
+        let r = c.read_response(false).unwrap();
+        match want {
+            Some(to) => {
+                assert_eq!(r.status, 308, "{host}");
+                assert_eq!(
+                    r.header("Location"),
+                    Some(&*format!("{to}:{port}/x?y")),
+                    "{host}"
+                );
+            }
+            None => {
+                assert_eq!(r.status, 421, "{host}");
+                assert_eq!(r.header("Location"), None, "{host}");
+            }
+        }
+    }
+}
+
 #[test]
 fn curl_with_cacert() {
     let s = start(&["--redirect-https"]);

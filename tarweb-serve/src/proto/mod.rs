@@ -69,8 +69,8 @@ pub(crate) enum Proto {
 
 impl Proto {
     /// HTTP/1.x, on a connection accepted at `now`.
-    pub fn h1(now: Instant) -> Proto {
-        Proto::H1(h1::H1::new(now))
+    pub fn h1(now: Instant, head_timeout: std::time::Duration) -> Proto {
+        Proto::H1(h1::H1::new(now, head_timeout))
     }
 
     /// Answers the complete requests at the start of `data` into `out`;

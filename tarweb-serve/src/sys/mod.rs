@@ -38,7 +38,8 @@ pub use ktls::{
 };
 pub(crate) use mem::{memfd_create, mlock, mmap_readonly, on_tmpfs, seal, Mmap};
 pub(crate) use net::{
-    accept, listener, local_addr, peek, set_congestion_control, shutdown_write, systemd_listeners,
+    accept, listener, local_addr, peek, port_taken, set_congestion_control, shutdown_write,
+    systemd_listeners,
 };
 pub use process::raise_nofile_limit;
 pub(crate) use signal::{block_signals, wait_signal, Signal};

@@ -136,6 +136,31 @@ impl Tls {
     }
 }
 
+impl Tls {
+    /// Whether a certificate this server presents covers `name` (a DNS
+    /// name): one of `--tls-cert-dir` by its file name, or the default one
+    /// by the names it holds (wildcards included).
+    pub fn covers(&self, name: &str) -> bool {
+        let certs = self
+            .resolver
+            .certs
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if certs.by_host.keys().any(|h| h.eq_ignore_ascii_case(name)) {
+            return true;
+        }
+        let (Ok(dns), Some(leaf)) = (
+            rustls::pki_types::ServerName::try_from(name),
+            certs.default.cert.first(),
+        ) else {
+            return false;
+        };
+        webpki::EndEntityCert::try_from(leaf)
+            .is_ok_and(|ee| ee.verify_is_valid_for_subject_name(&dns).is_ok())
+    }
+}
+
 fn load(s: &CertSources, provider: &CryptoProvider) -> Result<Certs, String> {
     let default = Arc::new(load_pair(&s.cert, &s.key, provider)?);
     let mut by_host = HashMap::new();

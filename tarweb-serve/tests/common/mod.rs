@@ -272,6 +272,8 @@ pub struct Server {
     pub stats: SocketAddr,
     /// Lines of stdout and stderr (stderr lines are also echoed).
     pub lines: mpsc::Receiver<String>,
+    /// The lines printed before `ready`, other than the addresses.
+    pub startup: Vec<String>,
 }
 
 impl Server {
@@ -325,6 +327,7 @@ impl Server {
             }
         });
         let (mut addrs, mut stats) = (Vec::new(), None);
+        let mut startup = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -340,6 +343,7 @@ impl Server {
             } else if line == "ready" {
                 break;
             }
+            startup.push(line);
         }
         Server {
             child,
@@ -347,6 +351,7 @@ impl Server {
             addrs,
             stats: stats.unwrap(),
             lines: rx,
+            startup,
         }
     }
 
