@@ -4,7 +4,9 @@ use clap::Parser;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-use tarweb_serve::server::{self, CertSources, CopyTo, KtlsMode, LoadOpts, Mode, Options, Target};
+use tarweb_serve::server::{
+    self, CertSources, CopyTo, KtlsMode, LoadOpts, Mode, Options, SandboxMode, Target,
+};
 
 #[global_allocator]
 static ALLOC: tarweb_serve::sys::CountingAlloc = tarweb_serve::sys::CountingAlloc;
@@ -110,6 +112,23 @@ struct Cli {
     /// Plain listeners answer every request with a 308 to https://.
     #[arg(long)]
     redirect_https: bool,
+    /// Confinement once everything is open: auto (Landlock, seccomp,
+    /// no_new_privs and no capabilities, as far as the kernel allows; one
+    /// line says what), require (refuse to start without every layer, or
+    /// as root without --user), off (debugging).
+    #[arg(long, value_enum, default_value_t = Sandbox::Auto)]
+    sandbox: Sandbox,
+    /// When started as root, serve as this user (and group; default: the
+    /// user's), with no supplementary groups and no capabilities.
+    #[arg(long, value_name = "USER[:GROUP]")]
+    user: Option<String>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Sandbox {
+    Off,
+    Auto,
+    Require,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -185,6 +204,12 @@ fn main() {
             Ktls::Off => KtlsMode::Off,
         },
         redirect_https: cli.redirect_https,
+        sandbox: match cli.sandbox {
+            Sandbox::Off => SandboxMode::Off,
+            Sandbox::Auto => SandboxMode::Auto,
+            Sandbox::Require => SandboxMode::Require,
+        },
+        user: cli.user,
     };
     if let Err(e) = server::run(o) {
         eprintln!("tarweb-serve: {e}");

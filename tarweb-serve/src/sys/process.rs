@@ -77,7 +77,7 @@ pub fn euid() -> u32 {
 pub struct Account {
     pub uid: u32,
     pub gid: u32,
-    /// `user:group` as given or looked up, for the log.
+    /// `USER[:GROUP]` as given, for the log.
     pub name: String,
 }
 
@@ -108,12 +108,7 @@ pub fn lookup_account(spec: &str) -> Result<Account, String> {
     Ok(Account {
         uid,
         gid,
-        name: format!(
-            "{user}:{}",
-            group
-                .filter(|g| !g.is_empty())
-                .map_or_else(|| gid.to_string(), str::to_string)
-        ),
+        name: spec.to_string(),
     })
 }
 
