@@ -178,21 +178,31 @@ pub(crate) fn confine(p: &Plan) -> Result<String, String> {
     let caps = sys::drop_capabilities().map(|()| "no capabilities".to_string());
     let nnp = sys::set_no_new_privs().map(|()| "no_new_privs".to_string());
     let dirs: Vec<PathBuf> = p.read_dirs.iter().cloned().collect();
-    let what = format!(
-        "read-only beneath {}, no writes, no TCP bind or connect, signals scoped",
-        if dirs.is_empty() {
-            "nothing".to_string()
-        } else {
-            dirs.iter()
-                .map(|d| d.display().to_string())
-                .collect::<Vec<_>>()
-                .join(" ")
+    let beneath = if dirs.is_empty() {
+        "nothing".to_string()
+    } else {
+        dirs.iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    // What the kernel's ABI gives of what we ask: TCP rules came with
+    // ABI 4, scopes with ABI 6.
+    let what = |abi: i32| {
+        let mut v = vec![format!("read-only beneath {beneath}"), "no writes".into()];
+        if abi >= 4 {
+            v.push("no TCP bind or connect".into());
         }
-    );
+        if abi >= 6 {
+            v.push("signals scoped".into());
+        }
+        v.join(", ")
+    };
     let landlock = match sys::landlock_read_only(&dirs, p.scope_unix) {
-        sys::Landlocked::Full(abi) => Ok(format!("landlock ABI {abi} ({what})")),
+        sys::Landlocked::Full(abi) => Ok(format!("landlock ABI {abi} ({})", what(abi))),
         sys::Landlocked::Partial(abi) => Ok(format!(
-            "landlock ABI {abi}, partial: older kernel ({what})"
+            "landlock ABI {abi}, partial: older kernel ({})",
+            what(abi)
         )),
         sys::Landlocked::Not(why) => Err(why),
     };

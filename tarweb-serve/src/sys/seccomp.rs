@@ -70,10 +70,10 @@ const RUNTIME: &[Allow] = &[
     // Randomness: rustls (ring) for handshakes and tickets, std's hash keys.
     Allow::any(libc::SYS_getrandom, "getrandom"),
     // abort() (a double panic, an allocation failure) raises SIGABRT at
-    // this process (Landlock scopes signals to it too).
+    // this process: tgkill, only to this process (`install_seccomp` adds
+    // it with our pid; Landlock scopes signals too).
     Allow::any(libc::SYS_getpid, "getpid"),
     Allow::any(libc::SYS_gettid, "gettid"),
-    Allow::any(libc::SYS_tgkill, "tgkill"),
     Allow::any(libc::SYS_rt_sigprocmask, "rt_sigprocmask"),
     Allow::any(libc::SYS_rt_sigreturn, "rt_sigreturn"),
     // Files, read only: the watcher (stat identities, directory listings,
@@ -91,7 +91,6 @@ const RUNTIME: &[Allow] = &[
     ),
     Allow::any(libc::SYS_statx, "statx"),
     Allow::any(libc::SYS_newfstatat, "newfstatat"),
-    Allow::any(libc::SYS_fstat, "fstat"),
     Allow::any(libc::SYS_getdents64, "getdents64"),
     Allow::any(libc::SYS_readlink, "readlink"),
     Allow::any(libc::SYS_getcwd, "getcwd"),
@@ -123,8 +122,13 @@ const RUNTIME: &[Allow] = &[
     Allow::any(libc::SYS_sendto, "sendto"),
 ];
 
+/// `tgkill`, to this process only (its pid is known at run time).
+fn own_signals() -> Allow {
+    Allow::arg_eq(libc::SYS_tgkill, "tgkill", 0, u64::from(std::process::id()))
+}
+
 /// Every entry, from each concern's table.
-fn entries() -> impl Iterator<Item = &'static Allow> {
+fn entries() -> impl Iterator<Item = Allow> {
     [
         RUNTIME,
         super::process::SECCOMP,
@@ -138,6 +142,8 @@ fn entries() -> impl Iterator<Item = &'static Allow> {
     ]
     .into_iter()
     .flatten()
+    .copied()
+    .chain([own_signals()])
 }
 
 /// The allowlist: syscall names, sorted, each once.
