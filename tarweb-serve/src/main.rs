@@ -4,7 +4,9 @@ use clap::Parser;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-use tarweb_serve::server::{self, CertSources, CopyTo, KtlsMode, LoadOpts, Mode, Options, Target};
+use tarweb_serve::server::{
+    self, CertSources, CopyTo, KtlsMode, LoadOpts, Mode, Options, SandboxMode, Target,
+};
 
 #[global_allocator]
 static ALLOC: tarweb_serve::sys::CountingAlloc = tarweb_serve::sys::CountingAlloc;
@@ -125,6 +127,16 @@ struct Cli {
     /// balancers' addresses: 10.0.0.0/8, 192.0.2.7/32, ::1/128.
     #[arg(long, value_name = "CIDR", value_parser = parse_cidr)]
     proxy_from: Vec<ipnet::IpNet>,
+    /// Confinement once everything is open: auto (Landlock, seccomp,
+    /// no_new_privs and no capabilities, as far as the kernel allows; one
+    /// line says what), require (refuse to start without every layer, or
+    /// as root without --user), off (debugging).
+    #[arg(long, value_enum, default_value_t = Sandbox::Auto)]
+    sandbox: Sandbox,
+    /// When started as root, serve as this user (and group; default: the
+    /// user's), with no supplementary groups and no capabilities.
+    #[arg(long, value_name = "USER[:GROUP]")]
+    user: Option<String>,
 }
 
 /// A network (`10.0.0.0/8`) or one address (`192.0.2.7`, `::1`).
@@ -132,6 +144,13 @@ fn parse_cidr(s: &str) -> Result<ipnet::IpNet, String> {
     s.parse::<ipnet::IpNet>()
         .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
         .map_err(|_| format!("{s:?} is neither an address nor a network (ADDR/LEN)"))
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Sandbox {
+    Off,
+    Auto,
+    Require,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -210,6 +229,12 @@ fn main() {
         redirect_hosts: cli.redirect_host,
         proxy_protocol: cli.proxy_protocol,
         proxy_from: cli.proxy_from,
+        sandbox: match cli.sandbox {
+            Sandbox::Off => SandboxMode::Off,
+            Sandbox::Auto => SandboxMode::Auto,
+            Sandbox::Require => SandboxMode::Require,
+        },
+        user: cli.user,
     };
     if let Err(e) = server::run(o) {
         eprintln!("tarweb-serve: {e}");

@@ -20,7 +20,11 @@
 //!   them back from the copy on disk (a worker then waits for the disk;
 //!   `--mlock` prevents that). Costs the blob's size again on that disk
 //!   while it is served. When the directory is not writable, is tmpfs, or
-//!   the copy fails (disk full), the memfd below is used.
+//!   the copy fails (disk full), the memfd below is used. So is it for
+//!   every blob loaded once the process is confined (`sandbox`): the
+//!   server may then create no file anywhere, so a live swap's copy goes
+//!   to a memfd rather than into the site's directory (see
+//!   tarweb-serve/README.md, "Confinement").
 //! - **`memfd`**: a sealed memfd. Lives in RAM as shmem (`Shmem` in
 //!   `free`; only swap can take it out) and is sealed against writes by
 //!   anyone. No huge pages unless `shmem_enabled` allows them (Debian: not).
@@ -47,6 +51,7 @@ use std::io::{Seek, SeekFrom};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::OnceLock;
 use tarweb_format::{Blob, Layout};
@@ -133,8 +138,8 @@ impl Root {
             )));
         }
         let file_copy = match opts.copy {
-            CopyTo::Auto => copy_to_file(&mut src, path),
-            CopyTo::Memfd => None,
+            CopyTo::Auto if !NO_NEW_FILES.load(Ordering::Relaxed) => copy_to_file(&mut src, path),
+            CopyTo::Auto | CopyTo::Memfd => None,
         };
         let (copy, len, backing) = match file_copy {
             Some((fd, len)) => (fd, len, Backing::File),
@@ -198,6 +203,16 @@ impl Root {
     pub fn size(&self) -> u64 {
         self.layout.file_size
     }
+}
+
+/// Set before the process is confined: from then on no file may be
+/// created (Landlock allows no writes; seccomp refuses `O_TMPFILE`), so
+/// blobs loaded later are copied into memfds without trying.
+static NO_NEW_FILES: AtomicBool = AtomicBool::new(false);
+
+/// Copies of blobs loaded from now on go to memfds (see [`NO_NEW_FILES`]).
+pub fn no_new_files() {
+    NO_NEW_FILES.store(true, Ordering::Relaxed);
 }
 
 /// What a dropped root leaves to the reaper.

@@ -1,11 +1,21 @@
 //! Sockets: listeners (and systemd's), accept, socket options, addresses.
 
 use super::counters::{Counters, Sc};
+use super::seccomp::Allow;
 use super::{cvt, owned};
 use std::io;
 use std::mem::size_of;
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+/// This file's syscalls after start-up (listeners are made before
+/// confinement; the seccomp allowlist, `seccomp.rs`).
+pub(super) const SECCOMP: &[Allow] = &[
+    Allow::any(libc::SYS_accept4, "accept4"),
+    Allow::any(libc::SYS_shutdown, "shutdown"),
+    // `peek`: a PROXY header in front of a TLS handshake.
+    Allow::any(libc::SYS_recvfrom, "recvfrom"),
+];
 
 fn setsockopt_int(
     fd: RawFd,

@@ -272,7 +272,7 @@ pub struct Server {
     pub stats: SocketAddr,
     /// Lines of stdout and stderr (stderr lines are also echoed).
     pub lines: mpsc::Receiver<String>,
-    /// The lines printed before `ready`, other than the addresses.
+    /// The lines printed before `ready` (the `sandbox:` line among them).
     pub startup: Vec<String>,
 }
 
@@ -326,8 +326,7 @@ impl Server {
                 let _ = tx2.send(line);
             }
         });
-        let (mut addrs, mut stats) = (Vec::new(), None);
-        let mut startup = Vec::new();
+        let (mut addrs, mut stats, mut startup) = (Vec::new(), None, Vec::new());
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
