@@ -44,8 +44,11 @@ const LENGTHS: [u8; 257] = [
 /// EOS, the symbol after the 256 bytes.
 const EOS: usize = 256;
 
-/// (code, length) of every symbol, the code in the low `length` bits.
+/// (code, length) of every symbol, the code in the low `length` bits
+/// (a `const` to build [`TREE`] from, a `static` for the encoder to read:
+/// a `const` array indexed at run time may be copied per use).
 const CODES: [(u32, u8); 257] = canonical_codes();
+static CODE_TABLE: [(u32, u8); 257] = CODES;
 
 const fn canonical_codes() -> [(u32, u8); 257] {
     let mut codes = [(0u32, 0u8); 257];
@@ -135,7 +138,7 @@ struct Step {
 }
 
 /// `DECODE[state << 4 | nibble]`, 4096 steps of 3 bytes (12 KiB).
-const DECODE: [Step; 4096] = build_decode();
+static DECODE: [Step; 4096] = build_decode();
 
 const fn build_decode() -> [Step; 4096] {
     let mut steps = [Step {
@@ -185,7 +188,7 @@ const PAD_TOO_LONG: u8 = 1;
 const PAD_NOT_ONES: u8 = 2;
 
 /// What ending a string in each state means.
-const PAD: [u8; 256] = build_pad();
+static PAD: [u8; 256] = build_pad();
 
 const fn build_pad() -> [u8; 256] {
     // Inner nodes are numbered in creation order, parents before children,
@@ -224,7 +227,7 @@ pub(crate) fn encoded_len(src: &[u8], lower: bool) -> usize {
         .iter()
         .map(|&b| {
             let b = if lower { b.to_ascii_lowercase() } else { b };
-            usize::from(CODES[usize::from(b)].1)
+            usize::from(CODE_TABLE[usize::from(b)].1)
         })
         .sum();
     bits.div_ceil(8)
@@ -237,7 +240,7 @@ pub(crate) fn encode(out: &mut Cursor<'_>, src: &[u8], lower: bool) {
     let (mut acc, mut bits) = (0u64, 0u32);
     for &b in src {
         let b = if lower { b.to_ascii_lowercase() } else { b };
-        let (code, len) = CODES[usize::from(b)];
+        let (code, len) = CODE_TABLE[usize::from(b)];
         acc = acc << len | u64::from(code);
         bits += u32::from(len);
         while bits >= 8 {
