@@ -16,9 +16,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tarweb_format::hpack::{
-    encode_field, encode_field_into, encoded_field_len, Decoder, Fields,
-};
+use tarweb_format::hpack::{encode_field, encode_field_into, encoded_field_len, Decoder, Fields};
 
 fn fields(f: &Fields) -> Vec<(&[u8], &[u8])> {
     f.iter().collect()
@@ -34,7 +32,9 @@ fn decode_side_by_side(ctl: u8, input: &[u8]) {
         let mut rest = input;
         while let Some((&len, tail)) = rest.split_first() {
             if len == 255 {
-                let Some((&l, tail)) = tail.split_first() else { break };
+                let Some((&l, tail)) = tail.split_first() else {
+                    break;
+                };
                 let limit = usize::from(l) * 16;
                 let a = tight_d.set_limit(limit);
                 let b = loose_d.set_limit(limit);
@@ -97,7 +97,8 @@ fn encode_round_trip(input: &[u8]) {
     // Exactly the room the list needs.
     let list_size = pairs.iter().map(|(n, v)| n.len() + v.len() + 32).sum();
     let mut out = Fields::new(list_size, pairs.len());
-    d.decode(&block, &mut out).expect("the encoder's block decodes");
+    d.decode(&block, &mut out)
+        .expect("the encoder's block decodes");
     assert_eq!(out.len(), pairs.len());
     for ((n, v), (name, value)) in out.iter().zip(&pairs) {
         assert_eq!(n, &name.to_ascii_lowercase()[..]);
