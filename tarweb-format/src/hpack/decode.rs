@@ -40,6 +40,20 @@ pub struct Decoder {
     scratch: Box<[u8]>,
 }
 
+impl std::fmt::Debug for Decoder {
+    /// The table's figures, not its contents.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decoder")
+            .field("capacity", &self.capacity())
+            .field("limit", &self.limit)
+            .field("pending_limit", &self.pending)
+            .field("table_len", &self.table_len())
+            .field("table_size", &self.table_size())
+            .field("table_max_size", &self.table_max_size())
+            .finish()
+    }
+}
+
 /// Where the bytes of a name or a value are, before they are copied.
 #[derive(Clone, Copy)]
 enum Src<'b> {
@@ -476,6 +490,7 @@ impl<'a> IntoIterator for &'a Fields {
 
 /// The fields of a [`Fields`], in block order, as (name, value):
 /// [`Fields::iter`].
+#[derive(Debug, Clone)]
 pub struct FieldsIter<'a> {
     fields: &'a Fields,
     next: usize,

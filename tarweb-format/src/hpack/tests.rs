@@ -900,6 +900,13 @@ fn fields_accessors() {
     assert_eq!((&out).into_iter().count(), 2);
     assert_eq!(out.list_size(), 7 + 3 + 32 + 7 + 5 + 32);
     assert_eq!(format!("{out:?}"), r#"[":method: GET", ":scheme: https"]"#);
+    let mut d = Decoder::new(4096);
+    d.decode(b"\x41\x01a", &mut out).unwrap();
+    assert_eq!(
+        format!("{d:?}"),
+        "Decoder { capacity: 4096, limit: 4096, pending_limit: None, table_len: 1, \
+         table_size: 43, table_max_size: 4096 }"
+    );
     out.clear();
     assert!(out.is_empty() && out.get(0).is_none());
     // A field of exactly the room left fits.
