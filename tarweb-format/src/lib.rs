@@ -3,7 +3,9 @@
 //! [`Blob::parse`] validates one and gives zero-copy access to it.
 //! `format-spec.md` at the repository root is the byte-exact specification,
 //! [`layout`] its constants, and [`rules`] the rules the packer, the blob
-//! and the server share (token characters, status lines, route paths).
+//! and the server share (token characters, status lines, route paths);
+//! [`hpack`] is HTTP/2's header compression, which both binaries use: the
+//! packer to store header blocks, the server to read requests.
 //!
 //! A blob is built from a [`BlobSpec`]: routes, each with one
 //! [`ResponseSpec`] per content coding, and an optional 404 response. The
@@ -60,6 +62,7 @@
 
 mod head;
 mod header;
+pub mod hpack;
 pub mod layout;
 mod place;
 mod read;
