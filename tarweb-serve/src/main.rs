@@ -125,6 +125,16 @@ struct Cli {
     /// balancers' addresses: 10.0.0.0/8, 192.0.2.7/32, ::1/128.
     #[arg(long, value_name = "CIDR", value_parser = parse_cidr)]
     proxy_from: Vec<ipnet::IpNet>,
+    /// HTTP/2: offered by ALPN on HTTPS listeners, and taken with prior
+    /// knowledge (the connection preface first) on plain ones.
+    #[arg(long, value_enum, default_value_t = OnOff::On)]
+    http2: OnOff,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OnOff {
+    On,
+    Off,
 }
 
 /// A network (`10.0.0.0/8`) or one address (`192.0.2.7`, `::1`).
@@ -210,6 +220,7 @@ fn main() {
         redirect_hosts: cli.redirect_host,
         proxy_protocol: cli.proxy_protocol,
         proxy_from: cli.proxy_from,
+        http2: cli.http2 == OnOff::On,
     };
     if let Err(e) = server::run(o) {
         eprintln!("tarweb-serve: {e}");
