@@ -60,6 +60,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod h2;
 mod head;
 mod header;
 pub mod hpack;
@@ -73,10 +74,11 @@ mod write;
 mod write_error;
 
 pub use header::Layout;
-pub use layout::{Coding, MAX_PATH_LEN, PAGE};
+pub use layout::{Coding, MAX_H2_LIST_SIZE, MAX_PATH_LEN, PAGE};
 pub use read::{Blob, Verify};
 pub use read_error::{
-    FormatError, FormatErrorKind, HeadProblem, RouteProblem, RunProblem, Section, VariantProblem,
+    FormatError, FormatErrorKind, H2Problem, HeadProblem, RouteProblem, RunProblem, Section,
+    VariantProblem,
 };
 pub use rules::reason_phrase;
 pub use view::{NotModified, Route, Variant, Variants};

@@ -26,6 +26,9 @@ pub(crate) struct Config {
     /// `--redirect-host`: names redirected besides the sites' and the
     /// certificates' own.
     pub redirect_hosts: Vec<String>,
+    /// `--http2`: HTTP/2 by ALPN on TLS and by prior knowledge on plain
+    /// connections.
+    pub http2: bool,
     /// `--proxy-protocol`: every connection starts with a PROXY header.
     pub proxy_protocol: bool,
     /// `--proxy-from`: the only peers that may connect (empty: any).

@@ -137,6 +137,16 @@ struct Cli {
     /// user's), with no supplementary groups and no capabilities.
     #[arg(long, value_name = "USER[:GROUP]")]
     user: Option<String>,
+    /// HTTP/2: offered by ALPN on HTTPS listeners, and taken with prior
+    /// knowledge (the connection preface first) on plain ones.
+    #[arg(long, value_enum, default_value_t = OnOff::On)]
+    http2: OnOff,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OnOff {
+    On,
+    Off,
 }
 
 /// A network (`10.0.0.0/8`) or one address (`192.0.2.7`, `::1`).
@@ -235,6 +245,7 @@ fn main() {
             Sandbox::Require => SandboxMode::Require,
         },
         user: cli.user,
+        http2: cli.http2 == OnOff::On,
     };
     if let Err(e) = server::run(o) {
         eprintln!("tarweb-serve: {e}");

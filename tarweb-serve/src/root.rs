@@ -70,6 +70,8 @@ pub struct Root {
     pub digest_hex: String,
     /// `Tarweb-Root: <digest>\r\n`, for the optional response header.
     pub header_line: Box<[u8]>,
+    /// The same as an HTTP/2 field (HPACK).
+    pub h2_field: Box<[u8]>,
 }
 
 #[derive(Debug)]
@@ -172,6 +174,8 @@ impl Root {
         let layout = blob.layout();
         let digest_hex = blob.digest_hex();
         let header_line = format!("Tarweb-Root: {digest_hex}\r\n").into_bytes().into();
+        let mut h2_field = Vec::new();
+        tarweb_format::hpack::encode_field(&mut h2_field, b"tarweb-root", digest_hex.as_bytes());
         Ok(Root {
             fd: copy.as_raw_fd(),
             copy: Some(copy),
@@ -181,6 +185,7 @@ impl Root {
             generation,
             digest_hex,
             header_line,
+            h2_field: h2_field.into(),
         })
     }
 

@@ -74,6 +74,8 @@ pub struct Options {
     pub sandbox: SandboxMode,
     /// `--user USER[:GROUP]`.
     pub user: Option<String>,
+    /// `--http2 on`.
+    pub http2: bool,
 }
 
 /// Applies `--tcp-congestion` to a listener; the error names the
@@ -113,7 +115,7 @@ fn setup_tls(o: &Options) -> Result<Option<Arc<Tls>>, String> {
             have
         }
     };
-    Ok(Some(Arc::new(Tls::new(sources, kernel)?)))
+    Ok(Some(Arc::new(Tls::new(sources, kernel, o.http2)?)))
 }
 
 /// SIGHUP, or the certificate files changed: read them again; a bad set
@@ -334,6 +336,7 @@ pub fn run(o: Options) -> Result<(), String> {
         redirect_hosts: o.redirect_hosts.clone(),
         proxy_protocol: o.proxy_protocol,
         proxy_from: o.proxy_from.clone(),
+        http2: o.http2,
     });
     let wake = sys::eventfd().map_err(|e| e.to_string())?;
     // Hot responses live where the blob's copy does: beside it on its

@@ -17,7 +17,7 @@ use crate::conn::{Conn, Pools, Step, Transport};
 use crate::date::DateCache;
 use crate::hot::Hot;
 use crate::http::request::MAX_TARGET;
-use crate::proto::{Env, Proto};
+use crate::proto::{h2, Env, Proto};
 use crate::publish::Published;
 use crate::sites::Sites;
 use crate::sys::{
@@ -30,6 +30,7 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tarweb_format::hpack::Fields;
 
 /// A listening socket and what its connections speak.
 pub(crate) struct Listener {
@@ -81,6 +82,8 @@ struct Serving {
     hot: Hot,
     log: Option<AccessLog>,
     path_buf: Vec<u8>,
+    /// An HTTP/2 request's decoded fields (one request at a time).
+    h2_fields: Fields,
     pools: Pools,
     now: Instant,
     /// Shutting down: the deadline for in-flight responses.
@@ -97,6 +100,7 @@ impl Serving {
                 hot: &mut self.hot,
                 log: self.log.as_mut(),
                 path_buf: &mut self.path_buf,
+                h2_fields: Some(&mut self.h2_fields),
                 c: self.c,
                 now: self.now,
                 stopping: self.stopping.is_some(),
@@ -200,6 +204,7 @@ impl Worker {
                 hot,
                 log,
                 path_buf: vec![0u8; MAX_TARGET + 1],
+                h2_fields: Fields::new(h2::MAX_LIST, h2::MAX_FIELDS),
                 pools: Pools::new(),
                 now: Instant::now(),
                 stopping: None,
@@ -346,7 +351,7 @@ impl Worker {
         for i in 0..self.slab.slots.len() {
             let idle = match self.slab.slots[i].conn.as_mut() {
                 None => continue,
-                Some(c) => c.stop(),
+                Some(c) => c.stop(&mut self.s.pools, self.s.c),
             };
             if idle {
                 if let Some(conn) = self.slab.slots[i].conn.take() {

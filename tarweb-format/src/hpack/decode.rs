@@ -312,6 +312,40 @@ impl Decoder {
     }
 }
 
+/// The offset of the first representation in `block` that would change a
+/// decoder's dynamic table: a literal with incremental indexing (§6.2.1) or
+/// a dynamic table size update (§6.3); `None` when there is none. A block
+/// without one, and without references to the dynamic table (which a
+/// decoder with an empty table refuses), means the same on every
+/// connection and leaves the peer's table as it was: what a stored block
+/// must be.
+///
+/// Only prefixes and string lengths are read (no Huffman decoding); an
+/// integer or a string that does not fit the block is refused as
+/// [`Decoder::decode`] would refuse it.
+pub(crate) fn first_table_change(block: &[u8]) -> Result<Option<usize>, HpackError> {
+    let mut pos = 0;
+    while let Some(&first) = block.get(pos) {
+        let offset = pos;
+        let at = |kind| HpackError { offset, kind };
+        if first & 0x80 != 0 {
+            // §6.1: an indexed field.
+            integer::decode(block, &mut pos, 7).map_err(at)?;
+        } else if first & 0x40 != 0 || first & 0x20 != 0 {
+            // §6.2.1: 01xxxxxx, with incremental indexing; §6.3: 001xxxxx.
+            return Ok(Some(offset));
+        } else {
+            // §6.2.2, §6.2.3: 0000xxxx, 0001xxxx, the name's index (0 for
+            // a literal name), then the value.
+            if integer::decode(block, &mut pos, 4).map_err(at)? == 0 {
+                string(block, &mut pos).map_err(at)?;
+            }
+            string(block, &mut pos).map_err(at)?;
+        }
+    }
+    Ok(None)
+}
+
 /// Copies or decodes `src` to the start of `dst`, and returns its length:
 /// above `dst.len()`, it did not fit (and was still checked).
 #[inline]

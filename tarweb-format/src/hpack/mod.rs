@@ -66,6 +66,7 @@ mod integer;
 mod static_table;
 mod table;
 
+pub(crate) use decode::first_table_change;
 pub use decode::{Decoder, Fields, FieldsIter};
 pub use encode::{encode_field, encode_field_into, encode_size_update, encoded_field_len};
 pub use error::{BufferTooSmall, HpackError, HpackErrorKind, LimitAboveCapacity};

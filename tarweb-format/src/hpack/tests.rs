@@ -916,3 +916,59 @@ fn fields_accessors() {
     let e = Decoder::new(0).decode(b"\x82", &mut out).unwrap_err();
     assert_eq!(e.kind, HpackErrorKind::HeaderListTooLarge);
 }
+
+#[test]
+fn table_changes_are_found_without_decoding() {
+    // C.2: with incremental indexing changes the table; without and
+    // never indexed do not, nor does an indexed field.
+    let with = hex("400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572");
+    assert_eq!(first_table_change(&with), Ok(Some(0)));
+    for block in [
+        "040c 2f73 616d 706c 652f 7061 7468",
+        "1008 7061 7373 776f 7264 0673 6563 7265 74",
+        "82",
+        "",
+    ] {
+        assert_eq!(first_table_change(&hex(block)), Ok(None), "{block}");
+    }
+    // C.4.1: three indexed fields, then `:authority` with indexing, its
+    // value Huffman-coded.
+    let c41 = hex("8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff");
+    assert_eq!(first_table_change(&c41), Ok(Some(3)));
+    // A size update, at the start or later (0x3f e1 1f: 4096).
+    assert_eq!(first_table_change(&hex("20 88")), Ok(Some(0)));
+    assert_eq!(first_table_change(&hex("88 3fe11f")), Ok(Some(1)));
+    // Everything the encoder writes is free of them.
+    let mut block = Vec::new();
+    for (n, v) in [
+        (":status", "302"),
+        ("content-type", "text/html"),
+        ("x-custom-name", "some value that is long enough"),
+        ("etag", "\"3f1a\""),
+        ("x-raw", "\u{7f}\u{7f}\u{7f}"),
+    ] {
+        encode_field(&mut block, n.as_bytes(), v.as_bytes());
+        assert_eq!(first_table_change(&block), Ok(None), "{n}");
+    }
+    // A representation cut short is refused where it starts, like decode.
+    for cut in 1..block.len() {
+        let r = first_table_change(&block[..cut]);
+        if let Err(e) = r {
+            assert_eq!(e, refused(&block[..cut]), "cut at {cut}");
+        }
+    }
+    assert_eq!(
+        first_table_change(&hex("0f")),
+        Err(HpackError {
+            offset: 0,
+            kind: HpackErrorKind::Truncated
+        })
+    );
+    assert_eq!(
+        first_table_change(&hex("0005 6162")),
+        Err(HpackError {
+            offset: 0,
+            kind: HpackErrorKind::StringPastEnd { len: 5 }
+        })
+    );
+}

@@ -18,6 +18,7 @@ use crate::output::{Flush, Output};
 use crate::proto::{proxy, Env, Link, Proto, Verdict};
 use crate::sys::{self, Counters, Sc};
 use crate::timers::{Timer, TimerKind};
+use crate::tls::Alpn;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -157,7 +158,7 @@ impl Conn {
         if let Phase::Proxy = self.phase {
             match self.read_proxy(env, pools) {
                 Some(true) => self.phase = after_proxy(&self.transport),
-                Some(false) => return self.wait(env.now),
+                Some(false) => return self.wait(env),
                 None => {
                     env.c.bump(Sc::ProxyFailures);
                     return Step::Close;
@@ -166,15 +167,18 @@ impl Conn {
         }
         if let Phase::Handshake = self.phase {
             match self.transport.handshake(env.c) {
-                Ok(true) => {
+                Ok(Some(alpn)) => {
                     env.c.bump(Sc::TlsHandshakes);
                     self.phase = Phase::Open;
+                    if alpn == Alpn::H2 && env.cfg.http2 {
+                        self.proto = Proto::h2(env.now);
+                    }
                     // The first request may have come with the client's
                     // last flight (already in rustls, or in the socket for
                     // the kernel) without a new edge: read it.
                     self.readable = true;
                 }
-                Ok(false) => return self.wait(env.now),
+                Ok(None) => return self.wait(env),
                 Err(_) => {
                     env.c.bump(Sc::TlsFailures);
                     return Step::Close;
@@ -189,16 +193,34 @@ impl Conn {
                     transport.flush(out, root, Some(&*env.hot), &mut pools.iov, env.c)
                 });
                 match r {
-                    Ok(Flush::Done) => pools.recycle(out),
+                    Ok(Flush::Done) => {
+                        // HTTP/2: more DATA the windows allow (bodies
+                        // longer than one output's worth).
+                        out.clear();
+                        if self.proto.pending() {
+                            self.proto.produce(&mut out, env);
+                        }
+                        if !out.is_empty() {
+                            self.out = Some(out);
+                            continue;
+                        }
+                        pools.recycle(out);
+                    }
                     Ok(Flush::Blocked) => {
                         out.pin(env.sites);
                         self.out = Some(out);
-                        return self.wait(env.now);
+                        return self.wait(env);
                     }
                     Err(_) => {
                         pools.recycle(out);
                         return Step::Close;
                     }
+                }
+            }
+            if let Phase::Open = self.phase {
+                if self.proto.finished() {
+                    // HTTP/2 after GOAWAY: the last stream is done.
+                    self.phase = Phase::Closing { linger: true };
                 }
             }
             match self.phase {
@@ -221,7 +243,7 @@ impl Conn {
                 if self.hup {
                     return Step::Close; // the peer is gone and everything is answered
                 }
-                return self.wait(env.now);
+                return self.wait(env);
             }
             // 3. Read.
             if !self.read(env, pools) {
@@ -383,7 +405,12 @@ impl Conn {
             plain: self.transport.is_plain(),
             retiring: self.transport.retiring(),
         };
-        let (used, verdict) = self.proto.serve(data, &mut out, env, link);
+        let (mut used, mut verdict) = self.proto.serve(data, &mut out, env, link);
+        if verdict == Verdict::Http2 {
+            // Prior knowledge: the same bytes, read as HTTP/2.
+            self.proto = Proto::h2(env.now);
+            (used, verdict) = self.proto.serve(data, &mut out, env, link);
+        }
         if out.is_empty() {
             pools.recycle(out);
         } else {
@@ -395,8 +422,12 @@ impl Conn {
         (used, verdict)
     }
 
-    /// Nothing to do until an event: which timer runs meanwhile.
-    fn wait(&self, now: Instant) -> Step {
+    /// Nothing to do until an event: which timer runs meanwhile. What the
+    /// protocol still sends from a blob is pinned first (it may outlive
+    /// the worker's current table).
+    fn wait(&mut self, env: &Env<'_>) -> Step {
+        let now = env.now;
+        self.proto.pin(env.sites);
         let (kind, from) = match self.phase {
             Phase::Lingering => (TimerKind::Linger, now),
             _ if self.out.is_some() => (TimerKind::Send, now),
@@ -431,14 +462,30 @@ impl Conn {
                 Err(_) => return Step::Close,
             }
         }
-        self.wait(env.now)
+        self.wait(env)
     }
 
     /// The worker is stopping: true when the connection can close now
     /// (nothing in flight); otherwise it closes after what it is doing.
-    pub fn stop(&mut self) -> bool {
+    /// HTTP/2 is told first (GOAWAY): no new streams, the ones in flight
+    /// finish.
+    pub fn stop(&mut self, pools: &mut Pools, c: &Counters) -> bool {
         let busy =
             self.out.is_some() || !matches!(self.input, Input::Empty) || self.proto.mid_request();
+        if let (Phase::Open, Proto::H2(_)) = (&self.phase, &self.proto) {
+            let mut out = self.out.take().unwrap_or_else(|| pools.output());
+            self.proto.go_away(&mut out);
+            if busy {
+                self.out = Some(out);
+                return false;
+            }
+            // Best effort: the connection closes right after.
+            let _ = self
+                .transport
+                .flush(&mut out, None, None, &mut pools.iov, c);
+            pools.recycle(out);
+            return true;
+        }
         if !busy {
             return true;
         }
@@ -449,21 +496,19 @@ impl Conn {
     }
 
     /// The timer of `kind` ran out; the worker closes the connection next.
-    /// A request head that never completed gets its last words (408).
+    /// The protocol says its last words: 408 for an HTTP/1.1 head that
+    /// never completed, GOAWAY on HTTP/2.
     pub fn expire(&mut self, kind: TimerKind, env: &mut Env<'_>, pools: &mut Pools) {
         if let Phase::Proxy = self.phase {
             env.c.bump(Sc::ProxyFailures);
         }
         // Not before the requests: a late PROXY header or handshake gets no
-        // answer.
-        if kind != TimerKind::Head
-            || self.out.is_some()
-            || matches!(self.phase, Phase::Proxy | Phase::Handshake)
-        {
+        // answer; nor behind output the client does not take.
+        if self.out.is_some() || !matches!(self.phase, Phase::Open) {
             return;
         }
         let mut out = pools.output();
-        self.proto.expire(&mut out, env);
+        self.proto.expire(kind, &mut out, env);
         let _ = self
             .transport
             .flush(&mut out, None, None, &mut pools.iov, env.c);
@@ -496,6 +541,6 @@ fn after_proxy(transport: &Transport) -> Phase {
 fn kept(buf: InBuf, verdict: Verdict) -> Input {
     match verdict {
         Verdict::OutputFull => Input::Ready(buf),
-        Verdict::NeedBytes | Verdict::Close { .. } => Input::Partial(buf),
+        Verdict::NeedBytes | Verdict::Close { .. } | Verdict::Http2 => Input::Partial(buf),
     }
 }

@@ -80,8 +80,8 @@ pub struct Tls {
 impl Tls {
     /// Loads the certificates and builds the config. `kernel`: whether
     /// sessions will be handed to kTLS (then rustls must allow extracting
-    /// the secrets).
-    pub fn new(sources: CertSources, kernel: bool) -> Result<Tls, String> {
+    /// the secrets). `h2`: offer HTTP/2 by ALPN (preferred to HTTP/1.1).
+    pub fn new(sources: CertSources, kernel: bool, h2: bool) -> Result<Tls, String> {
         // ring's default suites are exactly TLS 1.3 AES-128-GCM,
         // AES-256-GCM, ChaCha20-Poly1305 and TLS 1.2 ECDHE (ECDSA, RSA) with
         // the same three AEADs: all of them the kernel can take over.
@@ -95,7 +95,11 @@ impl Tls {
             .map_err(|e| format!("TLS config: {e}"))?
             .with_no_client_auth()
             .with_cert_resolver(resolver.clone());
-        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+        cfg.alpn_protocols = if h2 {
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        } else {
+            vec![b"http/1.1".to_vec()]
+        };
         // Stateless tickets (TLS 1.3 and 1.2): resumption works across
         // workers without a shared cache lock; keys rotate every 6 hours.
         cfg.ticketer = ring::Ticketer::new().map_err(|e| format!("TLS ticketer: {e}"))?;

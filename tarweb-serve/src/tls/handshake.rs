@@ -134,6 +134,11 @@ impl Handshake {
     /// After `Progress::Done`: the traffic secrets (with the record
     /// sequence numbers to start at) and the object that computes the
     /// KeyUpdate secrets later.
+    /// The protocol ALPN agreed on, once the handshake is done.
+    pub fn alpn_protocol(&self) -> Option<&[u8]> {
+        self.conn.alpn_protocol()
+    }
+
     pub fn into_kernel(
         self,
     ) -> io::Result<(ExtractedSecrets, KernelConnection<ServerConnectionData>)> {

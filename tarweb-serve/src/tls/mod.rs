@@ -19,6 +19,24 @@ use std::os::fd::RawFd;
 pub(crate) use config::Tls;
 pub use config::{CertSources, KtlsMode};
 
+/// The application protocol a handshake agreed on (RFC 7301).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Alpn {
+    /// `http/1.1`, or no ALPN at all.
+    Http1,
+    /// `h2`.
+    H2,
+}
+
+impl Alpn {
+    fn of(protocol: Option<&[u8]>) -> Alpn {
+        match protocol {
+            Some(b"h2") => Alpn::H2,
+            _ => Alpn::Http1,
+        }
+    }
+}
+
 /// One connection's TLS state.
 pub(crate) enum Session {
     /// Handshake for kTLS (record at a time).
@@ -41,12 +59,14 @@ impl Session {
         })
     }
 
-    /// Drives the handshake; Ok(true) once application data may flow.
-    pub fn handshake(&mut self, fd: RawFd, c: &Counters) -> io::Result<bool> {
+    /// Drives the handshake; once application data may flow, the protocol
+    /// ALPN chose (None: not yet).
+    pub fn handshake(&mut self, fd: RawFd, c: &Counters) -> io::Result<Option<Alpn>> {
         match self {
             Session::KernelHandshake(h, _) => match h.drive(fd, c)? {
-                handshake::Progress::Blocked => Ok(false),
+                handshake::Progress::Blocked => Ok(None),
                 handshake::Progress::Done => {
+                    let alpn = Alpn::of(h.alpn_protocol());
                     let Session::KernelHandshake(h, limits) =
                         std::mem::replace(self, Session::Failed)
                     else {
@@ -56,11 +76,11 @@ impl Session {
                     *self = Session::Kernel(Box::new(ktls::KernelTls::install(
                         fd, secrets, kconn, limits,
                     )?));
-                    Ok(true)
+                    Ok(Some(alpn))
                 }
             },
-            Session::User(u) => u.handshake(fd, c),
-            Session::Kernel(_) => Ok(true),
+            Session::User(u) => Ok(u.handshake(fd, c)?.then(|| Alpn::of(u.alpn_protocol()))),
+            Session::Kernel(_) => Err(io::Error::other("TLS handshake after its end")),
             Session::Failed => Err(io::Error::other("TLS session failed")),
         }
     }

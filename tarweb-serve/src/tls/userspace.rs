@@ -219,6 +219,11 @@ impl UserTls {
 }
 
 impl UserTls {
+    /// The protocol ALPN agreed on, once the handshake is done.
+    pub fn alpn_protocol(&self) -> Option<&[u8]> {
+        self.conn.alpn_protocol()
+    }
+
     pub fn handshaking(&self) -> bool {
         !self.ready
     }

@@ -154,9 +154,14 @@ impl H1 {
                     *scanned = data.len() - at;
                     return (at, Verdict::NeedBytes);
                 }
-                // An HTTP/2 client: close without answering.
+                // HTTP/2 with prior knowledge (RFC 9113 §3.3): the preface
+                // as a plain connection's first bytes. Elsewhere (after a
+                // request, on TLS without ALPN h2, HTTP/2 off): close.
                 Err(ParseError::H2Preface) => {
-                    return (data.len(), Verdict::Close { linger: false })
+                    if at == 0 && self.requests == 0 && link.plain && env.cfg.http2 {
+                        return (0, Verdict::Http2);
+                    }
+                    return (data.len(), Verdict::Close { linger: false });
                 }
                 Err(ParseError::Status(s)) => {
                     let meta = response::builtin(out, &ctx, s, false, true, Version::Http11);

@@ -58,7 +58,7 @@ impl<'a> Head<'a> {
     /// server-side reason to close).
     pub fn keep_alive(&self) -> bool {
         match self.req.version {
-            Version::Http11 => !self.conn_close,
+            Version::Http11 | Version::Http2 => !self.conn_close,
             Version::Http10 => self.conn_keep_alive && !self.conn_close,
         }
     }
