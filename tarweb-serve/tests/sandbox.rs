@@ -185,7 +185,21 @@ fn every_feature_works_confined() {
         "no hot response written"
     );
 
-    // User-space TLS.
+    // HTTP/2 by prior knowledge on the plain listener.
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "--http2-prior-knowledge",
+            "-w",
+            "%{stderr}%{http_version}",
+        ])
+        .arg(s.url("/style.css"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "2");
+    assert!(out.stdout == site().files["/style.css"]);
+
+    // User-space TLS (HTTP/2 by ALPN: curl prefers it).
     let tls_port = s.addrs[1].port();
     let (code, body) = curl_https(tls_port, &cert, "/about/");
     assert_eq!(code, "200");
@@ -254,7 +268,8 @@ fn every_feature_works_confined() {
     // The access log was written all along (by the workers' own fd).
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("\"GET /data.bin HTTP/1.1\" 200 "), "{text}");
-    assert!(text.contains("\"GET /about/ HTTP/1.1\" 200 "), "{text}");
+    assert!(text.contains("\"GET /about/ HTTP/2.0\" 200 "), "{text}");
+    assert!(text.contains("\"GET /style.css HTTP/2.0\" 200 "), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&outside);
 }

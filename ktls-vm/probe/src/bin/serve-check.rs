@@ -7,7 +7,9 @@
 //! key renewal at the record limit (a tiny limit on a second server), no
 //! spin on half a record, the syscall budget of a keep-alive request
 //! (same as plain HTTP, from the server's own counters) and the
-//! `/proc/net/tls_stat` deltas. Prints `N passed, M failed`.
+//! `/proc/net/tls_stat` deltas; and HTTP/2 (ALPN h2) on the kernel's
+//! records, its large bodies as DATA frames whose payloads go by sendfile.
+//! Prints `N passed, M failed`.
 //!
 //! Usage: serve-check [FILTER] (scenarios whose name contains FILTER)
 //!
@@ -159,6 +161,7 @@ fn main() {
             });
         }
         if suite.name == "tls13-aes128gcm" || suite.name == "tls12-ecdhe-aes128gcm" {
+            run(format!("{}/h2", suite.name), &|| h2(&env, &suite));
             run(format!("{}/half-record", suite.name), &|| half_record(&cfg));
             run(format!("{}/record-limit", suite.name), &|| {
                 record_limit(&env, &cfg, tls13 && rekey)
@@ -800,4 +803,132 @@ fn record_limit(env: &Env, cfg: &Arc<ClientConfig>, renew: bool) -> Outcome {
     } else {
         "limit reached: Connection: close, then close_notify".into()
     })
+}
+
+// --- HTTP/2 ---
+
+fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let mut f = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+    f.extend_from_slice(&[kind, flags]);
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+fn h2_request(stream: u32, path: &str) -> Vec<u8> {
+    let mut block = Vec::new();
+    for (n, v) in [
+        (":method", "GET"),
+        (":scheme", "https"),
+        (":path", path),
+        (":authority", "localhost"),
+    ] {
+        tarweb_format::hpack::encode_field(&mut block, n.as_bytes(), v.as_bytes());
+    }
+    frame(1, 0x5, stream, &block) // END_STREAM | END_HEADERS
+}
+
+/// Reads frames until every stream in `want` ended; returns each one's
+/// `:status` and body. The server's SETTINGS are acknowledged.
+fn h2_read(
+    t: &mut Tls,
+    buf: &mut Vec<u8>,
+    want: &[u32],
+) -> Result<HashMap<u32, (String, Vec<u8>)>, String> {
+    let mut dec = tarweb_format::hpack::Decoder::new(4096);
+    let mut fields = tarweb_format::hpack::Fields::new(65536, 128);
+    let mut got: HashMap<u32, (String, Vec<u8>)> = HashMap::new();
+    let mut ended = 0;
+    let mut tmp = vec![0u8; 64 << 10];
+    while ended < want.len() {
+        while buf.len() < 9 || buf.len() < 9 + (u32::from_be_bytes([0, buf[0], buf[1], buf[2]]) as usize) {
+            match t.read(&mut tmp) {
+                Ok(0) => return Err(format!("EOF with {ended} of {} streams ended", want.len())),
+                Ok(n) => buf.extend_from_slice(&tmp[..n]),
+                Err(e) => return Err(format!("read: {e}")),
+            }
+        }
+        let len = u32::from_be_bytes([0, buf[0], buf[1], buf[2]]) as usize;
+        let (kind, flags) = (buf[3], buf[4]);
+        let stream = u32::from_be_bytes(buf[5..9].try_into().unwrap()) & 0x7fff_ffff;
+        let payload: Vec<u8> = buf[9..9 + len].to_vec();
+        buf.drain(..9 + len);
+        match kind {
+            4 if flags & 1 == 0 => t.write_all(&frame(4, 1, 0, &[])).map_err(|e| e.to_string())?,
+            7 => return Err(format!("GOAWAY {payload:?}")),
+            3 => return Err(format!("RST_STREAM on {stream}: {payload:?}")),
+            1 => {
+                dec.decode(&payload, &mut fields).map_err(|e| format!("HPACK: {e}"))?;
+                let status = fields
+                    .get(0)
+                    .filter(|(n, _)| *n == b":status")
+                    .map(|(_, v)| String::from_utf8_lossy(v).to_string())
+                    .ok_or("no :status first")?;
+                got.entry(stream).or_default().0 = status;
+            }
+            0 => got.entry(stream).or_default().1.extend_from_slice(&payload),
+            _ => {}
+        }
+        if (kind == 0 || kind == 1) && flags & 1 != 0 && want.contains(&stream) {
+            ended += 1;
+        }
+    }
+    Ok(got)
+}
+
+/// HTTP/2 on kernel TLS: ALPN h2, two streams at once (the large body in
+/// DATA frames whose payloads go by sendfile, encrypted by the kernel),
+/// then a keep-alive request's syscalls: one recvmsg, one writev.
+fn h2(env: &Env, suite: &Suite) -> Outcome {
+    let provider = Arc::new(CryptoProvider {
+        cipher_suites: vec![suite.suite],
+        ..ring::default_provider()
+    });
+    let mut roots = RootCertStore::empty();
+    roots.add(env.cert.clone()).unwrap();
+    let mut c = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[suite.version])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    c.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let cfg = Arc::new(c);
+    let a0 = stats()?;
+    let mut t = connect(&cfg)?;
+    // Windows wide open: flow control is tests/h2.rs's business.
+    let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    hello.extend(frame(4, 0, 0, &[0, 4, 0x7f, 0xff, 0xff, 0xff]));
+    hello.extend(frame(8, 0, 0, &(0x7fff_ffffu32 - 65_535).to_be_bytes()));
+    hello.extend(h2_request(1, "/small"));
+    hello.extend(h2_request(3, "/big"));
+    t.write_all(&hello).map_err(|e| e.to_string())?;
+    if t.conn.alpn_protocol() != Some(b"h2") {
+        return Err(format!("ALPN chose {:?}", t.conn.alpn_protocol()));
+    }
+    let mut buf = Vec::new();
+    let got = h2_read(&mut t, &mut buf, &[1, 3])?;
+    for (id, want) in [(1, &env.small), (3, &env.big)] {
+        let (status, body) = &got[&id];
+        if status != "200" {
+            return Err(format!("stream {id}: status {status}"));
+        }
+        expect_body(&format!("stream {id}"), body, want)?;
+    }
+    let a = stats()?;
+    let sendfiles = a["sendfile"] - a0["sendfile"];
+    if sendfiles == 0 {
+        return Err("the big body's DATA did not go through sendfile".into());
+    }
+    t.write_all(&h2_request(5, "/small")).map_err(|e| e.to_string())?;
+    let got = h2_read(&mut t, &mut buf, &[5])?;
+    expect_body("stream 5", &got[&5].1, &env.small)?;
+    let b = stats()?;
+    let d = deltas(&a, &b);
+    if d != [("writev", 1), ("recvmsg", 1), ("requests", 1)] {
+        return Err(format!("an h2 request on an open connection costs {d:?}, want recvmsg 1 + writev 1"));
+    }
+    Ok(format!(
+        "2 streams verified ({sendfiles} sendfile calls for {} DATA frames), next request = {d:?}",
+        BIG_LEN.div_ceil(16384)
+    ))
 }
