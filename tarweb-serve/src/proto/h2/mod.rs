@@ -788,3 +788,16 @@ impl H2 {
         self.go_away(out, code);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// What an idle HTTP/2 connection costs (the README quotes it).
+    #[test]
+    fn connection_state_is_small() {
+        let h2 = std::mem::size_of::<super::H2>();
+        let stream = std::mem::size_of::<super::stream::Stream>();
+        eprintln!("H2 {h2} bytes, a stream {stream} bytes");
+        assert!(h2 <= 2048, "H2 is {h2} bytes");
+        assert!(stream <= 128, "a stream is {stream} bytes");
+    }
+}
