@@ -720,3 +720,95 @@ fn user_space_keepalive_request_is_one_read_one_writev() {
         );
     }
 }
+
+/// The server's stderr for a start that must fail, and its exit code.
+fn failed_start(cert: &Path, key: &Path) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tarweb-serve"))
+        .arg(&site().path)
+        .args(["--listen", "127.0.0.1:0", "--tls-listen", "127.0.0.1:0"])
+        .arg("--tls-cert")
+        .arg(cert)
+        .arg("--tls-key")
+        .arg(key)
+        .stdout(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `--tls-cert /dev/zero` used to read until the OOM killer came: a
+/// certificate or key must be a regular file of at most 1 MiB, said
+/// clearly at start.
+#[test]
+fn dev_zero_and_huge_certificate_files_are_refused_at_start() {
+    let p = pki();
+    let zero = Path::new("/dev/zero");
+    for (cert, key) in [(zero, p.key.as_path()), (p.cert.as_path(), zero)] {
+        let (code, err) = failed_start(cert, key);
+        assert_eq!(code, Some(1), "{err}");
+        assert!(
+            err.contains("/dev/zero: not a regular file"),
+            "no clear error: {err}"
+        );
+    }
+    let dir = tmpdir("huge");
+    let huge = dir.join("huge.pem");
+    let mut pem = std::fs::read(&p.cert).unwrap();
+    pem.resize(2 << 20, b'\n');
+    std::fs::write(&huge, &pem).unwrap();
+    let (code, err) = failed_start(&huge, &p.key);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("huge.pem: 2097152 bytes, larger than the 1024 KiB"),
+        "{err}"
+    );
+}
+
+/// A FIFO renamed over the certificate (then the key) used to block the
+/// watch thread in open(), then SIGHUP the main thread, which then never
+/// took SIGTERM. Now each reload refuses it at once, the old certificate
+/// keeps being served, and SIGTERM ends the server.
+#[test]
+fn a_fifo_renamed_over_the_certificate_blocks_nothing() {
+    let mut r = Reload::start("fifo");
+    assert_eq!(r.served(), r.ders[0]);
+    for target in [r.c.clone(), r.k.clone()] {
+        let fifo = r.dir.join("fifo");
+        let st = Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(st.success());
+        std::fs::rename(&fifo, &target).unwrap();
+        let name = target.file_name().unwrap().to_str().unwrap().to_string();
+        let refused = |why: &str| {
+            let name = name.clone();
+            let why = why.to_string();
+            move |l: &str| {
+                l.contains(&why)
+                    && l.contains("certificates not reloaded")
+                    && l.contains(&format!("{name}: not a regular file"))
+            }
+        };
+        r.s.wait_line(
+            "the watcher's refusal",
+            refused("certificate files changed"),
+        );
+        assert!(Command::new("kill")
+            .args(["-HUP", &r.s.pid().to_string()])
+            .status()
+            .unwrap()
+            .success());
+        r.s.wait_line("SIGHUP's refusal", refused("SIGHUP"));
+        assert_eq!(r.served(), r.ders[0]);
+        // Back to a real file for the next round.
+        let pem = if target == r.c {
+            &r.pems[0].0
+        } else {
+            &r.pems[0].1
+        };
+        std::fs::remove_file(&target).unwrap();
+        std::fs::write(&target, pem).unwrap();
+    }
+    assert!(r.s.terminate().success());
+}
