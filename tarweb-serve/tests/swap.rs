@@ -707,6 +707,32 @@ fn sites_add_swap_remove_while_another_host_is_under_load() {
     assert_eq!(maps1, maps0);
 }
 
+/// `--sites DIR` is watched on DIR itself, not only through the sites
+/// already loaded: into a directory that starts empty, a site is added,
+/// replaced and removed, with no signal and no polling.
+#[test]
+fn sites_added_to_an_empty_directory_are_seen_without_a_signal() {
+    let vs = versions();
+    let dir = tmp("sites-empty");
+    let s = Server::start_sites(&dir, &["--threads", "1"]);
+    let mut c = s.client();
+    assert_eq!(get_host(&mut c, "a.test", "/small.txt").status, 421);
+    deploy(&vs.v[0].blob, &dir.join("a.test.twb"));
+    wait_published(&s);
+    assert_eq!(small_version(&mut c, "a.test"), 0);
+    deploy(&vs.v[1].blob, &dir.join("a.test.twb"));
+    wait_published(&s);
+    assert_eq!(small_version(&mut c, "a.test"), 1);
+    std::fs::remove_file(dir.join("a.test.twb")).unwrap();
+    s.wait_line("removed a.test", |l| l == "removed a.test");
+    wait_published(&s);
+    assert_eq!(get_host(&mut c, "a.test", "/small.txt").status, 421);
+    // Empty again, and still watched.
+    deploy(&vs.v[1].blob, &dir.join("_default.twb"));
+    wait_published(&s);
+    assert_eq!(small_version(&mut c, "b.test"), 1);
+}
+
 /// The budget of tests/budget.rs holds with `--root-header` and across a
 /// swap: the generation check costs no syscall, the header no extra write.
 #[test]

@@ -812,3 +812,54 @@ fn a_fifo_renamed_over_the_certificate_blocks_nothing() {
     }
     assert!(r.s.terminate().success());
 }
+
+/// `--tls-cert-dir DIR` is watched on DIR itself: a certificate added to
+/// it, replaced in it and removed from it is served (or no longer) with
+/// no signal.
+#[test]
+fn certificate_dir_changes_are_seen_without_a_signal() {
+    let dir = tmpdir("certdir").join("certs");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // The default certificate is valid for the name too, so that the
+    // client accepts whichever it is served.
+    let (cert0, key0, der0) = make_cert(&["other.test"]);
+    std::fs::write(dir.with_file_name("c.pem"), cert0).unwrap();
+    std::fs::write(dir.with_file_name("k.pem"), key0).unwrap();
+    let s = start_with_cert(
+        &dir.with_file_name("c.pem"),
+        &dir.with_file_name("k.pem"),
+        &["--tls-cert-dir", dir.to_str().unwrap()],
+    );
+    let (cert_a, key_a, der_a) = make_cert(&["other.test"]);
+    let (cert_b, key_b, der_b) = make_cert(&["other.test"]);
+    let mut cfg = config_with(
+        &[der0.clone(), der_a.clone(), der_b.clone()],
+        &[&rustls::version::TLS13],
+    );
+    cfg.resumption = Resumption::disabled();
+    let cfg = Arc::new(cfg);
+    let served = || {
+        let mut t = connect_as(tls_addr(&s), cfg.clone(), "other.test");
+        assert_eq!(t.get("/empty.txt", "").status, 200);
+        t.s.conn.peer_certificates().unwrap()[0].clone()
+    };
+    let wait_served = |want: &CertificateDer<'static>, what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while served() != *want {
+            assert!(Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    assert_eq!(served(), der0, "no file for other.test yet");
+    let put = |pem: String| {
+        std::fs::write(dir.join("other.test.new"), pem).unwrap();
+        std::fs::rename(dir.join("other.test.new"), dir.join("other.test.pem")).unwrap();
+    };
+    put(format!("{cert_a}{key_a}"));
+    wait_served(&der_a, "added certificate never served");
+    put(format!("{cert_b}{key_b}"));
+    wait_served(&der_b, "replaced certificate never served");
+    std::fs::remove_file(dir.join("other.test.pem")).unwrap();
+    wait_served(&der0, "removed certificate still served");
+}
