@@ -22,6 +22,12 @@ use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::time::Instant;
 
+/// Spare buffers a pool keeps: enough that connections coming and going
+/// find theirs without allocating; beyond it a buffer given back is freed,
+/// so that 1,000 slow readers that came and went do not leave 1,000
+/// outputs (1.5 KiB each) behind for good.
+const POOLED: usize = 64;
+
 /// The buffers a worker lends its connections, so that the request path
 /// allocates nothing in steady state: input buffers, outputs, one read
 /// buffer for connections with nothing buffered, and iovec room.
@@ -47,13 +53,17 @@ impl Pools {
     }
 
     pub fn recycle(&mut self, mut out: Output) {
-        out.clear();
-        self.outputs.push(out);
+        if self.outputs.len() < POOLED {
+            out.clear();
+            self.outputs.push(out);
+        }
     }
 
     fn recycle_input(&mut self, mut buf: InBuf) {
-        buf.clear();
-        self.inputs.push(buf);
+        if self.inputs.len() < POOLED {
+            buf.clear();
+            self.inputs.push(buf);
+        }
     }
 }
 

@@ -99,8 +99,10 @@ impl Tls {
         // Stateless tickets (TLS 1.3 and 1.2): resumption works across
         // workers without a shared cache lock; keys rotate every 6 hours.
         cfg.ticketer = ring::Ticketer::new().map_err(|e| format!("TLS ticketer: {e}"))?;
-        // dangerous_into_kernel_connection() needs it.
-        cfg.enable_secret_extraction = kernel;
+        // dangerous_into_kernel_connection() needs it: after the
+        // handshake the secrets go to the kernel or to the user-space
+        // record layer (`records`), never out of the process.
+        cfg.enable_secret_extraction = true;
         // TARWEB_KTLS_RECORD_LIMIT: a test knob (make test-ktls uses a tiny
         // limit to exercise the renewal without sending 128 GiB).
         let records = std::env::var("TARWEB_KTLS_RECORD_LIMIT")

@@ -1,13 +1,16 @@
 //! HTTPS. rustls does the handshake on the worker's epoll loop; then
 //! either the kernel takes the records (kTLS: `ktls`), so the plain-HTTP
-//! writev/sendfile paths serve encrypted sockets unchanged, or, on kernels
-//! without the "tls" ULP, rustls keeps the record layer (`userspace`).
-//! `config` owns certificates, SNI and reloads; `handshake` the
-//! record-at-a-time handshake that kTLS needs.
+//! writev/sendfile paths serve encrypted sockets unchanged, or the record
+//! layer stays in user space (`userspace`, `records`): on kernels without
+//! the "tls" ULP, with `--ktls=off`, and for a connection the kernel could
+//! not take (it goes on there with the same keys). `config` owns
+//! certificates, SNI and reloads; `handshake` the record-at-a-time
+//! handshake.
 
 pub(crate) mod config;
 pub mod handshake;
 pub mod ktls;
+mod records;
 pub(crate) mod userspace;
 
 use crate::output::{Flush, Output};
@@ -21,11 +24,11 @@ pub use config::{CertSources, KtlsMode};
 
 /// One connection's TLS state.
 pub(crate) enum Session {
-    /// Handshake for kTLS (record at a time).
-    KernelHandshake(Box<handshake::Handshake>, ktls::Limits),
-    /// Records in the kernel.
+    /// The handshake; `kernel`: the records then go to kTLS.
+    Handshake(Box<handshake::Handshake>, bool, ktls::Limits),
+    /// Records in the kernel (at least the sending half).
     Kernel(Box<ktls::KernelTls>),
-    /// Records in user space (handshake included).
+    /// Records in user space.
     User(Box<userspace::UserTls>),
     /// Between states after a failed switch; the connection closes.
     Failed,
@@ -34,35 +37,45 @@ pub(crate) enum Session {
 impl Session {
     pub fn new(tls: &Tls) -> io::Result<Session> {
         let cfg = tls.server_config.clone();
-        Ok(if tls.kernel {
-            Session::KernelHandshake(Box::new(handshake::Handshake::new(cfg)?), tls.limits)
+        let h = if tls.kernel {
+            handshake::Handshake::new(cfg)?
         } else {
-            Session::User(Box::new(userspace::UserTls::new(cfg)?))
-        })
+            handshake::Handshake::greedy(cfg)?
+        };
+        Ok(Session::Handshake(Box::new(h), tls.kernel, tls.limits))
     }
 
-    /// Drives the handshake; Ok(true) once application data may flow.
+    /// Drives the handshake; Ok(true) once application data may flow. An
+    /// error closes the connection.
     pub fn handshake(&mut self, fd: RawFd, c: &Counters) -> io::Result<bool> {
-        match self {
-            Session::KernelHandshake(h, _) => match h.drive(fd, c)? {
-                handshake::Progress::Blocked => Ok(false),
-                handshake::Progress::Done => {
-                    let Session::KernelHandshake(h, limits) =
-                        std::mem::replace(self, Session::Failed)
-                    else {
-                        unreachable!()
-                    };
-                    let (secrets, kconn) = h.into_kernel()?;
-                    *self = Session::Kernel(Box::new(ktls::KernelTls::install(
-                        fd, secrets, kconn, limits,
-                    )?));
-                    Ok(true)
-                }
-            },
-            Session::User(u) => u.handshake(fd, c),
-            Session::Kernel(_) => Ok(true),
-            Session::Failed => Err(io::Error::other("TLS session failed")),
+        let Session::Handshake(h, _, _) = self else {
+            return match self {
+                Session::Failed => Err(io::Error::other("TLS session failed")),
+                _ => Ok(true),
+            };
+        };
+        match h.drive(fd, c) {
+            Ok(handshake::Progress::Blocked) => return Ok(false),
+            Ok(handshake::Progress::Done) => {}
+            Err(e) => {
+                *self = Session::Failed;
+                return Err(e);
+            }
         }
+        let Session::Handshake(h, kernel, limits) = std::mem::replace(self, Session::Failed) else {
+            unreachable!()
+        };
+        let (secrets, kconn, held) = h.finish()?;
+        if kernel {
+            *self = Session::Kernel(Box::new(ktls::KernelTls::install(
+                fd, secrets, kconn, limits,
+            )?));
+            return Ok(true);
+        }
+        *self = Session::User(Box::new(userspace::UserTls::new(
+            &secrets, kconn, held, limits,
+        )?));
+        Ok(true)
     }
 
     pub fn read(&mut self, fd: RawFd, buf: &mut [u8], c: &Counters) -> io::Result<usize> {
@@ -95,16 +108,20 @@ impl Session {
         }
     }
 
-    /// The session must end after the next response (kTLS key usage).
+    /// The session must end after the next response (key usage limits).
     pub fn retiring(&self) -> bool {
-        matches!(self, Session::Kernel(k) if k.retiring())
+        match self {
+            Session::Kernel(k) => k.retiring(),
+            Session::User(u) => u.retiring(),
+            _ => false,
+        }
     }
 
     /// close_notify before our side closes (or shuts down).
     pub fn close_notify(&mut self, fd: RawFd, c: &Counters) {
         match self {
             Session::Kernel(k) => k.close_notify(fd, c),
-            Session::User(u) if !u.handshaking() => u.close_notify(fd, c),
+            Session::User(u) => u.close_notify(fd, c),
             _ => {}
         }
     }
