@@ -112,6 +112,11 @@ impl Tls {
         let limits = super::ktls::Limits {
             records,
             can_rekey: kernel && super::ktls::kernel_can_rekey(),
+            // TARWEB_KTLS_FAIL=ulp|tx|rx: a test knob (make test-ktls
+            // provokes each kTLS fallback with it).
+            fail_at: std::env::var("TARWEB_KTLS_FAIL")
+                .ok()
+                .and_then(|v| super::ktls::Step::parse(&v)),
         };
         Ok(Tls {
             server_config: Arc::new(cfg),

@@ -66,11 +66,29 @@ impl Session {
             unreachable!()
         };
         let (secrets, kconn, held) = h.finish()?;
+        let version = kconn.protocol_version();
         if kernel {
-            *self = Session::Kernel(Box::new(ktls::KernelTls::install(
-                fd, secrets, kconn, limits,
-            )?));
-            return Ok(true);
+            match ktls::install(fd, &secrets, version, limits.fail_at) {
+                Ok(ktls::Installed::Both) => {
+                    *self = Session::Kernel(Box::new(ktls::KernelTls::new(kconn, limits, None)));
+                    return Ok(true);
+                }
+                Ok(ktls::Installed::TxOnly) => {
+                    let rx = userspace::UserRx::new(version, secrets.rx.0, &secrets.rx.1, held)?;
+                    *self = Session::Kernel(Box::new(ktls::KernelTls::new(
+                        kconn,
+                        limits,
+                        Some(Box::new(rx)),
+                    )));
+                    return Ok(true);
+                }
+                // Nothing of the session is in the kernel: the same keys
+                // go on in user space.
+                Err((step, e)) => {
+                    let cipher = kconn.negotiated_cipher_suite();
+                    ktls::note_fallback(step, &e, version, &format!("{:?}", cipher.suite()));
+                }
+            }
         }
         *self = Session::User(Box::new(userspace::UserTls::new(
             &secrets, kconn, held, limits,
