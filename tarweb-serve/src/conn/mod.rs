@@ -18,6 +18,7 @@ use crate::output::{Flush, Output};
 use crate::proto::{Env, Link, Proto, Verdict};
 use crate::sys::{self, Counters, Sc};
 use crate::timers::{Timer, TimerKind};
+use crate::tls;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -165,9 +166,20 @@ impl Conn {
                     self.readable = true;
                 }
                 Ok(false) => return self.wait(env.now),
-                Err(_) => {
+                Err(e) => {
                     env.c.bump(Sc::TlsFailures);
-                    return Step::Close;
+                    if !tls::is_plain_http(&e) {
+                        return Step::Close;
+                    }
+                    // Plain HTTP on a TLS port: a plain-text 400 that says
+                    // so (the session now sends as it is), then a
+                    // lingering close.
+                    let mut out = pools.output();
+                    out.push_static(tls::PLAIN_HTTP_HEAD);
+                    out.push_dyn(env.date.head_lines());
+                    out.push_static(tls::PLAIN_HTTP_REST);
+                    self.out = Some(out);
+                    self.phase = Phase::Closing { linger: true };
                 }
             }
         }

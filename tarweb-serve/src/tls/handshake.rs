@@ -10,6 +10,11 @@
 //! installed. Greedy reading would swallow it. In user space (`greedy`)
 //! reads are as large as a plain read, and what came behind the last
 //! handshake record is handed to the record layer.
+//!
+//! Before any of it, the first bytes are looked at: a TLS connection
+//! starts with a handshake record (22), never with a letter; a plain HTTP
+//! request starts with its method. That is answered in plain text
+//! (`PlainHttp`), not with a TLS alert.
 
 use crate::sys;
 use crate::sys::Counters;
@@ -34,6 +39,24 @@ pub enum Progress {
     Done,
 }
 
+/// The error of a connection whose first bytes are a plain HTTP request
+/// (an upper-case method token), not a TLS record.
+#[derive(Debug)]
+pub struct PlainHttp;
+
+impl std::fmt::Display for PlainHttp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a plain HTTP request on a TLS port")
+    }
+}
+
+impl std::error::Error for PlainHttp {}
+
+/// Whether a handshake error is [`PlainHttp`].
+pub fn is_plain_http(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|e| e.is::<PlainHttp>())
+}
+
 pub struct Handshake {
     conn: UnbufferedServerConnection,
     /// Complete records not yet consumed, then the one being assembled;
@@ -50,6 +73,8 @@ pub struct Handshake {
     wants_more: bool,
     /// How much of `inbuf` the last call to rustls was given.
     given: usize,
+    /// Nothing has been read yet (the plain HTTP check is still to make).
+    first: bool,
 }
 
 fn tls_err(e: rustls::Error) -> io::Error {
@@ -69,6 +94,7 @@ impl Handshake {
             fed: 0,
             wants_more: true,
             given: 0,
+            first: true,
         })
     }
 
@@ -82,10 +108,10 @@ impl Handshake {
     /// Moves the handshake as far as the socket allows. An error means the
     /// connection is to be closed (garbage, not TLS, a failed handshake:
     /// the alert rustls has for the client is sent first, if the socket
-    /// takes it).
+    /// takes it); [`is_plain_http`] tells a plain HTTP request apart.
     pub fn drive(&mut self, fd: RawFd, c: &Counters) -> io::Result<Progress> {
         match self.drive_inner(fd, c) {
-            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+            Err(e) if e.kind() == io::ErrorKind::InvalidData && !is_plain_http(&e) => {
                 self.send_alert(fd, c);
                 Err(e)
             }
@@ -172,6 +198,9 @@ impl Handshake {
                         }
                         return Err(e);
                     }
+                }
+                if std::mem::take(&mut self.first) && self.inbuf[0].is_ascii_uppercase() {
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, PlainHttp));
                 }
             }
         }
@@ -291,6 +320,64 @@ fn bytes_to_record_boundary(buf: &[u8]) -> io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use rustls::server::{ClientHello, ResolvesServerCert};
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+
+    #[derive(Debug)]
+    struct NoCert;
+
+    impl ResolvesServerCert for NoCert {
+        fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<rustls::sign::CertifiedKey>> {
+            None
+        }
+    }
+
+    fn config() -> Arc<ServerConfig> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut cfg = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(NoCert));
+        cfg.enable_secret_extraction = true;
+        Arc::new(cfg)
+    }
+
+    /// Both ways of reading (record at a time for kTLS, greedy for user
+    /// space) see a plain HTTP request for what it is, from its first
+    /// byte, before rustls sees anything; anything else that is not TLS
+    /// is refused as such.
+    #[test]
+    fn plain_http_is_told_apart_from_the_first_bytes() {
+        let c = Counters::default();
+        for greedy in [false, true] {
+            for (first, plain) in [
+                (&b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..], true),
+                (b"G", true),
+                (b"OPTIONS * HTTP/1.1\r\n", true),
+                (b"\x16\x03\x01\x00\x05hello", false),
+                (b"get / HTTP/1.1\r\n", false),
+            ] {
+                let (mut client, server) = UnixStream::pair().unwrap();
+                server.set_nonblocking(true).unwrap();
+                client.write_all(first).unwrap();
+                let mut h = if greedy {
+                    Handshake::greedy(config()).unwrap()
+                } else {
+                    Handshake::new(config()).unwrap()
+                };
+                let r = h.drive(server.as_raw_fd(), &c);
+                let what = format!("{:?} greedy={greedy}", String::from_utf8_lossy(first));
+                match r {
+                    Err(e) => assert_eq!(is_plain_http(&e), plain, "{what}: {e}"),
+                    Ok(_) => assert!(!plain, "{what}: no error"),
+                }
+            }
+        }
+    }
 
     #[test]
     fn record_boundary() {

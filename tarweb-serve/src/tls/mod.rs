@@ -5,7 +5,7 @@
 //! the "tls" ULP, with `--ktls=off`, and for a connection the kernel could
 //! not take (it goes on there with the same keys). `config` owns
 //! certificates, SNI and reloads; `handshake` the record-at-a-time
-//! handshake.
+//! handshake, and the plain-HTTP check on the first bytes.
 
 pub(crate) mod config;
 pub mod handshake;
@@ -21,6 +21,7 @@ use std::os::fd::RawFd;
 
 pub(crate) use config::Tls;
 pub use config::{CertSources, KtlsMode};
+pub use handshake::is_plain_http;
 
 /// One connection's TLS state.
 pub(crate) enum Session {
@@ -30,9 +31,19 @@ pub(crate) enum Session {
     Kernel(Box<ktls::KernelTls>),
     /// Records in user space.
     User(Box<userspace::UserTls>),
+    /// The client spoke plain HTTP: what is sent goes out as it is (the
+    /// 400 that says so), then the connection closes.
+    PlainHttp,
     /// Between states after a failed switch; the connection closes.
     Failed,
 }
+
+/// The answer to a plain HTTP request on a TLS port (as nginx gives it),
+/// around the worker's `Date` (and `Server`) lines.
+pub(crate) const PLAIN_HTTP_HEAD: &[u8] = b"HTTP/1.1 400 Bad Request\r\n";
+pub(crate) const PLAIN_HTTP_REST: &[u8] = b"Content-Type: text/plain; charset=utf-8\r\n\
+Content-Length: 66\r\nConnection: close\r\n\r\n\
+400 Bad Request: the plain HTTP request was sent to an HTTPS port\n";
 
 impl Session {
     pub fn new(tls: &Tls) -> io::Result<Session> {
@@ -46,11 +57,12 @@ impl Session {
     }
 
     /// Drives the handshake; Ok(true) once application data may flow. An
-    /// error closes the connection.
+    /// error closes the connection; [`is_plain_http`] tells apart the one
+    /// that is answered first (the session then sends in plain text).
     pub fn handshake(&mut self, fd: RawFd, c: &Counters) -> io::Result<bool> {
         let Session::Handshake(h, _, _) = self else {
             return match self {
-                Session::Failed => Err(io::Error::other("TLS session failed")),
+                Session::Failed | Session::PlainHttp => Err(io::Error::other("TLS session failed")),
                 _ => Ok(true),
             };
         };
@@ -58,7 +70,11 @@ impl Session {
             Ok(handshake::Progress::Blocked) => return Ok(false),
             Ok(handshake::Progress::Done) => {}
             Err(e) => {
-                *self = Session::Failed;
+                *self = if is_plain_http(&e) {
+                    Session::PlainHttp
+                } else {
+                    Session::Failed
+                };
                 return Err(e);
             }
         }
@@ -122,6 +138,7 @@ impl Session {
                 r
             }
             Session::User(u) => u.flush(fd, out, root, c),
+            Session::PlainHttp => out.flush(fd, root, None, iov, c),
             _ => Err(io::Error::other("TLS write before the handshake")),
         }
     }
@@ -142,5 +159,25 @@ impl Session {
             Session::User(u) => u.close_notify(fd, c),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plain_http_answer_says_its_length() {
+        let i = PLAIN_HTTP_REST
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap();
+        let body_len = PLAIN_HTTP_REST.len() - i - 4;
+        assert!(PLAIN_HTTP_REST.ends_with(b"port\n"));
+        let head = std::str::from_utf8(&PLAIN_HTTP_REST[..i]).unwrap();
+        assert!(
+            head.contains(&format!("Content-Length: {body_len}\r\n")),
+            "{head}"
+        );
     }
 }
