@@ -1027,3 +1027,47 @@ fn every_suite_byte_exact_with_slow_reads_trickled_requests_and_key_updates() {
         assert!(rest.is_empty(), "{name}: answered a bad record: {rest:?}");
     }
 }
+
+/// The key usage limit holds in user space too (records are counted
+/// exactly there): with a limit of 64 records, after the 17 MiB body the
+/// next request is answered under a renewed TX key (TLS 1.3: a KeyUpdate
+/// from the server) or with `Connection: close` (TLS 1.2).
+#[test]
+fn user_space_tx_key_is_renewed_or_retired_at_the_record_limit() {
+    let p = pki();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tarweb-serve"));
+    cmd.env("TARWEB_KTLS_RECORD_LIMIT", "64");
+    let s = Server::start_cmd(
+        cmd,
+        &site().path,
+        &[
+            "--tls-listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            p.cert.to_str().unwrap(),
+            "--tls-key",
+            p.key.to_str().unwrap(),
+        ],
+    );
+    for (version, renew) in [
+        (&rustls::version::TLS13, true),
+        (&rustls::version::TLS12, false),
+    ] {
+        let cfg = Arc::new(config_with(std::slice::from_ref(&p.der), &[version]));
+        let mut c = connect_as(tls_addr(&s), cfg, "localhost");
+        let r = c.get("/big.bin", "");
+        assert!(r.body == site().files["/big.bin"], "{version:?}");
+        let r = c.get("/style.css", "");
+        assert_eq!(r.body, site().files["/style.css"], "{version:?}");
+        let closing = r.header("connection") == Some("close");
+        assert_eq!(closing, !renew, "{version:?}");
+        if renew {
+            for _ in 0..2 {
+                assert_eq!(c.get("/about/", "").body, site().files["/about/"]);
+            }
+        } else {
+            let mut rest = Vec::new();
+            c.s.read_to_end(&mut rest).expect("a clean close_notify");
+        }
+    }
+}

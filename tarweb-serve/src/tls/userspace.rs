@@ -123,9 +123,13 @@ impl UserTx {
                         (0, Some((len, _))) => len,
                         _ => left.min(MAX_PLAIN),
                     };
-                    // Deterministic: the same position gives the same
-                    // slices, so a partial record is always covered.
-                    assert!(len <= left, "a partial record lost its bytes");
+                    // Deterministic: the slices from a record's start
+                    // cover at least what they covered when it was first
+                    // sealed, so this cannot happen; if it did, the
+                    // connection ends, not the worker.
+                    if len > left {
+                        return Err(io::Error::other("a half-sent record lost its bytes"));
+                    }
                     let at = buf.len();
                     buf.resize(at + key.prefix(), 0);
                     let mut need = len;
@@ -142,6 +146,9 @@ impl UserTx {
                     recs[n] = (len, buf.len() - at);
                     n += 1;
                     left -= len;
+                }
+                if n == 0 {
+                    return Err(io::Error::other("an output with no bytes to send"));
                 }
                 let total = buf.len() - sent;
                 let wrote = match sys::writev(fd, &[IoSlice::new(&buf[sent..])], c) {
@@ -190,12 +197,13 @@ impl UserTx {
             buf.resize(self.key.prefix(), 0);
             buf.extend_from_slice(msg);
             self.key.seal(self.seq, typ, buf, 0, msg.len());
-            self.seq += 1;
+            // Not sent at all: the sequence number stays unused.
             let n = sys::writev(fd, &[IoSlice::new(buf)], c)?;
             if n < buf.len() {
                 self.broken = true;
                 return Err(io::Error::other("socket full while sending a TLS record"));
             }
+            self.seq += 1;
             Ok(())
         })
     }
@@ -214,11 +222,15 @@ impl UserTx {
             &super::ktls::record::key_update_message(false),
             c,
         )?;
+        // The peer expects the next key from here: nothing more under the
+        // old one if it cannot be had.
+        self.broken = true;
         let (seq, secret) = kconn
             .update_tx_secret()
             .map_err(|e| io::Error::other(format!("KeyUpdate: {e}")))?;
         self.key = RecordKey::new(kconn.protocol_version(), &secret)?;
         self.seq = seq;
+        self.broken = false;
         Ok(())
     }
 }
