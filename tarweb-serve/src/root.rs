@@ -52,7 +52,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Sender};
+use std::sync::mpsc::{self, SyncSender};
 use std::sync::OnceLock;
 use tarweb_format::{Blob, Layout};
 
@@ -223,7 +223,13 @@ pub fn no_new_files() {
 /// What a dropped root leaves to the reaper.
 type Remains = (Mmap, Option<OwnedFd>);
 
-static REAPER: OnceLock<Sender<Remains>> = OnceLock::new();
+/// Bounded and preallocated (`sync_channel`): an unbounded channel
+/// allocates a block per 31 messages on the sending thread (a worker) and
+/// frees it on the reaper, memory moving between the two threads' malloc
+/// arenas with every swap. A full queue (a reaper still unmapping 64
+/// roots) drops the remains where they are, as without a reaper.
+static REAPER: OnceLock<SyncSender<Remains>> = OnceLock::new();
+const REAPER_QUEUE: usize = 64;
 
 /// Copies `src` into a nameless file (`O_TMPFILE`) in `path`'s directory;
 /// `None` where that cannot be done or would not help (tmpfs: there a
@@ -272,7 +278,7 @@ pub fn scratch_file(dir: Option<&Path>, name: &std::ffi::CStr) -> io::Result<Own
 /// Starts the thread that unmaps and closes released roots. Without it
 /// (tests, or if it cannot start) a root is released where it is dropped.
 pub fn start_reaper() -> io::Result<()> {
-    let (tx, rx) = mpsc::channel::<Remains>();
+    let (tx, rx) = mpsc::sync_channel::<Remains>(REAPER_QUEUE);
     std::thread::Builder::new()
         .name("reaper".into())
         .spawn(move || {
@@ -288,8 +294,9 @@ impl Drop for Root {
     fn drop(&mut self) {
         let remains = (self.map.take(), self.copy.take());
         if let Some(tx) = REAPER.get() {
-            // On failure (no reaper any more) the remains drop here.
-            let _ = tx.send(remains);
+            // On failure (queue full, no reaper any more) the remains drop
+            // here; a worker never waits for the reaper.
+            let _ = tx.try_send(remains);
         }
     }
 }

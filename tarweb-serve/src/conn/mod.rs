@@ -18,10 +18,16 @@ use crate::output::{Flush, Output};
 use crate::proto::{proxy, Env, Link, Proto, Verdict};
 use crate::sys::{self, Counters, Sc};
 use crate::timers::{Timer, TimerKind};
-use crate::tls::Alpn;
+use crate::tls::{self, Alpn};
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::time::Instant;
+
+/// Spare buffers a pool keeps: enough that connections coming and going
+/// find theirs without allocating; beyond it a buffer given back is freed,
+/// so that 1,000 slow readers that came and went do not leave 1,000
+/// outputs (1.5 KiB each) behind for good.
+const POOLED: usize = 64;
 
 /// The buffers a worker lends its connections, so that the request path
 /// allocates nothing in steady state: input buffers, outputs, one read
@@ -48,13 +54,17 @@ impl Pools {
     }
 
     pub fn recycle(&mut self, mut out: Output) {
-        out.clear();
-        self.outputs.push(out);
+        if self.outputs.len() < POOLED {
+            out.clear();
+            self.outputs.push(out);
+        }
     }
 
     fn recycle_input(&mut self, mut buf: InBuf) {
-        buf.clear();
-        self.inputs.push(buf);
+        if self.inputs.len() < POOLED {
+            buf.clear();
+            self.inputs.push(buf);
+        }
     }
 }
 
@@ -179,9 +189,20 @@ impl Conn {
                     self.readable = true;
                 }
                 Ok(None) => return self.wait(env),
-                Err(_) => {
+                Err(e) => {
                     env.c.bump(Sc::TlsFailures);
-                    return Step::Close;
+                    if !tls::is_plain_http(&e) {
+                        return Step::Close;
+                    }
+                    // Plain HTTP on a TLS port: a plain-text 400 that says
+                    // so (the session now sends as it is), then a
+                    // lingering close.
+                    let mut out = pools.output();
+                    out.push_static(tls::PLAIN_HTTP_HEAD);
+                    out.push_dyn(env.date.head_lines());
+                    out.push_static(tls::PLAIN_HTTP_REST);
+                    self.out = Some(out);
+                    self.phase = Phase::Closing { linger: true };
                 }
             }
         }

@@ -7,9 +7,12 @@
 //! key renewal at the record limit (a tiny limit on a second server), no
 //! spin on half a record, the syscall budget of a keep-alive request
 //! (same as plain HTTP, from the server's own counters) and the
-//! `/proc/net/tls_stat` deltas; and HTTP/2 (ALPN h2) on the kernel's
-//! records, its large bodies as DATA frames whose payloads go by sendfile.
-//! Prints `N passed, M failed`.
+//! `/proc/net/tls_stat` deltas; a plain HTTP request on the TLS port
+//! (a plain 400), and connections the kernel cannot take (servers with
+//! `TARWEB_KTLS_FAIL=ulp|tx|rx`, and a client that half-closes right
+//! after its Finished) going on in user-space TLS; and HTTP/2 (ALPN h2)
+//! on the kernel's records, its large bodies as DATA frames whose
+//! payloads go by sendfile. Prints `N passed, M failed`.
 //!
 //! Usage: serve-check [FILTER] (scenarios whose name contains FILTER)
 //!
@@ -46,6 +49,13 @@ const STATS: &str = "127.0.0.1:8099";
 /// (TARWEB_KTLS_RECORD_LIMIT), to exercise key renewal.
 const LIMITED_HTTPS: &str = "127.0.0.1:8444";
 const LIMIT_RECORDS: &str = "64";
+/// Servers whose kTLS install fails at one step (`TARWEB_KTLS_FAIL`):
+/// (step, HTTPS, plain, stats).
+const FALLBACKS: [(&str, &str, &str, &str); 3] = [
+    ("ulp", "127.0.0.1:8445", "127.0.0.1:8082", "127.0.0.1:8100"),
+    ("tx", "127.0.0.1:8446", "127.0.0.1:8083", "127.0.0.1:8101"),
+    ("rx", "127.0.0.1:8447", "127.0.0.1:8084", "127.0.0.1:8102"),
+];
 /// Below the server's sendfile threshold (48 KiB): one writev with its head.
 const SMALL_LEN: usize = 20_000;
 /// Above it: sendfile from the memfd, encrypted by the kernel.
@@ -70,7 +80,7 @@ fn main() {
     });
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     println!("serve-check: kernel {}", release.trim());
-    let (env, mut server, mut limited) = match setup() {
+    let (env, mut servers) = match setup() {
         Ok(x) => x,
         Err(e) => {
             println!("FAIL setup: {e}");
@@ -99,7 +109,24 @@ fn main() {
             let after = sys::tls_stat().map_err(|e| format!("/proc/net/tls_stat: {e}"))?;
             let d = sys::tls_stat_delta(&before, &after);
             let g = |k| sys::get(&d, k);
-            if !name.starts_with("plain/") && (g("TlsTxSw") < 1 || g("TlsRxSw") < 1) {
+            let fallback = name.contains("/fallback-");
+            // Who did the records: nothing in the kernel when the ULP or
+            // TLS_TX failed, only TX when TLS_RX failed; the half-close
+            // may go either way (a race with the client's FIN).
+            let (tx, rx) = (g("TlsTxSw"), g("TlsRxSw"));
+            if (name.ends_with("/fallback-ulp") || name.ends_with("/fallback-tx"))
+                && (tx != 0 || rx != 0)
+            {
+                return Err(format!("kernel TLS used: tls_stat {}", fmt_delta(&d)));
+            }
+            if name.ends_with("/fallback-rx") && (tx < 1 || rx != 0) {
+                return Err(format!("want kTLS TX only: tls_stat {}", fmt_delta(&d)));
+            }
+            if !fallback
+                && !name.starts_with("plain/")
+                && !name.ends_with("/half-close")
+                && (tx < 1 || rx < 1)
+            {
                 return Err(format!("kernel TLS not used: tls_stat {}", fmt_delta(&d)));
             }
             // A mis-encrypted alert would also be closed on: it must have
@@ -141,6 +168,7 @@ fn main() {
     };
 
     run("plain/budget".into(), &|| plain_budget());
+    run("plain/http-on-tls-port".into(), &|| plain_http_on_tls_port());
     for suite in suites() {
         let cfg = client_config(&env, &suite);
         let tls13 = suite.version == &rustls::version::TLS13;
@@ -167,13 +195,23 @@ fn main() {
                 record_limit(&env, &cfg, tls13 && rekey)
             });
         }
+        if suite.name != "tls13-aes256gcm" && suite.name != "tls12-ecdhe-aes256gcm" {
+            for (step, https, _, stats_addr) in FALLBACKS {
+                run(format!("{}/fallback-{step}", suite.name), &|| {
+                    fallback(&env, &cfg, step, https, stats_addr, tls13, rekey)
+                });
+            }
+        }
+        if suite.name == "tls13-aes128gcm" {
+            run(format!("{}/half-close", suite.name), &|| half_close(&env, &cfg));
+        }
     }
     let end_stat = sys::tls_stat().unwrap_or_default();
     println!(
         "tls_stat total delta: {}",
         fmt_delta(&sys::tls_stat_delta(&start_stat, &end_stat))
     );
-    for s in [&mut server, &mut limited] {
+    for s in servers.iter_mut() {
         if let Err(e) = server_alive(s) {
             failed += 1;
             println!("FAIL server: {e}");
@@ -234,7 +272,7 @@ fn route(path: &str, body: &[u8]) -> RouteSpec {
     }
 }
 
-fn setup() -> Result<(Env, Child, Child), String> {
+fn setup() -> Result<(Env, Vec<Child>), String> {
     let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])
         .map_err(|e| format!("rcgen: {e}"))?;
     std::fs::write("/tmp/cert.pem", ck.cert.pem()).map_err(|e| e.to_string())?;
@@ -248,7 +286,7 @@ fn setup() -> Result<(Env, Child, Child), String> {
     let (blob, _) = tarweb_format::blob_to_vec(&spec).map_err(|e| format!("blob: {e}"))?;
     std::fs::write("/tmp/site.twb", blob).map_err(|e| e.to_string())?;
 
-    let child = start_server(
+    let mut servers = vec![start_server(
         &[
             "--listen",
             PLAIN,
@@ -257,34 +295,44 @@ fn setup() -> Result<(Env, Child, Child), String> {
             "--stats-listen",
             STATS,
         ],
-        None,
-    )?;
-    let limited = start_server(
+        &[],
+    )?];
+    servers.push(start_server(
         &["--listen", "127.0.0.1:8081", "--tls-listen", LIMITED_HTTPS],
-        Some(LIMIT_RECORDS),
-    )?;
+        &[("TARWEB_KTLS_RECORD_LIMIT", LIMIT_RECORDS)],
+    )?);
+    for (step, https, plain, stats) in FALLBACKS {
+        servers.push(start_server(
+            &[
+                "--listen",
+                plain,
+                "--tls-listen",
+                https,
+                "--stats-listen",
+                stats,
+            ],
+            &[("TARWEB_KTLS_FAIL", step)],
+        )?);
+    }
     Ok((
         Env {
             cert: ck.cert.der().clone(),
             small,
             big,
         },
-        child,
-        limited,
+        servers,
     ))
 }
 
-fn start_server(args: &[&str], record_limit: Option<&str>) -> Result<Child, String> {
+fn start_server(args: &[&str], env: &[(&str, &str)]) -> Result<Child, String> {
     let mut cmd = Command::new("/tarweb-serve");
     cmd.arg("/tmp/site.twb")
         .args(args)
         .args(["--tls-cert", "/tmp/cert.pem", "--tls-key", "/tmp/key.pem"])
         .args(["--ktls", "require", "--threads", "1"])
         .args(["--header-timeout-ms", "5000"])
+        .envs(env.iter().copied())
         .stdout(Stdio::piped());
-    if let Some(l) = record_limit {
-        cmd.env("TARWEB_KTLS_RECORD_LIMIT", l);
-    }
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("spawn /tarweb-serve: {e}"))?;
@@ -335,7 +383,11 @@ fn client_config(env: &Env, suite: &Suite) -> Arc<ClientConfig> {
 }
 
 fn stats() -> Result<HashMap<String, u64>, String> {
-    let mut s = TcpStream::connect(STATS).map_err(|e| format!("stats: {e}"))?;
+    stats_at(STATS)
+}
+
+fn stats_at(addr: &str) -> Result<HashMap<String, u64>, String> {
+    let mut s = TcpStream::connect(addr).map_err(|e| format!("stats: {e}"))?;
     s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         .map_err(|e| e.to_string())?;
@@ -349,7 +401,7 @@ fn stats() -> Result<HashMap<String, u64>, String> {
         .collect())
 }
 
-const COUNTED: [&str; 11] = [
+const COUNTED: [&str; 12] = [
     "accept4",
     "epoll_ctl",
     "read",
@@ -361,6 +413,7 @@ const COUNTED: [&str; 11] = [
     "shutdown",
     "recvmsg",
     "requests",
+    "ktls_fallbacks",
 ];
 
 fn deltas(a: &HashMap<String, u64>, b: &HashMap<String, u64>) -> Vec<(&'static str, u64)> {
@@ -931,4 +984,139 @@ fn h2(env: &Env, suite: &Suite) -> Outcome {
         "2 streams verified ({sendfiles} sendfile calls for {} DATA frames), next request = {d:?}",
         BIG_LEN.div_ceil(16384)
     ))
+
+/// Plain HTTP sent to the kTLS listener (whose handshake reads one record
+/// at a time): a plain-text 400 that says so, then a clean close.
+fn plain_http_on_tls_port() -> Outcome {
+    let mut s = TcpStream::connect(HTTPS).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .map_err(|e| e.to_string())?;
+    let mut got = Vec::new();
+    s.read_to_end(&mut got)
+        .map_err(|e| format!("read: {e} (a reset?)"))?;
+    let text = String::from_utf8_lossy(&got);
+    if !text.starts_with("HTTP/1.1 400 Bad Request\r\n")
+        || !text.contains("plain HTTP request was sent to an HTTPS port")
+    {
+        return Err(format!("not the plain 400: {text:?}"));
+    }
+    Ok("plain HTTP on the TLS port: a plain 400, then close".into())
+}
+
+/// A server whose kTLS install fails at `step` (`TARWEB_KTLS_FAIL`): the
+/// connection goes on with the same keys, in user space (ULP or TLS_TX
+/// failed: nothing in the kernel) or half in it (TLS_RX failed: the
+/// kernel encrypts, sendfile included, and records are read and decrypted
+/// in user space). Two requests queued before the handshake (left in the
+/// socket for a kernel that then did not take them), both bodies
+/// byte-exact, a keep-alive request's syscalls, a KeyUpdate (TLS 1.3),
+/// and a clean close_notify.
+fn fallback(
+    env: &Env,
+    cfg: &Arc<ClientConfig>,
+    step: &str,
+    https: &str,
+    stats_addr: &str,
+    tls13: bool,
+    rekey: bool,
+) -> Outcome {
+    let a0 = stats_at(stats_addr)?;
+    let mut t = connect_to(https, cfg)?;
+    let mut two = request("/small", false);
+    two.extend(request("/big", false));
+    t.conn.writer().write_all(&two).map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    let (_, body) = read_response(&mut t, &mut buf)?;
+    expect_body("small", &body, &env.small)?;
+    let (_, body) = read_response(&mut t, &mut buf)?;
+    expect_body("big", &body, &env.big)?;
+    let a = stats_at(stats_addr)?;
+    let fell = a["ktls_fallbacks"] - a0["ktls_fallbacks"];
+    if fell != 1 {
+        return Err(format!("ktls_fallbacks moved by {fell}, want 1"));
+    }
+    let sendfiles = a["sendfile"] - a0["sendfile"];
+    match step {
+        "rx" if sendfiles == 0 => return Err("kTLS TX, but no sendfile".into()),
+        "ulp" | "tx" if sendfiles != 0 => {
+            return Err(format!("{sendfiles} sendfile calls in user-space TLS"))
+        }
+        _ => {}
+    }
+    t.write_all(&request("/small", false))
+        .map_err(|e| e.to_string())?;
+    let (_, body) = read_response(&mut t, &mut buf)?;
+    expect_body("keep-alive", &body, &env.small)?;
+    let b = stats_at(stats_addr)?;
+    let d = deltas(&a, &b);
+    if d != [("read", 1), ("writev", 1), ("requests", 1)] {
+        return Err(format!("keep-alive request costs {d:?}, want read 1 + writev 1"));
+    }
+    let mut note = format!("fell back at {step}; keep-alive request = {d:?}");
+    if tls13 {
+        t.conn
+            .refresh_traffic_keys()
+            .map_err(|e| format!("refresh_traffic_keys: {e}"))?;
+        t.write_all(&request("/small", false))
+            .map_err(|e| e.to_string())?;
+        t.flush().map_err(|e| e.to_string())?;
+        if step == "rx" && !rekey {
+            // Our KeyUpdate would need a second TLS_TX: a clean close
+            // instead, as with both directions in the kernel.
+            let mut rest = Vec::new();
+            t.read_to_end(&mut rest)
+                .map_err(|e| format!("expected a clean close: {e}"))?;
+            if !rest.is_empty() {
+                return Err(format!("{} bytes after KeyUpdate", rest.len()));
+            }
+            return Ok(note + "; KeyUpdate: clean close (kernel cannot rekey TX)");
+        }
+        let (_, body) = read_response(&mut t, &mut buf)?;
+        expect_body("after KeyUpdate", &body, &env.small)?;
+        note += "; KeyUpdate answered";
+    }
+    t.write_all(&request("/small", true))
+        .map_err(|e| e.to_string())?;
+    let (_, body) = read_response(&mut t, &mut buf)?;
+    expect_body("last", &body, &env.small)?;
+    let mut rest = Vec::new();
+    t.read_to_end(&mut rest)
+        .map_err(|e| format!("no clean close_notify: {e}"))?;
+    Ok(note + "; clean close_notify")
+}
+
+/// A real failure to take over: the client sends its Finished and its
+/// request, then shuts its side down at once. When the FIN is in before
+/// the server attaches the ULP, the socket is no longer ESTABLISHED and
+/// `TCP_ULP` fails (ENOTCONN): the request is answered in user space.
+/// Either way it is answered.
+fn half_close(env: &Env, cfg: &Arc<ClientConfig>) -> Outcome {
+    let a = stats()?;
+    let mut sock = TcpStream::connect(HTTPS).map_err(|e| e.to_string())?;
+    sock.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut conn = ClientConnection::new(cfg.clone(), ServerName::try_from("localhost").unwrap())
+        .map_err(|e| e.to_string())?;
+    conn.writer()
+        .write_all(&request("/small", true))
+        .map_err(|e| e.to_string())?;
+    while conn.is_handshaking() {
+        conn.complete_io(&mut sock).map_err(|e| e.to_string())?;
+    }
+    while conn.wants_write() {
+        conn.write_tls(&mut sock).map_err(|e| e.to_string())?;
+    }
+    sock.shutdown(std::net::Shutdown::Write)
+        .map_err(|e| e.to_string())?;
+    let mut t = StreamOwned::new(conn, sock);
+    let mut buf = Vec::new();
+    let (_, body) = read_response(&mut t, &mut buf)?;
+    expect_body("half-closed client", &body, &env.small)?;
+    let b = stats()?;
+    let fell = b["ktls_fallbacks"] - a["ktls_fallbacks"];
+    Ok(if fell > 0 {
+        "FIN before the ULP: TCP_ULP failed, answered in user-space TLS".into()
+    } else {
+        "the kernel took the connection before the FIN; answered by kTLS".into()
+    })
 }
