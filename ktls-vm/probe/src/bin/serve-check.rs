@@ -168,7 +168,9 @@ fn main() {
     };
 
     run("plain/budget".into(), &|| plain_budget());
-    run("plain/http-on-tls-port".into(), &|| plain_http_on_tls_port());
+    run("plain/http-on-tls-port".into(), &|| {
+        plain_http_on_tls_port()
+    });
     for suite in suites() {
         let cfg = client_config(&env, &suite);
         let tls13 = suite.version == &rustls::version::TLS13;
@@ -203,7 +205,9 @@ fn main() {
             }
         }
         if suite.name == "tls13-aes128gcm" {
-            run(format!("{}/half-close", suite.name), &|| half_close(&env, &cfg));
+            run(format!("{}/half-close", suite.name), &|| {
+                half_close(&env, &cfg)
+            });
         }
     }
     let end_stat = sys::tls_stat().unwrap_or_default();
@@ -894,7 +898,9 @@ fn h2_read(
     let mut ended = 0;
     let mut tmp = vec![0u8; 64 << 10];
     while ended < want.len() {
-        while buf.len() < 9 || buf.len() < 9 + (u32::from_be_bytes([0, buf[0], buf[1], buf[2]]) as usize) {
+        while buf.len() < 9
+            || buf.len() < 9 + (u32::from_be_bytes([0, buf[0], buf[1], buf[2]]) as usize)
+        {
             match t.read(&mut tmp) {
                 Ok(0) => return Err(format!("EOF with {ended} of {} streams ended", want.len())),
                 Ok(n) => buf.extend_from_slice(&tmp[..n]),
@@ -907,11 +913,14 @@ fn h2_read(
         let payload: Vec<u8> = buf[9..9 + len].to_vec();
         buf.drain(..9 + len);
         match kind {
-            4 if flags & 1 == 0 => t.write_all(&frame(4, 1, 0, &[])).map_err(|e| e.to_string())?,
+            4 if flags & 1 == 0 => t
+                .write_all(&frame(4, 1, 0, &[]))
+                .map_err(|e| e.to_string())?,
             7 => return Err(format!("GOAWAY {payload:?}")),
             3 => return Err(format!("RST_STREAM on {stream}: {payload:?}")),
             1 => {
-                dec.decode(&payload, &mut fields).map_err(|e| format!("HPACK: {e}"))?;
+                dec.decode(&payload, &mut fields)
+                    .map_err(|e| format!("HPACK: {e}"))?;
                 let status = fields
                     .get(0)
                     .filter(|(n, _)| *n == b":status")
@@ -972,18 +981,22 @@ fn h2(env: &Env, suite: &Suite) -> Outcome {
     if sendfiles == 0 {
         return Err("the big body's DATA did not go through sendfile".into());
     }
-    t.write_all(&h2_request(5, "/small")).map_err(|e| e.to_string())?;
+    t.write_all(&h2_request(5, "/small"))
+        .map_err(|e| e.to_string())?;
     let got = h2_read(&mut t, &mut buf, &[5])?;
     expect_body("stream 5", &got[&5].1, &env.small)?;
     let b = stats()?;
     let d = deltas(&a, &b);
     if d != [("writev", 1), ("recvmsg", 1), ("requests", 1)] {
-        return Err(format!("an h2 request on an open connection costs {d:?}, want recvmsg 1 + writev 1"));
+        return Err(format!(
+            "an h2 request on an open connection costs {d:?}, want recvmsg 1 + writev 1"
+        ));
     }
     Ok(format!(
         "2 streams verified ({sendfiles} sendfile calls for {} DATA frames), next request = {d:?}",
         BIG_LEN.div_ceil(16384)
     ))
+}
 
 /// Plain HTTP sent to the kTLS listener (whose handshake reads one record
 /// at a time): a plain-text 400 that says so, then a clean close.
@@ -1051,7 +1064,9 @@ fn fallback(
     let b = stats_at(stats_addr)?;
     let d = deltas(&a, &b);
     if d != [("read", 1), ("writev", 1), ("requests", 1)] {
-        return Err(format!("keep-alive request costs {d:?}, want read 1 + writev 1"));
+        return Err(format!(
+            "keep-alive request costs {d:?}, want read 1 + writev 1"
+        ));
     }
     let mut note = format!("fell back at {step}; keep-alive request = {d:?}");
     if tls13 {
