@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End to end through both binaries and a real client: tarweb-pack packs
 # testdata/, tarweb-serve serves it, curl fetches every file in every coding
+# (HTTP/1.1 and HTTP/2, in the clear and over TLS)
 # and the bytes are compared with the originals. Prints `N passed, M failed`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -69,9 +70,15 @@ fetch_all() { # BASE [curl args...]
     done
   done < <(find testdata -type f -print0 | sort -z)
 }
+# Every file in every coding: HTTP/1.1 and HTTP/2 (prior knowledge) in
+# the clear; HTTP/2 (curl's ALPN choice) and HTTP/1.1 over TLS.
 fetch_all "$base"
+fetch_all "$base" --http2-prior-knowledge
 fetch_all "https://localhost:$tport" --cacert "$work/cert.pem" --resolve "localhost:$tport:127.0.0.1"
-check "https ALPN http/1.1" "1.1" "$(curl -s -o /dev/null -w '%{http_version}' --cacert "$work/cert.pem" --resolve "localhost:$tport:127.0.0.1" "https://localhost:$tport/")"
+fetch_all "https://localhost:$tport" --http1.1 --cacert "$work/cert.pem" --resolve "localhost:$tport:127.0.0.1"
+check "https ALPN h2" "2" "$(curl -s -o /dev/null -w '%{http_version}' --cacert "$work/cert.pem" --resolve "localhost:$tport:127.0.0.1" "https://localhost:$tport/")"
+check "https ALPN http/1.1" "1.1" "$(curl -s -o /dev/null -w '%{http_version}' --http1.1 --cacert "$work/cert.pem" --resolve "localhost:$tport:127.0.0.1" "https://localhost:$tport/")"
+check "h2c prior knowledge" "2 200" "$(curl -s -o /dev/null -w '%{http_version} %{http_code}' --http2-prior-knowledge "$base/")"
 check "https TLS 1.2" 200 "$(curl -s -o /dev/null -w '%{http_code}' --tlsv1.2 --tls-max 1.2 --cacert "$work/cert.pem" --resolve "localhost:$tport:127.0.0.1" "https://localhost:$tport/")"
 
 # The site's rules, as a browser meets them.

@@ -14,16 +14,10 @@ fuzz_target!(|data: &[u8]| {
                 assert!(blob.lookup(r.path()).is_some());
                 let _ = (r.status(), r.last_modified());
                 for v in r.variants().iter() {
-                    let _ = (
-                        v.head(),
-                        v.status_line(),
-                        v.length_line(),
-                        v.fields(),
-                        v.body(),
-                        v.etag(),
-                    );
+                    let _ = (v.head(), v.status_line(), v.length_line(), v.fields(), v.body(), v.etag());
+                    let _ = &v.h2_head()[..v.h2_status_len() + v.h2_length_len()];
                     if let Some(nm) = v.not_modified() {
-                        let _ = (nm.status_line(), nm.fields());
+                        let _ = (nm.status_line(), nm.fields(), &nm.h2_head[..nm.h2_status_len]);
                     }
                 }
                 let _ = r.variants().identity();

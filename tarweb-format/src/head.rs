@@ -68,22 +68,26 @@ pub(crate) fn content_length_line(n: u64, buf: &mut [u8; 40]) -> &[u8] {
     const PREFIX: &[u8] = b"Content-Length: ";
     buf[..PREFIX.len()].copy_from_slice(PREFIX);
     let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let d = &digits[i..];
+    let d = decimal(n, &mut digits);
     let mut at = PREFIX.len();
     buf[at..at + d.len()].copy_from_slice(d);
     at += d.len();
     buf[at..at + 2].copy_from_slice(b"\r\n");
     &buf[..at + 2]
+}
+
+/// `n` in decimal, no leading zeros, at the end of `buf`: the used part.
+pub(crate) fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[i..]
 }
 
 /// The status code of `HTTP/1.1 NNN <reason>`.

@@ -1,4 +1,4 @@
-//! Byte layout of a `.twb` blob, version 1: every size, offset and field
+//! Byte layout of a `.twb` blob, version 2: every size, offset and field
 //! position of `format-spec.md`, whose tables are the prose of this file.
 //!
 //! All integers are little-endian. All `*_off` fields of the header and of
@@ -11,7 +11,7 @@
 /// catches text-mode and 7-bit mangling.
 pub const MAGIC: [u8; 8] = [0x89, b'T', b'W', b'B', b'\r', b'\n', 0x1a, b'\n'];
 /// The only format version this crate reads and writes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// Size of the header in bytes; the route table starts right after it.
 pub const HEADER_SIZE: usize = 128;
 /// The digest covers `[DIGEST_START, file_size)`: everything after the
@@ -24,12 +24,16 @@ pub const PAGE: u64 = 4096;
 /// Size of one route table entry in bytes.
 pub const ROUTE_ENTRY_SIZE: usize = 32;
 /// Size of one variant table entry in bytes.
-pub const VARIANT_ENTRY_SIZE: usize = 64;
+pub const VARIANT_ENTRY_SIZE: usize = 96;
 /// Longest route path, in bytes (a request target is capped near 8 KiB, and
 /// no file system needs more than PATH_MAX).
 pub const MAX_PATH_LEN: usize = 4096;
 /// A route has one variant per content coding, so at most this many.
 pub const MAX_VARIANTS_PER_ROUTE: usize = 4;
+/// The most HPACK header list size (RFC 9113 §6.5.2: name + value + 32 per
+/// field) a stored HTTP/2 header block may decode to: 64 KiB. It bounds what
+/// the reader decodes per block, and what a client is asked to accept.
+pub const MAX_H2_LIST_SIZE: usize = 64 * 1024;
 /// The value of `not_found_first` when the blob has no 404 response.
 pub const NONE_U32: u32 = u32::MAX;
 
@@ -132,6 +136,25 @@ pub mod variant {
     pub const NM_STATUS_LEN: usize = 54;
     /// Reserved, 8 bytes (56 to 64): must be zero.
     pub const RESERVED_B: usize = 56;
+    /// `h2_off`, u64: the HTTP/2 header block (HPACK), in the data section.
+    pub const H2_OFF: usize = 64;
+    /// `h2_len`, u32: the header block's length.
+    pub const H2_LEN: usize = 72;
+    /// `h2_nm_len`, u32: the 304 header block's length, 0 for none.
+    pub const H2_NM_LEN: usize = 76;
+    /// `h2_nm_off`, u64: the 304 header block, in the data section (0 for
+    /// none).
+    pub const H2_NM_OFF: usize = 80;
+    /// `h2_status_len`, u16: bytes of the header block's first field,
+    /// `:status`.
+    pub const H2_STATUS_LEN: usize = 88;
+    /// `h2_length_len`, u16: bytes of its second field, `content-length`.
+    pub const H2_LENGTH_LEN: usize = 90;
+    /// `h2_nm_status_len`, u16: bytes of the 304 header block's `:status`
+    /// field (0 for none).
+    pub const H2_NM_STATUS_LEN: usize = 92;
+    /// Reserved, 2 bytes (94 to 96): must be zero.
+    pub const RESERVED_C: usize = 94;
 }
 
 /// A content coding of a variant (RFC 9110 §8.4.1).
@@ -240,6 +263,14 @@ mod tests {
         ("etag_len", variant::ETAG_LEN, 2),
         ("nm_status_len", variant::NM_STATUS_LEN, 2),
         ("reserved", variant::RESERVED_B, 8),
+        ("h2_off", variant::H2_OFF, 8),
+        ("h2_len", variant::H2_LEN, 4),
+        ("h2_nm_len", variant::H2_NM_LEN, 4),
+        ("h2_nm_off", variant::H2_NM_OFF, 8),
+        ("h2_status_len", variant::H2_STATUS_LEN, 2),
+        ("h2_length_len", variant::H2_LENGTH_LEN, 2),
+        ("h2_nm_status_len", variant::H2_NM_STATUS_LEN, 2),
+        ("reserved", variant::RESERVED_C, 2),
     ];
 
     /// The fields, in offset order, tile `[0, size)`: each fits, none
@@ -279,6 +310,8 @@ mod tests {
         // Field widths hold their limits.
         assert!(MAX_PATH_LEN <= usize::from(u16::MAX));
         assert!(MAX_VARIANTS_PER_ROUTE <= usize::from(u16::MAX));
+        // A block within the list bound has a length that fits `h2_len`.
+        assert!(MAX_H2_LIST_SIZE <= u32::MAX as usize);
         assert_eq!(MAX_VARIANTS_PER_ROUTE, Coding::ALL.len());
     }
 

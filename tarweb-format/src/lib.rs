@@ -3,7 +3,9 @@
 //! [`Blob::parse`] validates one and gives zero-copy access to it.
 //! `format-spec.md` at the repository root is the byte-exact specification,
 //! [`layout`] its constants, and [`rules`] the rules the packer, the blob
-//! and the server share (token characters, status lines, route paths).
+//! and the server share (token characters, status lines, route paths);
+//! [`hpack`] is HTTP/2's header compression, which both binaries use: the
+//! packer to store header blocks, the server to read requests.
 //!
 //! A blob is built from a [`BlobSpec`]: routes, each with one
 //! [`ResponseSpec`] per content coding, and an optional 404 response. The
@@ -58,8 +60,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod h2;
 mod head;
 mod header;
+pub mod hpack;
 pub mod layout;
 mod place;
 mod read;
@@ -70,10 +74,11 @@ mod write;
 mod write_error;
 
 pub use header::Layout;
-pub use layout::{Coding, MAX_PATH_LEN, PAGE};
+pub use layout::{Coding, MAX_H2_LIST_SIZE, MAX_PATH_LEN, PAGE};
 pub use read::{Blob, Verify};
 pub use read_error::{
-    FormatError, FormatErrorKind, HeadProblem, RouteProblem, RunProblem, Section, VariantProblem,
+    FormatError, FormatErrorKind, H2Problem, HeadProblem, RouteProblem, RunProblem, Section,
+    VariantProblem,
 };
 pub use rules::reason_phrase;
 pub use view::{NotModified, Route, Variant, Variants};

@@ -1,7 +1,12 @@
 //! Validating reader. `Blob::parse` checks every rule of `format-spec.md`
 //! once, so the accessors afterwards only slice within bounds already proven.
-//! It allocates nothing on success and never panics on arbitrary bytes.
+//! It never panics on arbitrary bytes. On success it allocates only what
+//! decoding the HTTP/2 header blocks needs, once per parse (not per
+//! variant): a header list buffer of
+//! [`MAX_H2_LIST_SIZE`](crate::MAX_H2_LIST_SIZE) bytes and 2,048 field
+//! slots, 112 KiB in all.
 
+use crate::h2::H2Reader;
 use crate::head::{check_head, status_code, valid_etag};
 use crate::header::{parse_header, Layout};
 use crate::layout::{self, hdr, route, u16_at, u32_at, u64_at, variant, Coding};
@@ -180,6 +185,10 @@ impl<'a> Blob<'a> {
     }
 
     fn check_variants(&self) -> Result<(), FormatError> {
+        if self.layout.variant_count == 0 {
+            return Ok(());
+        }
+        let mut h2 = H2Reader::new();
         for i in 0..self.layout.variant_count as usize {
             let at = self.layout.variants_off + (i * layout::VARIANT_ENTRY_SIZE) as u64;
             let e = self.variant_entry(i);
@@ -190,6 +199,7 @@ impl<'a> Blob<'a> {
             if e[variant::FLAGS] != 0
                 || u16_at(e, variant::RESERVED_A) != 0
                 || u64_at(e, variant::RESERVED_B) != 0
+                || u16_at(e, variant::RESERVED_C) != 0
             {
                 return bad(VariantProblem::Reserved);
             }
@@ -238,6 +248,55 @@ impl<'a> Blob<'a> {
                 }
                 if status_code(nm) != Some(304) {
                     return bad(VariantProblem::NotModifiedStatus);
+                }
+            }
+            // The HTTP/2 block carries the head's status (the run's check
+            // ties that to the route's) and its body length.
+            let status = status_code(head).unwrap_or(0);
+            let (h2_off, h2_len) = (
+                u64_at(e, variant::H2_OFF),
+                u64::from(u32_at(e, variant::H2_LEN)),
+            );
+            if !self.in_data(h2_off, h2_len) {
+                return bad(VariantProblem::H2Outside {
+                    off: h2_off,
+                    len: h2_len,
+                });
+            }
+            let block = &self.bytes[h2_off as usize..(h2_off + h2_len) as usize];
+            let h2_status_len = usize::from(u16_at(e, variant::H2_STATUS_LEN));
+            let h2_length_len = usize::from(u16_at(e, variant::H2_LENGTH_LEN));
+            if let Err(p) = h2.check(
+                block,
+                h2_status_len,
+                Some((h2_length_len, body_len)),
+                status,
+            ) {
+                return bad(VariantProblem::H2Block(p));
+            }
+            let (h2_nm_off, h2_nm_len) = (
+                u64_at(e, variant::H2_NM_OFF),
+                u64::from(u32_at(e, variant::H2_NM_LEN)),
+            );
+            let h2_nm_status_len = usize::from(u16_at(e, variant::H2_NM_STATUS_LEN));
+            if h2_nm_len == 0 && (h2_nm_off != 0 || h2_nm_status_len != 0) {
+                return bad(VariantProblem::H2NotModifiedFieldsSet);
+            }
+            if (h2_nm_len > 0) != (nm_len > 0) {
+                return bad(VariantProblem::H2NotModifiedMismatch {
+                    has_head: nm_len > 0,
+                });
+            }
+            if h2_nm_len > 0 {
+                if !self.in_data(h2_nm_off, h2_nm_len) {
+                    return bad(VariantProblem::H2NotModifiedOutside {
+                        off: h2_nm_off,
+                        len: h2_nm_len,
+                    });
+                }
+                let block = &self.bytes[h2_nm_off as usize..(h2_nm_off + h2_nm_len) as usize];
+                if let Err(p) = h2.check(block, h2_nm_status_len, None, 304) {
+                    return bad(VariantProblem::H2NotModifiedBlock(p));
                 }
             }
             let (etag_off, etag_len) = (

@@ -3,7 +3,10 @@
 //! needs, so a caller can match on what went wrong and a person reads the
 //! sentence.
 
-use crate::layout::{Coding, HEADER_SIZE, MAX_PATH_LEN, MAX_VARIANTS_PER_ROUTE, VERSION};
+use crate::hpack::HpackError;
+use crate::layout::{
+    Coding, HEADER_SIZE, MAX_H2_LIST_SIZE, MAX_PATH_LEN, MAX_VARIANTS_PER_ROUTE, VERSION,
+};
 use crate::rules::RoutePathError;
 use std::fmt;
 
@@ -39,7 +42,8 @@ pub enum FormatErrorKind {
     },
     /// The first 8 bytes are not [`MAGIC`](crate::layout::MAGIC).
     BadMagic,
-    /// A format version this reader does not know.
+    /// A format version this reader does not know (a version 1 blob is
+    /// one: it has no HTTP/2 header blocks, and must be packed again).
     UnsupportedVersion {
         /// The header's `version`.
         version: u32,
@@ -174,6 +178,82 @@ pub enum VariantProblem {
     EtagOutside,
     /// The ETag is not a strong entity-tag (`"` …  `"`).
     EtagInvalid,
+    /// The HTTP/2 header block is not inside the data section.
+    H2Outside {
+        /// `h2_off`.
+        off: u64,
+        /// `h2_len`.
+        len: u64,
+    },
+    /// The HTTP/2 header block breaks a rule of header blocks.
+    H2Block(H2Problem),
+    /// There is no HTTP/2 304 block, but `h2_nm_off` or `h2_nm_status_len`
+    /// is not zero.
+    H2NotModifiedFieldsSet,
+    /// There is a 304 head without an HTTP/2 304 block, or the other way
+    /// round: a variant has both or neither.
+    H2NotModifiedMismatch {
+        /// Whether the variant has a 304 head (then the HTTP/2 block is
+        /// missing; else it is the one too many).
+        has_head: bool,
+    },
+    /// The HTTP/2 304 block is not inside the data section.
+    H2NotModifiedOutside {
+        /// `h2_nm_off`.
+        off: u64,
+        /// `h2_nm_len`.
+        len: u64,
+    },
+    /// The HTTP/2 304 block breaks a rule of header blocks.
+    H2NotModifiedBlock(H2Problem),
+}
+
+/// What is wrong with an HTTP/2 header block or 304 block
+/// (`format-spec.md` §4.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum H2Problem {
+    /// The block does not decode (RFC 7541); the error's offset is in the
+    /// block.
+    Hpack(HpackError),
+    /// The representation at `offset` in the block would change the
+    /// client's dynamic table (a literal with incremental indexing, or a
+    /// table size update): the block would not mean the same on every
+    /// connection.
+    DynamicTable {
+        /// Offset of the representation in the block.
+        offset: usize,
+    },
+    /// `h2_status_len` (+ `h2_length_len`) runs past the block's end.
+    LengthsPastEnd,
+    /// The first `h2_status_len` bytes do not decode to exactly one field,
+    /// `:status` with the status of the HTTP/1.1 head (304 for a 304 block).
+    StatusField {
+        /// The status the field must carry.
+        expected: u16,
+    },
+    /// The next `h2_length_len` bytes do not decode to exactly one field,
+    /// `content-length` with the body's length.
+    LengthField {
+        /// The body length the field must state.
+        body_len: u64,
+    },
+    /// A later field is a pseudo-field (its name starts with `:`).
+    PseudoField,
+    /// A field name is empty or not a lower-case token.
+    NameNotLowerToken,
+    /// A connection-specific field, which HTTP/2 forbids
+    /// ([`is_connection_specific`](crate::rules::is_connection_specific)).
+    ConnectionField,
+    /// A second `content-length` field (a server answering a range skips
+    /// only the first).
+    ExtraContentLength,
+    /// A field value has a control byte (other than HTAB) or DEL, or starts
+    /// or ends with a space or HTAB.
+    ValueInvalid,
+    /// The decoded header list (name + value + 32 per field) is larger
+    /// than [`MAX_H2_LIST_SIZE`](crate::layout::MAX_H2_LIST_SIZE).
+    ListTooLarge,
 }
 
 /// What is wrong with a head or a 304 head (`format-spec.md` §4.1, §4.2).
@@ -302,9 +382,16 @@ impl fmt::Display for FormatErrorKind {
                 "file is {len} bytes, shorter than the {HEADER_SIZE}-byte header"
             ),
             BadMagic => f.write_str("bad magic: not a tarweb blob (.twb)"),
+            UnsupportedVersion { version } if *version < VERSION => write!(
+                f,
+                "format version {version}, this reader knows only {VERSION}: \
+                 re-pack the site with this release's tarweb-pack"
+            ),
             UnsupportedVersion { version } => write!(
                 f,
-                "format version {version}, this reader knows only {VERSION}"
+                "format version {version}, this reader knows only {VERSION}: \
+                 the blob is newer than this tarweb, upgrade it or pack the site \
+                 with this release's tarweb-pack"
             ),
             HeaderSize { size } => write!(f, "header size {size}, expected {HEADER_SIZE}"),
             FileSize { header, actual } => write!(
@@ -375,6 +462,25 @@ impl fmt::Display for VariantProblem {
             EtagOffsetSet => f.write_str("no ETag, but its offset is set"),
             EtagOutside => f.write_str("ETag is outside the strings section"),
             EtagInvalid => f.write_str("ETag is not a strong entity-tag (\"...\")"),
+            H2Outside { off, len } => write!(
+                f,
+                "HTTP/2 header block [{off}, +{len}) is outside the data section"
+            ),
+            H2Block(p) => write!(f, "HTTP/2 header block: {p}"),
+            H2NotModifiedFieldsSet => {
+                f.write_str("no HTTP/2 304 block, but its offset or status length is set")
+            }
+            H2NotModifiedMismatch { has_head: true } => {
+                f.write_str("has a 304 head but no HTTP/2 304 block")
+            }
+            H2NotModifiedMismatch { has_head: false } => {
+                f.write_str("has an HTTP/2 304 block but no 304 head")
+            }
+            H2NotModifiedOutside { off, len } => write!(
+                f,
+                "HTTP/2 304 block [{off}, +{len}) is outside the data section"
+            ),
+            H2NotModifiedBlock(p) => write!(f, "HTTP/2 304 block: {p}"),
         }
     }
 }
@@ -398,6 +504,39 @@ impl fmt::Display for HeadProblem {
             NoColon => f.write_str("a header line has no colon"),
             NameNotToken => f.write_str("a header name is not a token"),
             ValueControl => f.write_str("a header value has a control byte"),
+        }
+    }
+}
+
+impl fmt::Display for H2Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use H2Problem::*;
+        match self {
+            Hpack(e) => write!(f, "does not decode: {e}"),
+            DynamicTable { offset } => write!(
+                f,
+                "the representation at byte {offset} changes the dynamic table \
+                 (a stored block may use the static table only)"
+            ),
+            LengthsPastEnd => f.write_str("its field lengths run past its end"),
+            StatusField { expected } => {
+                write!(f, "its first field is not exactly `:status: {expected}`")
+            }
+            LengthField { body_len } => write!(
+                f,
+                "its second field is not exactly `content-length: {body_len}`"
+            ),
+            PseudoField => f.write_str("a pseudo-field after the first field"),
+            NameNotLowerToken => f.write_str("a field name is not a lower-case token"),
+            ConnectionField => f.write_str("a connection-specific field, which HTTP/2 forbids"),
+            ExtraContentLength => f.write_str("a second content-length field"),
+            ValueInvalid => {
+                f.write_str("a field value has a control byte or leading or trailing whitespace")
+            }
+            ListTooLarge => write!(
+                f,
+                "its header list is over {MAX_H2_LIST_SIZE} bytes (name + value + 32 per field)"
+            ),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! here once so that what `tarweb-pack` writes is what `tarweb-serve` reads:
 //!
 //! - [`is_tchar`]: which bytes an HTTP field name (a token) may contain;
+//! - [`is_connection_specific`]: the fields HTTP/2 forbids;
 //! - [`reason_phrase`] and [`status_line`]: the status lines of every status
 //!   the two binaries send;
 //! - [`check_route_path`]: what a route path of the blob may be
@@ -26,6 +27,28 @@ pub const fn is_tchar(b: u8) -> bool {
         b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z'
         | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+'
         | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
+}
+
+/// The connection-specific fields RFC 9113 §8.2.2 forbids in HTTP/2
+/// (`connection`, `keep-alive`, `proxy-connection`, `transfer-encoding`,
+/// `upgrade`), by name in any case: the writer leaves them out of a stored
+/// HTTP/2 header block, and the reader refuses a block that has one.
+///
+/// ```
+/// use tarweb_format::rules::is_connection_specific;
+/// assert!(is_connection_specific(b"Transfer-Encoding"));
+/// assert!(is_connection_specific(b"keep-alive"));
+/// assert!(!is_connection_specific(b"content-type"));
+/// ```
+pub fn is_connection_specific(name: &[u8]) -> bool {
+    const FIELDS: [&[u8]; 5] = [
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"transfer-encoding",
+        b"upgrade",
+    ];
+    FIELDS.iter().any(|f| f.eq_ignore_ascii_case(name))
 }
 
 /// One table, so a status's phrase and its status line cannot disagree.

@@ -1,5 +1,5 @@
 //! Handles into a parsed [`Blob`]: a route, a run of variants, a variant,
-//! a 304 head. Each is a small `Copy` value; its accessors slice the blob's
+//! a 304 head (each with its HTTP/2 header block). Each is a small `Copy` value; its accessors slice the blob's
 //! bytes within bounds [`Blob::parse`] has proven.
 
 use crate::layout::{route, u16_at, u32_at, u64_at, variant, Coding};
@@ -102,7 +102,8 @@ impl<'a> Variants<'a> {
 }
 
 /// One stored response: head (status line, `Content-Length` line, other
-/// headers, empty line) and body, plus its optional 304 block.
+/// headers, empty line) and body, the same head as an HTTP/2 header block,
+/// plus its optional 304 head and block.
 #[derive(Clone, Copy)]
 pub struct Variant<'a> {
     blob: Blob<'a>,
@@ -170,22 +171,55 @@ impl<'a> Variant<'a> {
         let len = usize::from(u16_at(e, variant::ETAG_LEN));
         (len > 0).then(|| self.blob.string(u32_at(e, variant::ETAG_OFF), len))
     }
-    /// The precomputed `304 Not Modified` head, when the route has one.
+    /// File offset of the HTTP/2 header block, [`h2_head`](Self::h2_head).
+    pub fn h2_off(&self) -> u64 {
+        u64_at(self.e(), variant::H2_OFF)
+    }
+    /// The HTTP/2 header block (HPACK, static table only: the same bytes on
+    /// every connection): the field `:status`
+    /// ([`h2_status_len`](Self::h2_status_len) bytes), then
+    /// `content-length` ([`h2_length_len`](Self::h2_length_len) bytes),
+    /// then the head's other fields, lower-cased, without the
+    /// connection-specific ones. A server sends the `:status` bytes, its own
+    /// fields (`date`, ...), then the rest; for a 206 it skips both stored
+    /// fields and sends the rest after its own `:status`, `content-length`
+    /// and `content-range`.
+    pub fn h2_head(&self) -> &'a [u8] {
+        let off = self.h2_off() as usize;
+        &self.blob.bytes[off..off + u32_at(self.e(), variant::H2_LEN) as usize]
+    }
+    /// Bytes of the HTTP/2 block's first field, `:status`.
+    pub fn h2_status_len(&self) -> usize {
+        usize::from(u16_at(self.e(), variant::H2_STATUS_LEN))
+    }
+    /// Bytes of the HTTP/2 block's second field, `content-length`, right
+    /// after the `:status` field.
+    pub fn h2_length_len(&self) -> usize {
+        usize::from(u16_at(self.e(), variant::H2_LENGTH_LEN))
+    }
+    /// The precomputed `304 Not Modified` head and HTTP/2 block, when the
+    /// route has them (a variant has both or neither).
     pub fn not_modified(&self) -> Option<NotModified<'a>> {
         let e = self.e();
         let len = u32_at(e, variant::NM_LEN) as usize;
         (len > 0).then(|| {
             let off = u64_at(e, variant::NM_OFF);
+            let h2_off = u64_at(e, variant::H2_NM_OFF);
+            let h2_len = u32_at(e, variant::H2_NM_LEN) as usize;
             NotModified {
                 off,
                 head: &self.blob.bytes[off as usize..off as usize + len],
                 status_len: usize::from(u16_at(e, variant::NM_STATUS_LEN)),
+                h2_off,
+                h2_head: &self.blob.bytes[h2_off as usize..h2_off as usize + h2_len],
+                h2_status_len: usize::from(u16_at(e, variant::H2_NM_STATUS_LEN)),
             }
         })
     }
 }
 
-/// A 304 head: a status line, then header lines and the empty line.
+/// A 304 head: a status line, then header lines and the empty line; and
+/// the same as an HTTP/2 header block.
 #[derive(Clone, Copy)]
 pub struct NotModified<'a> {
     /// File offset of the head (for `sendfile`).
@@ -194,6 +228,15 @@ pub struct NotModified<'a> {
     pub head: &'a [u8],
     /// Length of its status line, CRLF included.
     pub status_len: usize,
+    /// File offset of the HTTP/2 header block.
+    pub h2_off: u64,
+    /// The HTTP/2 header block (HPACK, static table only): the field
+    /// `:status: 304` ([`h2_status_len`](Self::h2_status_len) bytes), then
+    /// the 304 head's other fields, lower-cased; no `content-length`.
+    pub h2_head: &'a [u8],
+    /// Bytes of the HTTP/2 block's first field, `:status`: a server's own
+    /// fields go right after them.
+    pub h2_status_len: usize,
 }
 
 impl<'a> NotModified<'a> {
@@ -235,6 +278,8 @@ impl fmt::Debug for Variant<'_> {
             .field("head_len", &self.head().len())
             .field("body_off", &self.body_off())
             .field("body_len", &self.body_len())
+            .field("h2_off", &self.h2_off())
+            .field("h2_len", &self.h2_head().len())
             .finish()
     }
 }
@@ -245,6 +290,8 @@ impl fmt::Debug for NotModified<'_> {
             .field("off", &self.off)
             .field("head", &String::from_utf8_lossy(self.head))
             .field("status_len", &self.status_len)
+            .field("h2_off", &self.h2_off)
+            .field("h2_len", &self.h2_head.len())
             .finish()
     }
 }

@@ -1,8 +1,10 @@
 //! Writer: lays out routes, variants and response blocks as `format-spec.md`
 //! says. The caller decides which headers a response has; this module owns
-//! how they become bytes (status line, `Content-Length`, order, CRLFs) and
-//! where every block lands in the file.
+//! how they become bytes (status line, `Content-Length`, order, CRLFs; and
+//! the same fields as an HTTP/2 header block) and where every block lands
+//! in the file.
 
+use crate::h2::{build_h2_block, H2Block};
 use crate::head::{content_length_line, valid_etag};
 use crate::layout::{self, hdr, route, variant, Coding};
 use crate::place::place;
@@ -14,7 +16,10 @@ use std::sync::Arc;
 
 /// One stored response (a variant of a route, or of the 404): the writer
 /// adds the status line (the route's status) and the `Content-Length` line,
-/// then these headers, then the empty line, then the body.
+/// then these headers, then the empty line, then the body. It also stores
+/// the same fields as an HTTP/2 header block: `:status`, `content-length`,
+/// then these headers with lower-cased names, without the connection-specific
+/// ones HTTP/2 forbids ([`is_connection_specific`](crate::rules::is_connection_specific)).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ResponseSpec {
     /// The coding `body` is in; a run has each coding at most once and
@@ -22,7 +27,10 @@ pub struct ResponseSpec {
     pub coding: Coding,
     /// Header fields after `Content-Length`, in this order. Must not contain
     /// `Content-Length` (the writer adds it from the body).
-    /// Names must be tokens, values free of control bytes (HTAB allowed).
+    /// Names must be tokens, values free of control bytes (HTAB allowed);
+    /// as an HTTP/2 header list, with `:status` and `content-length`, at
+    /// most [`MAX_H2_LIST_SIZE`](crate::MAX_H2_LIST_SIZE) bytes (name +
+    /// value + 32 per field).
     pub headers: Vec<(String, String)>,
     /// The body, in `coding`. Identical bodies are stored once.
     pub body: Arc<[u8]>,
@@ -68,7 +76,8 @@ pub struct WriteStats {
     pub routes: usize,
     /// Number of variant entries (identical runs are stored once).
     pub variants: usize,
-    /// Distinct bytes stored in the data section (heads, bodies, 304 heads).
+    /// Distinct bytes stored in the data section (heads, bodies, 304 heads,
+    /// HTTP/2 header blocks).
     pub data_bytes: u64,
     /// Alignment padding inside the data section.
     pub padding: u64,
@@ -84,9 +93,17 @@ struct Built {
     head: Vec<u8>,
     status_len: u16,
     length_len: u16,
+    h2: H2Block,
     body: Arc<[u8]>,
-    nm: Option<(Vec<u8>, u16)>,
+    nm: Option<BuiltNm>,
     etag: Option<String>,
+}
+
+/// A 304 head, and its HTTP/2 header block.
+struct BuiltNm {
+    head: Vec<u8>,
+    status_len: u16,
+    h2: H2Block,
 }
 
 /// The part of the spec being built, for an error (made only on failure).
@@ -117,6 +134,21 @@ fn push_fields(out: &mut Vec<u8>, fields: &[(String, String)]) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// The HTTP/2 header block of a response, refused if its header list is
+/// over the format's bound.
+fn h2_block(
+    status: u16,
+    body_len: Option<u64>,
+    fields: &[(String, String)],
+    at: At,
+) -> Result<H2Block, WriteError> {
+    let b = build_h2_block(status, body_len, fields);
+    if b.list_size > layout::MAX_H2_LIST_SIZE {
+        return invalid(at(), InvalidKind::H2ListTooLarge(b.list_size));
+    }
+    Ok(b)
+}
+
 /// A head starting with the status line of `status` (one the caller has
 /// checked the format can store).
 fn status_line(status: u16) -> Vec<u8> {
@@ -136,6 +168,7 @@ fn build(r: &ResponseSpec, status: u16, at: At) -> Result<Built, WriteError> {
     if head.len() > u32::MAX as usize {
         return invalid(at(), InvalidKind::HeadTooLarge(head.len()));
     }
+    let h2 = h2_block(status, Some(r.body.len() as u64), &r.headers, at)?;
     let resource = status == 200;
     match (&r.etag, resource) {
         (Some(t), true) => {
@@ -159,10 +192,15 @@ fn build(r: &ResponseSpec, status: u16, at: At) -> Result<Built, WriteError> {
         (Some(_), false) => return invalid(at(), InvalidKind::UnexpectedNotModified),
         (Some(fields), true) => {
             check_fields(fields, at)?;
-            let mut nm = status_line(304);
-            let nm_status_len = nm.len() as u16;
-            push_fields(&mut nm, fields);
-            Some((nm, nm_status_len))
+            let mut head = status_line(304);
+            let status_len = head.len() as u16;
+            push_fields(&mut head, fields);
+            // The HTTP/2 block's bound keeps this head far below 4 GiB.
+            Some(BuiltNm {
+                head,
+                status_len,
+                h2: h2_block(304, None, fields, at)?,
+            })
         }
     };
     Ok(Built {
@@ -170,6 +208,7 @@ fn build(r: &ResponseSpec, status: u16, at: At) -> Result<Built, WriteError> {
         status_len,
         length_len: cl.len() as u16,
         head,
+        h2,
         body: r.body.clone(),
         nm,
         etag: r.etag.clone(),
@@ -196,7 +235,8 @@ fn build_run(variants: &[ResponseSpec], status: u16, at: At) -> Result<Vec<Built
     sorted.iter().map(|v| build(v, status, at)).collect()
 }
 
-/// A block of the data section: head then body, or a lone head / 304 block.
+/// A block of the data section: head then body, or a lone head, 304 head
+/// or HTTP/2 header block.
 struct Unit {
     head: Vec<u8>,
     body: Option<Arc<[u8]>>,
@@ -208,11 +248,26 @@ impl Unit {
     }
 }
 
-/// Where a variant's pieces live: (unit, offset inside it).
+/// Where a variant's pieces live: (unit, offset inside it), or a unit of
+/// its own.
 struct Placed {
     head: (usize, u64),
     body: (usize, u64),
     nm: Option<usize>,
+    h2: usize,
+    h2_nm: Option<usize>,
+}
+
+/// The unit holding `bytes` alone: the one `seen` has for them, or a new
+/// one.
+fn lone<'b>(units: &mut Vec<Unit>, seen: &mut HashMap<&'b [u8], usize>, bytes: &'b [u8]) -> usize {
+    *seen.entry(bytes).or_insert_with(|| {
+        units.push(Unit {
+            head: bytes.to_vec(),
+            body: None,
+        });
+        units.len() - 1
+    })
 }
 
 /// Hashes everything written from file offset `DIGEST_START` on.
@@ -299,7 +354,7 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
                     b.coding,
                     &b.head[..],
                     &b.body[..],
-                    b.nm.as_ref().map(|n| &n.0[..]),
+                    b.nm.as_ref().map(|n| &n.head[..]),
                     b.etag.as_deref(),
                 )
             })
@@ -347,20 +402,14 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
     let mut body_at: HashMap<blake3::Hash, (usize, u64)> = HashMap::new();
     let mut head_unit: HashMap<&[u8], usize> = HashMap::new();
     let mut nm_unit: HashMap<&[u8], usize> = HashMap::new();
+    // Identical HTTP/2 blocks are stored once too (e.g. the 304 blocks of
+    // variants whose 304 fields are the same).
+    let mut h2_unit: HashMap<&[u8], usize> = HashMap::new();
     let mut placed: Vec<Placed> = Vec::with_capacity(table.len());
     for b in &table {
         let h = blake3::hash(&b.body);
         let (head, body) = match body_at.get(&h) {
-            Some(&at) if !b.body.is_empty() => {
-                let u = *head_unit.entry(&b.head).or_insert_with(|| {
-                    units.push(Unit {
-                        head: b.head.clone(),
-                        body: None,
-                    });
-                    units.len() - 1
-                });
-                ((u, 0), at)
-            }
+            Some(&at) if !b.body.is_empty() => ((lone(&mut units, &mut head_unit, &b.head), 0), at),
             _ => {
                 units.push(Unit {
                     head: b.head.clone(),
@@ -371,16 +420,20 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
                 ((u, 0), (u, b.head.len() as u64))
             }
         };
-        let nm = b.nm.as_ref().map(|(nm, _)| {
-            *nm_unit.entry(nm).or_insert_with(|| {
-                units.push(Unit {
-                    head: nm.clone(),
-                    body: None,
-                });
-                units.len() - 1
-            })
+        let nm =
+            b.nm.as_ref()
+                .map(|nm| lone(&mut units, &mut nm_unit, &nm.head));
+        let h2 = lone(&mut units, &mut h2_unit, &b.h2.bytes);
+        let h2_nm =
+            b.nm.as_ref()
+                .map(|nm| lone(&mut units, &mut h2_unit, &nm.h2.bytes));
+        placed.push(Placed {
+            head,
+            body,
+            nm,
+            h2,
+            h2_nm,
         });
-        placed.push(Placed { head, body, nm });
     }
     let lens: Vec<u64> = units.iter().map(Unit::len).collect();
     let (unit_off, data_len) = place(&lens);
@@ -439,11 +492,18 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
         put16(&mut e, variant::LENGTH_LEN, b.length_len);
         put64(&mut e, variant::HEAD_OFF, abs(p.head));
         put32(&mut e, variant::HEAD_LEN, b.head.len() as u32);
-        if let (Some(u), Some((nm, nm_status_len))) = (p.nm, &b.nm) {
-            put32(&mut e, variant::NM_LEN, nm.len() as u32);
+        if let (Some(u), Some(u2), Some(nm)) = (p.nm, p.h2_nm, &b.nm) {
+            put32(&mut e, variant::NM_LEN, nm.head.len() as u32);
             put64(&mut e, variant::NM_OFF, abs((u, 0)));
-            put16(&mut e, variant::NM_STATUS_LEN, *nm_status_len);
+            put16(&mut e, variant::NM_STATUS_LEN, nm.status_len);
+            put32(&mut e, variant::H2_NM_LEN, nm.h2.bytes.len() as u32);
+            put64(&mut e, variant::H2_NM_OFF, abs((u2, 0)));
+            put16(&mut e, variant::H2_NM_STATUS_LEN, nm.h2.status_len);
         }
+        put64(&mut e, variant::H2_OFF, abs((p.h2, 0)));
+        put32(&mut e, variant::H2_LEN, b.h2.bytes.len() as u32);
+        put16(&mut e, variant::H2_STATUS_LEN, b.h2.status_len);
+        put16(&mut e, variant::H2_LENGTH_LEN, b.h2.length_len);
         put64(&mut e, variant::BODY_OFF, abs(p.body));
         put64(&mut e, variant::BODY_LEN, b.body.len() as u64);
         if let Some(t) = &b.etag {

@@ -1,7 +1,7 @@
 //! The writer's error, [`WriteError`]: an I/O failure, or the part of the
 //! spec that breaks a rule of the format and which rule.
 
-use crate::layout::{Coding, MAX_VARIANTS_PER_ROUTE};
+use crate::layout::{Coding, MAX_H2_LIST_SIZE, MAX_VARIANTS_PER_ROUTE};
 use crate::rules::RoutePathError;
 use std::fmt;
 use std::io;
@@ -82,6 +82,10 @@ pub enum InvalidKind {
     TooManyEntries,
     /// The strings section (paths and ETags) is over 4 GiB.
     StringsTooLarge(usize),
+    /// The response's HTTP/2 header list (name + value + 32 per field,
+    /// `:status` and `content-length` included) has this many bytes, over
+    /// [`MAX_H2_LIST_SIZE`].
+    H2ListTooLarge(usize),
 }
 
 impl fmt::Display for InvalidKind {
@@ -105,6 +109,10 @@ impl fmt::Display for InvalidKind {
             UnexpectedNotModified => f.write_str("only 200 responses have a 304 block"),
             TooManyEntries => f.write_str("too many routes or variants"),
             StringsTooLarge(n) => write!(f, "string table over 4 GiB ({n} bytes)"),
+            H2ListTooLarge(n) => write!(
+                f,
+                "headers too large for HTTP/2 ({n} bytes of header list, the limit is {MAX_H2_LIST_SIZE})"
+            ),
         }
     }
 }

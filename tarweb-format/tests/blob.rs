@@ -181,8 +181,10 @@ fn blocks_are_page_aligned_or_within_one_page() {
             v.head().len() as u64
         };
         blocks.push((v.head_off(), len));
+        blocks.push((v.h2_off(), v.h2_head().len() as u64));
         if let Some(nm) = v.not_modified() {
             blocks.push((nm.off, nm.head.len() as u64));
+            blocks.push((nm.h2_off, nm.h2_head.len() as u64));
         }
     }
     for (off, len) in blocks {
@@ -376,9 +378,9 @@ fn reader_names_the_problem() {
     assert!(e(text).to_string().contains("bad magic"));
 
     let mut v = bytes.clone();
-    v[8] = 2;
-    assert_eq!(kind(&v), FormatErrorKind::UnsupportedVersion { version: 2 });
-    assert!(e(&v).to_string().contains("format version 2"));
+    v[8] = 3;
+    assert_eq!(kind(&v), FormatErrorKind::UnsupportedVersion { version: 3 });
+    assert!(e(&v).to_string().contains("format version 3"));
 
     let short = &bytes[..bytes.len() - 1];
     assert_eq!(
@@ -482,12 +484,15 @@ fn walk(blob: &Blob) -> u64 {
             touch(v.length_line());
             touch(v.fields());
             touch(v.body());
+            touch(v.h2_head());
+            touch(&v.h2_head()[..v.h2_status_len() + v.h2_length_len()]);
             if let Some(t) = v.etag() {
                 touch(t);
             }
             if let Some(nm) = v.not_modified() {
                 touch(nm.status_line());
                 touch(nm.fields());
+                touch(&nm.h2_head[..nm.h2_status_len]);
             }
         }
         let _ = r.variants().identity();

@@ -71,8 +71,10 @@ fn data_usage(blob: &Blob) -> (u64, u64) {
     for v in blob.all_variants().iter() {
         extents.push((v.head_off(), v.head().len() as u64));
         extents.push((v.body_off(), v.body_len()));
+        extents.push((v.h2_off(), v.h2_head().len() as u64));
         if let Some(nm) = v.not_modified() {
             extents.push((nm.off, nm.head.len() as u64));
+            extents.push((nm.h2_off, nm.h2_head.len() as u64));
         }
     }
     extents.sort_unstable();

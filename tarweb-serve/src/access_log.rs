@@ -113,6 +113,7 @@ impl AccessLog {
         self.buf.extend_from_slice(match req.version {
             Version::Http10 => b" HTTP/1.0\"",
             Version::Http11 => b" HTTP/1.1\"",
+            Version::Http2 => b" HTTP/2.0\"",
         });
         let _ = write!(self.buf, " {} {} ", m.status, m.body_bytes);
         self.quoted(req.referer);

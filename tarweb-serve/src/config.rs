@@ -23,4 +23,28 @@ pub(crate) struct Config {
     /// `--redirect-https`: plain listeners answer 308 to https://, with
     /// this after the host (`:PORT`, empty for 443).
     pub redirect_https: Option<String>,
+    /// `--redirect-host`: names redirected besides the sites' and the
+    /// certificates' own.
+    pub redirect_hosts: Vec<String>,
+    /// `--http2`: HTTP/2 by ALPN on TLS and by prior knowledge on plain
+    /// connections.
+    pub http2: bool,
+    /// `--proxy-protocol`: every connection starts with a PROXY header.
+    pub proxy_protocol: bool,
+    /// `--proxy-from`: the only peers that may connect (empty: any).
+    pub proxy_from: Vec<ipnet::IpNet>,
+}
+
+impl Config {
+    /// Whether a connection from `peer` may be served (`--proxy-from`).
+    pub fn peer_allowed(&self, peer: Option<std::net::SocketAddr>) -> bool {
+        if self.proxy_from.is_empty() {
+            return true;
+        }
+        // A v4 client on a dual-stack socket comes as ::ffff:a.b.c.d.
+        let Some(ip) = peer.map(|p| p.ip().to_canonical()) else {
+            return false;
+        };
+        self.proxy_from.iter().any(|net| net.contains(&ip))
+    }
 }

@@ -2,16 +2,22 @@
 //! HTTP-date parsing for conditionals.
 
 use std::time::{SystemTime, UNIX_EPOCH};
+use tarweb_format::hpack::encode_field;
 
 /// `Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n`
 pub const DATE_LINE_LEN: usize = 37;
 
 /// This second's `Date` line, followed by the fixed `Server` line (or
-/// nothing), so that a response pushes both with one copy.
+/// nothing), so that a response pushes both with one copy; and the same
+/// two as HTTP/2 fields (HPACK, static table only).
 pub struct DateCache {
     secs: i64,
     /// `Date: ...\r\n` then `Server: ...\r\n`.
     lines: Vec<u8>,
+    /// `date` and `server`, HPACK-encoded.
+    h2: Vec<u8>,
+    /// The `server` value (empty: none).
+    server: Vec<u8>,
 }
 
 impl DateCache {
@@ -19,9 +25,15 @@ impl DateCache {
     pub fn new(server: &[u8]) -> DateCache {
         let mut lines = vec![0; DATE_LINE_LEN];
         lines.extend_from_slice(server);
+        let server_value = server
+            .strip_prefix(b"Server: ")
+            .and_then(|v| v.strip_suffix(b"\r\n"))
+            .unwrap_or(b"");
         let mut d = DateCache {
             secs: i64::MIN,
             lines,
+            h2: Vec::with_capacity(64 + 2 * server.len()),
+            server: server_value.to_vec(),
         };
         d.refresh();
         d
@@ -36,7 +48,17 @@ impl DateCache {
             line[..6].copy_from_slice(b"Date: ");
             format_imf(now, (&mut line[6..35]).try_into().expect("29 bytes"));
             line[35..].copy_from_slice(b"\r\n");
+            self.h2.clear();
+            encode_field(&mut self.h2, b"date", &self.lines[6..35]);
+            if !self.server.is_empty() {
+                encode_field(&mut self.h2, b"server", &self.server);
+            }
         }
+    }
+
+    /// `date` and `server` as HTTP/2 header fields (HPACK).
+    pub fn h2_fields(&self) -> &[u8] {
+        &self.h2
     }
 
     /// `Date: ...\r\n` alone (the access log's time).

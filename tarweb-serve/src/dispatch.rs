@@ -31,8 +31,8 @@ pub(crate) enum Plan<'b> {
     /// A response of the server's own, with no stored bytes: 204 (OPTIONS),
     /// 400, 404 (a site without a 404 page), 405, 412, 421.
     Builtin(u16),
-    /// `--redirect-https`: 308 to `https://` + host (its port removed) +
-    /// the server's HTTPS port + `target`.
+    /// `--redirect-https`: 308 to `https://` + host + the server's HTTPS
+    /// port + `target`.
     RedirectHttps { host: &'b [u8], target: &'b [u8] },
 }
 
@@ -43,8 +43,10 @@ pub(crate) enum Source<'b> {
     Site(Blob<'b>),
     /// No site answers this host (and there is no default): 421.
     NoSite,
-    /// A plain listener of a server with `--redirect-https`.
-    RedirectHttps,
+    /// A plain listener of a server with `--redirect-https`: `host` is
+    /// the request's host name when this server serves it (a site, a
+    /// certificate, `--redirect-host`), `None` otherwise.
+    RedirectHttps { host: Option<&'b [u8]> },
 }
 
 /// Decides the response to `req` from `src`. `path_buf` holds the decoded
@@ -53,7 +55,7 @@ pub(crate) fn plan<'b>(req: &Request<'b>, src: Source<'b>, path_buf: &'b mut [u8
     let blob = match src {
         Source::Site(b) => b,
         Source::NoSite => return Plan::Builtin(421),
-        Source::RedirectHttps => return redirect_https(req),
+        Source::RedirectHttps { host } => return redirect_https(req, host),
     };
     match req.method {
         Method::Other => return Plan::Builtin(405),
@@ -98,10 +100,15 @@ pub(crate) fn plan<'b>(req: &Request<'b>, src: Source<'b>, path_buf: &'b mut [u8
 }
 
 /// 308 to the same host and target on HTTPS. A request without Host
-/// (HTTP/1.0) has nowhere to go: 400.
-fn redirect_https<'b>(req: &Request<'b>) -> Plan<'b> {
-    let Some(host) = req.host.map(strip_port).filter(|h| !h.is_empty()) else {
+/// (HTTP/1.0) has nowhere to go: 400; a host this server does not serve
+/// is not redirected (a Location naming any host a client sends would
+/// make the server an open redirector): 421.
+fn redirect_https<'b>(req: &Request<'b>, served: Option<&'b [u8]>) -> Plan<'b> {
+    if req.host.map(strip_port).is_none_or(<[u8]>::is_empty) {
         return Plan::Builtin(400);
+    }
+    let Some(host) = served else {
+        return Plan::Builtin(421);
     };
     // Origin-form as sent (query included); absolute-form: its path part;
     // `*` (OPTIONS): the root.
@@ -300,16 +307,22 @@ mod tests {
 
     #[test]
     fn redirect_to_https() {
+        let served = Source::RedirectHttps {
+            host: Some(b"example.org"),
+        };
         let r = request(b"GET", b"/a?b");
-        assert_eq!(plan_in(&r, Source::RedirectHttps), "308 example.org /a?b");
+        assert_eq!(plan_in(&r, served), "308 example.org /a?b");
         let r = request(b"GET", b"http://x.example/p?q");
-        assert_eq!(plan_in(&r, Source::RedirectHttps), "308 example.org /p?q");
-        let mut r = request(b"OPTIONS", b"*");
-        r.host = Some(b"[::1]:80");
-        assert_eq!(plan_in(&r, Source::RedirectHttps), "308 [::1] /");
+        assert_eq!(plan_in(&r, served), "308 example.org /p?q");
+        let r = request(b"OPTIONS", b"*");
+        assert_eq!(plan_in(&r, served), "308 example.org /");
+        // A host this server does not serve: no redirect (issue 15: it was
+        // copied into Location, an open redirect).
+        let other = Source::RedirectHttps { host: None };
+        assert_eq!(plan_in(&request(b"GET", b"/a"), other), "builtin 421");
         let mut r = Request::new(b"GET", b"/", Version::Http10);
         r.host = None;
-        assert_eq!(plan_in(&r, Source::RedirectHttps), "builtin 400");
+        assert_eq!(plan_in(&r, other), "builtin 400");
     }
 
     #[test]

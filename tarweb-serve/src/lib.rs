@@ -5,7 +5,7 @@
 //! `dispatch` (pure: request + blob → plan) → `output` (segments of the
 //! blob, sent with writev/sendfile). Around it: `server` (startup,
 //! shutdown), `root`/`sites`/`publish`/`watch` (the blobs served and their
-//! live swap), `tls`, `hot`, `timers`, `date`, `access_log`, `stats`, and
+//! live swap), `sandbox` (confinement after start-up), `tls`, `hot`, `timers`, `date`, `access_log`, `stats`, and
 //! `sys`, the one module with syscalls and `unsafe`. `tarweb-serve/README.md`
 //! has the table and the flow step by step.
 
@@ -27,6 +27,7 @@ pub(crate) mod output;
 pub(crate) mod proto;
 pub(crate) mod publish;
 pub(crate) mod root;
+pub(crate) mod sandbox;
 pub mod server;
 pub(crate) mod sites;
 pub(crate) mod stats;

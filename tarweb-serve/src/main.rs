@@ -4,7 +4,9 @@ use clap::Parser;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-use tarweb_serve::server::{self, CertSources, CopyTo, KtlsMode, LoadOpts, Mode, Options, Target};
+use tarweb_serve::server::{
+    self, CertSources, CopyTo, KtlsMode, LoadOpts, Mode, Options, SandboxMode, Target,
+};
 
 #[global_allocator]
 static ALLOC: tarweb_serve::sys::CountingAlloc = tarweb_serve::sys::CountingAlloc;
@@ -31,8 +33,9 @@ struct Cli {
     /// Name the root's digest in a `Tarweb-Root` response header.
     #[arg(long)]
     root_header: bool,
-    /// Address to listen on (repeatable). `[::]` is dual stack.
-    #[arg(long, default_value = "[::]:8080")]
+    /// Address to listen on (repeatable; default [::]:8080). `[::]` is dual
+    /// stack. Not with systemd's sockets (LISTEN_FDS): those are used.
+    #[arg(long)]
     listen: Vec<SocketAddr>,
     /// Worker threads (default: one per core).
     #[arg(long)]
@@ -107,9 +110,57 @@ struct Cli {
     /// user-space records), off.
     #[arg(long, value_enum, default_value_t = Ktls::Auto)]
     ktls: Ktls,
-    /// Plain listeners answer every request with a 308 to https://.
+    /// Plain listeners answer every request with a 308 to https://, for
+    /// the host names this server serves (its sites, its certificates'
+    /// names, --redirect-host); 421 for others.
     #[arg(long)]
     redirect_https: bool,
+    /// One more host name --redirect-https redirects (repeatable).
+    #[arg(long, value_name = "NAME")]
+    redirect_host: Vec<String>,
+    /// Every connection (plain and TLS) starts with a PROXY protocol header
+    /// (v1 or v2) from a load balancer: its address is the client's. A
+    /// connection without one is closed with no answer.
+    #[arg(long)]
+    proxy_protocol: bool,
+    /// Only peers in this network may connect (repeatable), e.g. the load
+    /// balancers' addresses: 10.0.0.0/8, 192.0.2.7/32, ::1/128.
+    #[arg(long, value_name = "CIDR", value_parser = parse_cidr)]
+    proxy_from: Vec<ipnet::IpNet>,
+    /// Confinement once everything is open: auto (Landlock, seccomp,
+    /// no_new_privs and no capabilities, as far as the kernel allows; one
+    /// line says what), require (refuse to start without every layer, or
+    /// as root without --user), off (debugging).
+    #[arg(long, value_enum, default_value_t = Sandbox::Auto)]
+    sandbox: Sandbox,
+    /// When started as root, serve as this user (and group; default: the
+    /// user's), with no supplementary groups and no capabilities.
+    #[arg(long, value_name = "USER[:GROUP]")]
+    user: Option<String>,
+    /// HTTP/2: offered by ALPN on HTTPS listeners, and taken with prior
+    /// knowledge (the connection preface first) on plain ones.
+    #[arg(long, value_enum, default_value_t = OnOff::On)]
+    http2: OnOff,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OnOff {
+    On,
+    Off,
+}
+
+/// A network (`10.0.0.0/8`) or one address (`192.0.2.7`, `::1`).
+fn parse_cidr(s: &str) -> Result<ipnet::IpNet, String> {
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{s:?} is neither an address nor a network (ADDR/LEN)"))
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Sandbox {
+    Off,
+    Auto,
+    Require,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -185,6 +236,16 @@ fn main() {
             Ktls::Off => KtlsMode::Off,
         },
         redirect_https: cli.redirect_https,
+        redirect_hosts: cli.redirect_host,
+        proxy_protocol: cli.proxy_protocol,
+        proxy_from: cli.proxy_from,
+        sandbox: match cli.sandbox {
+            Sandbox::Off => SandboxMode::Off,
+            Sandbox::Auto => SandboxMode::Auto,
+            Sandbox::Require => SandboxMode::Require,
+        },
+        user: cli.user,
+        http2: cli.http2 == OnOff::On,
     };
     if let Err(e) = server::run(o) {
         eprintln!("tarweb-serve: {e}");

@@ -136,6 +136,24 @@ impl Output {
         self.site = Some(i);
     }
 
+    /// Whether bytes of `root` (held by an HTTP/2 stream across a swap)
+    /// may join: the output points into that blob, or into none yet.
+    pub fn takes_root(&self, root: &Arc<Root>, sites: &Sites) -> bool {
+        match (&self.root, self.site) {
+            (Some(own), _) => Arc::ptr_eq(own, root),
+            (None, Some(i)) => Arc::ptr_eq(sites.get(i), root),
+            (None, None) => true,
+        }
+    }
+
+    /// The segments pushed from now on point into `root` (which
+    /// `takes_root` accepted).
+    pub fn set_root(&mut self, root: &Arc<Root>) {
+        if self.root.is_none() && self.site.is_none() {
+            self.root = Some(root.clone());
+        }
+    }
+
     /// Runs `f` with the root the segments point into (`None`: they point
     /// into none): the pinned one, or the site's in `sites`.
     pub fn with_root<R>(

@@ -20,7 +20,11 @@
 //!   them back from the copy on disk (a worker then waits for the disk;
 //!   `--mlock` prevents that). Costs the blob's size again on that disk
 //!   while it is served. When the directory is not writable, is tmpfs, or
-//!   the copy fails (disk full), the memfd below is used.
+//!   the copy fails (disk full), the memfd below is used. So is it for
+//!   every blob loaded once the process is confined (`sandbox`): the
+//!   server may then create no file anywhere, so a live swap's copy goes
+//!   to a memfd rather than into the site's directory (see
+//!   tarweb-serve/README.md, "Confinement").
 //! - **`memfd`**: a sealed memfd. Lives in RAM as shmem (`Shmem` in
 //!   `free`; only swap can take it out) and is sealed against writes by
 //!   anyone. No huge pages unless `shmem_enabled` allows them (Debian: not).
@@ -47,7 +51,8 @@ use std::io::{Seek, SeekFrom};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::sync::mpsc::{self, Sender};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, SyncSender};
 use std::sync::OnceLock;
 use tarweb_format::{Blob, Layout};
 
@@ -65,6 +70,8 @@ pub struct Root {
     pub digest_hex: String,
     /// `Tarweb-Root: <digest>\r\n`, for the optional response header.
     pub header_line: Box<[u8]>,
+    /// The same as an HTTP/2 field (HPACK).
+    pub h2_field: Box<[u8]>,
 }
 
 #[derive(Debug)]
@@ -133,8 +140,8 @@ impl Root {
             )));
         }
         let file_copy = match opts.copy {
-            CopyTo::Auto => copy_to_file(&mut src, path),
-            CopyTo::Memfd => None,
+            CopyTo::Auto if !NO_NEW_FILES.load(Ordering::Relaxed) => copy_to_file(&mut src, path),
+            CopyTo::Auto | CopyTo::Memfd => None,
         };
         let (copy, len, backing) = match file_copy {
             Some((fd, len)) => (fd, len, Backing::File),
@@ -167,6 +174,8 @@ impl Root {
         let layout = blob.layout();
         let digest_hex = blob.digest_hex();
         let header_line = format!("Tarweb-Root: {digest_hex}\r\n").into_bytes().into();
+        let mut h2_field = Vec::new();
+        tarweb_format::hpack::encode_field(&mut h2_field, b"tarweb-root", digest_hex.as_bytes());
         Ok(Root {
             fd: copy.as_raw_fd(),
             copy: Some(copy),
@@ -176,6 +185,7 @@ impl Root {
             generation,
             digest_hex,
             header_line,
+            h2_field: h2_field.into(),
         })
     }
 
@@ -200,10 +210,26 @@ impl Root {
     }
 }
 
+/// Set before the process is confined: from then on no file may be
+/// created (Landlock allows no writes; seccomp refuses `O_TMPFILE`), so
+/// blobs loaded later are copied into memfds without trying.
+static NO_NEW_FILES: AtomicBool = AtomicBool::new(false);
+
+/// Copies of blobs loaded from now on go to memfds (see [`NO_NEW_FILES`]).
+pub fn no_new_files() {
+    NO_NEW_FILES.store(true, Ordering::Relaxed);
+}
+
 /// What a dropped root leaves to the reaper.
 type Remains = (Mmap, Option<OwnedFd>);
 
-static REAPER: OnceLock<Sender<Remains>> = OnceLock::new();
+/// Bounded and preallocated (`sync_channel`): an unbounded channel
+/// allocates a block per 31 messages on the sending thread (a worker) and
+/// frees it on the reaper, memory moving between the two threads' malloc
+/// arenas with every swap. A full queue (a reaper still unmapping 64
+/// roots) drops the remains where they are, as without a reaper.
+static REAPER: OnceLock<SyncSender<Remains>> = OnceLock::new();
+const REAPER_QUEUE: usize = 64;
 
 /// Copies `src` into a nameless file (`O_TMPFILE`) in `path`'s directory;
 /// `None` where that cannot be done or would not help (tmpfs: there a
@@ -252,7 +278,7 @@ pub fn scratch_file(dir: Option<&Path>, name: &std::ffi::CStr) -> io::Result<Own
 /// Starts the thread that unmaps and closes released roots. Without it
 /// (tests, or if it cannot start) a root is released where it is dropped.
 pub fn start_reaper() -> io::Result<()> {
-    let (tx, rx) = mpsc::channel::<Remains>();
+    let (tx, rx) = mpsc::sync_channel::<Remains>(REAPER_QUEUE);
     std::thread::Builder::new()
         .name("reaper".into())
         .spawn(move || {
@@ -268,8 +294,9 @@ impl Drop for Root {
     fn drop(&mut self) {
         let remains = (self.map.take(), self.copy.take());
         if let Some(tx) = REAPER.get() {
-            // On failure (no reaper any more) the remains drop here.
-            let _ = tx.send(remains);
+            // On failure (queue full, no reaper any more) the remains drop
+            // here; a worker never waits for the reaper.
+            let _ = tx.try_send(remains);
         }
     }
 }

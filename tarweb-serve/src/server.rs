@@ -1,13 +1,16 @@
 //! Startup and shutdown: load the roots, make the listeners (or adopt
-//! systemd's), start one worker per thread, the watcher and the stats
-//! thread, tell systemd we are ready, then wait for signals: SIGHUP
-//! re-checks, SIGTERM/SIGINT drain and exit.
+//! systemd's), open everything serving needs, confine the process
+//! (`sandbox`) while it has one thread, then start one worker per thread,
+//! the watcher, the stats thread and the reaper, tell systemd we are
+//! ready, and wait for signals: SIGHUP re-checks, SIGTERM/SIGINT drain and
+//! exit.
 
 use crate::access_log::AccessLog;
 use crate::config::Config;
 use crate::hot::Hot;
 use crate::publish::Published;
 use crate::root;
+use crate::sandbox::{self, Plan};
 use crate::stats;
 use crate::sys::Counters;
 use crate::sys::{self, Signal};
@@ -15,6 +18,7 @@ use crate::tls::Tls;
 use crate::watch::{self, Watcher};
 
 pub use crate::root::{CopyTo, LoadOpts};
+pub use crate::sandbox::Mode as SandboxMode;
 pub use crate::tls::{CertSources, KtlsMode};
 pub use crate::watch::{Mode, Target};
 use crate::worker::{Listener, Worker};
@@ -60,6 +64,18 @@ pub struct Options {
     pub tls_certs: Option<CertSources>,
     pub ktls: KtlsMode,
     pub redirect_https: bool,
+    /// `--redirect-host`: more names `--redirect-https` redirects.
+    pub redirect_hosts: Vec<String>,
+    /// `--proxy-protocol`: every connection starts with a PROXY header.
+    pub proxy_protocol: bool,
+    /// `--proxy-from`: the only peers that may connect (empty: any).
+    pub proxy_from: Vec<ipnet::IpNet>,
+    /// `--sandbox`.
+    pub sandbox: SandboxMode,
+    /// `--user USER[:GROUP]`.
+    pub user: Option<String>,
+    /// `--http2 on`.
+    pub http2: bool,
 }
 
 /// Applies `--tcp-congestion` to a listener; the error names the
@@ -99,7 +115,7 @@ fn setup_tls(o: &Options) -> Result<Option<Arc<Tls>>, String> {
             have
         }
     };
-    Ok(Some(Arc::new(Tls::new(sources, kernel)?)))
+    Ok(Some(Arc::new(Tls::new(sources, kernel, o.http2)?)))
 }
 
 /// SIGHUP, or the certificate files changed: read them again; a bad set
@@ -116,20 +132,38 @@ fn reload_tls(tls: Option<&Tls>, why: &str) {
     }
 }
 
-fn sd_notify(msg: &str) {
-    let Ok(path) = std::env::var("NOTIFY_SOCKET") else {
-        return;
-    };
-    let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() else {
-        return;
-    };
-    let _ = if let Some(name) = path.strip_prefix('@') {
-        use std::os::linux::net::SocketAddrExt;
-        std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())
-            .and_then(|a| sock.send_to_addr(msg.as_bytes(), &a))
-    } else {
-        sock.send_to(msg.as_bytes(), &path)
-    };
+/// systemd's notify socket, connected before confinement (after it no
+/// socket can be made, and Landlock would stand between us and a path).
+struct Notify(Option<std::os::unix::net::UnixDatagram>);
+
+impl Notify {
+    fn connect() -> Notify {
+        let Ok(path) = std::env::var("NOTIFY_SOCKET") else {
+            return Notify(None);
+        };
+        let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() else {
+            return Notify(None);
+        };
+        let ok = if let Some(name) = path.strip_prefix('@') {
+            use std::os::linux::net::SocketAddrExt;
+            std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())
+                .and_then(|a| sock.connect_addr(&a))
+        } else {
+            sock.connect(&path)
+        };
+        Notify(ok.is_ok().then_some(sock))
+    }
+
+    fn send(&self, msg: &str) {
+        if let Some(s) = &self.0 {
+            let _ = s.send(msg.as_bytes());
+        }
+    }
+}
+
+/// Whether systemd's notify socket is an abstract one (`@name`).
+fn notify_abstract() -> bool {
+    std::env::var("NOTIFY_SOCKET").is_ok_and(|p| p.starts_with('@'))
 }
 
 fn stats_thread(l: TcpListener, counters: &'static [Counters]) {
@@ -166,7 +200,8 @@ pub fn run(o: Options) -> Result<(), String> {
     // unblocked would die of it, taking the process along).
     sys::block_signals();
     let _ = sys::raise_nofile_limit();
-    root::start_reaper().map_err(|e| format!("reaper thread: {e}"))?;
+    // Through NSS, while every file is still readable.
+    let user = o.user.as_deref().map(sys::lookup_account).transpose()?;
     let (mut watcher, sites) = Watcher::start(o.target.clone(), o.load)?;
     let published = Arc::new(Published::new(sites).map_err(|e| format!("eventfd: {e}"))?);
     let tls = setup_tls(&o)?;
@@ -202,10 +237,33 @@ pub fn run(o: Options) -> Result<(), String> {
     } else {
         false
     };
-    let plain = if shared { &[][..] } else { &o.listen[..] };
+    // --listen is for sockets this process opens; under socket activation
+    // the plain listeners are systemd's.
+    if shared && !o.listen.is_empty() {
+        eprintln!(
+            "tarweb-serve: --listen ignored: the listening sockets come from systemd (LISTEN_FDS)"
+        );
+    }
+    let default_listen = ["[::]:8080".parse().expect("an address")];
+    let plain = match (shared, o.listen.is_empty()) {
+        (true, _) => &[][..],
+        (false, true) => &default_listen[..],
+        (false, false) => &o.listen[..],
+    };
     let all = plain.iter().map(|a| (a, false));
     for (addr, is_tls) in all.chain(o.tls_listen.iter().map(|a| (a, true))) {
         let mut addr = *addr;
+        // SO_REUSEPORT lets every worker bind the port, and would as well
+        // let a second server bind it and silently take half the
+        // connections: refuse when anything else holds the port.
+        if addr.port() != 0
+            && sys::port_taken(&addr).map_err(|e| format!("listen on {addr}: {e}"))?
+        {
+            return Err(format!(
+                "listen on {addr}: another process already listens there \
+                 (both would get a share of the connections); stop it or choose another port"
+            ));
+        }
         for (t, fds) in per_thread.iter_mut().enumerate() {
             let fd = sys::listener(&addr, 4096).map_err(|e| format!("listen on {addr}: {e}"))?;
             set_congestion(&fd, o.tcp_congestion.as_deref(), &addr.to_string())?;
@@ -229,14 +287,14 @@ pub fn run(o: Options) -> Result<(), String> {
     }
     let counters: &'static [Counters] =
         Box::leak((0..threads).map(|_| Counters::default()).collect());
-    if let Some(a) = o.stats_listen {
-        let l = TcpListener::bind(a).map_err(|e| format!("stats listen on {a}: {e}"))?;
-        println!("stats on {}", l.local_addr().map_err(|e| e.to_string())?);
-        std::thread::Builder::new()
-            .name("stats".into())
-            .spawn(move || stats_thread(l, counters))
-            .map_err(|e| e.to_string())?;
-    }
+    let stats_listener = match o.stats_listen {
+        Some(a) => {
+            let l = TcpListener::bind(a).map_err(|e| format!("stats listen on {a}: {e}"))?;
+            println!("stats on {}", l.local_addr().map_err(|e| e.to_string())?);
+            Some(l)
+        }
+        None => None,
+    };
     let log_file = match o.access_log.as_deref() {
         None => None,
         Some("-") => Some(Arc::new(File::from(
@@ -275,6 +333,10 @@ pub fn run(o: Options) -> Result<(), String> {
             (true, Some(443)) => Some(String::new()),
             (true, Some(p)) => Some(format!(":{p}")),
         },
+        redirect_hosts: o.redirect_hosts.clone(),
+        proxy_protocol: o.proxy_protocol,
+        proxy_from: o.proxy_from.clone(),
+        http2: o.http2,
     });
     let wake = sys::eventfd().map_err(|e| e.to_string())?;
     // Hot responses live where the blob's copy does: beside it on its
@@ -284,7 +346,7 @@ pub fn run(o: Options) -> Result<(), String> {
         (root::CopyTo::Auto, Target::File(p)) => Some(root::dir_of(p)),
         (root::CopyTo::Auto, Target::Dir(d)) => Some(d.as_path()),
     };
-    let mut handles = Vec::new();
+    let mut workers = Vec::new();
     for (t, fds) in per_thread.into_iter().enumerate() {
         let hot = if o.hot_responses == 0 {
             Hot::disabled()
@@ -309,6 +371,31 @@ pub fn run(o: Options) -> Result<(), String> {
             hot,
         )
         .map_err(|e| format!("worker {t}: {e}"))?;
+        workers.push(w);
+    }
+    let notify = Notify::connect();
+    // Everything is open: confine, while this is the only thread (every
+    // thread started below inherits it all).
+    let plan = Plan {
+        mode: o.sandbox,
+        user,
+        read_dirs: sandbox_dirs(&o),
+        mlock: o.load.mlock,
+        scope_unix: !notify_abstract(),
+    };
+    if o.sandbox != SandboxMode::Off {
+        root::no_new_files();
+    }
+    println!("{}", sandbox::confine(&plan)?);
+    root::start_reaper().map_err(|e| format!("reaper thread: {e}"))?;
+    if let Some(l) = stats_listener {
+        std::thread::Builder::new()
+            .name("stats".into())
+            .spawn(move || stats_thread(l, counters))
+            .map_err(|e| e.to_string())?;
+    }
+    let mut handles = Vec::new();
+    for (t, w) in workers.into_iter().enumerate() {
         handles.push(
             std::thread::Builder::new()
                 .name(format!("worker-{t}"))
@@ -327,17 +414,36 @@ pub fn run(o: Options) -> Result<(), String> {
     let watch = watcher.spawn(published, o.watch, o.watch_interval);
     println!("ready");
     let _ = std::io::stdout().flush();
-    sd_notify("READY=1");
+    notify.send("READY=1");
     // SIGHUP: re-check everything reloadable (one call per kind of thing);
     // SIGTERM/SIGINT: stop.
     while sys::wait_signal() == Signal::Hup {
         watch.recheck();
         reload_tls(tls.as_deref(), "SIGHUP");
     }
-    sd_notify("STOPPING=1");
+    notify.send("STOPPING=1");
     sys::eventfd_signal(wake.as_raw_fd());
     for h in handles {
         let _ = h.join();
     }
     Ok(())
+}
+
+/// Landlock's read-only directories: where the blobs and certificates
+/// that are read again after start-up live.
+fn sandbox_dirs(o: &Options) -> std::collections::BTreeSet<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut dirs = Vec::new();
+    match &o.target {
+        Target::File(p) => files.push(p.as_path()),
+        Target::Dir(d) => dirs.push(d.as_path()),
+    }
+    if let Some(c) = &o.tls_certs {
+        files.push(c.cert.as_path());
+        files.push(c.key.as_path());
+        if let Some(d) = &c.dir {
+            dirs.push(d.as_path());
+        }
+    }
+    sandbox::read_dirs(&files, &dirs)
 }

@@ -66,6 +66,14 @@ impl Sites {
         self.default.as_ref().map(|r| (self.hosts.len() as u32, r))
     }
 
+    /// Whether a site of its own answers `name` (a host name as
+    /// [`request_host`] gives it; the default site does not count).
+    pub fn has_host(&self, name: &[u8]) -> bool {
+        self.hosts
+            .binary_search_by(|s| cmp_lower(&s.name, name))
+            .is_ok()
+    }
+
     /// The root of index `i` from [`Sites::pick`].
     #[inline]
     pub fn get(&self, i: u32) -> &Arc<Root> {
@@ -193,6 +201,19 @@ mod tests {
         ] {
             assert!(!valid_site_name(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn own_hosts_only() {
+        let s = Sites::hosts(Vec::new(), None);
+        assert!(!s.has_host(b"example.org"));
+        assert!(!Sites {
+            hosts: Vec::new(),
+            default: None,
+            vhosts: false,
+            generation: 0
+        }
+        .has_host(b""));
     }
 
     #[test]

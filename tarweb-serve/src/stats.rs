@@ -11,5 +11,8 @@ pub fn render(all: &[Counters]) -> String {
         let sum: u64 = all.iter().map(|c| c.get(k)).sum();
         let _ = writeln!(s, "{name} {sum}");
     }
+    // Not a worker counter: bumped only when it happens (tls::ktls).
+    let fallbacks = crate::tls::ktls::FALLBACKS.load(std::sync::atomic::Ordering::Relaxed);
+    let _ = writeln!(s, "ktls_fallbacks {fallbacks}");
     s
 }

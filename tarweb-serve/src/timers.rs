@@ -4,10 +4,20 @@
 //! epoll_wait timeout). Entries are invalidated lazily: a connection keeps
 //! its current deadline and kind (its [`Timer`]); an entry whose slot was
 //! reused (other generation) is dropped, one whose connection moved its
-//! deadline later is pushed again. A connection has at most one entry per
-//! queue, so the queues never grow past the slab size (preallocated: no
-//! allocation). A re-pushed entry may sit behind later ones, so a timeout
-//! can fire late by at most its own duration; never early.
+//! deadline later is pushed again. A live connection has at most one entry
+//! per queue; a closed one's entries stay until their deadline, so a queue
+//! holds about the connections of the last timeout's length. A re-pushed
+//! entry may sit behind later ones, so a timeout can fire late by at most
+//! its own duration; never early.
+//!
+//! The queues start small and grow (double) to the longest they have been:
+//! allocation while traffic rises past what it was, none in steady state.
+//! They used to be preallocated at the slab's full size: a ring buffer
+//! whose head walks through all of its capacity, so the worker's resident
+//! memory crept up by a page every ~170 entries pushed, for as long as it
+//! took to touch every page (4 x 24 B x `--max-connections`/threads: about
+//! 768 KiB per worker by default), which read as memory growing with every
+//! live swap under load. Now what is touched is what was needed.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -63,6 +73,9 @@ impl Timer {
     }
 }
 
+/// Entries a queue has room for at first (24 bytes each).
+const FIRST_CAP: usize = 256;
+
 pub(crate) struct Timers {
     queues: [VecDeque<Entry>; 4],
     durations: [Duration; 4],
@@ -77,7 +90,7 @@ impl Timers {
         linger: Duration,
     ) -> Timers {
         Timers {
-            queues: std::array::from_fn(|_| VecDeque::with_capacity(cap)),
+            queues: std::array::from_fn(|_| VecDeque::with_capacity(cap.min(FIRST_CAP))),
             durations: [head, idle, send, linger],
         }
     }

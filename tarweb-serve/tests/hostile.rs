@@ -331,6 +331,17 @@ fn out_of_fds_does_not_spin() {
     eprintln!("EMFILE episode of {secs} s: epoll_wait {waits}, accept4 {accepts}");
     assert!(accepts <= 101 + 15 * secs, "accept4 {accepts}");
     assert!(waits <= 500 + 15 * secs, "epoll_wait {waits}");
+    // Said, once per episode (rate-limited), not once per failed accept.
+    let said: Vec<String> = s
+        .drain_lines()
+        .into_iter()
+        .filter(|l| l.contains("out of file descriptors"))
+        .collect();
+    assert!(
+        !said.is_empty() && said.len() as u64 <= 1 + secs / 10,
+        "{said:?}"
+    );
+    assert!(said[0].contains("accept"), "{said:?}");
 }
 
 #[test]
@@ -368,6 +379,11 @@ fn systemd_socket_activation() {
     let s = Server::start_cmd(cmd, &site().path, &["--threads", "2"]);
     assert!(first.join().unwrap().starts_with(b"HTTP/1.1 200 OK\r\n"));
     assert_eq!(s.addr.port(), port, "served on the inherited socket");
+    // The --listen the harness adds is said to be ignored (on stderr: it
+    // may reach the harness after stdout's `ready`).
+    if !s.startup.iter().any(|l| l.contains("--listen ignored")) {
+        s.wait_line("--listen ignored", |l| l.contains("--listen ignored"));
+    }
     for _ in 0..4 {
         assert_eq!(
             s.client().get("/style.css", "Connection: close\r\n").status,
@@ -473,4 +489,105 @@ fn connection_cap_defers_new_connections() {
     let r = c.read_response(false).unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(b.get("/empty.txt", "").status, 200);
+}
+
+/// A request, head and body, has one deadline from its first byte; the
+/// body may extend it only at a minimum rate (the largest head per head
+/// timeout). A body trickled a byte at a time cannot keep the connection
+/// (issue 15: it used to be re-armed on every read, forever).
+#[test]
+fn a_trickled_body_does_not_keep_the_connection() {
+    let s = Server::start(&["--threads", "1", "--header-timeout-ms", "500"]);
+    let mut c = TcpStream::connect(s.addr).unwrap();
+    c.set_nodelay(true).unwrap();
+    c.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    let start = Instant::now();
+    c.write_all(b"GET /empty.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 60000\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    let mut closed = false;
+    while start.elapsed() < Duration::from_secs(8) {
+        if c.write_all(b"x").is_err() {
+            closed = true;
+            break;
+        }
+        let mut buf = [0u8; 1024];
+        match c.read(&mut buf) {
+            Ok(0) => {
+                closed = true;
+                break;
+            }
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => {
+                closed = true;
+                break;
+            }
+        }
+    }
+    assert!(closed, "a body trickled for 8 s kept its connection");
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(3), "closed after {took:?}");
+    // The request itself was answered, once, and no 408 followed it.
+    let text = String::from_utf8_lossy(&got);
+    assert_eq!(text.matches("HTTP/1.1 ").count(), 1, "{text}");
+    assert!(text.starts_with("HTTP/1.1 200 "), "{text}");
+}
+
+/// Empty lines before a request line are ignored (RFC 9112 §2.2), a
+/// head's worth of them: 64 KiB of CRLF gets a 400, not a reset (issue 15:
+/// the input buffer filled up and the read of 0 bytes looked like EOF).
+#[test]
+fn a_flood_of_empty_lines_gets_a_400() {
+    let s = Server::start(&["--threads", "1"]);
+    let mut c = s.client();
+    c.send(b"\r\n\r\nGET /empty.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(c.read_response(false).unwrap().status, 200);
+    let mut c = s.client();
+    let flood = b"\r\n".repeat(36 * 1024);
+    for piece in flood.chunks(8 * 1024) {
+        c.send(piece);
+    }
+    c.send(b"GET /empty.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    let r = c.read_response(false).expect("an answer, not a reset");
+    assert_eq!(r.status, 400);
+    assert!(c.is_closed());
+}
+
+/// A second server on a port this one holds would get half of its
+/// connections (SO_REUSEPORT): refused at start, as is a port another
+/// program listens on. This server's own workers still share theirs.
+#[test]
+fn a_port_someone_else_listens_on_is_refused() {
+    let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = other.local_addr().unwrap().to_string();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tarweb-serve"))
+        .arg(&site().path)
+        .args(["--listen", &taken, "--threads", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("another process already listens there"),
+        "{err}"
+    );
+    drop(other);
+    // Free now: two workers share it; a second server is refused.
+    let s = Server::start(&["--threads", "2", "--listen", &taken]);
+    assert_eq!(s.addrs.len(), 2);
+    assert_eq!(s.addrs[1].to_string(), taken);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tarweb-serve"))
+        .arg(&site().path)
+        .args(["--listen", &taken])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already listens"));
+    assert_eq!(
+        s.client().get("/style.css", "Connection: close\r\n").status,
+        200
+    );
 }

@@ -15,12 +15,19 @@ pub(crate) use input::{InBuf, IN_CAP};
 pub(crate) use transport::Transport;
 
 use crate::output::{Flush, Output};
-use crate::proto::{Env, Link, Proto, Verdict};
+use crate::proto::{proxy, Env, Link, Proto, Verdict};
 use crate::sys::{self, Counters, Sc};
 use crate::timers::{Timer, TimerKind};
+use crate::tls::{self, Alpn};
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::time::Instant;
+
+/// Spare buffers a pool keeps: enough that connections coming and going
+/// find theirs without allocating; beyond it a buffer given back is freed,
+/// so that 1,000 slow readers that came and went do not leave 1,000
+/// outputs (1.5 KiB each) behind for good.
+const POOLED: usize = 64;
 
 /// The buffers a worker lends its connections, so that the request path
 /// allocates nothing in steady state: input buffers, outputs, one read
@@ -47,18 +54,25 @@ impl Pools {
     }
 
     pub fn recycle(&mut self, mut out: Output) {
-        out.clear();
-        self.outputs.push(out);
+        if self.outputs.len() < POOLED {
+            out.clear();
+            self.outputs.push(out);
+        }
     }
 
     fn recycle_input(&mut self, mut buf: InBuf) {
-        buf.clear();
-        self.inputs.push(buf);
+        if self.inputs.len() < POOLED {
+            buf.clear();
+            self.inputs.push(buf);
+        }
     }
 }
 
 /// Where a connection is in its life.
 enum Phase {
+    /// `--proxy-protocol`: waiting for the balancer's PROXY header (on the
+    /// head timer, from accept); then the handshake or the requests.
+    Proxy,
     /// TLS handshake under way (on the head timer, from accept).
     Handshake,
     /// Reading and answering requests.
@@ -103,12 +117,19 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub fn new(transport: Transport, peer: Option<SocketAddr>, proto: Proto, now: Instant) -> Conn {
+    /// `proxy`: a PROXY header comes first (`--proxy-protocol`).
+    pub fn new(
+        transport: Transport,
+        peer: Option<SocketAddr>,
+        proto: Proto,
+        now: Instant,
+        proxy: bool,
+    ) -> Conn {
         Conn {
-            phase: if transport.is_plain() {
-                Phase::Open
+            phase: if proxy {
+                Phase::Proxy
             } else {
-                Phase::Handshake
+                after_proxy(&transport)
             },
             transport,
             peer,
@@ -144,20 +165,44 @@ impl Conn {
 
     /// Moves the connection as far as it goes without blocking.
     pub fn drive(&mut self, env: &mut Env<'_>, pools: &mut Pools) -> Step {
+        if let Phase::Proxy = self.phase {
+            match self.read_proxy(env, pools) {
+                Some(true) => self.phase = after_proxy(&self.transport),
+                Some(false) => return self.wait(env),
+                None => {
+                    env.c.bump(Sc::ProxyFailures);
+                    return Step::Close;
+                }
+            }
+        }
         if let Phase::Handshake = self.phase {
             match self.transport.handshake(env.c) {
-                Ok(true) => {
+                Ok(Some(alpn)) => {
                     env.c.bump(Sc::TlsHandshakes);
                     self.phase = Phase::Open;
+                    if alpn == Alpn::H2 && env.cfg.http2 {
+                        self.proto = Proto::h2(env.now);
+                    }
                     // The first request may have come with the client's
                     // last flight (already in rustls, or in the socket for
                     // the kernel) without a new edge: read it.
                     self.readable = true;
                 }
-                Ok(false) => return self.wait(env.now),
-                Err(_) => {
+                Ok(None) => return self.wait(env),
+                Err(e) => {
                     env.c.bump(Sc::TlsFailures);
-                    return Step::Close;
+                    if !tls::is_plain_http(&e) {
+                        return Step::Close;
+                    }
+                    // Plain HTTP on a TLS port: a plain-text 400 that says
+                    // so (the session now sends as it is), then a
+                    // lingering close.
+                    let mut out = pools.output();
+                    out.push_static(tls::PLAIN_HTTP_HEAD);
+                    out.push_dyn(env.date.head_lines());
+                    out.push_static(tls::PLAIN_HTTP_REST);
+                    self.out = Some(out);
+                    self.phase = Phase::Closing { linger: true };
                 }
             }
         }
@@ -169,16 +214,34 @@ impl Conn {
                     transport.flush(out, root, Some(&*env.hot), &mut pools.iov, env.c)
                 });
                 match r {
-                    Ok(Flush::Done) => pools.recycle(out),
+                    Ok(Flush::Done) => {
+                        // HTTP/2: more DATA the windows allow (bodies
+                        // longer than one output's worth).
+                        out.clear();
+                        if self.proto.pending() {
+                            self.proto.produce(&mut out, env);
+                        }
+                        if !out.is_empty() {
+                            self.out = Some(out);
+                            continue;
+                        }
+                        pools.recycle(out);
+                    }
                     Ok(Flush::Blocked) => {
                         out.pin(env.sites);
                         self.out = Some(out);
-                        return self.wait(env.now);
+                        return self.wait(env);
                     }
                     Err(_) => {
                         pools.recycle(out);
                         return Step::Close;
                     }
+                }
+            }
+            if let Phase::Open = self.phase {
+                if self.proto.finished() {
+                    // HTTP/2 after GOAWAY: the last stream is done.
+                    self.phase = Phase::Closing { linger: true };
                 }
             }
             match self.phase {
@@ -188,7 +251,7 @@ impl Conn {
                     return self.drain(env, pools);
                 }
                 Phase::Lingering => return self.drain(env, pools),
-                Phase::Handshake | Phase::Open => {}
+                Phase::Proxy | Phase::Handshake | Phase::Open => {}
             }
             // 2. Requests already buffered.
             if let Input::Ready(_) = self.input {
@@ -201,11 +264,89 @@ impl Conn {
                 if self.hup {
                     return Step::Close; // the peer is gone and everything is answered
                 }
-                return self.wait(env.now);
+                return self.wait(env);
             }
             // 3. Read.
             if !self.read(env, pools) {
                 return Step::Close;
+            }
+        }
+    }
+
+    /// The PROXY header: Some(true) once read (the client's address is
+    /// then the header's), Some(false) while it is incomplete, None when
+    /// it is missing or malformed (close, with no answer).
+    ///
+    /// On a plain connection the bytes are read into the connection's
+    /// buffer and what follows the header (the request) stays there. On a
+    /// TLS connection they are only peeked at, and exactly the header is
+    /// read, so the ClientHello stays in the socket for the handshake.
+    fn read_proxy(&mut self, env: &mut Env<'_>, pools: &mut Pools) -> Option<bool> {
+        let fd = self.transport.fd();
+        if !self.transport.is_plain() {
+            let buf = &mut pools.scratch[..proxy::MAX_HEADER];
+            let n = match sys::peek(fd, buf, env.c) {
+                Ok(0) => return None,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Some(false),
+                Err(_) => return None,
+            };
+            return match proxy::parse(&buf[..n]) {
+                // More comes with a new edge; until then the head timer runs.
+                proxy::Parsed::Incomplete => Some(false),
+                proxy::Parsed::Invalid => None,
+                proxy::Parsed::Header { len, client } => {
+                    match sys::read(fd, &mut buf[..len], env.c) {
+                        Ok(got) if got == len => {}
+                        _ => return None,
+                    }
+                    self.peer = client.or(self.peer);
+                    Some(true)
+                }
+            };
+        }
+        let mut buf = match self.take_input() {
+            Input::Partial(b) | Input::Ready(b) => b,
+            Input::Empty => pools.inputs.pop().unwrap_or_default(),
+        };
+        loop {
+            match proxy::parse(buf.filled()) {
+                proxy::Parsed::Header { len, client } => {
+                    self.peer = client.or(self.peer);
+                    buf.consume(len);
+                    if buf.is_empty() {
+                        pools.recycle_input(buf);
+                    } else {
+                        self.input = Input::Ready(buf);
+                    }
+                    return Some(true);
+                }
+                proxy::Parsed::Invalid => {
+                    pools.recycle_input(buf);
+                    return None;
+                }
+                proxy::Parsed::Incomplete if !self.readable => {
+                    self.input = Input::Partial(buf);
+                    return Some(false);
+                }
+                proxy::Parsed::Incomplete => {}
+            }
+            let spare = buf.spare();
+            let room = spare.len();
+            match self.transport.read(spare, env.c) {
+                Ok(0) => {
+                    pools.recycle_input(buf);
+                    return None;
+                }
+                Ok(n) => {
+                    self.readable = n == room;
+                    buf.commit(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
+                Err(_) => {
+                    pools.recycle_input(buf);
+                    return None;
+                }
             }
         }
     }
@@ -285,7 +426,12 @@ impl Conn {
             plain: self.transport.is_plain(),
             retiring: self.transport.retiring(),
         };
-        let (used, verdict) = self.proto.serve(data, &mut out, env, link);
+        let (mut used, mut verdict) = self.proto.serve(data, &mut out, env, link);
+        if verdict == Verdict::Http2 {
+            // Prior knowledge: the same bytes, read as HTTP/2.
+            self.proto = Proto::h2(env.now);
+            (used, verdict) = self.proto.serve(data, &mut out, env, link);
+        }
         if out.is_empty() {
             pools.recycle(out);
         } else {
@@ -297,12 +443,16 @@ impl Conn {
         (used, verdict)
     }
 
-    /// Nothing to do until an event: which timer runs meanwhile.
-    fn wait(&self, now: Instant) -> Step {
+    /// Nothing to do until an event: which timer runs meanwhile. What the
+    /// protocol still sends from a blob is pinned first (it may outlive
+    /// the worker's current table).
+    fn wait(&mut self, env: &Env<'_>) -> Step {
+        let now = env.now;
+        self.proto.pin(env.sites);
         let (kind, from) = match self.phase {
             Phase::Lingering => (TimerKind::Linger, now),
             _ if self.out.is_some() => (TimerKind::Send, now),
-            Phase::Handshake => (TimerKind::Head, self.proto.waiting(false, now).1),
+            Phase::Proxy | Phase::Handshake => (TimerKind::Head, self.proto.waiting(false, now).1),
             Phase::Open | Phase::Closing { .. } => {
                 self.proto.waiting(!matches!(self.input, Input::Empty), now)
             }
@@ -333,31 +483,53 @@ impl Conn {
                 Err(_) => return Step::Close,
             }
         }
-        self.wait(env.now)
+        self.wait(env)
     }
 
     /// The worker is stopping: true when the connection can close now
     /// (nothing in flight); otherwise it closes after what it is doing.
-    pub fn stop(&mut self) -> bool {
+    /// HTTP/2 is told first (GOAWAY): no new streams, the ones in flight
+    /// finish.
+    pub fn stop(&mut self, pools: &mut Pools, c: &Counters) -> bool {
         let busy =
             self.out.is_some() || !matches!(self.input, Input::Empty) || self.proto.mid_request();
+        if let (Phase::Open, Proto::H2(_)) = (&self.phase, &self.proto) {
+            let mut out = self.out.take().unwrap_or_else(|| pools.output());
+            self.proto.go_away(&mut out);
+            if busy {
+                self.out = Some(out);
+                return false;
+            }
+            // Best effort: the connection closes right after.
+            let _ = self
+                .transport
+                .flush(&mut out, None, None, &mut pools.iov, c);
+            pools.recycle(out);
+            return true;
+        }
         if !busy {
             return true;
         }
-        if let Phase::Handshake | Phase::Open = self.phase {
+        if let Phase::Proxy | Phase::Handshake | Phase::Open = self.phase {
             self.phase = Phase::Closing { linger: false };
         }
         false
     }
 
     /// The timer of `kind` ran out; the worker closes the connection next.
-    /// A request head that never completed gets its last words (408).
+    /// The protocol says its last words: 408 for an HTTP/1.1 head that
+    /// never completed, GOAWAY on HTTP/2.
     pub fn expire(&mut self, kind: TimerKind, env: &mut Env<'_>, pools: &mut Pools) {
-        if kind != TimerKind::Head || self.out.is_some() || matches!(self.phase, Phase::Handshake) {
+        if let Phase::Proxy = self.phase {
+            env.c.bump(Sc::ProxyFailures);
+        }
+        // Not before the requests: a late PROXY header or handshake gets no
+        // answer; nor behind output the client does not take.
+        if self.out.is_some() || !matches!(self.phase, Phase::Open) {
             return;
         }
         let mut out = pools.output();
-        self.proto.expire(&mut out, env);
+        self.proto.expire(kind, &mut out, env);
         let _ = self
             .transport
             .flush(&mut out, None, None, &mut pools.iov, env.c);
@@ -377,10 +549,19 @@ impl Conn {
     }
 }
 
+/// The phase after the PROXY header (or from accept, without one).
+fn after_proxy(transport: &Transport) -> Phase {
+    if transport.is_plain() {
+        Phase::Open
+    } else {
+        Phase::Handshake
+    }
+}
+
 /// Unconsumed input after the protocol stopped for `verdict`.
 fn kept(buf: InBuf, verdict: Verdict) -> Input {
     match verdict {
         Verdict::OutputFull => Input::Ready(buf),
-        Verdict::NeedBytes | Verdict::Close { .. } => Input::Partial(buf),
+        Verdict::NeedBytes | Verdict::Close { .. } | Verdict::Http2 => Input::Partial(buf),
     }
 }

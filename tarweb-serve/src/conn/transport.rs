@@ -51,10 +51,11 @@ impl Transport {
         matches!(self, Transport::Tls(_, s) if s.retiring())
     }
 
-    /// Drives a TLS handshake; Ok(true) once requests may be read.
-    pub fn handshake(&mut self, c: &Counters) -> io::Result<bool> {
+    /// Drives a TLS handshake; once requests may be read, the protocol
+    /// ALPN chose (None: not yet).
+    pub fn handshake(&mut self, c: &Counters) -> io::Result<Option<tls::Alpn>> {
         match self {
-            Transport::Plain(_) => Ok(true),
+            Transport::Plain(_) => Ok(Some(tls::Alpn::Http1)),
             Transport::Tls(fd, s) => s.handshake(fd.as_raw_fd(), c),
         }
     }

@@ -34,6 +34,7 @@ impl Method {
 pub(crate) enum Version {
     Http10,
     Http11,
+    Http2,
 }
 
 /// Too many field lines of one field: 431.
@@ -116,6 +117,13 @@ impl<'a> Request<'a> {
 }
 
 impl<'a> Request<'a> {
+    /// Sets the method and target, keeping the fields.
+    pub fn reset_line(&mut self, method_bytes: &'a [u8], target: &'a [u8]) {
+        self.method = Method::from_bytes(method_bytes);
+        self.method_bytes = method_bytes;
+        self.target = target;
+    }
+
     /// Makes this the request `method_bytes target version` with no fields,
     /// in place (no struct of a few hundred bytes built and copied).
     pub fn reset(&mut self, method_bytes: &'a [u8], target: &'a [u8], version: Version) {

@@ -1,11 +1,14 @@
 //! The seam between a connection and the protocol spoken on it. A
 //! connection (`conn`) moves bytes: it reads, hands what it read to its
 //! [`Proto`], and sends the [`Output`] the protocol filled. The protocol
-//! owns the framing (HTTP/1.x today, in `h1`) and asks `dispatch` which
-//! response each request gets. A second protocol is a second variant of
-//! [`Proto`], beside the first, with the same inputs and outputs.
+//! owns the framing (HTTP/1.x in `h1`, HTTP/2 in `h2`) and asks
+//! `dispatch` which response each request gets. HTTP/2 also sends when it
+//! has read nothing (bodies paced by flow control): `pending` and
+//! `produce`.
 
 pub(crate) mod h1;
+pub(crate) mod h2;
+pub(crate) mod proxy;
 
 use crate::access_log::AccessLog;
 use crate::config::Config;
@@ -29,6 +32,9 @@ pub(crate) struct Env<'a> {
     pub log: Option<&'a mut AccessLog>,
     /// Room for a decoded request target (`MAX_TARGET` + 1 bytes).
     pub path_buf: &'a mut [u8],
+    /// Room for an HTTP/2 request's decoded header list (taken while a
+    /// block is read, and put back).
+    pub h2_fields: Option<&'a mut tarweb_format::hpack::Fields>,
     pub c: &'a Counters,
     pub now: Instant,
     /// The worker is shutting down: every response closes its connection.
@@ -59,17 +65,51 @@ pub(crate) enum Verdict {
     /// (after a lingering drain when `linger`: an error response that the
     /// client's unread bytes must not turn into a reset).
     Close { linger: bool },
+    /// HTTP/2 with prior knowledge: the connection preface where an
+    /// HTTP/1.1 request was due (a plain connection's first bytes). Nothing
+    /// consumed; HTTP/2 takes the connection over.
+    Http2,
 }
 
 /// The protocol of one connection.
 pub(crate) enum Proto {
     H1(h1::H1),
+    H2(Box<h2::H2>),
 }
 
 impl Proto {
     /// HTTP/1.x, on a connection accepted at `now`.
-    pub fn h1(now: Instant) -> Proto {
-        Proto::H1(h1::H1::new(now))
+    pub fn h1(now: Instant, head_timeout: std::time::Duration) -> Proto {
+        Proto::H1(h1::H1::new(now, head_timeout))
+    }
+
+    /// HTTP/2 (ALPN `h2`, or prior knowledge on a plain connection).
+    pub fn h2(now: Instant) -> Proto {
+        Proto::H2(Box::new(h2::H2::new(now)))
+    }
+
+    /// More to send with no new input (HTTP/2 bodies the flow-control
+    /// windows now allow).
+    pub fn pending(&self) -> bool {
+        match self {
+            Proto::H1(_) => false,
+            Proto::H2(h) => h.pending(),
+        }
+    }
+
+    /// Sends what `pending` said there is.
+    pub fn produce(&mut self, out: &mut Output, env: &mut Env<'_>) {
+        if let Proto::H2(h) = self {
+            h.produce(out, env);
+        }
+    }
+
+    /// The connection waits for an event: what it still sends from a
+    /// blob must outlive the worker's current table.
+    pub fn pin(&mut self, sites: &Sites) {
+        if let Proto::H2(h) = self {
+            h.pin(sites);
+        }
     }
 
     /// Answers the complete requests at the start of `data` into `out`;
@@ -84,6 +124,7 @@ impl Proto {
     ) -> (usize, Verdict) {
         match self {
             Proto::H1(h) => h.serve(data, out, env, link),
+            Proto::H2(h) => h.serve(data, out, env, link),
         }
     }
 
@@ -92,6 +133,23 @@ impl Proto {
     pub fn waiting(&self, partial: bool, now: Instant) -> (TimerKind, Instant) {
         match self {
             Proto::H1(h) => h.waiting(partial, now),
+            Proto::H2(h) => h.waiting(partial, now),
+        }
+    }
+
+    /// No more streams will come and none is left (HTTP/2 after GOAWAY):
+    /// the connection may close.
+    pub fn finished(&self) -> bool {
+        match self {
+            Proto::H1(_) => false,
+            Proto::H2(h) => h.finished(),
+        }
+    }
+
+    /// HTTP/2: GOAWAY (NO_ERROR) into `out`, once (the worker stops).
+    pub fn go_away(&mut self, out: &mut Output) {
+        if let Proto::H2(h) = self {
+            h.shut_down(out);
         }
     }
 
@@ -99,14 +157,17 @@ impl Proto {
     pub fn mid_request(&self) -> bool {
         match self {
             Proto::H1(h) => h.mid_request(),
+            Proto::H2(h) => h.mid_request(),
         }
     }
 
-    /// The head timer ran out: the last words before the close (HTTP/1.1:
-    /// 408).
-    pub fn expire(&self, out: &mut Output, env: &mut Env<'_>) {
+    /// The timer of `kind` ran out: the last words before the close
+    /// (HTTP/1.1: 408 for a head; HTTP/2: GOAWAY).
+    pub fn expire(&mut self, kind: TimerKind, out: &mut Output, env: &mut Env<'_>) {
         match self {
-            Proto::H1(h) => h.expire(out, env),
+            Proto::H1(h) if kind == TimerKind::Head => h.expire(out, env),
+            Proto::H1(_) => {}
+            Proto::H2(h) => h.expire(kind, out),
         }
     }
 }

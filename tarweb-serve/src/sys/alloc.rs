@@ -1,6 +1,21 @@
 //! The global allocator: the system's, counting allocations per thread, so
 //! tests can assert that a worker serves requests without allocating.
 
+use super::seccomp::Allow;
+
+/// The allocator's syscalls (glibc malloc: brk for the main arena, mmap
+/// and mprotect for the threads' arenas and large blocks, mremap for
+/// growing them, madvise and munmap to give memory back; thread stacks the
+/// same way). Never executable memory.
+pub(super) const SECCOMP: &[Allow] = &[
+    Allow::any(libc::SYS_brk, "brk"),
+    Allow::arg_masked(libc::SYS_mmap, "mmap", 2, libc::PROT_EXEC as u64, 0),
+    Allow::arg_masked(libc::SYS_mprotect, "mprotect", 2, libc::PROT_EXEC as u64, 0),
+    Allow::any(libc::SYS_mremap, "mremap"),
+    Allow::any(libc::SYS_madvise, "madvise"),
+    Allow::any(libc::SYS_munmap, "munmap"),
+];
+
 /// The global allocator: the system's, counting allocations per thread so
 /// the tests can assert that a worker serves requests without allocating
 /// (`allocs` in the stats). One thread-local increment per allocation.

@@ -24,6 +24,8 @@ pub enum Sc {
     /// Hot responses (`hot`): written, and their old pages freed.
     Pwritev,
     Fallocate,
+    /// PROXY headers peeked at on TLS listeners (`recv` with MSG_PEEK).
+    Recv,
     /// Not syscalls: requests answered, connections accepted, TLS
     /// handshakes completed and failed.
     Requests,
@@ -32,9 +34,13 @@ pub enum Sc {
     Allocs,
     TlsHandshakes,
     TlsFailures,
+    /// Connections closed at accept: the peer is not in `--proxy-from`.
+    ProxyRefused,
+    /// Connections closed for a missing, malformed or late PROXY header.
+    ProxyFailures,
 }
 
-pub const NAMES: [&str; 18] = [
+pub const NAMES: [&str; 21] = [
     "accept4",
     "epoll_ctl",
     "epoll_wait",
@@ -48,18 +54,21 @@ pub const NAMES: [&str; 18] = [
     "recvmsg",
     "pwritev",
     "fallocate",
+    "recv",
     "requests",
     "connections",
     "allocs",
     "tls_handshakes",
     "tls_failures",
+    "proxy_refused",
+    "proxy_failures",
 ];
 
 /// One worker's counters, padded to its own cache lines.
 #[repr(align(128))]
 #[derive(Default)]
 pub struct Counters {
-    n: [AtomicU64; 18],
+    n: [AtomicU64; 21],
 }
 
 impl Counters {

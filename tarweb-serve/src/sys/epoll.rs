@@ -1,9 +1,17 @@
 //! epoll, and the eventfds that wake workers.
 
 use super::counters::{Counters, Sc};
+use super::seccomp::Allow;
 use super::{cvt, owned};
 use std::io;
 use std::os::fd::{OwnedFd, RawFd};
+
+/// This file's syscalls after start-up (epolls and the eventfd are made
+/// before confinement; `eventfd_signal` is a `write`, listed by `io`).
+pub(super) const SECCOMP: &[Allow] = &[
+    Allow::any(libc::SYS_epoll_wait, "epoll_wait"),
+    Allow::any(libc::SYS_epoll_ctl, "epoll_ctl"),
+];
 
 pub fn epoll_create() -> io::Result<OwnedFd> {
     // SAFETY: plain syscall.

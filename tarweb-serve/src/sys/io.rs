@@ -1,9 +1,29 @@
 //! Reads and writes on descriptors: the request path's syscalls.
 
 use super::counters::{Counters, Sc};
+use super::seccomp::Allow;
 use super::{cvt, cvt_size};
 use std::io::{self, IoSlice};
 use std::os::fd::{OwnedFd, RawFd};
+
+/// This file's syscalls (the seccomp allowlist, `seccomp.rs`).
+pub(super) const SECCOMP: &[Allow] = &[
+    Allow::any(libc::SYS_read, "read"),
+    // Responses, the access log, stdout and stderr.
+    Allow::any(libc::SYS_write, "write"),
+    Allow::any(libc::SYS_writev, "writev"),
+    Allow::any(libc::SYS_sendmsg, "sendmsg"),
+    Allow::any(libc::SYS_sendfile, "sendfile"),
+    // Hot responses: written, and their old pages punched out (only that).
+    Allow::any(libc::SYS_pwritev, "pwritev"),
+    Allow::arg_eq(
+        libc::SYS_fallocate,
+        "fallocate",
+        1,
+        (libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE) as u64,
+    ),
+    Allow::any(libc::SYS_close, "close"),
+];
 
 // read, writev and sendmsg go through syscall(2), not glibc's wrappers:
 // those are cancellation points, which costs two locked instructions per

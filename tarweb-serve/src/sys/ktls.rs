@@ -6,9 +6,20 @@
 
 use super::counters::{Counters, Sc};
 use super::net::setsockopt_bytes;
+use super::seccomp::Allow;
 use super::{cvt, cvt_size, owned};
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
+
+/// This file's syscalls after start-up: the ULP and keys at the TCP and
+/// TLS levels, records with control messages (the seccomp allowlist,
+/// `seccomp.rs`).
+pub(super) const SECCOMP: &[Allow] = &[
+    Allow::arg_eq(libc::SYS_setsockopt, "setsockopt", 1, libc::SOL_TCP as u64),
+    Allow::arg_eq(libc::SYS_setsockopt, "setsockopt", 1, SOL_TLS as u64),
+    Allow::any(libc::SYS_sendmsg, "sendmsg"),
+    Allow::any(libc::SYS_recvmsg, "recvmsg"),
+];
 
 /// `SOL_TLS`: socket option level of the TLS ULP.
 const SOL_TLS: libc::c_int = 282;

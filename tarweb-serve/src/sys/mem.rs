@@ -1,9 +1,22 @@
 //! The blob's memory: read-only mappings of private copies, memfds and seals.
 
+use super::seccomp::Allow;
 use super::{cvt, owned};
 use std::ffi::CStr;
 use std::io;
 use std::os::fd::{OwnedFd, RawFd};
+
+/// This file's syscalls (the seccomp allowlist, `seccomp.rs`): a loaded
+/// blob's memfd, seals and mapping; `--mlock`.
+pub(super) const SECCOMP: &[Allow] = &[
+    // Never executable.
+    Allow::arg_masked(libc::SYS_mmap, "mmap", 2, libc::PROT_EXEC as u64, 0),
+    Allow::any(libc::SYS_munmap, "munmap"),
+    Allow::any(libc::SYS_mlock, "mlock"),
+    Allow::any(libc::SYS_memfd_create, "memfd_create"),
+    Allow::arg_eq(libc::SYS_fcntl, "fcntl", 1, libc::F_ADD_SEALS as u64),
+    Allow::arg_eq(libc::SYS_fcntl, "fcntl", 1, libc::F_GET_SEALS as u64),
+];
 
 /// A read-only shared mapping of a whole file.
 pub struct Mmap {

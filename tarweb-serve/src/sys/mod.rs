@@ -4,9 +4,12 @@
 //! a call's effect (bytes, EOF) also sees it counted.
 //!
 //! Split by concern: `net` (sockets), `epoll`, `io` (reads and writes),
-//! `mem` (mappings, memfds), `signal`, `process` (limits), `ktls`,
-//! `alloc` (the counting global allocator) and `counters` (the per-worker
-//! syscall counters every wrapper bumps). The crate root denies
+//! `mem` (mappings, memfds), `signal`, `process` (limits, credentials,
+//! threads), `ktls`, `alloc` (the counting global allocator), `counters`
+//! (the per-worker syscall counters every wrapper bumps), and the
+//! confinement: `landlock` and `seccomp`. Each concern file lists the
+//! syscalls its wrappers make after start-up in a `SECCOMP` table, which
+//! `seccomp` joins into the allowlist. The crate root denies
 //! `unsafe_code` everywhere else, and every `unsafe` here carries a
 //! `// SAFETY:` line (clippy's `undocumented_unsafe_blocks` is denied).
 
@@ -15,9 +18,11 @@ mod counters;
 mod epoll;
 mod io;
 mod ktls;
+mod landlock;
 mod mem;
 mod net;
 mod process;
+mod seccomp;
 mod signal;
 
 pub(crate) use alloc::thread_allocs;
@@ -36,11 +41,17 @@ pub use ktls::{
     ktls_enable_ulp, ktls_recv_record, ktls_send_record, ktls_set_crypto, ktls_set_flag, KtlsDir,
     KtlsFlag,
 };
+pub use landlock::{landlock_read_only, Landlocked};
 pub(crate) use mem::{memfd_create, mlock, mmap_readonly, on_tmpfs, seal, Mmap};
 pub(crate) use net::{
-    accept, listener, local_addr, set_congestion_control, shutdown_write, systemd_listeners,
+    accept, listener, local_addr, peek, port_taken, set_congestion_control, shutdown_write,
+    systemd_listeners,
 };
-pub use process::raise_nofile_limit;
+pub use process::{
+    become_account, drop_capabilities, euid, lookup_account, raise_nofile_limit, set_no_new_privs,
+    unlimit_memlock, Account,
+};
+pub use seccomp::{install_seccomp, seccomp_allowlist};
 pub(crate) use signal::{block_signals, wait_signal, Signal};
 
 use std::io as stdio;

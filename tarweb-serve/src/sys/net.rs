@@ -1,11 +1,21 @@
 //! Sockets: listeners (and systemd's), accept, socket options, addresses.
 
 use super::counters::{Counters, Sc};
+use super::seccomp::Allow;
 use super::{cvt, owned};
 use std::io;
 use std::mem::size_of;
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+/// This file's syscalls after start-up (listeners are made before
+/// confinement; the seccomp allowlist, `seccomp.rs`).
+pub(super) const SECCOMP: &[Allow] = &[
+    Allow::any(libc::SYS_accept4, "accept4"),
+    Allow::any(libc::SYS_shutdown, "shutdown"),
+    // `peek`: a PROXY header in front of a TLS handshake.
+    Allow::any(libc::SYS_recvfrom, "recvfrom"),
+];
 
 fn setsockopt_int(
     fd: RawFd,
@@ -120,6 +130,34 @@ pub fn listener(addr: &SocketAddr, backlog: i32) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
+/// Whether some socket already holds `addr`'s port (a listener of
+/// another process, SO_REUSEPORT or not): a bind without SO_REUSEPORT
+/// says EADDRINUSE. SO_REUSEADDR keeps connections in TIME_WAIT from
+/// counting.
+pub fn port_taken(addr: &SocketAddr) -> io::Result<bool> {
+    let family = if addr.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
+    // SAFETY: plain syscall with constant arguments.
+    let fd = owned(cvt(unsafe {
+        libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0)
+    })?);
+    let raw = fd.as_raw_fd();
+    setsockopt_int(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    if addr.is_ipv6() {
+        setsockopt_int(raw, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 0)?;
+    }
+    let (ss, len) = sockaddr_from(addr);
+    // SAFETY: `ss` holds a valid sockaddr of `len` bytes.
+    match cvt(unsafe { libc::bind(raw, (&ss as *const libc::sockaddr_storage).cast(), len) }) {
+        Ok(_) => Ok(false),
+        Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
 /// Sets a listener's TCP congestion control (`TCP_CONGESTION`); the
 /// sockets it accepts inherit it. ENOENT: not in this kernel; EPERM: not
 /// in `tcp_allowed_congestion_control` (unprivileged callers).
@@ -211,4 +249,12 @@ pub fn shutdown_write(fd: RawFd, c: &Counters) {
     c.bump(Sc::Shutdown);
     // SAFETY: plain syscall; an error (already closed by peer) is harmless.
     unsafe { libc::shutdown(fd, libc::SHUT_WR) };
+}
+
+/// `recv(MSG_PEEK)`: the bytes waiting on a socket, left there.
+pub fn peek(fd: RawFd, buf: &mut [u8], c: &Counters) -> io::Result<usize> {
+    c.bump(Sc::Recv);
+    // SAFETY: `buf` is a live, writable slice of `buf.len()` bytes.
+    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_PEEK) };
+    super::cvt_size(n)
 }

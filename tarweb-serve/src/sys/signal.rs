@@ -1,6 +1,10 @@
 //! Signals: blocked in every thread, taken by one `sigwait` loop.
 
+use super::seccomp::Allow;
 use std::mem::MaybeUninit;
+
+/// `sigwait` (the main thread's loop; the mask is set before confinement).
+pub(super) const SECCOMP: &[Allow] = &[Allow::any(libc::SYS_rt_sigtimedwait, "rt_sigtimedwait")];
 
 fn signal_set() -> libc::sigset_t {
     let mut set = MaybeUninit::<libc::sigset_t>::uninit();

@@ -80,8 +80,8 @@ pub struct Tls {
 impl Tls {
     /// Loads the certificates and builds the config. `kernel`: whether
     /// sessions will be handed to kTLS (then rustls must allow extracting
-    /// the secrets).
-    pub fn new(sources: CertSources, kernel: bool) -> Result<Tls, String> {
+    /// the secrets). `h2`: offer HTTP/2 by ALPN (preferred to HTTP/1.1).
+    pub fn new(sources: CertSources, kernel: bool, h2: bool) -> Result<Tls, String> {
         // ring's default suites are exactly TLS 1.3 AES-128-GCM,
         // AES-256-GCM, ChaCha20-Poly1305 and TLS 1.2 ECDHE (ECDSA, RSA) with
         // the same three AEADs: all of them the kernel can take over.
@@ -95,12 +95,18 @@ impl Tls {
             .map_err(|e| format!("TLS config: {e}"))?
             .with_no_client_auth()
             .with_cert_resolver(resolver.clone());
-        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+        cfg.alpn_protocols = if h2 {
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        } else {
+            vec![b"http/1.1".to_vec()]
+        };
         // Stateless tickets (TLS 1.3 and 1.2): resumption works across
         // workers without a shared cache lock; keys rotate every 6 hours.
         cfg.ticketer = ring::Ticketer::new().map_err(|e| format!("TLS ticketer: {e}"))?;
-        // dangerous_into_kernel_connection() needs it.
-        cfg.enable_secret_extraction = kernel;
+        // dangerous_into_kernel_connection() needs it: after the
+        // handshake the secrets go to the kernel or to the user-space
+        // record layer (`records`), never out of the process.
+        cfg.enable_secret_extraction = true;
         // TARWEB_KTLS_RECORD_LIMIT: a test knob (make test-ktls uses a tiny
         // limit to exercise the renewal without sending 128 GiB).
         let records = std::env::var("TARWEB_KTLS_RECORD_LIMIT")
@@ -110,6 +116,11 @@ impl Tls {
         let limits = super::ktls::Limits {
             records,
             can_rekey: kernel && super::ktls::kernel_can_rekey(),
+            // TARWEB_KTLS_FAIL=ulp|tx|rx: a test knob (make test-ktls
+            // provokes each kTLS fallback with it).
+            fail_at: std::env::var("TARWEB_KTLS_FAIL")
+                .ok()
+                .and_then(|v| super::ktls::Step::parse(&v)),
         };
         Ok(Tls {
             server_config: Arc::new(cfg),
@@ -136,6 +147,31 @@ impl Tls {
     }
 }
 
+impl Tls {
+    /// Whether a certificate this server presents covers `name` (a DNS
+    /// name): one of `--tls-cert-dir` by its file name, or the default one
+    /// by the names it holds (wildcards included).
+    pub fn covers(&self, name: &str) -> bool {
+        let certs = self
+            .resolver
+            .certs
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if certs.by_host.keys().any(|h| h.eq_ignore_ascii_case(name)) {
+            return true;
+        }
+        let (Ok(dns), Some(leaf)) = (
+            rustls::pki_types::ServerName::try_from(name),
+            certs.default.cert.first(),
+        ) else {
+            return false;
+        };
+        webpki::EndEntityCert::try_from(leaf)
+            .is_ok_and(|ee| ee.verify_is_valid_for_subject_name(&dns).is_ok())
+    }
+}
+
 fn load(s: &CertSources, provider: &CryptoProvider) -> Result<Certs, String> {
     let default = Arc::new(load_pair(&s.cert, &s.key, provider)?);
     let mut by_host = HashMap::new();
@@ -156,18 +192,90 @@ fn load(s: &CertSources, provider: &CryptoProvider) -> Result<Certs, String> {
     Ok(Certs { default, by_host })
 }
 
+/// Largest certificate or key file read: a chain of a few certificates is
+/// a few KiB. The cap keeps a wrong path (`/dev/zero`, a log file) from
+/// eating memory, at start and on every reload.
+pub(crate) const MAX_PEM_FILE: u64 = 1 << 20;
+
+/// Reads a certificate or key file with the checks a blob gets: it must be
+/// a regular file (a FIFO renamed over it must not block the thread that
+/// reloads: opened non-blocking, refused before a byte is read), at most
+/// [`MAX_PEM_FILE`] bytes, and the same file (device, inode, size, mtime,
+/// ctime) from the `stat` before opening to the end of reading, or it was
+/// replaced or written meanwhile and the next change event reloads it.
+pub(crate) fn read_pem_file(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let err = |what: &str| format!("{}: {what}", path.display());
+    let ident = |m: &std::fs::Metadata| {
+        (
+            m.dev(),
+            m.ino(),
+            m.size(),
+            (m.mtime(), m.mtime_nsec()),
+            (m.ctime(), m.ctime_nsec()),
+        )
+    };
+    let regular = |m: &std::fs::Metadata| -> Result<(), String> {
+        if !m.is_file() {
+            return Err(err("not a regular file"));
+        }
+        if m.len() > MAX_PEM_FILE {
+            return Err(err(&format!(
+                "{} bytes, larger than the {} KiB a certificate or key file may have",
+                m.len(),
+                MAX_PEM_FILE / 1024
+            )));
+        }
+        Ok(())
+    };
+    let before = std::fs::metadata(path).map_err(|e| err(&e.to_string()))?;
+    regular(&before)?;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| err(&e.to_string()))?;
+    let opened = f.metadata().map_err(|e| err(&e.to_string()))?;
+    regular(&opened)?;
+    if ident(&opened) != ident(&before) {
+        return Err(err("replaced while being opened; not read"));
+    }
+    let mut bytes = Vec::with_capacity(opened.len() as usize);
+    f.take(MAX_PEM_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| err(&e.to_string()))?;
+    if bytes.len() as u64 > MAX_PEM_FILE {
+        return Err(err(&format!(
+            "grew past {} KiB while being read",
+            MAX_PEM_FILE / 1024
+        )));
+    }
+    let after = std::fs::metadata(path).map_err(|e| err(&e.to_string()))?;
+    if ident(&after) != ident(&before) || bytes.len() as u64 != before.len() {
+        return Err(err("changed while being read"));
+    }
+    Ok(bytes)
+}
+
 /// A chain (leaf first) from `cert` and the private key (PKCS#8, or
 /// PKCS#1 RSA / SEC1 EC) from `key`, which may be the same file. The key
-/// must match the leaf.
+/// must match the leaf. Both files are read by [`read_pem_file`].
 fn load_pair(cert: &Path, key: &Path, provider: &CryptoProvider) -> Result<CertifiedKey, String> {
-    let chain = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| format!("{}: {e}", cert.display()))?
+    let cert_pem = read_pem_file(cert)?;
+    let chain = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("{}: {e}", cert.display()))?;
     if chain.is_empty() {
         return Err(format!("{}: no CERTIFICATE in the file", cert.display()));
     }
-    let der = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
+    let key_pem = if key == cert {
+        cert_pem
+    } else {
+        read_pem_file(key)?
+    };
+    let der =
+        PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| format!("{}: {e}", key.display()))?;
     CertifiedKey::from_der(chain, der, provider)
         .map_err(|e| format!("{} with {}: {e}", cert.display(), key.display()))
 }

@@ -4,6 +4,7 @@
 //! `install`, responses go out through the very same writev/sendfile code
 //! as plain HTTP.
 
+use super::userspace::{AnswerKeyUpdate, UserRx};
 use crate::sys::Counters;
 use crate::sys::{self, KtlsDir, KtlsFlag};
 use rustls::kernel::KernelConnection;
@@ -11,6 +12,7 @@ use rustls::server::ServerConnectionData;
 use rustls::{ConnectionTrafficSecrets, ExtractedSecrets, ProtocolVersion};
 use std::io;
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 const TLS_1_2_VERSION: u16 = 0x0303;
 const TLS_1_3_VERSION: u16 = 0x0304;
@@ -152,6 +154,115 @@ fn invalid(msg: String) -> io::Error {
 pub(crate) struct Limits {
     pub records: u64,
     pub can_rekey: bool,
+    /// `TARWEB_KTLS_FAIL=ulp|tx|rx`, a test knob: installing kTLS fails
+    /// at that step (the steps before it done for real), so that
+    /// `make test-ktls` sees each fallback on real kernels.
+    pub fail_at: Option<Step>,
+}
+
+/// The steps of handing a session to the kernel, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// `setsockopt(TCP_ULP, "tls")`.
+    Ulp,
+    /// `TLS_TX`.
+    Tx,
+    /// `TLS_RX`.
+    Rx,
+}
+
+impl Step {
+    pub fn parse(s: &str) -> Option<Step> {
+        match s {
+            "ulp" => Some(Step::Ulp),
+            "tx" => Some(Step::Tx),
+            "rx" => Some(Step::Rx),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Step::Ulp => "setsockopt TCP_ULP \"tls\"",
+            Step::Tx => "TLS_TX",
+            Step::Rx => "TLS_RX",
+        }
+    }
+}
+
+/// How far the kernel took a session.
+pub(crate) enum Installed {
+    /// Both directions: the kTLS path.
+    Both,
+    /// TX only (`TLS_RX` failed): the kernel encrypts, records are read
+    /// and decrypted in user space.
+    TxOnly,
+}
+
+/// Connections the kernel could not take over (they went on in user
+/// space), for the stats; the first one is logged.
+pub(crate) static FALLBACKS: AtomicU64 = AtomicU64::new(0);
+static LOGGED: AtomicBool = AtomicBool::new(false);
+
+/// Counts (and, the first time, logs) a connection kTLS did not take whole.
+pub(crate) fn note_fallback(step: Step, e: &io::Error, version: ProtocolVersion, cipher: &str) {
+    FALLBACKS.fetch_add(1, Ordering::Relaxed);
+    if !LOGGED.swap(true, Ordering::Relaxed) {
+        let rest = match step {
+            Step::Rx => "the kernel encrypts and records are decrypted in user space",
+            _ => "it goes on in user-space TLS",
+        };
+        eprintln!(
+            "tarweb-serve: kTLS could not take a connection ({}: {e}; {version:?} {cipher}): {rest}; \
+             the stats count such connections as ktls_fallbacks (this line is not repeated)",
+            step.name()
+        );
+    }
+}
+
+/// Hands a session's keys to the kernel: ULP "tls", `TLS_TX`, `TLS_RX` at
+/// the sequence numbers rustls reports (TLS 1.3: TX 1 after the two
+/// session tickets, which went out in one record; never assumed), then the
+/// optional flags where the kernel takes them. On an error the step that
+/// failed: nothing of the session is in the kernel then (an attached ULP
+/// without keys passes bytes through unchanged), so the connection goes on
+/// in user space with the same secrets; except after `TLS_TX`, which
+/// cannot be taken back: then `Installed::TxOnly`.
+pub(crate) fn install(
+    fd: RawFd,
+    secrets: &ExtractedSecrets,
+    version: ProtocolVersion,
+    fail_at: Option<Step>,
+) -> Result<Installed, (Step, io::Error)> {
+    let knob = |step: Step| {
+        if fail_at == Some(step) {
+            Err((step, io::Error::other("TARWEB_KTLS_FAIL")))
+        } else {
+            Ok(())
+        }
+    };
+    let tx = CryptoInfo::new(version, secrets.tx.0, &secrets.tx.1).map_err(|e| (Step::Tx, e))?;
+    let rx = CryptoInfo::new(version, secrets.rx.0, &secrets.rx.1).map_err(|e| (Step::Rx, e))?;
+    knob(Step::Ulp)?;
+    sys::ktls_enable_ulp(fd).map_err(|e| (Step::Ulp, e))?;
+    knob(Step::Tx)?;
+    sys::ktls_set_crypto(fd, KtlsDir::Tx, tx.as_bytes()).map_err(|e| (Step::Tx, e))?;
+    // The blob is a private copy: its pages never change while being
+    // sent, which is what TLS_TX_ZEROCOPY_RO requires. Both flags are
+    // optimisations: a kernel that refuses them (older than 5.19 / 6.0)
+    // still serves correctly.
+    let _ = sys::ktls_set_flag(fd, KtlsFlag::TxZerocopyReadOnly);
+    let rx_done = knob(Step::Rx).and_then(|()| {
+        sys::ktls_set_crypto(fd, KtlsDir::Rx, rx.as_bytes()).map_err(|e| (Step::Rx, e))
+    });
+    if let Err((step, e)) = rx_done {
+        note_fallback(step, &e, version, tx.cipher_name());
+        return Ok(Installed::TxOnly);
+    }
+    if version == ProtocolVersion::TLSv1_3 {
+        let _ = sys::ktls_set_flag(fd, KtlsFlag::RxExpectNoPad);
+    }
+    Ok(Installed::Both)
 }
 
 impl Limits {
@@ -182,7 +293,8 @@ pub(crate) fn kernel_can_rekey() -> bool {
     try_it().unwrap_or(false)
 }
 
-/// An established session in the kernel.
+/// An established session in the kernel (or, after a failed `TLS_RX`,
+/// its sending half: `rx_user` reads).
 pub(crate) struct KernelTls {
     kconn: KernelConnection<ServerConnectionData>,
     limits: Limits,
@@ -192,41 +304,54 @@ pub(crate) struct KernelTls {
     /// alert: nothing more is sent on this session, not even close_notify.
     dead: bool,
     closed: bool,
+    /// Records read and decrypted in user space (`TLS_RX` failed).
+    rx_user: Option<Box<UserRx>>,
+}
+
+/// Our KeyUpdate through the kernel, then its next TX key (6.14+).
+struct KernelTx<'a> {
+    dead: &'a mut bool,
+    can_rekey: bool,
+}
+
+impl AnswerKeyUpdate for KernelTx<'_> {
+    fn key_update(
+        &mut self,
+        fd: RawFd,
+        kconn: &mut KernelConnection<ServerConnectionData>,
+        c: &Counters,
+    ) -> io::Result<()> {
+        // Said before anything is sent: the connection then ends with a
+        // close_notify under the key the peer still has (as when the
+        // kernel holds both directions and refuses the second RX key).
+        if !self.can_rekey {
+            return Err(io::Error::other("KeyUpdate: this kernel cannot rekey"));
+        }
+        sys::ktls_send_record(fd, HANDSHAKE, &record::key_update_message(false), c)?;
+        // The peer expects the new key from here: nothing more under the
+        // old one if it cannot be installed.
+        *self.dead = true;
+        next_key(fd, kconn, KtlsDir::Tx)?;
+        *self.dead = false;
+        Ok(())
+    }
 }
 
 impl KernelTls {
-    /// Hands the session to the kernel: ULP "tls", the TX and RX keys at
-    /// the sequence numbers rustls reports (TLS 1.3: TX 1 after the two
-    /// session tickets, which went out in one record; never assumed), and
-    /// the optional flags where the kernel takes them.
-    pub fn install(
-        fd: RawFd,
-        secrets: ExtractedSecrets,
+    /// After [`install`]: `rx_user` when only TX is in the kernel.
+    pub fn new(
         kconn: KernelConnection<ServerConnectionData>,
         limits: Limits,
-    ) -> io::Result<KernelTls> {
-        let version = kconn.protocol_version();
-        let tx = CryptoInfo::new(version, secrets.tx.0, &secrets.tx.1)?;
-        let rx = CryptoInfo::new(version, secrets.rx.0, &secrets.rx.1)?;
-        drop(secrets);
-        sys::ktls_enable_ulp(fd).map_err(|e| ctx(e, "setsockopt TCP_ULP \"tls\""))?;
-        sys::ktls_set_crypto(fd, KtlsDir::Tx, tx.as_bytes()).map_err(|e| ctx(e, "TLS_TX"))?;
-        sys::ktls_set_crypto(fd, KtlsDir::Rx, rx.as_bytes()).map_err(|e| ctx(e, "TLS_RX"))?;
-        // The blob is a private copy: its pages never change while being
-        // sent, which is what TLS_TX_ZEROCOPY_RO requires. Both flags are
-        // optimisations: a kernel that refuses them (older than 5.19 / 6.0)
-        // still serves correctly.
-        let _ = sys::ktls_set_flag(fd, KtlsFlag::TxZerocopyReadOnly);
-        if version == ProtocolVersion::TLSv1_3 {
-            let _ = sys::ktls_set_flag(fd, KtlsFlag::RxExpectNoPad);
-        }
-        Ok(KernelTls {
+        rx_user: Option<Box<UserRx>>,
+    ) -> KernelTls {
+        KernelTls {
             kconn,
             limits,
             records: 0,
             dead: false,
             closed: false,
-        })
+            rx_user,
+        }
     }
 
     /// Reads decrypted application data into `buf`. Ok(0): the peer's
@@ -235,6 +360,15 @@ impl KernelTls {
     pub fn read(&mut self, fd: RawFd, buf: &mut [u8], c: &Counters) -> io::Result<usize> {
         if self.records >= self.limits.records && self.can_renew() {
             self.renew_tx_key(fd, c)?;
+        }
+        if let Some(rx) = self.rx_user.as_mut() {
+            let mut tx = KernelTx {
+                dead: &mut self.dead,
+                can_rekey: self.limits.can_rekey,
+            };
+            let r = rx.read(fd, buf, c, &mut self.kconn, &mut tx);
+            self.dead |= rx.dead;
+            return r;
         }
         loop {
             match sys::ktls_recv_record(fd, buf, c) {
@@ -287,20 +421,8 @@ impl KernelTls {
         Ok(())
     }
 
-    /// Takes the next traffic secret of one direction from rustls and
-    /// installs it (the kernel's second `TLS_RX`/`TLS_TX`, 6.14+).
     fn next_key(&mut self, fd: RawFd, dir: KtlsDir) -> io::Result<()> {
-        let version = self.kconn.protocol_version();
-        let (seq, secret) = match dir {
-            KtlsDir::Rx => self.kconn.update_rx_secret(),
-            KtlsDir::Tx => self.kconn.update_tx_secret(),
-        }
-        .map_err(|e| io::Error::other(format!("KeyUpdate: {e}")))?;
-        let info = CryptoInfo::new(version, seq, &secret)?;
-        sys::ktls_set_crypto(fd, dir, info.as_bytes()).map_err(|e| match dir {
-            KtlsDir::Rx => ctx(e, "KeyUpdate: this kernel cannot rekey (second TLS_RX)"),
-            KtlsDir::Tx => ctx(e, "KeyUpdate: second TLS_TX"),
-        })
+        next_key(fd, &mut self.kconn, dir)
     }
 
     /// Bytes and send calls of one flush, for the record estimate.
@@ -340,6 +462,26 @@ impl KernelTls {
             let _ = sys::ktls_send_record(fd, ALERT, &CLOSE_NOTIFY, c);
         }
     }
+}
+
+/// Takes the next traffic secret of one direction from rustls and
+/// installs it (the kernel's second `TLS_RX`/`TLS_TX`, 6.14+).
+fn next_key(
+    fd: RawFd,
+    kconn: &mut KernelConnection<ServerConnectionData>,
+    dir: KtlsDir,
+) -> io::Result<()> {
+    let version = kconn.protocol_version();
+    let (seq, secret) = match dir {
+        KtlsDir::Rx => kconn.update_rx_secret(),
+        KtlsDir::Tx => kconn.update_tx_secret(),
+    }
+    .map_err(|e| io::Error::other(format!("KeyUpdate: {e}")))?;
+    let info = CryptoInfo::new(version, seq, &secret)?;
+    sys::ktls_set_crypto(fd, dir, info.as_bytes()).map_err(|e| match dir {
+        KtlsDir::Rx => ctx(e, "KeyUpdate: this kernel cannot rekey (second TLS_RX)"),
+        KtlsDir::Tx => ctx(e, "KeyUpdate: second TLS_TX"),
+    })
 }
 
 fn ctx(e: io::Error, what: &str) -> io::Error {

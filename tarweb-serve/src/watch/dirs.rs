@@ -15,6 +15,19 @@ pub(super) fn dirs_for(file: &Path, dirs: &mut BTreeSet<PathBuf>) {
     }
 }
 
+/// The directories to watch for the entries of `dir`: `dir` itself
+/// (where an entry is added, replaced or removed), as given and as it
+/// really is, and the parent of every symlinked component of its path
+/// (a flip of `sites -> releases/42`).
+pub(super) fn dirs_for_dir(dir: &Path, dirs: &mut BTreeSet<PathBuf>) {
+    // A name inside `dir`: its "parent" is `dir` itself. (`dir/.` would
+    // not do: `Path` drops a trailing `.`, and its parent is `dir`'s.)
+    follow(&dir.join("_"), dirs, 0);
+    if let Ok(real) = dir.canonicalize() {
+        dirs.insert(real);
+    }
+}
+
 fn follow(file: &Path, dirs: &mut BTreeSet<PathBuf>, depth: u32) {
     let Ok(abs) = std::path::absolute(file) else {
         return;
@@ -71,6 +84,16 @@ mod tests {
         dirs_for(&t.join("current/site.twb"), &mut dirs);
         assert!(dirs.contains(&real), "{dirs:?}");
         assert!(dirs.contains(&real.join("releases/v1")), "{dirs:?}");
+        // A directory whose entries count: the directory itself, not
+        // (only) its parent; through a symlinked component too.
+        let mut dirs = BTreeSet::new();
+        dirs_for_dir(&t.join("releases/v1"), &mut dirs);
+        assert!(dirs.contains(&real.join("releases/v1")), "{dirs:?}");
+        assert!(!dirs.contains(&real.join("releases")), "{dirs:?}");
+        let mut dirs = BTreeSet::new();
+        dirs_for_dir(&t.join("current"), &mut dirs);
+        assert!(dirs.contains(&real.join("releases/v1")), "{dirs:?}");
+        assert!(dirs.contains(&real), "the flip of `current`: {dirs:?}");
         std::fs::remove_dir_all(&t).unwrap();
     }
 }

@@ -26,7 +26,7 @@ mod dirs;
 use crate::publish::Published;
 use crate::root::{LoadOpts, Root};
 use crate::sites::{self, Site, Sites, DEFAULT_STEM};
-use dirs::dirs_for;
+use dirs::{dirs_for, dirs_for_dir};
 use inotify::{Inotify, WatchMask, Watches};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::os::unix::fs::MetadataExt;
@@ -396,13 +396,18 @@ impl Watcher {
                 dirs_for(f, &mut dirs);
             }
             for d in &a.dirs {
-                dirs_for(&d.join("."), &mut dirs);
+                dirs_for_dir(d, &mut dirs);
+                // An entry may be a symlink (certbot's `live/`): where
+                // its target lives counts too.
+                for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+                    dirs_for(&e.path(), &mut dirs);
+                }
             }
         }
         match &self.target {
             Target::File(p) => dirs_for(p, &mut dirs),
             Target::Dir(d) => {
-                dirs_for(&d.join("."), &mut dirs);
+                dirs_for_dir(d, &mut dirs);
                 for k in self.loaded.keys() {
                     dirs_for(&d.join(format!("{k}.twb")), &mut dirs);
                 }

@@ -272,6 +272,8 @@ pub struct Server {
     pub stats: SocketAddr,
     /// Lines of stdout and stderr (stderr lines are also echoed).
     pub lines: mpsc::Receiver<String>,
+    /// The lines printed before `ready` (the `sandbox:` line among them).
+    pub startup: Vec<String>,
 }
 
 impl Server {
@@ -324,7 +326,7 @@ impl Server {
                 let _ = tx2.send(line);
             }
         });
-        let (mut addrs, mut stats) = (Vec::new(), None);
+        let (mut addrs, mut stats, mut startup) = (Vec::new(), None, Vec::new());
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -340,6 +342,7 @@ impl Server {
             } else if line == "ready" {
                 break;
             }
+            startup.push(line);
         }
         Server {
             child,
@@ -347,6 +350,7 @@ impl Server {
             addrs,
             stats: stats.unwrap(),
             lines: rx,
+            startup,
         }
     }
 

@@ -7,7 +7,12 @@
 //! key renewal at the record limit (a tiny limit on a second server), no
 //! spin on half a record, the syscall budget of a keep-alive request
 //! (same as plain HTTP, from the server's own counters) and the
-//! `/proc/net/tls_stat` deltas. Prints `N passed, M failed`.
+//! `/proc/net/tls_stat` deltas; a plain HTTP request on the TLS port
+//! (a plain 400), and connections the kernel cannot take (servers with
+//! `TARWEB_KTLS_FAIL=ulp|tx|rx`, and a client that half-closes right
+//! after its Finished) going on in user-space TLS; and HTTP/2 (ALPN h2)
+//! on the kernel's records, its large bodies as DATA frames whose
+//! payloads go by sendfile. Prints `N passed, M failed`.
 //!
 //! Usage: serve-check [FILTER] (scenarios whose name contains FILTER)
 //!
@@ -44,6 +49,13 @@ const STATS: &str = "127.0.0.1:8099";
 /// (TARWEB_KTLS_RECORD_LIMIT), to exercise key renewal.
 const LIMITED_HTTPS: &str = "127.0.0.1:8444";
 const LIMIT_RECORDS: &str = "64";
+/// Servers whose kTLS install fails at one step (`TARWEB_KTLS_FAIL`):
+/// (step, HTTPS, plain, stats).
+const FALLBACKS: [(&str, &str, &str, &str); 3] = [
+    ("ulp", "127.0.0.1:8445", "127.0.0.1:8082", "127.0.0.1:8100"),
+    ("tx", "127.0.0.1:8446", "127.0.0.1:8083", "127.0.0.1:8101"),
+    ("rx", "127.0.0.1:8447", "127.0.0.1:8084", "127.0.0.1:8102"),
+];
 /// Below the server's sendfile threshold (48 KiB): one writev with its head.
 const SMALL_LEN: usize = 20_000;
 /// Above it: sendfile from the memfd, encrypted by the kernel.
@@ -68,7 +80,7 @@ fn main() {
     });
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     println!("serve-check: kernel {}", release.trim());
-    let (env, mut server, mut limited) = match setup() {
+    let (env, mut servers) = match setup() {
         Ok(x) => x,
         Err(e) => {
             println!("FAIL setup: {e}");
@@ -97,7 +109,24 @@ fn main() {
             let after = sys::tls_stat().map_err(|e| format!("/proc/net/tls_stat: {e}"))?;
             let d = sys::tls_stat_delta(&before, &after);
             let g = |k| sys::get(&d, k);
-            if !name.starts_with("plain/") && (g("TlsTxSw") < 1 || g("TlsRxSw") < 1) {
+            let fallback = name.contains("/fallback-");
+            // Who did the records: nothing in the kernel when the ULP or
+            // TLS_TX failed, only TX when TLS_RX failed; the half-close
+            // may go either way (a race with the client's FIN).
+            let (tx, rx) = (g("TlsTxSw"), g("TlsRxSw"));
+            if (name.ends_with("/fallback-ulp") || name.ends_with("/fallback-tx"))
+                && (tx != 0 || rx != 0)
+            {
+                return Err(format!("kernel TLS used: tls_stat {}", fmt_delta(&d)));
+            }
+            if name.ends_with("/fallback-rx") && (tx < 1 || rx != 0) {
+                return Err(format!("want kTLS TX only: tls_stat {}", fmt_delta(&d)));
+            }
+            if !fallback
+                && !name.starts_with("plain/")
+                && !name.ends_with("/half-close")
+                && (tx < 1 || rx < 1)
+            {
                 return Err(format!("kernel TLS not used: tls_stat {}", fmt_delta(&d)));
             }
             // A mis-encrypted alert would also be closed on: it must have
@@ -139,6 +168,9 @@ fn main() {
     };
 
     run("plain/budget".into(), &|| plain_budget());
+    run("plain/http-on-tls-port".into(), &|| {
+        plain_http_on_tls_port()
+    });
     for suite in suites() {
         let cfg = client_config(&env, &suite);
         let tls13 = suite.version == &rustls::version::TLS13;
@@ -159,9 +191,22 @@ fn main() {
             });
         }
         if suite.name == "tls13-aes128gcm" || suite.name == "tls12-ecdhe-aes128gcm" {
+            run(format!("{}/h2", suite.name), &|| h2(&env, &suite));
             run(format!("{}/half-record", suite.name), &|| half_record(&cfg));
             run(format!("{}/record-limit", suite.name), &|| {
                 record_limit(&env, &cfg, tls13 && rekey)
+            });
+        }
+        if suite.name != "tls13-aes256gcm" && suite.name != "tls12-ecdhe-aes256gcm" {
+            for (step, https, _, stats_addr) in FALLBACKS {
+                run(format!("{}/fallback-{step}", suite.name), &|| {
+                    fallback(&env, &cfg, step, https, stats_addr, tls13, rekey)
+                });
+            }
+        }
+        if suite.name == "tls13-aes128gcm" {
+            run(format!("{}/half-close", suite.name), &|| {
+                half_close(&env, &cfg)
             });
         }
     }
@@ -170,7 +215,7 @@ fn main() {
         "tls_stat total delta: {}",
         fmt_delta(&sys::tls_stat_delta(&start_stat, &end_stat))
     );
-    for s in [&mut server, &mut limited] {
+    for s in servers.iter_mut() {
         if let Err(e) = server_alive(s) {
             failed += 1;
             println!("FAIL server: {e}");
@@ -231,7 +276,7 @@ fn route(path: &str, body: &[u8]) -> RouteSpec {
     }
 }
 
-fn setup() -> Result<(Env, Child, Child), String> {
+fn setup() -> Result<(Env, Vec<Child>), String> {
     let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])
         .map_err(|e| format!("rcgen: {e}"))?;
     std::fs::write("/tmp/cert.pem", ck.cert.pem()).map_err(|e| e.to_string())?;
@@ -245,7 +290,7 @@ fn setup() -> Result<(Env, Child, Child), String> {
     let (blob, _) = tarweb_format::blob_to_vec(&spec).map_err(|e| format!("blob: {e}"))?;
     std::fs::write("/tmp/site.twb", blob).map_err(|e| e.to_string())?;
 
-    let child = start_server(
+    let mut servers = vec![start_server(
         &[
             "--listen",
             PLAIN,
@@ -254,34 +299,44 @@ fn setup() -> Result<(Env, Child, Child), String> {
             "--stats-listen",
             STATS,
         ],
-        None,
-    )?;
-    let limited = start_server(
+        &[],
+    )?];
+    servers.push(start_server(
         &["--listen", "127.0.0.1:8081", "--tls-listen", LIMITED_HTTPS],
-        Some(LIMIT_RECORDS),
-    )?;
+        &[("TARWEB_KTLS_RECORD_LIMIT", LIMIT_RECORDS)],
+    )?);
+    for (step, https, plain, stats) in FALLBACKS {
+        servers.push(start_server(
+            &[
+                "--listen",
+                plain,
+                "--tls-listen",
+                https,
+                "--stats-listen",
+                stats,
+            ],
+            &[("TARWEB_KTLS_FAIL", step)],
+        )?);
+    }
     Ok((
         Env {
             cert: ck.cert.der().clone(),
             small,
             big,
         },
-        child,
-        limited,
+        servers,
     ))
 }
 
-fn start_server(args: &[&str], record_limit: Option<&str>) -> Result<Child, String> {
+fn start_server(args: &[&str], env: &[(&str, &str)]) -> Result<Child, String> {
     let mut cmd = Command::new("/tarweb-serve");
     cmd.arg("/tmp/site.twb")
         .args(args)
         .args(["--tls-cert", "/tmp/cert.pem", "--tls-key", "/tmp/key.pem"])
         .args(["--ktls", "require", "--threads", "1"])
         .args(["--header-timeout-ms", "5000"])
+        .envs(env.iter().copied())
         .stdout(Stdio::piped());
-    if let Some(l) = record_limit {
-        cmd.env("TARWEB_KTLS_RECORD_LIMIT", l);
-    }
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("spawn /tarweb-serve: {e}"))?;
@@ -332,7 +387,11 @@ fn client_config(env: &Env, suite: &Suite) -> Arc<ClientConfig> {
 }
 
 fn stats() -> Result<HashMap<String, u64>, String> {
-    let mut s = TcpStream::connect(STATS).map_err(|e| format!("stats: {e}"))?;
+    stats_at(STATS)
+}
+
+fn stats_at(addr: &str) -> Result<HashMap<String, u64>, String> {
+    let mut s = TcpStream::connect(addr).map_err(|e| format!("stats: {e}"))?;
     s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         .map_err(|e| e.to_string())?;
@@ -346,7 +405,7 @@ fn stats() -> Result<HashMap<String, u64>, String> {
         .collect())
 }
 
-const COUNTED: [&str; 11] = [
+const COUNTED: [&str; 12] = [
     "accept4",
     "epoll_ctl",
     "read",
@@ -358,6 +417,7 @@ const COUNTED: [&str; 11] = [
     "shutdown",
     "recvmsg",
     "requests",
+    "ktls_fallbacks",
 ];
 
 fn deltas(a: &HashMap<String, u64>, b: &HashMap<String, u64>) -> Vec<(&'static str, u64)> {
@@ -799,5 +859,279 @@ fn record_limit(env: &Env, cfg: &Arc<ClientConfig>, renew: bool) -> Outcome {
         "TX key renewed by a server KeyUpdate at the limit; served on".into()
     } else {
         "limit reached: Connection: close, then close_notify".into()
+    })
+}
+
+// --- HTTP/2 ---
+
+fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let mut f = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+    f.extend_from_slice(&[kind, flags]);
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+fn h2_request(stream: u32, path: &str) -> Vec<u8> {
+    let mut block = Vec::new();
+    for (n, v) in [
+        (":method", "GET"),
+        (":scheme", "https"),
+        (":path", path),
+        (":authority", "localhost"),
+    ] {
+        tarweb_format::hpack::encode_field(&mut block, n.as_bytes(), v.as_bytes());
+    }
+    frame(1, 0x5, stream, &block) // END_STREAM | END_HEADERS
+}
+
+/// Reads frames until every stream in `want` ended; returns each one's
+/// `:status` and body. The server's SETTINGS are acknowledged.
+fn h2_read(
+    t: &mut Tls,
+    buf: &mut Vec<u8>,
+    want: &[u32],
+) -> Result<HashMap<u32, (String, Vec<u8>)>, String> {
+    let mut dec = tarweb_format::hpack::Decoder::new(4096);
+    let mut fields = tarweb_format::hpack::Fields::new(65536, 128);
+    let mut got: HashMap<u32, (String, Vec<u8>)> = HashMap::new();
+    let mut ended = 0;
+    let mut tmp = vec![0u8; 64 << 10];
+    while ended < want.len() {
+        while buf.len() < 9
+            || buf.len() < 9 + (u32::from_be_bytes([0, buf[0], buf[1], buf[2]]) as usize)
+        {
+            match t.read(&mut tmp) {
+                Ok(0) => return Err(format!("EOF with {ended} of {} streams ended", want.len())),
+                Ok(n) => buf.extend_from_slice(&tmp[..n]),
+                Err(e) => return Err(format!("read: {e}")),
+            }
+        }
+        let len = u32::from_be_bytes([0, buf[0], buf[1], buf[2]]) as usize;
+        let (kind, flags) = (buf[3], buf[4]);
+        let stream = u32::from_be_bytes(buf[5..9].try_into().unwrap()) & 0x7fff_ffff;
+        let payload: Vec<u8> = buf[9..9 + len].to_vec();
+        buf.drain(..9 + len);
+        match kind {
+            4 if flags & 1 == 0 => t
+                .write_all(&frame(4, 1, 0, &[]))
+                .map_err(|e| e.to_string())?,
+            7 => return Err(format!("GOAWAY {payload:?}")),
+            3 => return Err(format!("RST_STREAM on {stream}: {payload:?}")),
+            1 => {
+                dec.decode(&payload, &mut fields)
+                    .map_err(|e| format!("HPACK: {e}"))?;
+                let status = fields
+                    .get(0)
+                    .filter(|(n, _)| *n == b":status")
+                    .map(|(_, v)| String::from_utf8_lossy(v).to_string())
+                    .ok_or("no :status first")?;
+                got.entry(stream).or_default().0 = status;
+            }
+            0 => got.entry(stream).or_default().1.extend_from_slice(&payload),
+            _ => {}
+        }
+        if (kind == 0 || kind == 1) && flags & 1 != 0 && want.contains(&stream) {
+            ended += 1;
+        }
+    }
+    Ok(got)
+}
+
+/// HTTP/2 on kernel TLS: ALPN h2, two streams at once (the large body in
+/// DATA frames whose payloads go by sendfile, encrypted by the kernel),
+/// then a keep-alive request's syscalls: one recvmsg, one writev.
+fn h2(env: &Env, suite: &Suite) -> Outcome {
+    let provider = Arc::new(CryptoProvider {
+        cipher_suites: vec![suite.suite],
+        ..ring::default_provider()
+    });
+    let mut roots = RootCertStore::empty();
+    roots.add(env.cert.clone()).unwrap();
+    let mut c = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[suite.version])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    c.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let cfg = Arc::new(c);
+    let a0 = stats()?;
+    let mut t = connect(&cfg)?;
+    // Windows wide open: flow control is tests/h2.rs's business.
+    let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    hello.extend(frame(4, 0, 0, &[0, 4, 0x7f, 0xff, 0xff, 0xff]));
+    hello.extend(frame(8, 0, 0, &(0x7fff_ffffu32 - 65_535).to_be_bytes()));
+    hello.extend(h2_request(1, "/small"));
+    hello.extend(h2_request(3, "/big"));
+    t.write_all(&hello).map_err(|e| e.to_string())?;
+    if t.conn.alpn_protocol() != Some(b"h2") {
+        return Err(format!("ALPN chose {:?}", t.conn.alpn_protocol()));
+    }
+    let mut buf = Vec::new();
+    let got = h2_read(&mut t, &mut buf, &[1, 3])?;
+    for (id, want) in [(1, &env.small), (3, &env.big)] {
+        let (status, body) = &got[&id];
+        if status != "200" {
+            return Err(format!("stream {id}: status {status}"));
+        }
+        expect_body(&format!("stream {id}"), body, want)?;
+    }
+    let a = stats()?;
+    let sendfiles = a["sendfile"] - a0["sendfile"];
+    if sendfiles == 0 {
+        return Err("the big body's DATA did not go through sendfile".into());
+    }
+    t.write_all(&h2_request(5, "/small"))
+        .map_err(|e| e.to_string())?;
+    let got = h2_read(&mut t, &mut buf, &[5])?;
+    expect_body("stream 5", &got[&5].1, &env.small)?;
+    let b = stats()?;
+    let d = deltas(&a, &b);
+    if d != [("writev", 1), ("recvmsg", 1), ("requests", 1)] {
+        return Err(format!(
+            "an h2 request on an open connection costs {d:?}, want recvmsg 1 + writev 1"
+        ));
+    }
+    Ok(format!(
+        "2 streams verified ({sendfiles} sendfile calls for {} DATA frames), next request = {d:?}",
+        BIG_LEN.div_ceil(16384)
+    ))
+}
+
+/// Plain HTTP sent to the kTLS listener (whose handshake reads one record
+/// at a time): a plain-text 400 that says so, then a clean close.
+fn plain_http_on_tls_port() -> Outcome {
+    let mut s = TcpStream::connect(HTTPS).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .map_err(|e| e.to_string())?;
+    let mut got = Vec::new();
+    s.read_to_end(&mut got)
+        .map_err(|e| format!("read: {e} (a reset?)"))?;
+    let text = String::from_utf8_lossy(&got);
+    if !text.starts_with("HTTP/1.1 400 Bad Request\r\n")
+        || !text.contains("plain HTTP request was sent to an HTTPS port")
+    {
+        return Err(format!("not the plain 400: {text:?}"));
+    }
+    Ok("plain HTTP on the TLS port: a plain 400, then close".into())
+}
+
+/// A server whose kTLS install fails at `step` (`TARWEB_KTLS_FAIL`): the
+/// connection goes on with the same keys, in user space (ULP or TLS_TX
+/// failed: nothing in the kernel) or half in it (TLS_RX failed: the
+/// kernel encrypts, sendfile included, and records are read and decrypted
+/// in user space). Two requests queued before the handshake (left in the
+/// socket for a kernel that then did not take them), both bodies
+/// byte-exact, a keep-alive request's syscalls, a KeyUpdate (TLS 1.3),
+/// and a clean close_notify.
+fn fallback(
+    env: &Env,
+    cfg: &Arc<ClientConfig>,
+    step: &str,
+    https: &str,
+    stats_addr: &str,
+    tls13: bool,
+    rekey: bool,
+) -> Outcome {
+    let a0 = stats_at(stats_addr)?;
+    let mut t = connect_to(https, cfg)?;
+    let mut two = request("/small", false);
+    two.extend(request("/big", false));
+    t.conn.writer().write_all(&two).map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    let (_, body) = read_response(&mut t, &mut buf)?;
+    expect_body("small", &body, &env.small)?;
+    let (_, body) = read_response(&mut t, &mut buf)?;
+    expect_body("big", &body, &env.big)?;
+    let a = stats_at(stats_addr)?;
+    let fell = a["ktls_fallbacks"] - a0["ktls_fallbacks"];
+    if fell != 1 {
+        return Err(format!("ktls_fallbacks moved by {fell}, want 1"));
+    }
+    let sendfiles = a["sendfile"] - a0["sendfile"];
+    match step {
+        "rx" if sendfiles == 0 => return Err("kTLS TX, but no sendfile".into()),
+        "ulp" | "tx" if sendfiles != 0 => {
+            return Err(format!("{sendfiles} sendfile calls in user-space TLS"))
+        }
+        _ => {}
+    }
+    t.write_all(&request("/small", false))
+        .map_err(|e| e.to_string())?;
+    let (_, body) = read_response(&mut t, &mut buf)?;
+    expect_body("keep-alive", &body, &env.small)?;
+    let b = stats_at(stats_addr)?;
+    let d = deltas(&a, &b);
+    if d != [("read", 1), ("writev", 1), ("requests", 1)] {
+        return Err(format!(
+            "keep-alive request costs {d:?}, want read 1 + writev 1"
+        ));
+    }
+    let mut note = format!("fell back at {step}; keep-alive request = {d:?}");
+    if tls13 {
+        t.conn
+            .refresh_traffic_keys()
+            .map_err(|e| format!("refresh_traffic_keys: {e}"))?;
+        t.write_all(&request("/small", false))
+            .map_err(|e| e.to_string())?;
+        t.flush().map_err(|e| e.to_string())?;
+        if step == "rx" && !rekey {
+            // Our KeyUpdate would need a second TLS_TX: a clean close
+            // instead, as with both directions in the kernel.
+            let mut rest = Vec::new();
+            t.read_to_end(&mut rest)
+                .map_err(|e| format!("expected a clean close: {e}"))?;
+            if !rest.is_empty() {
+                return Err(format!("{} bytes after KeyUpdate", rest.len()));
+            }
+            return Ok(note + "; KeyUpdate: clean close (kernel cannot rekey TX)");
+        }
+        let (_, body) = read_response(&mut t, &mut buf)?;
+        expect_body("after KeyUpdate", &body, &env.small)?;
+        note += "; KeyUpdate answered";
+    }
+    t.write_all(&request("/small", true))
+        .map_err(|e| e.to_string())?;
+    let (_, body) = read_response(&mut t, &mut buf)?;
+    expect_body("last", &body, &env.small)?;
+    let mut rest = Vec::new();
+    t.read_to_end(&mut rest)
+        .map_err(|e| format!("no clean close_notify: {e}"))?;
+    Ok(note + "; clean close_notify")
+}
+
+/// A real failure to take over: the client sends its Finished and its
+/// request, then shuts its side down at once. When the FIN is in before
+/// the server attaches the ULP, the socket is no longer ESTABLISHED and
+/// `TCP_ULP` fails (ENOTCONN): the request is answered in user space.
+/// Either way it is answered.
+fn half_close(env: &Env, cfg: &Arc<ClientConfig>) -> Outcome {
+    let a = stats()?;
+    let mut sock = TcpStream::connect(HTTPS).map_err(|e| e.to_string())?;
+    sock.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut conn = ClientConnection::new(cfg.clone(), ServerName::try_from("localhost").unwrap())
+        .map_err(|e| e.to_string())?;
+    conn.writer()
+        .write_all(&request("/small", true))
+        .map_err(|e| e.to_string())?;
+    while conn.is_handshaking() {
+        conn.complete_io(&mut sock).map_err(|e| e.to_string())?;
+    }
+    while conn.wants_write() {
+        conn.write_tls(&mut sock).map_err(|e| e.to_string())?;
+    }
+    sock.shutdown(std::net::Shutdown::Write)
+        .map_err(|e| e.to_string())?;
+    let mut t = StreamOwned::new(conn, sock);
+    let mut buf = Vec::new();
+    let (_, body) = read_response(&mut t, &mut buf)?;
+    expect_body("half-closed client", &body, &env.small)?;
+    let b = stats()?;
+    let fell = b["ktls_fallbacks"] - a["ktls_fallbacks"];
+    Ok(if fell > 0 {
+        "FIN before the ULP: TCP_ULP failed, answered in user-space TLS".into()
+    } else {
+        "the kernel took the connection before the FIN; answered by kTLS".into()
     })
 }

@@ -4,24 +4,29 @@
 //! responses that end a connection. Which response a request gets is
 //! `dispatch`'s; its bytes are `response`'s.
 
+pub(crate) mod chunked;
 pub(crate) mod parse;
 pub(crate) mod response;
 
 use super::{Env, Link, Verdict};
 use crate::dispatch::{self, Source};
-use crate::http::request::{Method, Version};
+use crate::http::request::{Method, Request, Version};
 use crate::output::Output;
+use crate::sites;
 use crate::sys::Sc;
 use crate::timers::TimerKind;
-use parse::{Error as ParseError, Head};
+use parse::{Error as ParseError, Head, MAX_HEAD};
 use response::{Ctx, HotCtx};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// One connection's HTTP/1.x state.
 pub(crate) struct H1 {
     /// Requests answered so far (`--max-requests-per-connection`).
     requests: u32,
     reading: Reading,
+    /// `--header-timeout-ms`: what a whole head may take, and what a body
+    /// may add per `MAX_HEAD` bytes received (its minimum rate).
+    head_timeout: Duration,
 }
 
 /// Where the connection is in the request stream.
@@ -34,24 +39,45 @@ enum Reading {
     Head {
         since: Option<Instant>,
         scanned: usize,
+        /// Bytes of empty lines before it, dropped as they came.
+        blank: usize,
     },
-    /// The body of the last request: `left` bytes still to read and drop.
-    Body { left: u64 },
+    /// The body of the last request, read and dropped. A request, head
+    /// and body, has one deadline from its first byte (`since`); each
+    /// body byte received (`got`) extends it a little, so the body gets a
+    /// minimum rate: the largest head's, `MAX_HEAD` bytes per head
+    /// timeout. A trickle cannot keep a connection.
+    Body {
+        since: Instant,
+        got: u64,
+        body: Body,
+    },
+}
+
+/// How a request body is delimited.
+enum Body {
+    /// `Content-Length`: `left` bytes still to drop.
+    Length { left: u64 },
+    /// `Transfer-Encoding: chunked`, bounded by `--max-body`.
+    Chunked(chunked::Chunked),
 }
 
 const NEXT_HEAD: Reading = Reading::Head {
     since: None,
     scanned: 0,
+    blank: 0,
 };
 
 impl H1 {
-    pub fn new(accepted: Instant) -> H1 {
+    pub fn new(accepted: Instant, head_timeout: Duration) -> H1 {
         H1 {
             requests: 0,
             reading: Reading::Head {
                 since: Some(accepted),
                 scanned: 0,
+                blank: 0,
             },
+            head_timeout,
         }
     }
 
@@ -68,11 +94,27 @@ impl H1 {
         let mut head = Head::empty();
         let mut at = 0;
         loop {
-            if let Reading::Body { left } = &mut self.reading {
-                let k = (*left).min((data.len() - at) as u64);
-                *left -= k;
-                at += k as usize;
-                if *left > 0 {
+            if let Reading::Body { got, body, .. } = &mut self.reading {
+                let rest = &data[at..];
+                let (k, done) = match body {
+                    Body::Length { left } => {
+                        let k = (*left).min(rest.len() as u64);
+                        *left -= k;
+                        (k as usize, *left == 0)
+                    }
+                    Body::Chunked(c) => match c.feed(rest, env.cfg.max_body) {
+                        (k, chunked::Progress::More) => (k, false),
+                        (k, chunked::Progress::Done) => (k, true),
+                        // Malformed or over --max-body: the response is
+                        // out, the framing is lost; nothing more is read.
+                        (_, chunked::Progress::Fail) => {
+                            return (data.len(), Verdict::Close { linger: true })
+                        }
+                    },
+                };
+                at += k;
+                *got += k as u64;
+                if !done {
                     return (at, Verdict::NeedBytes);
                 }
                 self.reading = NEXT_HEAD;
@@ -83,19 +125,43 @@ impl H1 {
             if !out.has_room() {
                 return (at, Verdict::OutputFull);
             }
-            let Reading::Head { since, scanned } = &mut self.reading else {
+            let Reading::Head {
+                since,
+                scanned,
+                blank,
+            } = &mut self.reading
+            else {
                 unreachable!("a body was finished above");
             };
             since.get_or_insert(env.now);
-            match parse::parse_into(&data[at..], std::mem::take(scanned), &mut head) {
+            // RFC 9112 §2.2: empty lines before a request line are ignored;
+            // dropped as they come (so a stream of them costs linear time),
+            // up to a head's worth.
+            while data[at..].starts_with(b"\r\n") && *blank <= MAX_HEAD {
+                at += 2;
+                *blank += 2;
+            }
+            let parsed = if *blank > MAX_HEAD {
+                Err(ParseError::Status(400))
+            } else if at == data.len() {
+                return (at, Verdict::NeedBytes);
+            } else {
+                parse::parse_into(&data[at..], std::mem::take(scanned), &mut head)
+            };
+            match parsed {
                 Ok(()) => {}
                 Err(ParseError::Incomplete) => {
                     *scanned = data.len() - at;
                     return (at, Verdict::NeedBytes);
                 }
-                // An HTTP/2 client: close without answering.
+                // HTTP/2 with prior knowledge (RFC 9113 §3.3): the preface
+                // as a plain connection's first bytes. Elsewhere (after a
+                // request, on TLS without ALPN h2, HTTP/2 off): close.
                 Err(ParseError::H2Preface) => {
-                    return (data.len(), Verdict::Close { linger: false })
+                    if at == 0 && self.requests == 0 && link.plain && env.cfg.http2 {
+                        return (0, Verdict::Http2);
+                    }
+                    return (data.len(), Verdict::Close { linger: false });
                 }
                 Err(ParseError::Status(s)) => {
                     let meta = response::builtin(out, &ctx, s, false, true, Version::Http11);
@@ -119,13 +185,28 @@ impl H1 {
             }
             at += head.head_len;
             self.requests += 1;
+            let since = match self.reading {
+                Reading::Head { since, .. } => since.unwrap_or(env.now),
+                Reading::Body { since, .. } => since,
+            };
             let too_big = head.content_length > env.cfg.max_body;
-            self.reading = if too_big || head.content_length == 0 {
-                NEXT_HEAD
-            } else {
-                Reading::Body {
+            let body = if head.chunked {
+                Some(Body::Chunked(chunked::Chunked::new()))
+            } else if head.content_length > 0 && !too_big {
+                Some(Body::Length {
                     left: head.content_length,
-                }
+                })
+            } else {
+                None
+            };
+            let unread_body = body.is_some();
+            self.reading = match body {
+                Some(body) => Reading::Body {
+                    since,
+                    got: 0,
+                    body,
+                },
+                None => NEXT_HEAD,
             };
             let close = too_big
                 || !head.keep_alive()
@@ -136,7 +217,8 @@ impl H1 {
             let meta = if too_big {
                 response::builtin(out, &ctx, 413, false, true, req.version)
             } else if env.cfg.redirect_https.is_some() && link.plain {
-                let plan = dispatch::plan(req, Source::RedirectHttps, env.path_buf);
+                let host = served_name(env, req);
+                let plan = dispatch::plan(req, Source::RedirectHttps { host }, env.path_buf);
                 response::write(out, &ctx, plan, head_only, close, req.version, None)
             } else {
                 match site {
@@ -170,8 +252,15 @@ impl H1 {
                 l.log(link.peer, env.date.line(), req, meta);
             }
             if close {
-                // Whatever follows is dropped.
-                return (data.len(), Verdict::Close { linger: too_big });
+                // Whatever follows is dropped; a body still coming is
+                // drained after our FIN, so it cannot turn the close into a
+                // reset that destroys the response.
+                return (
+                    data.len(),
+                    Verdict::Close {
+                        linger: too_big || unread_body,
+                    },
+                );
             }
         }
     }
@@ -180,8 +269,14 @@ impl H1 {
     /// sent one yet, is on the head timer; one between requests is idle.
     pub fn waiting(&self, partial: bool, now: Instant) -> (TimerKind, Instant) {
         match self.reading {
-            Reading::Body { .. } => (TimerKind::Head, now),
-            Reading::Head { since, .. } if partial || self.requests == 0 => {
+            Reading::Body { since, got, .. } => {
+                let rate = self.head_timeout.as_secs_f64() / MAX_HEAD as f64;
+                (
+                    TimerKind::Head,
+                    since + Duration::from_secs_f64(got as f64 * rate),
+                )
+            }
+            Reading::Head { since, blank, .. } if partial || blank > 0 || self.requests == 0 => {
                 (TimerKind::Head, since.unwrap_or(now))
             }
             Reading::Head { .. } => (TimerKind::Idle, now),
@@ -192,10 +287,30 @@ impl H1 {
         matches!(self.reading, Reading::Body { .. })
     }
 
-    /// Slowloris or a stalled body: say so, once (the connection closes).
+    /// Slowloris: say so, once (the connection closes). A stalled body
+    /// gets no word: its request was answered already.
     pub fn expire(&self, out: &mut Output, env: &mut Env<'_>) {
-        response::builtin(out, &ctx(env), 408, false, true, Version::Http11);
+        if let Reading::Head { .. } = self.reading {
+            response::builtin(out, &ctx(env), 408, false, true, Version::Http11);
+        }
     }
+}
+
+/// `--redirect-https`: the request's host name (port and trailing dot
+/// removed), when this server serves it: a site of its own
+/// (`--sites`), a name of a certificate it presents, or a
+/// `--redirect-host`.
+fn served_name<'a>(env: &Env<'_>, req: &Request<'a>) -> Option<&'a [u8]> {
+    let name = sites::request_host(req.host, req.target)?;
+    let served = env
+        .cfg
+        .redirect_hosts
+        .iter()
+        .any(|h| h.as_bytes().eq_ignore_ascii_case(name))
+        || env.sites.has_host(name)
+        || std::str::from_utf8(name)
+            .is_ok_and(|n| env.cfg.tls.as_ref().is_some_and(|t| t.covers(n)));
+    served.then_some(name)
 }
 
 /// The dynamic lines every response of this worker shares this second.

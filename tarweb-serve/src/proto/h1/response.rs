@@ -31,7 +31,8 @@ pub(crate) struct HotCtx<'a> {
     pub c: &'a Counters,
 }
 
-const ALLOW: &[u8] = b"Allow: GET, HEAD\r\n";
+/// Every method a resource answers (RFC 9110 §10.2.1), OPTIONS included.
+const ALLOW: &[u8] = b"Allow: GET, HEAD, OPTIONS\r\n";
 
 fn conn_line(close: bool, version: Version) -> &'static [u8] {
     if close {

@@ -22,6 +22,8 @@ pub(crate) struct Head<'a> {
     pub conn_close: bool,
     pub conn_keep_alive: bool,
     pub content_length: u64,
+    /// The body is `Transfer-Encoding: chunked` (and `content_length` 0).
+    pub chunked: bool,
     /// Bytes of the head, leading empty lines included.
     pub head_len: usize,
 }
@@ -38,6 +40,7 @@ impl<'a> Head<'a> {
             conn_close: false,
             conn_keep_alive: false,
             content_length: 0,
+            chunked: false,
             head_len: 0,
         }
     }
@@ -47,6 +50,7 @@ impl<'a> Head<'a> {
         self.conn_close = false;
         self.conn_keep_alive = false;
         self.content_length = 0;
+        self.chunked = false;
         self.head_len = 0;
     }
 
@@ -54,7 +58,7 @@ impl<'a> Head<'a> {
     /// server-side reason to close).
     pub fn keep_alive(&self) -> bool {
         match self.req.version {
-            Version::Http11 => !self.conn_close,
+            Version::Http11 | Version::Http2 => !self.conn_close,
             Version::Http10 => self.conn_keep_alive && !self.conn_close,
         }
     }
@@ -284,24 +288,12 @@ fn field_fault(w: &[u8], from: usize) -> bool {
 /// Parses the head at the start of `b` (which starts with its request
 /// line), in one pass: `Incomplete` when `b` ends before the empty line.
 fn parse_head<'a>(b: &'a [u8], h: &mut Head<'a>) -> Result<(), Error> {
-    // The first CRLF (a bare CR before it fails the request line's check).
-    let mut line_end = 0;
-    loop {
-        let Some(p) = memchr::memchr(b'\r', &b[line_end..]) else {
-            return Err(Error::Incomplete);
-        };
-        line_end += p;
-        match b.get(line_end + 1) {
-            Some(b'\n') => break,
-            Some(_) => line_end += 1,
-            None => return Err(Error::Incomplete),
-        }
-    }
+    let line_end = first_crlf(b).ok_or(Error::Incomplete)?;
     let (method_bytes, target, version) = request_line(&b[..line_end])?;
     h.reset(method_bytes, target, version);
     let r = &mut h.req;
     let mut content_length: Option<u64> = None;
-    let mut te: Option<&[u8]> = None;
+    let mut te = TransferCodings::default();
     let mut count = 0;
     let mut at = line_end + 2;
     loop {
@@ -334,7 +326,7 @@ fn parse_head<'a>(b: &'a [u8], h: &mut Head<'a>) -> Result<(), Error> {
                     content_length = Some(n);
                 }
             }
-            17 if lower("transfer-encoding") => te = Some(value),
+            17 if lower("transfer-encoding") => te.add(value),
             10 if lower("connection") => {
                 for t in list_items(value) {
                     if t.eq_ignore_ascii_case(b"close") {
@@ -368,23 +360,71 @@ fn parse_head<'a>(b: &'a [u8], h: &mut Head<'a>) -> Result<(), Error> {
         }
     }
     h.head_len = at + 2;
-    if let Some(te) = te {
+    if te.present() {
         // RFC 9112 §6.1: both is a smuggling attempt; TE in 1.0 is invalid.
         if content_length.is_some() || version == Version::Http10 {
             return Err(Error::Status(400));
         }
-        let last = list_items(te).last().unwrap_or(b"");
-        return Err(Error::Status(if last.eq_ignore_ascii_case(b"chunked") {
-            411
-        } else {
-            501
-        }));
+        te.chunked().map_err(Error::Status)?;
+        h.chunked = true;
     }
     if version == Version::Http11 && h.req.host.is_none() {
         return Err(Error::Status(400));
     }
     h.content_length = content_length.unwrap_or(0);
     Ok(())
+}
+
+/// The `Transfer-Encoding` lines of a request, read as one list.
+#[derive(Default)]
+pub(crate) struct TransferCodings {
+    present: bool,
+    codings: u32,
+    chunked: u32,
+    last_chunked: bool,
+}
+
+impl TransferCodings {
+    pub fn present(&self) -> bool {
+        self.present
+    }
+
+    pub fn add(&mut self, value: &[u8]) {
+        self.present = true;
+        for c in list_items(value) {
+            self.codings += 1;
+            self.last_chunked = c.eq_ignore_ascii_case(b"chunked");
+            self.chunked += u32::from(self.last_chunked);
+        }
+    }
+
+    /// Ok when the body is chunked alone (it is read and dropped); else
+    /// the status that ends the connection: RFC 9112 §6.3, a final coding
+    /// other than chunked leaves the length unknown (400), as does chunked
+    /// applied twice (§7); another coding under the final chunked is one
+    /// this server does not implement (§6.1: 501).
+    pub fn chunked(&self) -> Result<(), u16> {
+        if !self.last_chunked || self.chunked > 1 {
+            Err(400)
+        } else if self.codings > 1 {
+            Err(501)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Where the first CRLF is (a bare CR before it fails the request line's
+/// check).
+fn first_crlf(b: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    loop {
+        at += memchr::memchr(b'\r', &b[at..])?;
+        if *b.get(at + 1)? == b'\n' {
+            return Some(at);
+        }
+        at += 1;
+    }
 }
 
 /// Offset just past `\r\n\r\n`, if the head is complete.
@@ -529,12 +569,24 @@ mod tests {
             Err(400)
         );
         assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"), Err(400));
+        // Issue 15: a chunked body is read and dropped, never 411.
+        let chunked = parse(b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n");
+        assert!(chunked.is_ok_and(|h| h.chunked && h.content_length == 0));
+        let te = |v: &str| status(format!("GET / HTTP/1.1\r\nHost: a\r\n{v}\r\n\r\n").as_bytes());
+        assert_eq!(te("Transfer-Encoding: CHUNKED"), Ok(()));
+        // The final coding is not chunked: the length is unknown (400).
+        assert_eq!(te("Transfer-Encoding: gzip"), Err(400));
+        assert_eq!(te("Transfer-Encoding: chunked, gzip"), Err(400));
         assert_eq!(
-            status(b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"),
-            Err(411)
+            te("Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip"),
+            Err(400)
         );
+        assert_eq!(te("Transfer-Encoding:"), Err(400));
+        assert_eq!(te("Transfer-Encoding: chunked, chunked"), Err(400));
+        // chunked last, another coding under it: not implemented (501).
+        assert_eq!(te("Transfer-Encoding: gzip, chunked"), Err(501));
         assert_eq!(
-            status(b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n"),
+            te("Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked"),
             Err(501)
         );
         assert_eq!(status(b"GET / HTTP/1.2\r\nHost: a\r\n\r\n"), Err(505));

@@ -4,9 +4,10 @@
 //! the `request` fuzz target through `crate::fuzzing`). It takes the whole
 //! buffer every time (no resumed scan), and answers an incomplete head by
 //! the rules of `super::incomplete`, written out plainly: it is their
-//! second implementation, not a copy.
+//! second implementation, not a copy. Chunked bodies are read
+//! (`TransferCodings`) here as there.
 
-use super::{Error, Head, MAX_HEAD, MAX_HEADERS};
+use super::{Error, Head, TransferCodings, MAX_HEAD, MAX_HEADERS};
 use crate::http::request::{list_items, trim_ows, Request, Version, MAX_TARGET};
 use tarweb_format::rules::is_tchar;
 
@@ -58,20 +59,17 @@ pub(crate) fn parse(buf: &[u8]) -> Result<Head<'_>, Error> {
         conn_close: false,
         conn_keep_alive: false,
         content_length: 0,
+        chunked: false,
         head_len: start + end,
     };
     let (content_length, te) = fields(&head[line_end + 2..], &mut h)?;
-    if let Some(te) = te {
+    if te.present() {
         // RFC 9112 §6.1: both is a smuggling attempt; TE in 1.0 is invalid.
         if content_length.is_some() || version == Version::Http10 {
             return Err(Error::Status(400));
         }
-        let last = list_items(te).last().unwrap_or(b"");
-        return Err(Error::Status(if last.eq_ignore_ascii_case(b"chunked") {
-            411
-        } else {
-            501
-        }));
+        te.chunked().map_err(Error::Status)?;
+        h.chunked = true;
     }
     if version == Version::Http11 && h.req.host.is_none() {
         return Err(Error::Status(400));
@@ -83,12 +81,12 @@ pub(crate) fn parse(buf: &[u8]) -> Result<Head<'_>, Error> {
 /// The field lines in `rest` (each with its CRLF; in an unfinished head
 /// the last may be cut short, and then holds a fault), in order, into `h`:
 /// the Content-Length and Transfer-Encoding seen.
-type Framing<'a> = (Option<u64>, Option<&'a [u8]>);
+type Framing = (Option<u64>, TransferCodings);
 
-fn fields<'a>(rest: &'a [u8], h: &mut Head<'a>) -> Result<Framing<'a>, Error> {
+fn fields<'a>(rest: &'a [u8], h: &mut Head<'a>) -> Result<Framing, Error> {
     let r = &mut h.req;
     let mut content_length: Option<u64> = None;
-    let mut te: Option<&[u8]> = None;
+    let mut te = TransferCodings::default();
     let mut count = 0;
     let mut rest = rest;
     while !rest.is_empty() {
@@ -116,7 +114,7 @@ fn fields<'a>(rest: &'a [u8], h: &mut Head<'a>) -> Result<Framing<'a>, Error> {
                     content_length = Some(n);
                 }
             }
-            17 if lower("transfer-encoding") => te = Some(value),
+            17 if lower("transfer-encoding") => te.add(value),
             10 if lower("connection") => {
                 for t in list_items(value) {
                     if t.eq_ignore_ascii_case(b"close") {
@@ -193,6 +191,7 @@ fn certain_error(w: &[u8]) -> Option<Error> {
         conn_close: false,
         conn_keep_alive: false,
         content_length: 0,
+        chunked: false,
         head_len: 0,
     };
     fields(&w[r + 2..], &mut h).err()
