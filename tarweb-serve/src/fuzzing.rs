@@ -25,7 +25,7 @@ fn outcome(r: &Result<Head<'_>, Error>) -> String {
         Ok(h) => {
             let q = &h.req;
             format!(
-                "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {} {} {} {}",
+                "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {} {} {} {} {}",
                 q.method,
                 q.method_bytes,
                 q.target,
@@ -42,6 +42,7 @@ fn outcome(r: &Result<Head<'_>, Error>) -> String {
                 h.conn_close,
                 h.conn_keep_alive,
                 h.content_length,
+                h.chunked,
                 h.head_len
             )
         }
@@ -487,6 +488,65 @@ fn reference_q(v: &[u8]) -> Option<u16> {
     }
 }
 
+/// The PROXY protocol header parser (`proto/proxy.rs`), v1 and v2.
+///
+/// - A final answer never depends on where reads cut the bytes: for every
+///   cut, the first part is `Incomplete` or gets the answer the whole gets.
+/// - It waits only while a header could still come within `MAX_HEADER`
+///   bytes: `Incomplete` only for fewer.
+/// - A header is within the input and the cap, and self-contained: its own
+///   bytes alone get the same answer, whatever followed.
+/// - The client address equals one read from the header's bytes by hand:
+///   v1's third and fifth words; v2's source address and port for a PROXY
+///   command over IPv4 or IPv6 (TCP or UDP).
+pub fn proxy(data: &[u8]) {
+    use crate::proto::proxy::{parse, Parsed, MAX_HEADER};
+    let whole = parse(data);
+    for k in cuts(data.len()) {
+        let part = parse(&data[..k]);
+        assert!(
+            part == Parsed::Incomplete || part == whole,
+            "cut at {k}: {part:?}, whole: {whole:?}"
+        );
+    }
+    match whole {
+        Parsed::Incomplete => assert!(data.len() < MAX_HEADER),
+        Parsed::Invalid => {}
+        Parsed::Header { len, client } => {
+            assert!(len <= data.len() && len <= MAX_HEADER);
+            assert_eq!(parse(&data[..len]), whole, "not self-contained");
+            assert_eq!(client, reference_proxy_client(&data[..len]));
+        }
+    }
+}
+
+fn reference_proxy_client(h: &[u8]) -> Option<std::net::SocketAddr> {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+    if let Some(line) = h.strip_prefix(b"PROXY ") {
+        let line = std::str::from_utf8(line).expect("a v1 header is ASCII");
+        let words: Vec<&str> = line.trim_end_matches("\r\n").split(' ').collect();
+        return match words[0] {
+            "TCP4" | "TCP6" => Some(SocketAddr::new(
+                words[1].parse().expect("a source address"),
+                words[3].parse().expect("a source port"),
+            )),
+            _ => None,
+        };
+    }
+    let port = |at: usize| u16::from_be_bytes([h[at], h[at + 1]]);
+    match (h[12], h[13]) {
+        (0x21, 0x11 | 0x12) => {
+            let ip: [u8; 4] = h[16..20].try_into().unwrap();
+            Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::from(ip)), port(24)))
+        }
+        (0x21, 0x21 | 0x22) => {
+            let ip: [u8; 16] = h[16..32].try_into().unwrap();
+            Some(SocketAddr::new(IpAddr::V6(Ipv6Addr::from(ip)), port(48)))
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     /// Each entry point on a few inputs, valid and not: the fuzz targets
@@ -530,6 +590,18 @@ mod tests {
             b"",
         ] {
             super::encoding(e);
+        }
+        for p in [
+            &b"PROXY TCP4 192.0.2.7 10.0.0.1 40000 443\r\nGET / HTTP/1.1\r\n"[..],
+            b"PROXY TCP6 2001:db8::7 2001:db8::1 40000 443\r\n",
+            b"PROXY UNKNOWN\r\n",
+            b"PROXY TCP4 192.0.2.7",
+            b"\r\n\r\n\0\r\nQUIT\n\x21\x11\0\x0c\xc0\0\x02\x07\x0a\0\0\x01\x9c\x40\x01\xbb\x16\x03",
+            b"\r\n\r\n\0\r\nQUIT\n\x20\0\0\0",
+            b"\r\n\r\n\0\r\nQUIT\n\x21\x11\xff\xff",
+            b"GET / HTTP/1.1\r\n",
+        ] {
+            super::proxy(p);
         }
     }
 }

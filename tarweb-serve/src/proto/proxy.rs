@@ -56,6 +56,15 @@ pub(crate) fn parse(b: &[u8]) -> Parsed {
     {
         return Parsed::Invalid; // announces more than we take: no waiting for it
     }
+    // The spec lists the family/protocol bytes a sender may use and says a
+    // receiver must refuse the others; ppp reads e.g. 0x20 (IPv6 over an
+    // unspecified protocol) as an IPv6 address (found by the fuzz target).
+    if !v1
+        && window.len() >= 14
+        && !matches!(window[13], 0x00 | 0x11 | 0x12 | 0x21 | 0x22 | 0x31 | 0x32)
+    {
+        return Parsed::Invalid;
+    }
     let r = HeaderResult::parse(window);
     if r.is_incomplete() {
         // A whole v1 line can only be wrong; v2 is cut off at the cap.
@@ -200,6 +209,14 @@ mod tests {
         // Version 1 of the binary form, and an unknown command.
         assert_eq!(parse(&v2(0x11, 0x11, &v4_addrs(), &[])), Parsed::Invalid);
         assert_eq!(parse(&v2(0x22, 0x11, &v4_addrs(), &[])), Parsed::Invalid);
+        // Family/protocol bytes the spec does not list (0x20: IPv6 over an
+        // unspecified protocol; 0x13, 0x41), found by the fuzz target.
+        let mut a6 = [0u8; 36];
+        a6[0] = 0x20;
+        for fam in [0x20, 0x10, 0x13, 0x41] {
+            assert_eq!(parse(&v2(0x21, fam, &a6, &[])), Parsed::Invalid, "{fam:#x}");
+            assert_eq!(parse(&v2(0x21, fam, &a6, &[])[..14]), Parsed::Invalid);
+        }
         // Too long: no CRLF within v1's 107 bytes; a v2 header over the cap.
         let long = [&b"PROXY UNKNOWN "[..], &[b'x'; 120]].concat();
         assert_eq!(parse(&long), Parsed::Invalid);
