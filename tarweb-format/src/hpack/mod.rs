@@ -63,6 +63,7 @@ mod encode;
 mod error;
 mod huffman;
 mod integer;
+mod span;
 mod static_table;
 mod table;
 
@@ -70,6 +71,7 @@ pub(crate) use decode::first_table_change;
 pub use decode::{Decoder, Fields, FieldsIter};
 pub use encode::{encode_field, encode_field_into, encode_size_update, encoded_field_len};
 pub use error::{BufferTooSmall, HpackError, HpackErrorKind, LimitAboveCapacity};
+pub use span::field_span;
 pub use static_table::STATIC_TABLE;
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! Nothing here does I/O.
 
 pub mod conditional;
+pub mod multipart;
 pub mod negotiate;
 pub mod path;
 pub mod range;

@@ -6,6 +6,7 @@
 use crate::access_log::Meta;
 use crate::dispatch::Plan;
 use crate::hot::{self, Hot};
+use crate::http::multipart::{self, Multipart, Piece};
 use crate::http::request::Version;
 use crate::output::Output;
 use crate::sys::Counters;
@@ -248,6 +249,40 @@ pub(crate) fn write(
             } else {
                 out.push_map(v.body_off() + first, n);
             }
+            Meta {
+                status: 206,
+                body_bytes: n,
+            }
+        }
+        Plan::Multipart { v, set } => {
+            let m = Multipart::new(&v, set);
+            let n = m.len();
+            out.push_dyn(status_line(206));
+            dyn_lines(out, ctx, conn);
+            out.push_dyn(b"Content-Type: multipart/byteranges; boundary=");
+            out.push_dyn(m.boundary());
+            out.push_dyn(b"\r\nContent-Length: ");
+            push_u64(out, n);
+            out.push_dyn(b"\r\n");
+            // The stored fields but their Content-Type, which the parts
+            // carry instead.
+            let fields = v.fields();
+            let off = multipart::fields_off(&v);
+            match multipart::find_line(fields, b"content-type") {
+                Some((s, e, _, _)) => {
+                    out.push_map(off, s as u64);
+                    out.push_map(off + e as u64, (fields.len() - e) as u64);
+                }
+                None => out.push_map(off, fields.len() as u64),
+            }
+            m.pieces(|p| match p {
+                Piece::Bytes(b) => out.push_dyn(b),
+                Piece::Num(x) => push_u64(out, x),
+                Piece::Blob { off, len, body } if body && len > ctx.sendfile_threshold => {
+                    out.push_file(off, len)
+                }
+                Piece::Blob { off, len, .. } => out.push_map(off, len),
+            });
             Meta {
                 status: 206,
                 body_bytes: n,

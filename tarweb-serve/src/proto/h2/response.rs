@@ -10,8 +10,9 @@ use super::stream::{Body, Stream};
 use crate::access_log::Meta;
 use crate::config::Config;
 use crate::dispatch::Plan;
+use crate::http::multipart::Multipart;
 use crate::output::Output;
-use tarweb_format::hpack::encode_field_into;
+use tarweb_format::hpack::{encode_field_into, field_span};
 use tarweb_format::{rules, Variant};
 
 /// A piece of a header block: bytes of the blob, or bytes of our own.
@@ -203,6 +204,44 @@ pub(crate) fn write(s: &mut Stream, out: &mut Output, ctx: &Ctx<'_>, plan: Plan<
             ];
             push_block(out, s.id, prefix, &parts, false, max_frame);
             s.body = Some(Body::blob(site, v.body_off() + first, n, n > threshold));
+            (206, n)
+        }
+        Plan::Multipart { v, set } => {
+            let m = Multipart::new(&v, set);
+            let n = m.len();
+            let mut d = [0u8; 20];
+            let mut ct = [0u8; 96];
+            let c = b"multipart/byteranges; boundary=".len();
+            ct[..c].copy_from_slice(b"multipart/byteranges; boundary=");
+            ct[c..c + m.boundary().len()].copy_from_slice(m.boundary());
+            let mut at = field(&mut buf, 0, b":status", b"206");
+            let head = at;
+            at = field(&mut buf, at, b"content-type", &ct[..c + m.boundary().len()]);
+            at = field(&mut buf, at, b"content-length", decimal(n, &mut d));
+            // The stored block after its status and length, but its
+            // content-type, which the parts carry instead.
+            let (off, block) = (v.h2_off(), v.h2_head());
+            let skip = v.h2_status_len() + v.h2_length_len();
+            let (cut_s, cut_e) = field_span(&block[skip..], b"content-type")
+                .map_or((block.len(), block.len()), |r| {
+                    (skip + r.start, skip + r.end)
+                });
+            let parts = [
+                Part::Dyn(&buf[..head]),
+                Part::Dyn(lines),
+                Part::Dyn(root_field),
+                Part::Dyn(&buf[head..at]),
+                Part::Map {
+                    off: off + skip as u64,
+                    len: (cut_s - skip) as u64,
+                },
+                Part::Map {
+                    off: off + cut_e as u64,
+                    len: (block.len() - cut_e) as u64,
+                },
+            ];
+            push_block(out, s.id, prefix, &parts, false, max_frame);
+            s.body = Some(Body::multipart(site, m));
             (206, n)
         }
         Plan::Unsatisfiable { len } => {

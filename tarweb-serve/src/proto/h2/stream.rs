@@ -4,6 +4,7 @@
 
 use super::frame::{self, flag, kind, ErrorCode};
 use super::MAX_STREAMS;
+use crate::http::multipart::{decimal, piece_len, Multipart, Piece};
 use crate::output::Output;
 use crate::root::Root;
 use crate::sites::Sites;
@@ -44,6 +45,9 @@ pub(crate) enum Source {
         root: Option<Arc<Root>>,
         off: u64,
         file: bool,
+        /// A multipart/byteranges body: `off` is the position in it, and
+        /// the bytes come from its pieces (boxed: rare, and large).
+        multi: Option<Box<Multipart>>,
     },
     /// The server's own text (a built-in response's body), in two pieces.
     Text([&'static [u8]; 2]),
@@ -64,8 +68,23 @@ impl Body {
                 root: None,
                 off,
                 file,
+                multi: None,
             },
             left: len,
+        }
+    }
+
+    /// A multipart/byteranges body from the site's blob.
+    pub fn multipart(site: u32, m: Multipart) -> Body {
+        Body {
+            left: m.len(),
+            src: Source::Blob {
+                site,
+                root: None,
+                off: 0,
+                file: false,
+                multi: Some(Box::new(m)),
+            },
         }
     }
 
@@ -242,12 +261,15 @@ impl Streams {
                         root,
                         off,
                         file,
+                        multi,
                     } => {
                         match root {
                             Some(r) => out.set_root(r),
                             None => out.set_site(*site),
                         }
-                        if *file {
+                        if let Some(m) = multi {
+                            push_pieces(out, m, *off, len);
+                        } else if *file {
                             out.push_file(*off, len);
                         } else {
                             out.push_map(*off, len);
@@ -284,4 +306,23 @@ impl Streams {
             }
         }
     }
+}
+
+/// Bytes `from..from + len` of a multipart body, into `out`: fixed bytes
+/// and numbers copied, the blob's bytes from the mapping.
+fn push_pieces(out: &mut Output, m: &Multipart, from: u64, len: u64) {
+    let (end, mut at) = (from + len, 0u64);
+    m.pieces(|p| {
+        let n = piece_len(p);
+        let (s, e) = (from.max(at), end.min(at + n));
+        if s < e {
+            let (a, b) = ((s - at) as usize, (e - at) as usize);
+            match p {
+                Piece::Bytes(bytes) => out.push_dyn(&bytes[a..b]),
+                Piece::Num(x) => out.push_dyn(&decimal(x, &mut [0; 20])[a..b]),
+                Piece::Blob { off, .. } => out.push_map(off + a as u64, (b - a) as u64),
+            }
+        }
+        at += n;
+    });
 }
