@@ -34,6 +34,10 @@ pub(crate) enum Plan<'b> {
     Multipart { v: Variant<'b>, set: range::Set },
     /// 416 for a body of `len` bytes (the selected variant's).
     Unsatisfiable { len: u64 },
+    /// 204 to OPTIONS for a resource: `Allow`, and the `Access-Control-*`
+    /// fields its stored head carries (a CORS preflight gets what the
+    /// site's `_headers` allow for that path).
+    Options(Variant<'b>),
     /// A response of the server's own, with no stored bytes: 204 (OPTIONS),
     /// 400, 404 (a site without a 404 page), 405, 412, 421.
     Builtin(u16),
@@ -65,13 +69,22 @@ pub(crate) fn plan<'b>(req: &Request<'b>, src: Source<'b>, path_buf: &'b mut [u8
     };
     match req.method {
         Method::Other => return Plan::Builtin(405),
-        Method::Options => return Plan::Builtin(204),
-        Method::Get | Method::Head => {}
+        Method::Options | Method::Get | Method::Head => {}
     }
     let path = match path::normalize(req.target, path_buf) {
         Ok(Target::Path(p)) => p,
+        // `OPTIONS *`, and any OPTIONS target we would not serve: the
+        // server's methods.
+        _ if req.method == Method::Options => return Plan::Builtin(204),
         Ok(Target::Asterisk) | Err(_) => return Plan::Builtin(400),
     };
+    if req.method == Method::Options {
+        // The server's methods either way; a resource's CORS fields too.
+        return match blob.lookup(path).filter(|r| r.status() == 200) {
+            Some(r) => Plan::Options(r.variants().identity()),
+            None => Plan::Builtin(204),
+        };
+    }
     let prefs = Prefs::parse(&req.accept_encoding);
     let Some(route) = blob.lookup(path) else {
         return match blob.not_found() {
@@ -235,6 +248,7 @@ mod tests {
             Plan::Multipart { v: x, set } => format!("206 {} {:?}", v(x), set.ranges()),
             Plan::Unsatisfiable { len } => format!("416 {len}"),
             Plan::Builtin(s) => format!("builtin {s}"),
+            Plan::Options(x) => format!("options {}", v(x)),
             Plan::RedirectHttps { host, target } => format!(
                 "308 {} {}",
                 String::from_utf8_lossy(host),
@@ -248,6 +262,11 @@ mod tests {
         assert_eq!(plan_of(&request(b"POST", b"/a.txt")), "builtin 405");
         assert_eq!(plan_of(&request(b"get", b"/a.txt")), "builtin 405");
         assert_eq!(plan_of(&request(b"OPTIONS", b"*")), "builtin 204");
+        assert_eq!(
+            plan_of(&request(b"OPTIONS", b"/a.txt")),
+            "options 200 Identity"
+        );
+        assert_eq!(plan_of(&request(b"OPTIONS", b"/nope")), "builtin 204");
         assert_eq!(plan_of(&request(b"GET", b"*")), "builtin 400");
         assert_eq!(plan_of(&request(b"GET", b"/%00")), "builtin 400");
         let a = format!("stored 200 Identity {}", "a".repeat(100));

@@ -7,3 +7,4 @@ pub mod negotiate;
 pub mod path;
 pub mod range;
 pub mod request;
+pub mod stored;

@@ -7,6 +7,7 @@
 //! (HTTP/1.1 all at once, HTTP/2 a DATA frame at a time).
 
 use super::range::Set;
+use super::stored;
 use tarweb_format::Variant;
 
 /// The boundary: the representation's ETag (32 hex digits of the blake3 of
@@ -42,31 +43,6 @@ pub struct Multipart {
     set: Set,
 }
 
-/// The stored head line `name: value` in `fields` (a head's field lines),
-/// as (line start, line end with its CRLF, value start, value end).
-pub fn find_line(fields: &[u8], name: &[u8]) -> Option<(usize, usize, usize, usize)> {
-    let mut at = 0;
-    while at < fields.len() {
-        let end = at + memchr::memmem::find(&fields[at..], b"\r\n")? + 2;
-        let line = &fields[at..end - 2];
-        if let Some(colon) = line.iter().position(|&c| c == b':') {
-            if line[..colon].eq_ignore_ascii_case(name) {
-                let mut vs = at + colon + 1;
-                while fields[vs] == b' ' || fields[vs] == b'\t' {
-                    vs += 1;
-                }
-                let mut ve = end - 2;
-                while ve > vs && (fields[ve - 1] == b' ' || fields[ve - 1] == b'\t') {
-                    ve -= 1;
-                }
-                return Some((at, end, vs, ve));
-            }
-        }
-        at = end;
-    }
-    None
-}
-
 /// File offset of a variant's field lines.
 pub fn fields_off(v: &Variant<'_>) -> u64 {
     v.head_off() + (v.head().len() - v.fields().len()) as u64
@@ -92,8 +68,8 @@ impl Multipart {
             n = 6;
         }
         let fields = v.fields();
-        let ctype = find_line(fields, b"content-type")
-            .map(|(_, _, vs, ve)| (fields_off(v) + vs as u64, (ve - vs) as u64));
+        let ctype = stored::find(fields, b"content-type")
+            .map(|l| (fields_off(v) + l.value_at as u64, l.value.len() as u64));
         Multipart {
             boundary,
             boundary_len: n as u8,
@@ -173,18 +149,6 @@ pub fn piece_len(p: Piece<'_>) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stored_lines_are_found_by_name() {
-        let f = b"Content-Type:  text/html \r\nETag: \"x\"\r\n\r\n";
-        let (s, e, vs, ve) = find_line(f, b"content-type").unwrap();
-        assert_eq!((s, e), (0, 27));
-        assert_eq!(&f[vs..ve], b"text/html");
-        let (s, _, vs, ve) = find_line(f, b"etag").unwrap();
-        assert_eq!(s, 27);
-        assert_eq!(&f[vs..ve], b"\"x\"");
-        assert_eq!(find_line(f, b"vary"), None);
-    }
 
     #[test]
     fn decimals() {

@@ -8,6 +8,7 @@ use crate::dispatch::Plan;
 use crate::hot::{self, Hot};
 use crate::http::multipart::{self, Multipart, Piece};
 use crate::http::request::Version;
+use crate::http::stored;
 use crate::output::Output;
 use crate::sys::Counters;
 use tarweb_format::{rules, Variant};
@@ -199,6 +200,20 @@ pub(crate) fn write(
     match plan {
         Plan::Stored(v) => stored(out, ctx, v, head_only, conn, hot),
         Plan::Builtin(status) => builtin(out, ctx, status, head_only, close, version),
+        Plan::Options(v) => {
+            out.push_dyn(status_line(204));
+            dyn_lines(out, ctx, conn);
+            out.push_dyn(ALLOW);
+            let off = multipart::fields_off(&v);
+            for l in stored::lines(v.fields()).filter(|l| stored::is_cors(l.name)) {
+                out.push_map(off + l.start as u64, (l.end - l.start) as u64);
+            }
+            out.push_dyn(b"\r\n");
+            Meta {
+                status: 204,
+                body_bytes: 0,
+            }
+        }
         Plan::NotModified(v) => {
             if let Some(nm) = v.not_modified() {
                 out.push_map(nm.off, nm.status_len as u64);
@@ -268,10 +283,10 @@ pub(crate) fn write(
             // carry instead.
             let fields = v.fields();
             let off = multipart::fields_off(&v);
-            match multipart::find_line(fields, b"content-type") {
-                Some((s, e, _, _)) => {
-                    out.push_map(off, s as u64);
-                    out.push_map(off + e as u64, (fields.len() - e) as u64);
+            match stored::find(fields, b"content-type") {
+                Some(l) => {
+                    out.push_map(off, l.start as u64);
+                    out.push_map(off + l.end as u64, (fields.len() - l.end) as u64);
                 }
                 None => out.push_map(off, fields.len() as u64),
             }

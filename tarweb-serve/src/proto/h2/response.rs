@@ -11,6 +11,7 @@ use crate::access_log::Meta;
 use crate::config::Config;
 use crate::dispatch::Plan;
 use crate::http::multipart::Multipart;
+use crate::http::stored;
 use crate::output::Output;
 use tarweb_format::hpack::{encode_field_into, field_span};
 use tarweb_format::{rules, Variant};
@@ -264,6 +265,27 @@ pub(crate) fn write(s: &mut Stream, out: &mut Output, ctx: &Ctx<'_>, plan: Plan<
             (416, 0)
         }
         Plan::Builtin(status) => builtin(s, out, ctx, status),
+        Plan::Options(v) => {
+            // Rare: the stored CORS fields encoded per response.
+            let mut big = [0u8; 16 * 1024];
+            let mut at = field(&mut big, 0, b":status", b"204");
+            let head = at;
+            at = field(&mut big, at, b"allow", b"GET, HEAD, OPTIONS");
+            for l in stored::lines(v.fields()).filter(|l| stored::is_cors(l.name)) {
+                match encode_field_into(&mut big[at..], l.name, l.value) {
+                    Ok(n) => at += n,
+                    Err(_) => break, // 16 KiB of CORS fields: the rest left out
+                }
+            }
+            let parts = [
+                Part::Dyn(&big[..head]),
+                Part::Dyn(lines),
+                Part::Dyn(&big[head..at]),
+            ];
+            push_block(out, s.id, prefix, &parts, true, max_frame);
+            s.send_closed = true;
+            (204, 0)
+        }
         Plan::RedirectHttps { host, target } => {
             let mut loc = [0u8; 8192 + 512];
             let mut w = 0;
