@@ -37,6 +37,13 @@ pub const MAX_H2_LIST_SIZE: usize = 64 * 1024;
 /// The value of `not_found_first` when the blob has no 404 response.
 pub const NONE_U32: u32 = u32::MAX;
 
+/// Length of a Basic-Auth salt (`format-spec.md` §3).
+pub const AUTH_SALT_LEN: usize = 16;
+/// Length of a Basic-Auth credential digest.
+pub const AUTH_DIGEST_LEN: usize = 32;
+/// Most credentials one route accepts.
+pub const MAX_AUTH: usize = 64;
+
 /// Variant flag (bit 0 of `flags`): the body's encoding is the site's own
 /// (a precompressed file beside the original), not the writer's encoder's.
 /// Never set on an `identity` variant.
@@ -110,8 +117,14 @@ pub mod route {
     pub const FLAGS: usize = 14;
     /// `last_modified`, i64: seconds since the Unix epoch (0 for redirects).
     pub const LAST_MODIFIED: usize = 16;
-    /// Reserved, 8 bytes (24 to 32): must be zero.
-    pub const RESERVED: usize = 24;
+    /// `auth_off`, u32: the route's Basic-Auth credentials (a salt, then
+    /// digests), relative to the strings section; 0 without.
+    pub const AUTH_OFF: usize = 24;
+    /// `auth_count`, u16: number of credential digests; 0 for a route
+    /// anyone may read.
+    pub const AUTH_COUNT: usize = 28;
+    /// Reserved, 2 bytes (30 to 32): must be zero.
+    pub const RESERVED: usize = 30;
 }
 
 /// Variant entry field offsets (`format-spec.md` §4). An entry is
@@ -259,7 +272,9 @@ mod tests {
         ("variant_count", route::VARIANT_COUNT, 2),
         ("flags", route::FLAGS, 2),
         ("last_modified", route::LAST_MODIFIED, 8),
-        ("reserved", route::RESERVED, 8),
+        ("auth_off", route::AUTH_OFF, 4),
+        ("auth_count", route::AUTH_COUNT, 2),
+        ("reserved", route::RESERVED, 2),
     ];
 
     const VARIANT: Fields = &[

@@ -34,6 +34,7 @@
 //!             not_modified: None,
 //!             site_encoded: false,
 //!         }],
+//!         auth: None,
 //!     }],
 //!     not_found: vec![],
 //!     encoder: [0; 8], // "not said": nothing compressed here
@@ -83,6 +84,6 @@ pub use read_error::{
     VariantProblem,
 };
 pub use rules::reason_phrase;
-pub use view::{NotModified, Route, Variant, Variants};
-pub use write::{blob_to_vec, write_blob, BlobSpec, ResponseSpec, RouteSpec, WriteStats};
+pub use view::{Auth, NotModified, Route, Variant, Variants};
+pub use write::{blob_to_vec, write_blob, AuthSpec, BlobSpec, ResponseSpec, RouteSpec, WriteStats};
 pub use write_error::{InvalidKind, SpecPart, WriteError};

@@ -337,8 +337,22 @@ impl<'a> Blob<'a> {
             let at = self.layout.routes_off + (i * layout::ROUTE_ENTRY_SIZE) as u64;
             let e = self.route_entry(i);
             let bad = |problem| err(at, FormatErrorKind::Route { index: i, problem });
-            if u16_at(e, route::FLAGS) != 0 || u64_at(e, route::RESERVED) != 0 {
+            if u16_at(e, route::FLAGS) != 0 || u16_at(e, route::RESERVED) != 0 {
                 return bad(RouteProblem::Reserved);
+            }
+            let (auth_off, auth_count) = (u32_at(e, route::AUTH_OFF), u16_at(e, route::AUTH_COUNT));
+            let auth_len =
+                layout::AUTH_SALT_LEN + usize::from(auth_count) * layout::AUTH_DIGEST_LEN;
+            let auth_ok = match auth_count {
+                0 => auth_off == 0,
+                n => {
+                    usize::from(n) <= layout::MAX_AUTH
+                        && u16_at(e, route::STATUS) == 200
+                        && self.in_strings(auth_off, auth_len as u64)
+                }
+            };
+            if !auth_ok {
+                return bad(RouteProblem::Auth);
             }
             let (path_off, path_len) = (
                 u32_at(e, route::PATH_OFF),

@@ -316,6 +316,10 @@ pub enum RouteProblem {
     Status(u16),
     /// The route's run of variants breaks a rule of runs.
     Run(RunProblem),
+    /// Basic-Auth credentials on a route that is not a 200, over
+    /// `MAX_AUTH` of them, outside the strings section, or an offset
+    /// without any.
+    Auth,
 }
 
 /// What is wrong with a run of variants: a route's, or the 404's
@@ -552,6 +556,10 @@ impl fmt::Display for RouteProblem {
             PathLength(len) => write!(f, "path length {len} is not in 1..={MAX_PATH_LEN}"),
             PathOutside => f.write_str("path is outside the strings section"),
             Path { path, error } => write!(f, "path {} {error}", Shown(path)),
+            Auth => f.write_str(
+                "Basic-Auth credentials are on a route that is not a 200, are too many, \
+                 or lie outside the strings section",
+            ),
             Unsorted { path } => write!(
                 f,
                 "path {} is not sorted after the previous one",

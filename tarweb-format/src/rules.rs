@@ -101,6 +101,7 @@ statuses! {
     307 "Temporary Redirect",
     308 "Permanent Redirect",
     400 "Bad Request",
+    401 "Unauthorized",
     404 "Not Found",
     405 "Method Not Allowed",
     408 "Request Timeout",
@@ -276,6 +277,18 @@ pub fn percent_decode_into(src: &[u8], out: &mut [u8]) -> Result<usize, BadEscap
         n += 1;
     }
     Ok(n)
+}
+
+/// The digest a blob stores for one Basic-Auth credential (`user:password`,
+/// as a client sends it before base64): blake3 over the route's salt then
+/// the credential. The blob never holds the password itself; a reader
+/// compares a client's credential by this digest
+/// ([`Auth::admits`](crate::Auth::admits)).
+pub fn basic_auth_digest(salt: &[u8; crate::layout::AUTH_SALT_LEN], credential: &[u8]) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(salt);
+    h.update(credential);
+    *h.finalize().as_bytes()
 }
 
 #[cfg(test)]

@@ -2,7 +2,9 @@
 //! a 304 head (each with its HTTP/2 header block). Each is a small `Copy` value; its accessors slice the blob's
 //! bytes within bounds [`Blob::parse`] has proven.
 
-use crate::layout::{route, u16_at, u32_at, u64_at, variant, Coding};
+use crate::layout::{
+    route, u16_at, u32_at, u64_at, variant, Coding, AUTH_DIGEST_LEN, AUTH_SALT_LEN,
+};
 use crate::read::Blob;
 use std::fmt;
 
@@ -37,6 +39,23 @@ impl<'a> Route<'a> {
     pub fn last_modified(&self) -> i64 {
         u64_at(self.e(), route::LAST_MODIFIED) as i64
     }
+    /// The credentials that open the route (Basic-Auth), if any.
+    pub fn auth(&self) -> Option<Auth<'a>> {
+        let e = self.e();
+        let n = usize::from(u16_at(e, route::AUTH_COUNT));
+        if n == 0 {
+            return None;
+        }
+        let bytes = self.blob.string(
+            u32_at(e, route::AUTH_OFF),
+            AUTH_SALT_LEN + n * AUTH_DIGEST_LEN,
+        );
+        let (salt, digests) = bytes.split_at(AUTH_SALT_LEN);
+        Some(Auth {
+            salt: salt.try_into().expect("the salt's length"),
+            digests,
+        })
+    }
     /// The route's variants, one per coding, sorted by body length: the
     /// first acceptable one is the smallest.
     pub fn variants(&self) -> Variants<'a> {
@@ -46,6 +65,41 @@ impl<'a> Route<'a> {
             first: u32_at(e, route::FIRST_VARIANT) as usize,
             count: usize::from(u16_at(e, route::VARIANT_COUNT)),
         }
+    }
+}
+
+/// A route's Basic-Auth credentials: a salt and the digests of the
+/// `user:password` pairs that open it.
+#[derive(Clone, Copy)]
+pub struct Auth<'a> {
+    salt: &'a [u8; AUTH_SALT_LEN],
+    digests: &'a [u8],
+}
+
+impl Auth<'_> {
+    /// Number of credentials.
+    pub fn len(&self) -> usize {
+        self.digests.len() / AUTH_DIGEST_LEN
+    }
+
+    /// Never true: a route with no credentials has no `Auth`.
+    pub fn is_empty(&self) -> bool {
+        self.digests.is_empty()
+    }
+
+    /// Whether `credential` (`user:password`, decoded from the client's
+    /// `Authorization: Basic`) is one of them. The time it takes does not
+    /// depend on which digest matches, nor on how much of one does: every
+    /// digest is compared, each in constant time (`blake3::Hash`'s
+    /// equality).
+    pub fn admits(&self, credential: &[u8]) -> bool {
+        let d = blake3::Hash::from(crate::rules::basic_auth_digest(self.salt, credential));
+        let mut ok = false;
+        for stored in self.digests.chunks_exact(AUTH_DIGEST_LEN) {
+            let stored: [u8; 32] = stored.try_into().expect("a digest's length");
+            ok |= d == blake3::Hash::from(stored);
+        }
+        ok
     }
 }
 

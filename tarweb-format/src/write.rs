@@ -56,6 +56,19 @@ pub struct RouteSpec {
     /// One response per coding, 1 to 4, one of them `identity`; in any
     /// order (the writer sorts them by body length).
     pub variants: Vec<ResponseSpec>,
+    /// Basic-Auth: only a client sending one of these credentials gets
+    /// the route (200 routes only).
+    pub auth: Option<AuthSpec>,
+}
+
+/// The credentials a route accepts, as digests
+/// ([`basic_auth_digest`](crate::rules::basic_auth_digest)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthSpec {
+    /// The salt every digest of the route was made with.
+    pub salt: [u8; layout::AUTH_SALT_LEN],
+    /// 1 to [`MAX_AUTH`](crate::layout::MAX_AUTH) digests.
+    pub digests: Vec<[u8; 32]>,
 }
 
 /// Everything a blob holds: what [`write_blob`] turns into bytes.
@@ -342,6 +355,11 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
         if !is_route_status(r.status) {
             return invalid(at(), InvalidKind::Status(r.status));
         }
+        if let Some(a) = &r.auth {
+            if r.status != 200 || a.digests.is_empty() || a.digests.len() > layout::MAX_AUTH {
+                return invalid(at(), InvalidKind::Auth);
+            }
+        }
         runs.push(build_run(&r.variants, r.status, &at)?);
         route_run.push(runs.len() - 1);
     }
@@ -396,6 +414,18 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
     for r in &routes {
         path_at.push(strings.len() as u32);
         strings.extend_from_slice(r.path.as_bytes());
+    }
+    // Credentials: a salt then digests, per protected route.
+    let mut auth_at = Vec::with_capacity(routes.len());
+    for r in &routes {
+        auth_at.push(r.auth.as_ref().map(|a| {
+            let at = strings.len() as u32;
+            strings.extend_from_slice(&a.salt);
+            for d in &a.digests {
+                strings.extend_from_slice(d);
+            }
+            (at, a.digests.len() as u16)
+        }));
     }
     let mut etag_at: HashMap<&str, u32> = HashMap::new();
     for b in &table {
@@ -498,6 +528,10 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
             runs[route_run[i]].len() as u16,
         );
         put64(&mut e, route::LAST_MODIFIED, r.last_modified as u64);
+        if let Some((at, n)) = auth_at[i] {
+            put32(&mut e, route::AUTH_OFF, at);
+            put16(&mut e, route::AUTH_COUNT, n);
+        }
         w.put(&e)?;
     }
     let abs = |(u, off): (usize, u64)| data_off + unit_off[u] + off;

@@ -50,6 +50,9 @@ pub enum InvalidKind {
     DuplicateRoute,
     /// An `identity` variant is marked as encoded by the site.
     SiteEncodedIdentity,
+    /// Credentials on a route that is not a 200, or not 1 to `MAX_AUTH`
+    /// of them.
+    Auth,
     /// The route path breaks the path rules ([`check_route_path`](crate::rules::check_route_path)).
     Path(RoutePathError),
     /// The route status is not one the format stores (200, 301, 302, 303,
@@ -109,6 +112,7 @@ impl fmt::Display for InvalidKind {
             MissingEtag => f.write_str("a 200 response needs an ETag"),
             UnexpectedEtag => f.write_str("only 200 responses have ETags"),
             SiteEncodedIdentity => f.write_str("an identity body cannot be encoded by the site"),
+            Auth => f.write_str("Basic-Auth needs a 200 route and 1 to 64 credentials"),
             UnexpectedNotModified => f.write_str("only 200 responses have a 304 block"),
             TooManyEntries => f.write_str("too many routes or variants"),
             StringsTooLarge(n) => write!(f, "string table over 4 GiB ({n} bytes)"),

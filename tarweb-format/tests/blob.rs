@@ -31,6 +31,7 @@ fn resource(path: &str, bodies: &[(Coding, Vec<u8>)]) -> RouteSpec {
         })
         .collect();
     RouteSpec {
+        auth: None,
         path: path.into(),
         status: 200,
         last_modified: 1_700_000_000,
@@ -40,6 +41,7 @@ fn resource(path: &str, bodies: &[(Coding, Vec<u8>)]) -> RouteSpec {
 
 fn redirect(path: &str, to: &str) -> RouteSpec {
     RouteSpec {
+        auth: None,
         path: path.into(),
         status: 301,
         last_modified: 0,
@@ -611,4 +613,83 @@ fn thousands_of_mutated_and_truncated_blobs_never_panic() {
     // Both outcomes must occur, or the test is not exercising the reader.
     assert!(refused > 10_000, "refused {refused}");
     assert!(accepted > 100, "accepted {accepted}");
+}
+
+/// Basic-Auth: digests round-trip, only their credentials are admitted,
+/// and the rules of §3 hold on both sides.
+#[test]
+fn basic_auth_credentials() {
+    use tarweb_format::layout::{self, route};
+    use tarweb_format::rules::basic_auth_digest;
+    use tarweb_format::{AuthSpec, RouteProblem};
+    let salt = *b"0123456789abcdef";
+    let mut spec = sample();
+    spec.routes[0].auth = Some(AuthSpec {
+        salt,
+        digests: vec![
+            basic_auth_digest(&salt, b"alice:s3cret"),
+            basic_auth_digest(&salt, b"bob:hunter2"),
+        ],
+    });
+    let (bytes, _) = blob_to_vec(&spec).unwrap();
+    assert!(
+        !bytes.windows(6).any(|w| w == b"s3cret"),
+        "no password stored"
+    );
+    let blob = Blob::parse(&bytes).unwrap();
+    let r = blob.lookup(b"/b.txt").unwrap();
+    let a = r.auth().expect("protected");
+    assert_eq!(a.len(), 2);
+    assert!(a.admits(b"alice:s3cret") && a.admits(b"bob:hunter2"));
+    for wrong in [
+        &b"alice:s3cre"[..],
+        b"alice:s3cret ",
+        b"bob:s3cret",
+        b"",
+        b":",
+    ] {
+        assert!(!a.admits(wrong), "{wrong:?}");
+    }
+    assert!(blob.lookup(b"/a.js").unwrap().auth().is_none());
+
+    // The writer: credentials only on 200 routes, 1 to 64 of them.
+    let mut s = sample();
+    let last = s.routes.len() - 1; // the redirect
+    s.routes[last].auth = spec.routes[0].auth.clone();
+    assert_eq!(refusal(&s).1, InvalidKind::Auth);
+    let mut s = sample();
+    s.routes[0].auth = Some(AuthSpec {
+        salt,
+        digests: vec![],
+    });
+    assert_eq!(refusal(&s).1, InvalidKind::Auth);
+    s.routes[0].auth = Some(AuthSpec {
+        salt,
+        digests: vec![[7; 32]; layout::MAX_AUTH + 1],
+    });
+    assert_eq!(refusal(&s).1, InvalidKind::Auth);
+
+    // The reader: an offset without a count, a count past the strings,
+    // credentials on a redirect.
+    let at = |i: usize, f: usize| blob.layout().routes_off as usize + i * 32 + f;
+    let i = r.index();
+    let route_problem = |v: &[u8]| match Blob::parse(v).expect_err("must fail").kind {
+        FormatErrorKind::Route { problem, .. } => problem,
+        k => panic!("{k:?}"),
+    };
+    let mut v = bytes.clone();
+    v[at(i, route::AUTH_COUNT)] = 0;
+    fix_digest(&mut v);
+    assert_eq!(route_problem(&v), RouteProblem::Auth);
+    let mut v = bytes.clone();
+    v[at(i, route::AUTH_COUNT)] = 200;
+    fix_digest(&mut v);
+    assert_eq!(route_problem(&v), RouteProblem::Auth);
+    let redirect = blob.routes().find(|r| r.status() != 200).unwrap().index();
+    let mut v = bytes.clone();
+    let (from, to) = (at(i, route::AUTH_OFF), at(redirect, route::AUTH_OFF));
+    let moved: Vec<u8> = v[from..from + 6].to_vec();
+    v[to..to + 6].copy_from_slice(&moved);
+    fix_digest(&mut v);
+    assert_eq!(route_problem(&v), RouteProblem::Auth);
 }

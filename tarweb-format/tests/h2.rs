@@ -47,6 +47,7 @@ fn response(coding: Coding, body: &[u8], headers: List, etag: Option<&str>) -> R
 /// A 200 route whose ETags are `"<tag>-<coding>"`.
 fn tagged(path: &str, tag: &str, headers: List, bodies: &[(Coding, &[u8])]) -> RouteSpec {
     RouteSpec {
+        auth: None,
         path: path.into(),
         status: 200,
         last_modified: 1_700_000_000,
@@ -63,6 +64,7 @@ fn resource(path: &str, headers: List, bodies: &[(Coding, &[u8])]) -> RouteSpec 
 
 fn redirect(path: &str, status: u16, to: &str) -> RouteSpec {
     RouteSpec {
+        auth: None,
         path: path.into(),
         status,
         last_modified: 0,

@@ -14,7 +14,8 @@ use rayon::prelude::*;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tarweb_format::{write_blob, BlobSpec, Coding, ResponseSpec, RouteSpec};
+use tarweb_format::rules::basic_auth_digest;
+use tarweb_format::{write_blob, AuthSpec, BlobSpec, Coding, ResponseSpec, RouteSpec};
 
 pub struct Options {
     pub source: Source,
@@ -317,6 +318,29 @@ fn progress_bar(show: bool, total: u64) -> indicatif::ProgressBar {
     bar
 }
 
+/// A route's Basic-Auth credentials as the blob stores them: a salt made
+/// from the credential set (so the same site packs to the same bytes) and
+/// one digest per credential; never the passwords.
+fn auth(list: &[(String, String)]) -> Option<AuthSpec> {
+    if list.is_empty() {
+        return None;
+    }
+    let mut h = blake3::Hasher::new();
+    h.update(b"tarweb-pack basic-auth salt\n");
+    for (u, p) in list {
+        h.update(&(u.len() as u64).to_le_bytes());
+        h.update(u.as_bytes());
+        h.update(&(p.len() as u64).to_le_bytes());
+        h.update(p.as_bytes());
+    }
+    let salt: [u8; 16] = h.finalize().as_bytes()[..16].try_into().expect("16 bytes");
+    let digests = list
+        .iter()
+        .map(|(u, p)| basic_auth_digest(&salt, format!("{u}:{p}").as_bytes()))
+        .collect();
+    Some(AuthSpec { salt, digests })
+}
+
 fn blob_spec(
     site: &Site,
     bodies: &[Body],
@@ -364,6 +388,7 @@ fn blob_spec(
                         })
                         .collect();
                     RouteSpec {
+                        auth: auth(&set.auth),
                         path: r.path.clone(),
                         status: 200,
                         last_modified,
@@ -371,6 +396,7 @@ fn blob_spec(
                     }
                 }
                 Target::Redirect { status, location } => RouteSpec {
+                    auth: None,
                     path: r.path.clone(),
                     status: *status,
                     last_modified: 0,

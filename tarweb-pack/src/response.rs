@@ -147,6 +147,7 @@ mod tests {
                 .map(|(a, b)| (a.to_string(), b.to_string()))
                 .collect(),
             remove: remove.iter().map(|s| s.to_string()).collect(),
+            auth: vec![],
         }
     }
 

@@ -865,21 +865,51 @@ fn a_file_that_is_not_a_tar_gets_a_clean_message() {
     assert!(!out.exists());
 }
 
+/// `Basic-Auth` in `_headers` protects the matching files: their routes
+/// carry digests that admit exactly the listed credentials, and the blob
+/// holds no password. A malformed line fails the pack at its line.
 #[test]
-fn basic_auth_in_headers_fails_the_pack() {
+fn basic_auth_in_headers_protects_paths_with_digests_only() {
     let tmp = tempfile::tempdir().unwrap();
-    let site = small_site(tmp.path());
-    std::fs::remove_dir_all(site.join(".git")).unwrap(); // no warning first
+    let site = tmp.path().join("site");
+    std::fs::create_dir_all(site.join("admin")).unwrap();
+    std::fs::write(site.join("index.html"), "<p>home</p>\n").unwrap();
+    std::fs::write(site.join("admin/index.html"), "<p>admin</p>\n").unwrap();
     std::fs::write(
         site.join("_headers"),
-        "/*\n  X-Frame-Options: DENY\n/admin/*\n  Basic-Auth: admin:hunter2\n",
+        "/*\n  X-Frame-Options: DENY\n/admin/*\n  Basic-Auth: admin:hunter2 ops:correct-horse\n",
     )
     .unwrap();
+    let out = tmp.path().join("s.twb");
+    let bytes = pack(&site, &out, &["-q"]);
+    for secret in [
+        &b"hunter2"[..],
+        b"correct-horse",
+        b"Basic-Auth",
+        b"basic-auth",
+    ] {
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret),
+            "{secret:?} in the blob"
+        );
+    }
+    let blob = Blob::parse(&bytes).unwrap();
+    for path in [&b"/admin/"[..], b"/admin/index.html"] {
+        let a = blob.lookup(path).unwrap().auth().expect("protected");
+        assert_eq!(a.len(), 2);
+        assert!(a.admits(b"admin:hunter2") && a.admits(b"ops:correct-horse"));
+        assert!(!a.admits(b"admin:hunter3") && !a.admits(b"ops:hunter2"));
+    }
+    assert!(blob.lookup(b"/index.html").unwrap().auth().is_none());
+    // The same site packs to the same bytes (the salt is derived).
+    assert_eq!(pack(&site, &tmp.path().join("again.twb"), &["-q"]), bytes);
+
+    std::fs::write(site.join("_headers"), "/admin/*\n  Basic-Auth: admin\n").unwrap();
     let outdir = tmp.path().join("out");
     std::fs::create_dir(&outdir).unwrap();
     fails(
         bin().arg(&site).arg("-o").arg(outdir.join("s.twb")),
         &outdir,
-        "_headers line 4: `Basic-Auth` is Netlify's password protection",
+        "_headers line 2: Basic-Auth takes `user:password` pairs",
     );
 }

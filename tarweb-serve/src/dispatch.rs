@@ -5,6 +5,7 @@
 //! (`proto::h1::response`); another protocol frames the same plan its
 //! own way.
 
+use crate::http::auth;
 use crate::http::conditional::{self, Outcome};
 use crate::http::negotiate::Prefs;
 use crate::http::path::{self, Target};
@@ -39,6 +40,7 @@ pub(crate) enum Plan<'b> {
     /// site's `_headers` allow for that path).
     Options(Variant<'b>),
     /// A response of the server's own, with no stored bytes: 204 (OPTIONS),
+    /// 401 (a protected route, with `WWW-Authenticate`),
     /// 400, 404 (a site without a 404 page), 405, 412, 421.
     Builtin(u16),
     /// `--redirect-https`: 308 to `https://` + host + the server's HTTPS
@@ -92,6 +94,15 @@ pub(crate) fn plan<'b>(req: &Request<'b>, src: Source<'b>, path_buf: &'b mut [u8
             None => Plan::Builtin(404),
         };
     };
+    if let Some(a) = route.auth() {
+        // Before anything else of the route's (conditionals, ranges): a
+        // client without the credential learns nothing of it.
+        let mut buf = [0u8; auth::MAX_CREDENTIAL];
+        let cred = req.authorization.and_then(|v| auth::basic(v, &mut buf));
+        if !cred.is_some_and(|c| a.admits(c)) {
+            return Plan::Builtin(401);
+        }
+    }
     let v = prefs.choose(route.variants());
     if route.status() != 200 {
         return Plan::Stored(v); // a stored redirect
@@ -189,6 +200,7 @@ mod tests {
         static B: OnceLock<(Vec<u8>, Vec<u8>)> = OnceLock::new();
         B.get_or_init(|| {
             let a = RouteSpec {
+                auth: None,
                 path: "/a.txt".into(),
                 status: 200,
                 last_modified: LM,
@@ -198,6 +210,7 @@ mod tests {
                 ],
             };
             let old = RouteSpec {
+                auth: None,
                 path: "/old".into(),
                 status: 301,
                 last_modified: 0,

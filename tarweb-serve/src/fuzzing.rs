@@ -25,7 +25,7 @@ fn outcome(r: &Result<Head<'_>, Error>) -> String {
         Ok(h) => {
             let q = &h.req;
             format!(
-                "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {} {} {} {} {}",
+                "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {} {} {} {} {}",
                 q.method,
                 q.method_bytes,
                 q.target,
@@ -39,6 +39,7 @@ fn outcome(r: &Result<Head<'_>, Error>) -> String {
                 q.if_range,
                 q.user_agent,
                 q.referer,
+                q.authorization,
                 h.conn_close,
                 h.conn_keep_alive,
                 h.content_length,
@@ -447,6 +448,7 @@ fn test_blob() -> &'static Blob<'static> {
         let spec = BlobSpec {
             encoder: [0; 8],
             routes: vec![RouteSpec {
+                auth: None,
                 path: "/".into(),
                 status: 200,
                 last_modified: 0,

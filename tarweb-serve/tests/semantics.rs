@@ -316,6 +316,7 @@ fn builtin_404_when_the_site_has_none() {
     let spec = BlobSpec {
         encoder: [0; 8],
         routes: vec![RouteSpec {
+            auth: None,
             path: "/only".into(),
             status: 200,
             last_modified: LAST_MODIFIED,

@@ -92,6 +92,8 @@ pub(crate) struct Request<'a> {
     pub if_range: Option<&'a [u8]>,
     pub user_agent: Option<&'a [u8]>,
     pub referer: Option<&'a [u8]>,
+    /// `Authorization` (for a route with Basic-Auth); never logged.
+    pub authorization: Option<&'a [u8]>,
 }
 
 impl<'a> Request<'a> {
@@ -112,6 +114,7 @@ impl<'a> Request<'a> {
             if_range: None,
             user_agent: None,
             referer: None,
+            authorization: None,
         }
     }
 }
@@ -141,6 +144,7 @@ impl<'a> Request<'a> {
         self.if_range = None;
         self.user_agent = None;
         self.referer = None;
+        self.authorization = None;
     }
 }
 

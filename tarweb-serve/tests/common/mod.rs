@@ -154,6 +154,7 @@ fn resource(path: &str, body: &[u8], ctype: &str, codings: &[Coding]) -> RouteSp
         .collect();
     variants.sort_by_key(|v| v.body.len());
     RouteSpec {
+        auth: None,
         path: path.into(),
         status: 200,
         last_modified: LAST_MODIFIED,
@@ -164,6 +165,7 @@ fn resource(path: &str, body: &[u8], ctype: &str, codings: &[Coding]) -> RouteSp
 fn redirect(path: &str, to: &str) -> RouteSpec {
     let body = format!("<a href=\"{to}\">Moved</a>\n");
     RouteSpec {
+        auth: None,
         path: path.into(),
         status: 301,
         last_modified: 0,

@@ -260,6 +260,7 @@ fn pseudo_random(n: usize, mut x: u64) -> Vec<u8> {
 fn route(path: &str, body: &[u8]) -> RouteSpec {
     let etag = format!("\"{}-{}\"", path.len(), body.len());
     RouteSpec {
+        auth: None,
         path: path.into(),
         status: 200,
         last_modified: 1_700_000_000,

@@ -38,16 +38,16 @@ const FORBIDDEN: &[&str] = &[
 ];
 
 /// Names a hosting platform reads from `_headers` as a feature of its own,
-/// not as a response header, with what the feature is. tarweb implements
-/// none of them, and a line stored as a header would be sent to every
-/// client: `_headers` refuses them, naming the line. The list and why each
-/// name is on it (or, for the cache names other platforms strip, why not)
-/// are in `format-spec.md` §4.4.
-const PLATFORM_ONLY: &[(&str, &str)] = &[(
-    "basic-auth",
-    "Netlify's password protection, not a response header: tarweb cannot protect a path, \
-     and the line would send its user:password pairs to every client",
-)];
+/// not as a response header, with what the feature is, for the features
+/// tarweb does not implement: a line stored as a header would be sent to
+/// every client, so `_headers` refuses them, naming the line. None today
+/// (Netlify's `Basic-Auth` is implemented: [`Op::Auth`]); the list and why
+/// a name would be on it (or, for the cache names other platforms strip,
+/// why not) are in `format-spec.md` §4.4.
+const PLATFORM_ONLY: &[(&str, &str)] = &[];
+
+/// Netlify's password protection: `Basic-Auth: user:pass user2:pass2`.
+const BASIC_AUTH: &str = "basic-auth";
 
 /// Parsed `_headers` rules, in file order.
 #[derive(Debug, Default, Clone)]
@@ -63,6 +63,9 @@ pub struct HeaderSet {
     pub set: Vec<(String, String)>,
     /// Lower-cased names to remove (Cloudflare's `! Name` syntax).
     pub remove: Vec<String>,
+    /// Basic-Auth credentials (`user`, `password`): when any, only a
+    /// client sending one of them gets the response.
+    pub auth: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -77,6 +80,8 @@ enum Op {
     Set(String, String),
     /// `! Name`, lower-cased.
     Remove(String),
+    /// `Basic-Auth: user:pass ...` (`! Basic-Auth` is a `Remove`).
+    Auth(Vec<(String, String)>),
 }
 
 /// A compiled path pattern.
@@ -124,12 +129,19 @@ impl HeaderRules {
                 continue;
             }
             if line.starts_with([' ', '\t']) {
-                let Some((_, _, _, ops)) = current.as_mut() else {
+                let Some((_, raw, pattern, ops)) = current.as_mut() else {
                     return Err(anyhow!(
                         "_headers line {n}: header line before any path pattern"
                     ));
                 };
-                ops.push(parse_header_line(n, line)?);
+                let op = parse_header_line(n, line)?;
+                if matches!(op, Op::Auth(_)) && pattern.is_none() {
+                    return Err(anyhow!(
+                        "_headers line {n}: Basic-Auth in the host-specific rule `{raw}`, which is \
+                         skipped: its paths would be served unprotected; write the rule for paths"
+                    ));
+                }
+                ops.push(op);
             } else {
                 finish(current.take(), &mut rules, &mut warnings);
                 let raw = line.trim_end_matches([' ', '\t']);
@@ -186,10 +198,18 @@ impl HeaderRules {
                             None => out.set.push((name.clone(), value.clone())),
                         }
                     }
+                    Op::Remove(lower) if lower == BASIC_AUTH => out.auth.clear(),
                     Op::Remove(lower) => {
                         out.set.retain(|(n, _)| !n.eq_ignore_ascii_case(lower));
                         if !out.remove.contains(lower) {
                             out.remove.push(lower.clone());
+                        }
+                    }
+                    Op::Auth(list) => {
+                        for c in list {
+                            if !out.auth.contains(c) {
+                                out.auth.push(c.clone());
+                            }
                         }
                     }
                 }
@@ -215,6 +235,9 @@ fn parse_header_line(n: usize, line: &str) -> anyhow::Result<Op> {
     let name = name.trim_end_matches([' ', '\t']);
     check_name(n, name)?;
     let value = value.trim_matches([' ', '\t']);
+    if name.eq_ignore_ascii_case(BASIC_AUTH) {
+        return basic_auth(n, value);
+    }
     for c in value.chars() {
         if c == '\t' || (' '..='~').contains(&c) {
             continue;
@@ -229,6 +252,32 @@ fn parse_header_line(n: usize, line: &str) -> anyhow::Result<Op> {
         ));
     }
     Ok(Op::Set(name.to_string(), value.to_string()))
+}
+
+/// `Basic-Auth`'s value: `user:password` pairs separated by spaces, as
+/// Netlify reads it. Messages never repeat a credential.
+fn basic_auth(n: usize, value: &str) -> anyhow::Result<Op> {
+    let mut list = Vec::new();
+    for item in value.split([' ', '\t']).filter(|i| !i.is_empty()) {
+        match item.split_once(':') {
+            Some((user, pass)) if !user.is_empty() && !pass.is_empty() => {
+                list.push((user.to_string(), pass.to_string()))
+            }
+            _ => {
+                return Err(anyhow!(
+                    "_headers line {n}: Basic-Auth takes `user:password` pairs separated by \
+                     spaces, each with a user and a password (pair {} is not one)",
+                    list.len() + 1
+                ))
+            }
+        }
+    }
+    if list.is_empty() {
+        return Err(anyhow!(
+            "_headers line {n}: Basic-Auth with no `user:password`"
+        ));
+    }
+    Ok(Op::Auth(list))
 }
 
 /// Checks that `name` is an RFC 9110 token the site may control.

@@ -17,6 +17,7 @@ fn hs(pairs: &[(&str, &str)], remove: &[&str]) -> HeaderSet {
     HeaderSet {
         set: set(pairs),
         remove: strs(remove),
+        auth: vec![],
     }
 }
 
@@ -316,33 +317,53 @@ fn forbidden_headers() {
     }
 }
 
-/// A platform feature written as a header line (Netlify's `Basic-Auth`) is
-/// refused at its line, whatever its case or rule, never stored: its value
-/// is credentials. Cache fields other platforms read from an origin pass.
+/// Netlify's `Basic-Auth`: credentials for the matching paths, never a
+/// header; bad lines refused at their line without repeating them; a
+/// host-specific rule (skipped) with it is an error, as its paths would go
+/// unprotected. Cache fields other platforms read from an origin pass.
 #[test]
-fn platform_only_names_are_refused() {
-    for line in [
-        "  Basic-Auth: admin:hunter2 editor:s3cret",
-        "  basic-auth: admin:hunter2",
-        "\tBASIC-AUTH:admin:hunter2",
-        "  ! Basic-Auth",
+fn basic_auth_protects_paths_and_is_never_a_header() {
+    let r = HeaderRules::parse(
+        "/*\n  X-Ok: 1\n/private/*\n  Basic-Auth: admin:hunter2   editor:s3cret\n  X-P: 2\n\
+         /private/open.html\n  ! Basic-Auth\n/private/more/*\n  basic-auth: eve:pw admin:hunter2\n",
+    )
+    .unwrap();
+    let s = r.for_paths(&["/private/a.html"]);
+    assert_eq!(
+        s.auth,
+        [
+            ("admin".into(), "hunter2".into()),
+            ("editor".into(), "s3cret".into())
+        ]
+    );
+    assert!(s
+        .set
+        .iter()
+        .all(|(n, _)| !n.eq_ignore_ascii_case("basic-auth")));
+    assert!(s.remove.is_empty());
+    assert!(r.for_paths(&["/public.html"]).auth.is_empty());
+    assert!(
+        r.for_paths(&["/private/open.html"]).auth.is_empty(),
+        "! Basic-Auth"
+    );
+    // Rules add credentials, in order, each once.
+    assert_eq!(r.for_paths(&["/private/more/x"]).auth.len(), 3);
+    for (line, what) in [
+        ("  Basic-Auth: admin", "pair 1"),
+        ("  Basic-Auth: admin:hunter2 :nouser", "pair 2"),
+        ("  Basic-Auth: admin:", "pair 1"),
+        ("  Basic-Auth:", "no `user:password`"),
     ] {
-        let text = format!("/*\n  X-Ok: 1\n/private/*\n{line}\n");
-        let e = err(&text);
+        let e = err(&format!("/*\n  X-Ok: 1\n/private/*\n{line}\n"));
         assert!(e.starts_with("_headers line 4: "), "{e}");
-        assert!(
-            e.to_lowercase()
-                .contains("`basic-auth` is netlify's password protection"),
-            "{e}"
-        );
-        assert!(
-            !e.contains("hunter2"),
-            "the credentials are not repeated: {e}"
-        );
+        assert!(e.contains(what), "{e}");
+        assert!(!e.contains("hunter2"), "credentials are not repeated: {e}");
     }
-    // In a host-specific rule (skipped) too: the author expects protection.
     let e = err("https://example.com/*\n  Basic-Auth: a:b\n");
-    assert!(e.starts_with("_headers line 2: "), "{e}");
+    assert!(
+        e.starts_with("_headers line 2: ") && e.contains("unprotected"),
+        "{e}"
+    );
     let r = HeaderRules::parse(
         "/*\n  CDN-Cache-Control: max-age=60\n  Cloudflare-CDN-Cache-Control: max-age=60\n  Cache-Tag: a,b\n  Netlify-Vary: query\n",
     )

@@ -33,6 +33,10 @@ pub(crate) struct HotCtx<'a> {
     pub c: &'a Counters,
 }
 
+/// The challenge of a 401 (RFC 7617): Basic, credentials in UTF-8.
+const WWW_AUTHENTICATE: &[u8] =
+    b"WWW-Authenticate: Basic realm=\"protected\", charset=\"UTF-8\"\r\n";
+
 /// Every method a resource answers (RFC 9110 §10.2.1), OPTIONS included.
 const ALLOW: &[u8] = b"Allow: GET, HEAD, OPTIONS\r\n";
 
@@ -99,6 +103,9 @@ pub(crate) fn builtin(
     dyn_lines(out, ctx, conn_line(close, version));
     if status == 405 || status == 204 {
         out.push_dyn(ALLOW);
+    }
+    if status == 401 {
+        out.push_dyn(WWW_AUTHENTICATE);
     }
     if status == 204 {
         out.push_dyn(b"\r\n");

@@ -87,6 +87,9 @@ pub(crate) fn read<'a>(fields: &'a Fields, req: &mut Request<'a>) -> Result<Extr
             b"if-range" => req.if_range = Some(value),
             b"user-agent" => req.user_agent = Some(value),
             b"referer" => req.referer = Some(value),
+            b"authorization" if req.authorization.replace(value).is_some() => {
+                return Err(Malformed("two authorization fields"));
+            }
             _ => {}
         }
     }

@@ -388,6 +388,14 @@ fn builtin(s: &mut Stream, out: &mut Output, ctx: &Ctx<'_>, status: u16) -> (u16
     if status == 405 || status == 204 {
         at = field(&mut buf, at, b"allow", b"GET, HEAD, OPTIONS");
     }
+    if status == 401 {
+        at = field(
+            &mut buf,
+            at,
+            b"www-authenticate",
+            b"Basic realm=\"protected\", charset=\"UTF-8\"",
+        );
+    }
     let body_len = if matches!(status, 204 | 412) {
         0
     } else {

@@ -356,6 +356,9 @@ fn parse_head<'a>(b: &'a [u8], h: &mut Head<'a>) -> Result<(), Error> {
             8 if lower("if-range") => r.if_range = Some(value),
             10 if lower("user-agent") => r.user_agent = Some(value),
             7 if lower("referer") => r.referer = Some(value),
+            13 if lower("authorization") && r.authorization.replace(value).is_some() => {
+                return Err(Error::Status(400));
+            }
             _ => {}
         }
     }
