@@ -40,9 +40,11 @@ struct Cli {
     /// Worker threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
-    /// Debug stats endpoint (syscall counters), on its own thread.
-    #[arg(long)]
-    stats_listen: Option<SocketAddr>,
+    /// Prometheus metrics at http://ADDR/metrics, on their own thread
+    /// (`/` keeps the old `name value` syscall counters). Not on the
+    /// serving ports. `--stats-listen` is its old name.
+    #[arg(long, value_name = "ADDR", alias = "stats-listen")]
+    metrics_listen: Option<SocketAddr>,
     /// Pin the blob in RAM.
     #[arg(long)]
     mlock: bool,
@@ -197,7 +199,7 @@ fn main() {
         threads: cli
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-        stats_listen: cli.stats_listen,
+        metrics_listen: cli.metrics_listen,
         load: LoadOpts {
             copy: match cli.blob_copy {
                 BlobCopy::Auto => CopyTo::Auto,

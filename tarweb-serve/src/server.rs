@@ -8,6 +8,7 @@
 use crate::access_log::AccessLog;
 use crate::config::Config;
 use crate::hot::Hot;
+use crate::metrics;
 use crate::publish::Published;
 use crate::root;
 use crate::sandbox::{self, Plan};
@@ -40,7 +41,8 @@ pub struct Options {
     pub root_header: bool,
     pub listen: Vec<SocketAddr>,
     pub threads: usize,
-    pub stats_listen: Option<SocketAddr>,
+    /// `--metrics-listen` (`--stats-listen` is its old name).
+    pub metrics_listen: Option<SocketAddr>,
     /// Where blobs are copied, and `--mlock`.
     pub load: LoadOpts,
     /// `None`: no Server header.
@@ -166,7 +168,11 @@ fn notify_abstract() -> bool {
     std::env::var("NOTIFY_SOCKET").is_ok_and(|p| p.starts_with('@'))
 }
 
-fn stats_thread(l: TcpListener, counters: &'static [Counters]) {
+/// `--metrics-listen`: one request per connection, answered from the
+/// counters as they are now. `/metrics` is the Prometheus text; `/` the
+/// old `name value` lines of `--stats-listen` (the syscall-budget tests,
+/// bench/instr.sh and the kTLS probe read them); anything else 404.
+fn metrics_thread(l: TcpListener, counters: &'static [Counters], published: Arc<Published>) {
     for s in l.incoming() {
         let Ok(mut s) = s else {
             // EMFILE and friends: do not spin.
@@ -174,6 +180,7 @@ fn stats_thread(l: TcpListener, counters: &'static [Counters]) {
             continue;
         };
         let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+        let _ = s.set_write_timeout(Some(Duration::from_secs(2)));
         let mut buf = [0u8; 4096];
         let mut got = 0;
         while got < buf.len() {
@@ -185,11 +192,26 @@ fn stats_thread(l: TcpListener, counters: &'static [Counters]) {
                 break;
             }
         }
-        let body = stats::render(counters);
+        let head = &buf[..got];
+        let path = head
+            .split(|&b| b == b' ')
+            .nth(1)
+            .map(|p| p.split(|&b| b == b'?').next().unwrap_or(p));
+        let (status, ctype, body) = match path {
+            Some(b"/metrics") => (
+                "200 OK",
+                "text/plain; version=0.0.4; charset=utf-8",
+                metrics::render(counters, Some(&published)),
+            ),
+            Some(b"/") => ("200 OK", "text/plain", stats::render(counters)),
+            _ => ("404 Not Found", "text/plain", "not found\n".to_string()),
+        };
+        let head_only = head.starts_with(b"HEAD ");
         let _ = write!(
             s,
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
+            "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+            body.len(),
+            if head_only { "" } else { body.as_str() }
         );
     }
 }
@@ -287,10 +309,10 @@ pub fn run(o: Options) -> Result<(), String> {
     }
     let counters: &'static [Counters] =
         Box::leak((0..threads).map(|_| Counters::default()).collect());
-    let stats_listener = match o.stats_listen {
+    let stats_listener = match o.metrics_listen {
         Some(a) => {
-            let l = TcpListener::bind(a).map_err(|e| format!("stats listen on {a}: {e}"))?;
-            println!("stats on {}", l.local_addr().map_err(|e| e.to_string())?);
+            let l = TcpListener::bind(a).map_err(|e| format!("metrics listen on {a}: {e}"))?;
+            println!("metrics on {}", l.local_addr().map_err(|e| e.to_string())?);
             Some(l)
         }
         None => None,
@@ -389,9 +411,10 @@ pub fn run(o: Options) -> Result<(), String> {
     println!("{}", sandbox::confine(&plan)?);
     root::start_reaper().map_err(|e| format!("reaper thread: {e}"))?;
     if let Some(l) = stats_listener {
+        let published = published.clone();
         std::thread::Builder::new()
-            .name("stats".into())
-            .spawn(move || stats_thread(l, counters))
+            .name("metrics".into())
+            .spawn(move || metrics_thread(l, counters, published))
             .map_err(|e| e.to_string())?;
     }
     let mut handles = Vec::new();

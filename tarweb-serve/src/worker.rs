@@ -48,6 +48,9 @@ const LINGER: Duration = Duration::from_secs(2);
 struct Slot {
     gen: u32,
     conn: Option<Conn>,
+    /// The timer its connection waits on, for the connections-by-state
+    /// gauge (None: not counted yet).
+    state: Option<TimerKind>,
 }
 
 /// The worker's connections: a slab of slots, each with a generation that
@@ -429,7 +432,11 @@ impl Worker {
         let slot = match self.slab.free.pop() {
             Some(s) => s,
             None => {
-                self.slab.slots.push(Slot { gen: 1, conn: None });
+                self.slab.slots.push(Slot {
+                    gen: 1,
+                    conn: None,
+                    state: None,
+                });
                 (self.slab.slots.len() - 1) as u32
             }
         };
@@ -487,7 +494,11 @@ impl Worker {
             conn.drive(&mut env, pools)
         };
         match step {
-            Step::Wait { kind, from } => self.timers.arm(conn.timer(), kind, from, slot, gen),
+            Step::Wait { kind, from } => {
+                self.timers.arm(conn.timer(), kind, from, slot, gen);
+                self.s.c.m.state(s.state, Some(kind));
+                s.state = Some(kind);
+            }
             Step::Close => {
                 let conn = s.conn.take().expect("driven above");
                 self.close(slot, conn);
@@ -501,9 +512,11 @@ impl Worker {
         match step {
             Step::Close => self.close(slot, conn),
             Step::Wait { kind, from } => {
-                let gen = self.slab.slots[slot as usize].gen;
-                self.timers.arm(conn.timer(), kind, from, slot, gen);
-                self.slab.slots[slot as usize].conn = Some(conn);
+                let s = &mut self.slab.slots[slot as usize];
+                self.timers.arm(conn.timer(), kind, from, slot, s.gen);
+                s.conn = Some(conn);
+                self.s.c.m.state(s.state, Some(kind));
+                s.state = Some(kind);
             }
         }
     }
@@ -528,6 +541,7 @@ impl Worker {
     fn close(&mut self, slot: u32, conn: Conn) {
         conn.close(&mut self.s.pools, self.s.c);
         let s = &mut self.slab.slots[slot as usize];
+        self.s.c.m.state(s.state.take(), None);
         s.gen = s.gen.wrapping_add(1).max(1);
         self.slab.free.push(slot);
         self.slab.live -= 1;

@@ -46,6 +46,11 @@ impl Transport {
         matches!(self, Transport::Plain(_))
     }
 
+    /// TLS with the kernel's record layer (kTLS, at least for sending).
+    pub fn is_kernel_tls(&self) -> bool {
+        matches!(self, Transport::Tls(_, tls::Session::Kernel(_)))
+    }
+
     /// TLS only: the session must end after the next response.
     pub fn retiring(&self) -> bool {
         matches!(self, Transport::Tls(_, s) if s.retiring())

@@ -359,6 +359,7 @@ impl Watcher {
                         Some(l) => format!("still serving {}", l.root.digest_hex),
                         None => "not serving it".to_string(),
                     };
+                    crate::metrics::REFUSED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     log_err(&format!("refusing {label}: {e}; {still}"));
                     self.failed.insert(key.clone(), id);
                 }
@@ -503,6 +504,7 @@ impl Watcher {
                     }
                     if self.check(force) {
                         let g = published.publish(self.sites());
+                        crate::metrics::SWAPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         log(&format!("published generation {g}"));
                     }
                     self.check_also();

@@ -166,6 +166,13 @@ impl H1 {
                 Err(ParseError::Status(s)) => {
                     let meta = response::builtin(out, &ctx, s, false, true, Version::Http11);
                     env.c.bump(Sc::Requests);
+                    env.c.m.request(
+                        crate::metrics::VHOST_NONE,
+                        meta.status,
+                        crate::metrics::MethodClass::Other,
+                        1,
+                        meta.body_bytes,
+                    );
                     if let Some(l) = env.log.as_mut() {
                         l.log_bad(link.peer, env.date.line(), meta);
                     }
@@ -248,6 +255,9 @@ impl H1 {
                 }
             };
             env.c.bump(Sc::Requests);
+            let (m, p) = crate::metrics::classes(req);
+            let vhost = sites.slot(site.map(|(i, _)| i));
+            env.c.m.request(vhost, meta.status, m, p, meta.body_bytes);
             if let Some(l) = env.log.as_mut() {
                 l.log(link.peer, env.date.line(), req, meta);
             }
