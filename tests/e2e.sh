@@ -39,10 +39,10 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
   --tls-listen "127.0.0.1:$tport" --tls-cert "$work/cert.pem" --tls-key "$work/key.pem" >"$work/serve.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 100); do
-  grep -q '^ready' "$work/serve.log" && break
+  grep -Eq '(^| )ready$' "$work/serve.log" && break
   sleep 0.05
 done
-grep -q '^ready' "$work/serve.log" || { cat "$work/serve.log"; echo "0 passed, 1 failed"; exit 1; }
+grep -Eq '(^| )ready$' "$work/serve.log" || { cat "$work/serve.log"; echo "0 passed, 1 failed"; exit 1; }
 base="http://127.0.0.1:$port"
 
 urlencode() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$1"; }

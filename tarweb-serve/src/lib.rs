@@ -13,6 +13,8 @@
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+#[macro_use]
+pub mod log;
 pub(crate) mod access_log;
 pub(crate) mod config;
 pub(crate) mod conn;

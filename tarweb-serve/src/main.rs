@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 use tarweb_serve::server::{
-    self, CertSources, CopyTo, KtlsMode, LoadOpts, Mode, Options, SandboxMode, Target,
+    self, AccessLogFormat, CertSources, CopyTo, KtlsMode, LoadOpts, Mode, Options, SandboxMode,
+    Target,
 };
 
 #[global_allocator]
@@ -77,9 +78,14 @@ struct Cli {
     /// On SIGTERM/SIGINT, time to finish in-flight responses (ms).
     #[arg(long, default_value_t = 10_000)]
     shutdown_timeout_ms: u64,
-    /// Access log file (combined format), or `-` for stdout. Off by default.
+    /// Access log file, or `-` for stdout. Off by default. SIGUSR1
+    /// reopens it (after logrotate renamed it).
     #[arg(long)]
     access_log: Option<String>,
+    /// Access log lines: combined (NCSA, as nginx and Apache) or json
+    /// (one object per line).
+    #[arg(long, value_enum, default_value_t = LogFormat::Combined)]
+    access_log_format: LogFormat,
     /// Bodies above this many bytes go by sendfile, smaller ones in the
     /// writev with their head (the default is measured: bench/threshold).
     #[arg(long, default_value_t = tarweb_serve::DEFAULT_SENDFILE_THRESHOLD)]
@@ -159,6 +165,12 @@ fn parse_cidr(s: &str) -> Result<ipnet::IpNet, String> {
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Combined,
+    Json,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
 enum Sandbox {
     Off,
     Auto,
@@ -216,6 +228,10 @@ fn main() {
         send_timeout: ms(cli.send_timeout_ms),
         shutdown_timeout: ms(cli.shutdown_timeout_ms),
         access_log: cli.access_log,
+        access_log_format: match cli.access_log_format {
+            LogFormat::Combined => AccessLogFormat::Combined,
+            LogFormat::Json => AccessLogFormat::Json,
+        },
         sendfile_threshold: cli.sendfile_threshold,
         hot_responses: cli.hot_responses,
         tcp_congestion: cli.tcp_congestion,
@@ -227,7 +243,7 @@ fn main() {
             }),
             (None, None) => None,
             _ => {
-                eprintln!("tarweb-serve: --tls-cert and --tls-key go together");
+                tarweb_serve::error!("tarweb-serve: --tls-cert and --tls-key go together");
                 std::process::exit(2);
             }
         },
@@ -250,7 +266,7 @@ fn main() {
         http2: cli.http2 == OnOff::On,
     };
     if let Err(e) = server::run(o) {
-        eprintln!("tarweb-serve: {e}");
+        tarweb_serve::error!("tarweb-serve: {e}");
         std::process::exit(1);
     }
 }

@@ -1,8 +1,8 @@
 //! `--metrics-listen`: Prometheus text exposition (version 0.0.4) at
 //! `/metrics`.
 //!
-//! Each worker counts into its own block ([`WorkerMetrics`], inside its
-//! `sys::Counters`, padded to its own cache lines): single writer, a
+//! Each worker counts into its own block (`sys::worker_metrics`, inside
+//! its `sys::Counters`, padded to its own cache lines): single writer, a
 //! relaxed load and store per bump, no locked instruction, no allocation.
 //! The metrics thread reads every block and sums when scraped, so a
 //! scrape may see one worker's request a few nanoseconds before its
@@ -13,34 +13,16 @@
 //! protocol (3), and the virtual host, by a slot the watcher assigns when
 //! it builds a table ([`vhost_slot`]), never a name taken from a request.
 
-use crate::publish::Published;
+use crate::sys::worker_metrics::{
+    req_index, WorkerMetrics, BUCKETS_US, CODES, METHOD_NAMES, PROTO_NAMES, TLS_FAILURES, VHOSTS,
+    VHOST_OTHER,
+};
+pub(crate) use crate::sys::worker_metrics::{MethodClass, ProtoClass, VHOST_DEFAULT, VHOST_NONE};
 use crate::sys::{Counters, NAMES};
 use crate::timers::TimerKind;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
-use std::time::Duration;
-
-/// Virtual-host slots: 0 is no site (421, bad requests), 1 the default
-/// site (or the one blob), the others site names in the order first met;
-/// the last takes every name beyond (a bound on memory and on series).
-pub const VHOSTS: usize = 64;
-pub const VHOST_NONE: u16 = 0;
-pub const VHOST_DEFAULT: u16 = 1;
-const VHOST_OTHER: u16 = (VHOSTS - 1) as u16;
-
-const CODES: usize = 5;
-const METHODS: usize = 3;
-const PROTOS: usize = 3;
-const METHOD_NAMES: [&str; METHODS] = ["GET", "HEAD", "other"];
-const PROTO_NAMES: [&str; PROTOS] = ["1.0", "1.1", "2"];
-
-/// Upper bounds of the duration histogram's buckets, in microseconds
-/// (from a cached small response to a big one to a slow reader).
-const BUCKETS_US: [u64; 14] = [
-    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000,
-    5_000_000, 30_000_000,
-];
 
 /// Connection states, as the timer a connection waits on says.
 const STATES: [(TimerKind, &str); 4] = [
@@ -49,35 +31,6 @@ const STATES: [(TimerKind, &str); 4] = [
     (TimerKind::Send, "writing"),
     (TimerKind::Linger, "closing"),
 ];
-
-/// Why a TLS handshake failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(usize)]
-pub enum TlsFailure {
-    /// Plain HTTP on the TLS port (answered 400).
-    PlainHttp,
-    /// Not TLS, or TLS we refuse (no shared version or cipher, a bad
-    /// record, an alert from the client).
-    Protocol,
-    /// The client closed in the middle.
-    Eof,
-    /// A socket error (reset).
-    Io,
-    /// The head timer ran out.
-    Timeout,
-}
-const TLS_FAILURES: [&str; 5] = ["plain_http", "protocol", "eof", "io", "timeout"];
-
-/// The request's method, for the method label.
-#[derive(Debug, Clone, Copy)]
-pub enum MethodClass {
-    Get = 0,
-    Head = 1,
-    Other = 2,
-}
-
-/// Protocol label index: 0 HTTP/1.0, 1 HTTP/1.1, 2 HTTP/2.
-pub type ProtoClass = usize;
 
 /// The method and protocol labels of a request.
 #[inline]
@@ -96,108 +49,14 @@ pub(crate) fn classes(req: &crate::http::request::Request<'_>) -> (MethodClass, 
     (m, p)
 }
 
-/// One worker's metrics; see the module comment.
-pub struct WorkerMetrics {
-    requests: Box<[AtomicU64]>,
-    body_bytes: Box<[AtomicU64]>,
-    /// Per bucket (not cumulative), the last one beyond every bound.
-    duration: [AtomicU64; BUCKETS_US.len() + 1],
-    duration_sum_us: AtomicU64,
-    /// Open connections by state (a gauge: moves both ways).
-    states: [AtomicU64; 4],
-    tls_failures: [AtomicU64; 5],
-    /// TLS connections by record layer: 0 kernel, 1 user space.
-    tls_records: [AtomicU64; 2],
-    log_dropped: AtomicU64,
-}
-
-impl Default for WorkerMetrics {
-    fn default() -> WorkerMetrics {
-        let zeros = |n: usize| (0..n).map(|_| AtomicU64::new(0)).collect();
-        WorkerMetrics {
-            requests: zeros(VHOSTS * CODES * METHODS * PROTOS),
-            body_bytes: zeros(VHOSTS),
-            duration: Default::default(),
-            duration_sum_us: AtomicU64::new(0),
-            states: Default::default(),
-            tls_failures: Default::default(),
-            tls_records: Default::default(),
-            log_dropped: AtomicU64::new(0),
-        }
-    }
-}
-
-/// Single writer: a plain load and store, no locked instruction.
-#[inline]
-fn add(a: &AtomicU64, n: u64) {
-    a.store(a.load(Relaxed).wrapping_add(n), Relaxed);
-}
-
-fn req_index(vhost: usize, code: usize, method: usize, proto: usize) -> usize {
-    ((vhost * CODES + code) * METHODS + method) * PROTOS + proto
-}
-
-impl WorkerMetrics {
-    /// A request answered with `status` and `body` bytes of body.
-    #[inline]
-    pub fn request(&self, vhost: u16, status: u16, m: MethodClass, p: ProtoClass, body: u64) {
-        let vhost = usize::from(vhost).min(VHOSTS - 1);
-        let code = usize::from(status / 100).clamp(1, 5) - 1;
-        add(
-            &self.requests[req_index(vhost, code, m as usize, p.min(PROTOS - 1))],
-            1,
-        );
-        add(&self.body_bytes[vhost], body);
-    }
-
-    /// `n` responses whose last byte went to the kernel `d` after their
-    /// head was complete.
-    #[inline]
-    pub fn durations(&self, n: u64, d: Duration) {
-        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
-        let b = BUCKETS_US
-            .iter()
-            .position(|&le| us <= le)
-            .unwrap_or(BUCKETS_US.len());
-        add(&self.duration[b], n);
-        add(&self.duration_sum_us, us.saturating_mul(n));
-    }
-
-    /// A connection moved from state `from` (None: just accepted) to `to`
-    /// (None: closed).
-    #[inline]
-    pub(crate) fn state(&self, from: Option<TimerKind>, to: Option<TimerKind>) {
-        if from == to {
-            return;
-        }
-        if let Some(f) = from {
-            add(&self.states[f as usize], u64::MAX); // -1, wrapping
-        }
-        if let Some(t) = to {
-            add(&self.states[t as usize], 1);
-        }
-    }
-
-    pub fn tls_failure(&self, why: TlsFailure) {
-        add(&self.tls_failures[why as usize], 1);
-    }
-
-    /// A TLS connection's records go to the kernel (`kernel`) or are made
-    /// in user space.
-    pub fn tls_records(&self, kernel: bool) {
-        add(&self.tls_records[usize::from(!kernel)], 1);
-    }
-
-    /// An access log line that did not fit (the disk is behind).
-    pub fn log_dropped(&self) {
-        add(&self.log_dropped, 1);
-    }
-}
-
 /// Live swaps: tables published after the first.
 pub static SWAPS: AtomicU64 = AtomicU64::new(0);
 /// Blobs the watcher refused (bad file, wrong format, failed load).
 pub static REFUSED: AtomicU64 = AtomicU64::new(0);
+
+/// The default site's name (`sites::DEFAULT_STEM`, which depends on
+/// this module, not the other way).
+const DEFAULT: &str = "_default";
 
 /// Names of the slots handed out so far (index = slot).
 static SLOTS: Mutex<Vec<Box<str>>> = Mutex::new(Vec::new());
@@ -205,7 +64,7 @@ static SLOTS: Mutex<Vec<Box<str>>> = Mutex::new(Vec::new());
 /// The metrics slot of a site name (the watcher, building a table; never
 /// a request). Stable for the life of the process.
 pub fn vhost_slot(name: &str) -> u16 {
-    if name == crate::sites::DEFAULT_STEM {
+    if name == DEFAULT {
         return VHOST_DEFAULT;
     }
     let mut s = SLOTS.lock().unwrap_or_else(|e| e.into_inner());
@@ -223,7 +82,7 @@ pub fn vhost_slot(name: &str) -> u16 {
 fn init_slots(s: &mut Vec<Box<str>>) {
     if s.is_empty() {
         s.push("_none".into());
-        s.push(crate::sites::DEFAULT_STEM.into());
+        s.push(DEFAULT.into());
     }
 }
 
@@ -262,8 +121,9 @@ fn sum(all: &[Counters], f: impl Fn(&WorkerMetrics) -> &AtomicU64) -> u64 {
 }
 
 /// The Prometheus text of every worker's counters, summed, and of the
-/// process-wide ones; `published`: the roots now served (info metric).
-pub fn render(all: &[Counters], published: Option<&Published>) -> String {
+/// process-wide ones; `roots`: (vhost, digest) of the roots now served
+/// (the info metric); `ktls_fallbacks`: `tls::ktls::FALLBACKS`.
+pub fn render(all: &[Counters], roots: &[(&str, &str)], ktls_fallbacks: u64) -> String {
     let mut o = String::with_capacity(8192);
     let slots = slot_names();
 
@@ -375,7 +235,7 @@ pub fn render(all: &[Counters], published: Option<&Published>) -> String {
         (
             "ktls_fallbacks_total",
             "TLS connections kTLS could not take (served with user-space records).",
-            crate::tls::ktls::FALLBACKS.load(Relaxed),
+            ktls_fallbacks,
         ),
     ];
     for (name, help, v) in simple {
@@ -436,15 +296,12 @@ pub fn render(all: &[Counters], published: Option<&Published>) -> String {
         "gauge",
         "The roots being served: their digest (as tarweb-pack prints it), by virtual host.",
     );
-    if let Some(p) = published {
-        let sites = p.current();
-        for (name, root) in sites.entries() {
-            o.push_str("tarweb_root_info{vhost=\"");
-            label(&mut o, name);
-            o.push_str("\",digest=\"");
-            label(&mut o, &root.digest_hex);
-            o.push_str("\"} 1\n");
-        }
+    for (name, digest) in roots {
+        o.push_str("tarweb_root_info{vhost=\"");
+        label(&mut o, name);
+        o.push_str("\",digest=\"");
+        label(&mut o, digest);
+        o.push_str("\"} 1\n");
     }
 
     head(
@@ -473,18 +330,23 @@ pub fn render(all: &[Counters], published: Option<&Published>) -> String {
 mod tests {
     use super::*;
 
+    use std::time::Duration;
+
     #[test]
     fn buckets_and_states() {
         let all: Vec<Counters> = (0..2).map(|_| Counters::default()).collect();
         all[0].m.durations(2, Duration::from_micros(90));
         all[1].m.durations(1, Duration::from_secs(60));
-        all[0].m.state(None, Some(TimerKind::Idle));
-        all[1].m.state(None, Some(TimerKind::Idle));
-        all[1].m.state(Some(TimerKind::Idle), Some(TimerKind::Send));
+        all[0].m.state(None, Some(TimerKind::Idle as usize));
+        all[1].m.state(None, Some(TimerKind::Idle as usize));
+        all[1].m.state(
+            Some(TimerKind::Idle as usize),
+            Some(TimerKind::Send as usize),
+        );
         all[0]
             .m
             .request(VHOST_DEFAULT, 404, MethodClass::Get, 1, 10);
-        let t = render(&all, None);
+        let t = render(&all, &[], 0);
         assert!(
             t.contains("tarweb_request_duration_seconds_bucket{le=\"0.0001\"} 2\n"),
             "{t}"

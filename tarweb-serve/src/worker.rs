@@ -265,7 +265,7 @@ impl Worker {
             }
             let ms = timers::wait_ms(now, next);
             if let Err(e) = sys::epoll_wait(self.ep.as_raw_fd(), &mut self.events, ms, self.s.c) {
-                eprintln!("tarweb-serve: epoll_wait: {e}");
+                error!("tarweb-serve: epoll_wait: {e}");
                 break;
             }
             self.s.now = Instant::now();
@@ -299,7 +299,7 @@ impl Worker {
                 }
             }
             if let Some(l) = self.s.log.as_mut() {
-                l.maybe_flush(self.s.now, self.s.c);
+                l.maybe_flush(self.s.now);
             }
         }
         for i in 0..self.slab.slots.len() {
@@ -308,7 +308,7 @@ impl Worker {
             }
         }
         if let Some(l) = self.s.log.as_mut() {
-            l.flush(self.s.c);
+            l.flush();
         }
     }
 
@@ -346,7 +346,7 @@ impl Worker {
             if new.entries().next().is_none() {
                 line.push_str(" no sites (421 for every host)");
             }
-            println!("{line}");
+            info!("{line}");
         });
     }
 
@@ -397,7 +397,7 @@ impl Worker {
                     let _ = self.listen(false);
                     self.paused_until = Some(self.s.now + ACCEPT_PAUSE);
                     self.fd_warning.hit(self.s.now, |missed| {
-                        eprintln!(
+                        warn!(
                             "tarweb-serve: worker {}: accept: {e}: out of file descriptors \
                              (RLIMIT_NOFILE, or the system's); accepting again in {} ms{}",
                             self.id,
@@ -496,7 +496,10 @@ impl Worker {
         match step {
             Step::Wait { kind, from } => {
                 self.timers.arm(conn.timer(), kind, from, slot, gen);
-                self.s.c.m.state(s.state, Some(kind));
+                self.s
+                    .c
+                    .m
+                    .state(s.state.map(|k| k as usize), Some(kind as usize));
                 s.state = Some(kind);
             }
             Step::Close => {
@@ -515,7 +518,10 @@ impl Worker {
                 let s = &mut self.slab.slots[slot as usize];
                 self.timers.arm(conn.timer(), kind, from, slot, s.gen);
                 s.conn = Some(conn);
-                self.s.c.m.state(s.state, Some(kind));
+                self.s
+                    .c
+                    .m
+                    .state(s.state.map(|k| k as usize), Some(kind as usize));
                 s.state = Some(kind);
             }
         }
@@ -541,7 +547,7 @@ impl Worker {
     fn close(&mut self, slot: u32, conn: Conn) {
         conn.close(&mut self.s.pools, self.s.c);
         let s = &mut self.slab.slots[slot as usize];
-        self.s.c.m.state(s.state.take(), None);
+        self.s.c.m.state(s.state.take().map(|k| k as usize), None);
         s.gen = s.gen.wrapping_add(1).max(1);
         self.slab.free.push(slot);
         self.slab.live -= 1;

@@ -14,9 +14,9 @@ mod transport;
 pub(crate) use input::{InBuf, IN_CAP};
 pub(crate) use transport::Transport;
 
-use crate::metrics::TlsFailure;
 use crate::output::{Flush, Output};
 use crate::proto::{proxy, Env, Link, Proto, Verdict};
+use crate::sys::worker_metrics::TlsFailure;
 use crate::sys::{self, Counters, Sc};
 use crate::timers::{Timer, TimerKind};
 use crate::tls::{self, Alpn};
@@ -172,6 +172,9 @@ impl Conn {
 
     /// Moves the connection as far as it goes without blocking.
     pub fn drive(&mut self, env: &mut Env<'_>, pools: &mut Pools) -> Step {
+        if let Some(l) = env.log.as_mut() {
+            l.begin();
+        }
         if let Phase::Proxy = self.phase {
             match self.read_proxy(env, pools) {
                 Some(true) => self.phase = after_proxy(&self.transport),
@@ -437,6 +440,7 @@ impl Conn {
             peer: self.peer,
             plain: self.transport.is_plain(),
             retiring: self.transport.retiring(),
+            tls: self.transport.tls_info(),
         };
         let answered = env.c.get(Sc::Requests as usize);
         let (mut used, mut verdict) = self.proto.serve(data, &mut out, env, link);
@@ -468,10 +472,13 @@ impl Conn {
     /// Every response answered so far is in the kernel: into the duration
     /// histogram (responses sent together count from the first one's
     /// head; one at a time, as almost always, each from its own).
-    fn sent_all(&mut self, env: &Env<'_>) {
+    fn sent_all(&mut self, env: &mut Env<'_>) {
         if self.busy > 0 {
             let d = env.now.saturating_duration_since(self.busy_since);
             env.c.m.durations(u64::from(self.busy), d);
+            if let Some(l) = env.log.as_mut() {
+                l.finish(d);
+            }
             self.busy = 0;
         }
     }

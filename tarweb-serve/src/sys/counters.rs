@@ -70,7 +70,7 @@ pub const NAMES: [&str; 21] = [
 pub struct Counters {
     n: [AtomicU64; 21],
     /// The labelled metrics (`--metrics-listen`), same single writer.
-    pub m: crate::metrics::WorkerMetrics,
+    pub m: super::worker_metrics::WorkerMetrics,
 }
 
 impl Counters {

@@ -153,7 +153,7 @@ impl Also {
 }
 
 fn log(msg: &str) {
-    println!("{msg}");
+    info!("{msg}");
 }
 
 /// The name the kernel gives an `O_TMPFILE` in inotify events: `#<inode>`.
@@ -175,7 +175,7 @@ fn log_loaded(label: &str, root: &Root) {
 }
 
 fn log_err(msg: &str) {
-    eprintln!("tarweb-serve: {msg}");
+    warn!("tarweb-serve: {msg}");
 }
 
 impl Watcher {

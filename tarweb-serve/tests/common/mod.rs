@@ -314,7 +314,7 @@ impl Server {
         std::thread::spawn(move || {
             for line in BufReader::new(out).lines() {
                 let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
+                if tx.send(strip_log_prefix(&line).to_string()).is_err() {
                     break;
                 }
             }
@@ -323,7 +323,7 @@ impl Server {
             for line in BufReader::new(err).lines() {
                 let Ok(line) = line else { break };
                 eprintln!("{line}");
-                let _ = tx2.send(line);
+                let _ = tx2.send(strip_log_prefix(&line).to_string());
             }
         });
         let (mut addrs, mut stats, mut startup) = (Vec::new(), None, Vec::new());
@@ -712,4 +712,33 @@ pub fn metric_in(text: &str, series: &str) -> f64 {
             (k == series).then(|| v.parse().unwrap())
         })
         .unwrap_or(0.0)
+}
+
+/// A server log line without its timestamp and level
+/// (`2026-01-02T03:04:05.678Z INFO `) or journald priority (`<6>`), so
+/// tests match what it says; access log lines pass as they are.
+pub fn strip_log_prefix(l: &str) -> &str {
+    if let Some(rest) = l.strip_prefix('<') {
+        let b = rest.as_bytes();
+        if b.len() >= 2 && b[0].is_ascii_digit() && b[1] == b'>' {
+            return &rest[2..];
+        }
+        return l;
+    }
+    let b = l.as_bytes();
+    let stamp = b.len() > 25
+        && b[4] == b'-'
+        && b[10] == b'T'
+        && b[23] == b'Z'
+        && b[24] == b' '
+        && b[..4].iter().all(u8::is_ascii_digit);
+    if !stamp {
+        return l;
+    }
+    for level in ["INFO ", "WARN ", "ERROR "] {
+        if let Some(rest) = l[25..].strip_prefix(level) {
+            return rest;
+        }
+    }
+    l
 }

@@ -174,7 +174,7 @@ impl H1 {
                         meta.body_bytes,
                     );
                     if let Some(l) = env.log.as_mut() {
-                        l.log_bad(link.peer, env.date.line(), meta);
+                        l.log_bad(link.log_info(), env.date, meta);
                     }
                     return (data.len(), Verdict::Close { linger: true });
                 }
@@ -259,7 +259,7 @@ impl H1 {
             let vhost = sites.slot(site.map(|(i, _)| i));
             env.c.m.request(vhost, meta.status, m, p, meta.body_bytes);
             if let Some(l) = env.log.as_mut() {
-                l.log(link.peer, env.date.line(), req, meta);
+                l.log(link.log_info(), env.date, req, meta);
             }
             if close {
                 // Whatever follows is dropped; a body still coming is

@@ -691,7 +691,7 @@ impl H2 {
         let (m, p) = crate::metrics::classes(req);
         env.c.m.request(vhost, meta.status, m, p, meta.body_bytes);
         if let Some(l) = env.log.as_mut() {
-            l.log(link.peer, env.date.line(), req, meta);
+            l.log(link.log_info(), env.date, req, meta);
         }
         self.add(s, out);
     }
