@@ -218,7 +218,10 @@ pub struct AccessLog {
     format: Format,
     c: &'static Counters,
     buf: Vec<u8>,
-    last_flush: Instant,
+    /// When pending lines are handed over at the latest: a second after
+    /// the last handover, or soon again after one the writer was not
+    /// ready for (never in the past: the worker's epoll waits on it).
+    due: Instant,
     /// Offsets of the duration room of JSON lines logged in this event.
     open: [u32; MAX_OPEN],
     n_open: usize,
@@ -235,7 +238,7 @@ impl AccessLog {
             format,
             c,
             buf: Vec::with_capacity(BUF_CAP),
-            last_flush: Instant::now(),
+            due: Instant::now() + Duration::from_secs(1),
             open: [0; MAX_OPEN],
             n_open: 0,
             stamp: [b'0'; 19],
@@ -245,18 +248,18 @@ impl AccessLog {
 
     /// When a pending line must be handed over by.
     pub fn flush_due(&self, _now: Instant) -> Option<Instant> {
-        (!self.buf.is_empty()).then(|| self.last_flush + Duration::from_secs(1))
+        (!self.buf.is_empty()).then_some(self.due)
     }
 
     pub fn maybe_flush(&mut self, now: Instant) {
-        if self.buf.len() >= FLUSH_AT
-            || (!self.buf.is_empty() && now >= self.last_flush + Duration::from_secs(1))
-        {
-            // Not handed over (the writer still has the last buffer): tried
-            // again on the next event or second.
-            if self.hand_over() {
-                self.last_flush = now;
-            }
+        if self.buf.len() >= FLUSH_AT || (!self.buf.is_empty() && now >= self.due) {
+            self.due = if self.hand_over() {
+                now + Duration::from_secs(1)
+            } else {
+                // The writer still has the last buffer (a slow disk): try
+                // again a little later, not in a loop.
+                now + Duration::from_millis(100)
+            };
         }
     }
 
