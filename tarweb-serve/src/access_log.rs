@@ -96,6 +96,8 @@ pub struct Shared {
     writer: OnceLock<Thread>,
     reopen: AtomicBool,
     stop: AtomicBool,
+    /// The writer thread has written everything and ended.
+    done: AtomicBool,
 }
 
 impl Shared {
@@ -127,6 +129,7 @@ impl Shared {
             writer: OnceLock::new(),
             reopen: AtomicBool::new(false),
             stop: AtomicBool::new(false),
+            done: AtomicBool::new(false),
         }))
     }
 
@@ -151,10 +154,21 @@ impl Shared {
         self.wake();
     }
 
-    /// After the workers' last handoffs: write what is left and end.
-    pub fn stop(&self) {
+    /// After the workers' last handoffs: the writer writes what is left
+    /// and ends. Waits for that at most `limit` (a writer blocked on a
+    /// stuck disk or a FIFO must not keep the process from exiting);
+    /// false when it did not end in time.
+    pub fn stop(&self, limit: Duration) -> bool {
         self.stop.store(true, Ordering::Release);
         self.wake();
+        let deadline = Instant::now() + limit;
+        while !self.done.load(Ordering::Acquire) {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        true
     }
 
     fn wake(&self) {
@@ -186,6 +200,7 @@ impl Shared {
                 slot.lock().unwrap_or_else(|e| e.into_inner()).spare = Some(buf);
             }
             if stopping {
+                self.done.store(true, Ordering::Release);
                 return;
             }
             std::thread::park_timeout(Duration::from_secs(1));

@@ -472,8 +472,11 @@ pub fn run(o: Options) -> Result<(), String> {
         let _ = h.join();
     }
     if let (Some(l), Some(w)) = (&log_shared, log_writer) {
-        l.stop();
-        let _ = w.join();
+        if l.stop(Duration::from_secs(5)) {
+            let _ = w.join();
+        } else {
+            warn!("access log: its writer is still blocked (a stuck disk?); exiting without the lines it holds");
+        }
     }
     let sum = |k: sys::Sc| counters.iter().map(|c| c.get(k as usize)).sum::<u64>();
     info!(

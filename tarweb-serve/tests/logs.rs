@@ -254,6 +254,65 @@ fn a_stuck_log_never_blocks_the_workers() {
     let _ = r.get_mut().read_to_end(&mut rest);
 }
 
+/// SIGTERM while the log's writer is blocked (a FIFO nobody reads): the
+/// server still exits, and says what it could not write.
+#[test]
+fn a_stuck_log_does_not_hold_the_exit() {
+    let dir = tmpdir("fifo-exit");
+    let fifo = dir.join("access.fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let _reader = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc_o_nonblock())
+            .open(&fifo)
+            .unwrap()
+    };
+    let mut s = Server::start(&["--threads", "1", "--access-log", fifo.to_str().unwrap()]);
+    let ua = format!("User-Agent: {}\r\n", "x".repeat(4000));
+    let mut c = s.client();
+    // More than the pipe holds, handed to the writer (once a second).
+    for _ in 0..40 {
+        assert_eq!(c.get("/empty.txt", &ua).status, 200);
+    }
+    // Until the writer thread sits in write(2) on the full pipe.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !writer_in_write(s.pid()) {
+        assert!(
+            Instant::now() < deadline,
+            "the access-log thread never blocked in write"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(c);
+    let t = Instant::now();
+    assert!(s.terminate().success());
+    assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
+}
+
+/// Whether the server's `access-log` thread is inside write(2) now
+/// (`/proc/PID/task/TID/syscall` starts with the call's number).
+fn writer_in_write(pid: u32) -> bool {
+    let nr = if cfg!(target_arch = "aarch64") {
+        "64 "
+    } else {
+        "1 "
+    };
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().any(|t| {
+        let p = t.path();
+        std::fs::read_to_string(p.join("comm")).is_ok_and(|c| c.trim() == "access-log")
+            && std::fs::read_to_string(p.join("syscall")).is_ok_and(|c| c.starts_with(nr))
+    })
+}
+
 fn libc_o_nonblock() -> i32 {
     0o4000 // O_NONBLOCK on Linux (x86_64, aarch64)
 }
