@@ -116,7 +116,8 @@ for _ in $(seq 100); do
 done
 check "root header after the deploy" "$new_digest" "$(root_header)"
 check "new file after the deploy" "<p>deployed</p>" "$(curl -s "$base/deployed.html")"
-grep -q "^worker 1: generation 2: serving $new_digest" "$work/serve.log" && ok || fail "worker log names the new digest"
+# After the timestamp and level every server line starts with.
+grep -Eq "(^| )worker 1: generation 2: serving $new_digest" "$work/serve.log" && ok || fail "worker log names the new digest"
 
 # A clean stop: SIGTERM, exit 0.
 kill -TERM "$server_pid"

@@ -459,13 +459,9 @@ pub fn run(o: Options) -> Result<(), String> {
                 Some(l) => l.reopen(),
                 None => info!("SIGUSR1: no access log to reopen"),
             },
-            Signal::Term => break "SIGTERM/SIGINT",
+            Signal::Term => break "SIGTERM or SIGINT",
         }
     };
-    info!(
-        "stopping ({why}): draining connections for up to {} ms",
-        o.shutdown_timeout.as_millis()
-    );
     notify.send("STOPPING=1");
     sys::eventfd_signal(wake.as_raw_fd());
     for h in handles {
@@ -479,8 +475,9 @@ pub fn run(o: Options) -> Result<(), String> {
         }
     }
     let sum = |k: sys::Sc| counters.iter().map(|c| c.get(k as usize)).sum::<u64>();
+    // The one line at shutdown, once the drain is over.
     info!(
-        "stopped after {} s: {} connections, {} requests",
+        "stopped ({why}) after {} s: {} connections, {} requests",
         started.elapsed().as_secs(),
         sum(sys::Sc::Connections),
         sum(sys::Sc::Requests)

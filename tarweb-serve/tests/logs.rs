@@ -374,11 +374,11 @@ fn server_lines_have_a_level_and_a_time_or_journal_priorities() {
     }
     assert!(out.iter().any(|l| l.ends_with(" INFO ready")), "{out:?}");
     let last = out.last().unwrap();
-    assert!(last.contains(" INFO stopped after "), "{out:?}");
-    assert_eq!(
-        out.iter().filter(|l| l.contains("stopped after")).count(),
-        1
+    assert!(
+        last.contains(" INFO stopped (SIGTERM or SIGINT) after "),
+        "{out:?}"
     );
+    assert_eq!(out.iter().filter(|l| l.contains("stopped")).count(), 1);
     // Warnings, if any (as root without --user there is one), carry
     // their level.
     for l in &err {
@@ -394,7 +394,9 @@ fn server_lines_have_a_level_and_a_time_or_journal_priorities() {
     }
     assert!(out.contains(&"<6>ready".to_string()), "{out:?}");
     assert!(
-        out.last().unwrap().starts_with("<6>stopped after "),
+        out.last()
+            .unwrap()
+            .starts_with("<6>stopped (SIGTERM or SIGINT) after "),
         "{out:?}"
     );
     for l in &err {
