@@ -190,11 +190,19 @@ fn connections_by_state() {
     wait_metrics(&s, |t| {
         metric_in(t, r#"tarweb_connections{state="reading"}"#) == 1.0
     });
+    // A large response to a client that does not read: writing.
+    let mut stalled = s.client();
+    stalled.send(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+    wait_metrics(&s, |t| {
+        metric_in(t, r#"tarweb_connections{state="writing"}"#) == 1.0
+    });
     drop(c);
     drop(half);
+    drop(stalled);
     let t = wait_metrics(&s, |t| {
-        metric_in(t, r#"tarweb_connections{state="idle"}"#) == 0.0
-            && metric_in(t, r#"tarweb_connections{state="reading"}"#) == 0.0
+        ["idle", "reading", "writing", "closing"]
+            .iter()
+            .all(|st| metric_in(t, &format!(r#"tarweb_connections{{state="{st}"}}"#)) == 0.0)
     });
     promtool(&t);
 }
@@ -251,11 +259,12 @@ fn vhosts_swaps_and_refused_blobs() {
     std::fs::rename(&tmp, sites.join("c.example.twb")).unwrap();
     std::fs::write(dir.join("d.tmp"), "not a blob").unwrap();
     std::fs::rename(dir.join("d.tmp"), sites.join("d.example.twb")).unwrap();
+    // The watcher may take the two in separate polls: wait for both.
     let t = wait_metrics(&s, |t| {
         metric_in(t, "tarweb_root_swaps_total") >= 1.0
             && metric_in(t, "tarweb_blobs_refused_total") >= 1.0
+            && t.contains(r#"tarweb_root_info{vhost="c.example","#)
     });
-    assert!(t.contains(r#"tarweb_root_info{vhost="c.example","#), "{t}");
     assert!(!t.contains(r#"vhost="d.example""#), "{t}");
     promtool(&t);
 }
