@@ -12,6 +12,8 @@ pub const DATE_LINE_LEN: usize = 37;
 /// two as HTTP/2 fields (HPACK, static table only).
 pub struct DateCache {
     secs: i64,
+    /// Milliseconds into `secs` at the last refresh (the access log's).
+    millis: u16,
     /// `Date: ...\r\n` then `Server: ...\r\n`.
     lines: Vec<u8>,
     /// `date` and `server`, HPACK-encoded.
@@ -31,6 +33,7 @@ impl DateCache {
             .unwrap_or(b"");
         let mut d = DateCache {
             secs: i64::MIN,
+            millis: 0,
             lines,
             h2: Vec::with_capacity(64 + 2 * server.len()),
             server: server_value.to_vec(),
@@ -41,7 +44,11 @@ impl DateCache {
 
     /// Re-formats if the second changed (clock_gettime is a vDSO call).
     pub fn refresh(&mut self) {
-        let now = unix_now();
+        let d = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let now = d.as_secs() as i64;
+        self.millis = d.subsec_millis() as u16;
         if now != self.secs {
             self.secs = now;
             let line = &mut self.lines[..DATE_LINE_LEN];
@@ -74,13 +81,11 @@ impl DateCache {
     pub fn now(&self) -> i64 {
         self.secs
     }
-}
 
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    /// Milliseconds into [`DateCache::now`] at the last refresh.
+    pub fn millis(&self) -> u16 {
+        self.millis
+    }
 }
 
 /// IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT` (29 bytes).
@@ -135,9 +140,49 @@ pub fn parse_http_date(v: &[u8]) -> Option<i64> {
     }
 }
 
+/// `2000-10-10T13:55:36` (UTC) of a Unix time.
+pub fn rfc3339(t: i64, out: &mut [u8; 19]) {
+    let days = t.div_euclid(86400);
+    let sod = t.rem_euclid(86400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z.rem_euclid(146097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let mut w = &mut out[..];
+    let _ = std::io::Write::write_fmt(
+        &mut w,
+        format_args!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            y.clamp(0, 9999),
+            m,
+            d,
+            sod / 3600,
+            sod / 60 % 60,
+            sod % 60
+        ),
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_dates() {
+        let mut o = [0u8; 19];
+        rfc3339(0, &mut o);
+        assert_eq!(&o, b"1970-01-01T00:00:00");
+        rfc3339(971186136, &mut o);
+        assert_eq!(&o, b"2000-10-10T13:55:36");
+        rfc3339(951782400, &mut o); // a leap day
+        assert_eq!(&o, b"2000-02-29T00:00:00");
+    }
 
     #[test]
     fn formats_like_httpdate() {

@@ -210,7 +210,7 @@ impl Hot {
         match self.write(at, key, parts, c) {
             Ok(id) => Some(Entry { region: at, id }),
             Err(e) => {
-                eprintln!("tarweb-serve: hot responses off for this worker: {e}");
+                warn!("tarweb-serve: hot responses off for this worker: {e}");
                 self.file = None;
                 None
             }

@@ -5,13 +5,16 @@
 //! `dispatch` (pure: request + blob → plan) → `output` (segments of the
 //! blob, sent with writev/sendfile). Around it: `server` (startup,
 //! shutdown), `root`/`sites`/`publish`/`watch` (the blobs served and their
-//! live swap), `sandbox` (confinement after start-up), `tls`, `hot`, `timers`, `date`, `access_log`, `stats`, and
+//! live swap), `sandbox` (confinement after start-up), `tls`, `hot`, `timers`, `date`, `access_log`, `metrics`,
+//! `stats`, and
 //! `sys`, the one module with syscalls and `unsafe`. `tarweb-serve/README.md`
 //! has the table and the flow step by step.
 
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+#[macro_use]
+pub mod log;
 pub(crate) mod access_log;
 pub(crate) mod config;
 pub(crate) mod conn;
@@ -23,6 +26,7 @@ pub(crate) mod dispatch;
 pub mod fuzzing;
 pub(crate) mod hot;
 pub(crate) mod http;
+pub(crate) mod metrics;
 pub(crate) mod output;
 pub(crate) mod proto;
 pub(crate) mod publish;

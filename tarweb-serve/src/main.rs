@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 use tarweb_serve::server::{
-    self, CertSources, CopyTo, KtlsMode, LoadOpts, Mode, Options, SandboxMode, Target,
+    self, AccessLogFormat, CertSources, CopyTo, KtlsMode, LoadOpts, Mode, Options, SandboxMode,
+    Target,
 };
 
 #[global_allocator]
@@ -40,9 +41,11 @@ struct Cli {
     /// Worker threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
-    /// Debug stats endpoint (syscall counters), on its own thread.
-    #[arg(long)]
-    stats_listen: Option<SocketAddr>,
+    /// Prometheus metrics at http://ADDR/metrics, on their own thread
+    /// (`/` keeps the old `name value` syscall counters). Not on the
+    /// serving ports. `--stats-listen` is its old name.
+    #[arg(long, value_name = "ADDR", alias = "stats-listen")]
+    metrics_listen: Option<SocketAddr>,
     /// Pin the blob in RAM.
     #[arg(long)]
     mlock: bool,
@@ -75,9 +78,14 @@ struct Cli {
     /// On SIGTERM/SIGINT, time to finish in-flight responses (ms).
     #[arg(long, default_value_t = 10_000)]
     shutdown_timeout_ms: u64,
-    /// Access log file (combined format), or `-` for stdout. Off by default.
+    /// Access log file, or `-` for stdout. Off by default. SIGUSR1
+    /// reopens it (after logrotate renamed it).
     #[arg(long)]
     access_log: Option<String>,
+    /// Access log lines: combined (NCSA, as nginx and Apache) or json
+    /// (one object per line).
+    #[arg(long, value_enum, default_value_t = LogFormat::Combined)]
+    access_log_format: LogFormat,
     /// Bodies above this many bytes go by sendfile, smaller ones in the
     /// writev with their head (the default is measured: bench/threshold).
     #[arg(long, default_value_t = tarweb_serve::DEFAULT_SENDFILE_THRESHOLD)]
@@ -157,6 +165,12 @@ fn parse_cidr(s: &str) -> Result<ipnet::IpNet, String> {
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Combined,
+    Json,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
 enum Sandbox {
     Off,
     Auto,
@@ -197,7 +211,7 @@ fn main() {
         threads: cli
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-        stats_listen: cli.stats_listen,
+        metrics_listen: cli.metrics_listen,
         load: LoadOpts {
             copy: match cli.blob_copy {
                 BlobCopy::Auto => CopyTo::Auto,
@@ -214,6 +228,10 @@ fn main() {
         send_timeout: ms(cli.send_timeout_ms),
         shutdown_timeout: ms(cli.shutdown_timeout_ms),
         access_log: cli.access_log,
+        access_log_format: match cli.access_log_format {
+            LogFormat::Combined => AccessLogFormat::Combined,
+            LogFormat::Json => AccessLogFormat::Json,
+        },
         sendfile_threshold: cli.sendfile_threshold,
         hot_responses: cli.hot_responses,
         tcp_congestion: cli.tcp_congestion,
@@ -225,7 +243,7 @@ fn main() {
             }),
             (None, None) => None,
             _ => {
-                eprintln!("tarweb-serve: --tls-cert and --tls-key go together");
+                tarweb_serve::error!("tarweb-serve: --tls-cert and --tls-key go together");
                 std::process::exit(2);
             }
         },
@@ -248,7 +266,7 @@ fn main() {
         http2: cli.http2 == OnOff::On,
     };
     if let Err(e) = server::run(o) {
-        eprintln!("tarweb-serve: {e}");
+        tarweb_serve::error!("tarweb-serve: {e}");
         std::process::exit(1);
     }
 }

@@ -49,6 +49,10 @@ pub(crate) struct Plan {
     /// Scope abstract unix sockets (not when systemd's notify socket is
     /// one: datagrams to it must still go).
     pub scope_unix: bool,
+    /// `--access-log FILE`: the directory where SIGUSR1 reopens (creates)
+    /// it. Landlock lets files beneath it be created and written, and
+    /// seccomp lets openat create and append (never truncate).
+    pub log_dir: Option<PathBuf>,
 }
 
 /// The directories to allow reading beneath, for blobs and certificates
@@ -147,7 +151,7 @@ pub(crate) fn confine(p: &Plan) -> Result<String, String> {
         (Some(a), true) => {
             if p.mlock {
                 if let Err(e) = sys::unlimit_memlock() {
-                    eprintln!("tarweb-serve: --mlock: cannot lift RLIMIT_MEMLOCK ({e}): a blob loaded later must fit in it");
+                    warn!("tarweb-serve: --mlock: cannot lift RLIMIT_MEMLOCK ({e}): a blob loaded later must fit in it");
                 }
             }
             sys::become_account(a).map_err(|e| format!("--user {}: {e}", a.name))?;
@@ -164,7 +168,7 @@ pub(crate) fn confine(p: &Plan) -> Result<String, String> {
             ))
         }
         (None, true) => {
-            eprintln!("tarweb-serve: warning: running as root without --user; pass --user USER[:GROUP] to serve as an unprivileged user");
+            warn!("tarweb-serve: warning: running as root without --user; pass --user USER[:GROUP] to serve as an unprivileged user");
             missing.push("a user other than root (--user)".into());
             "uid 0 (no --user)".to_string()
         }
@@ -189,7 +193,14 @@ pub(crate) fn confine(p: &Plan) -> Result<String, String> {
     // What the kernel's ABI gives of what we ask: TCP rules came with
     // ABI 4, scopes with ABI 6.
     let what = |abi: i32| {
-        let mut v = vec![format!("read-only beneath {beneath}"), "no writes".into()];
+        let mut v = vec![format!("read-only beneath {beneath}")];
+        match &p.log_dir {
+            Some(d) => v.push(format!(
+                "writes only beneath {} (the access log)",
+                d.display()
+            )),
+            None => v.push("no writes".into()),
+        }
         if abi >= 4 {
             v.push("no TCP bind or connect".into());
         }
@@ -198,7 +209,7 @@ pub(crate) fn confine(p: &Plan) -> Result<String, String> {
         }
         v.join(", ")
     };
-    let landlock = match sys::landlock_read_only(&dirs, p.scope_unix) {
+    let landlock = match sys::landlock_read_only(&dirs, p.log_dir.as_deref(), p.scope_unix) {
         sys::Landlocked::Full(abi) => Ok(format!("landlock ABI {abi} ({})", what(abi))),
         sys::Landlocked::Partial(abi) => Ok(format!(
             "landlock ABI {abi}, partial: older kernel ({})",
@@ -206,7 +217,7 @@ pub(crate) fn confine(p: &Plan) -> Result<String, String> {
         )),
         sys::Landlocked::Not(why) => Err(why),
     };
-    let seccomp = sys::install_seccomp().map(|n| {
+    let seccomp = sys::install_seccomp(p.log_dir.is_some()).map(|n| {
         format!(
             "seccomp ({}, others kill the process)",
             plural(n, "syscall")
@@ -237,4 +248,14 @@ pub(crate) fn confine(p: &Plan) -> Result<String, String> {
         line.push_str(&format!("; unavailable: {}", unavailable.join(", ")));
     }
     Ok(line)
+}
+
+/// The directory the access log is reopened in: the canonical directory
+/// of `file` (which exists: it was opened already).
+pub(crate) fn log_dir(file: &Path) -> Option<PathBuf> {
+    let named = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    named.canonicalize().ok()
 }

@@ -5,9 +5,10 @@
 //! ready, and wait for signals: SIGHUP re-checks, SIGTERM/SIGINT drain and
 //! exit.
 
-use crate::access_log::AccessLog;
+use crate::access_log::{self, AccessLog};
 use crate::config::Config;
 use crate::hot::Hot;
+use crate::metrics;
 use crate::publish::Published;
 use crate::root;
 use crate::sandbox::{self, Plan};
@@ -17,15 +18,16 @@ use crate::sys::{self, Signal};
 use crate::tls::Tls;
 use crate::watch::{self, Watcher};
 
+pub use crate::access_log::Format as AccessLogFormat;
 pub use crate::root::{CopyTo, LoadOpts};
 pub use crate::sandbox::Mode as SandboxMode;
 pub use crate::tls::{CertSources, KtlsMode};
 pub use crate::watch::{Mode, Target};
 use crate::worker::{Listener, Worker};
-use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,7 +42,8 @@ pub struct Options {
     pub root_header: bool,
     pub listen: Vec<SocketAddr>,
     pub threads: usize,
-    pub stats_listen: Option<SocketAddr>,
+    /// `--metrics-listen` (`--stats-listen` is its old name).
+    pub metrics_listen: Option<SocketAddr>,
     /// Where blobs are copied, and `--mlock`.
     pub load: LoadOpts,
     /// `None`: no Server header.
@@ -53,6 +56,7 @@ pub struct Options {
     pub send_timeout: Duration,
     pub shutdown_timeout: Duration,
     pub access_log: Option<String>,
+    pub access_log_format: access_log::Format,
     pub sendfile_threshold: u64,
     /// Regions of each worker's hot-response file (0: off).
     pub hot_responses: usize,
@@ -110,7 +114,7 @@ fn setup_tls(o: &Options) -> Result<Option<Arc<Tls>>, String> {
                 return Err("--ktls=require: this kernel has no kTLS (the \"tls\" ULP is missing; `modprobe tls` loads it)".into());
             }
             if !have {
-                eprintln!("tarweb-serve: kernel TLS unavailable (no \"tls\" ULP): HTTPS records are encrypted in user space; `modprobe tls` (or /etc/modules-load.d/tls.conf) enables kTLS");
+                warn!("tarweb-serve: kernel TLS unavailable (no \"tls\" ULP): HTTPS records are encrypted in user space; `modprobe tls` (or /etc/modules-load.d/tls.conf) enables kTLS");
             }
             have
         }
@@ -125,9 +129,9 @@ fn reload_tls(tls: Option<&Tls>, why: &str) {
         return;
     };
     match tls.reload() {
-        Ok(n) => eprintln!("tarweb-serve: {why}: {n} certificate(s) reloaded"),
+        Ok(n) => warn!("tarweb-serve: {why}: {n} certificate(s) reloaded"),
         Err(e) => {
-            eprintln!("tarweb-serve: {why}: certificates not reloaded, keeping the old ones: {e}")
+            warn!("tarweb-serve: {why}: certificates not reloaded, keeping the old ones: {e}")
         }
     }
 }
@@ -166,7 +170,11 @@ fn notify_abstract() -> bool {
     std::env::var("NOTIFY_SOCKET").is_ok_and(|p| p.starts_with('@'))
 }
 
-fn stats_thread(l: TcpListener, counters: &'static [Counters]) {
+/// `--metrics-listen`: one request per connection, answered from the
+/// counters as they are now. `/metrics` is the Prometheus text; `/` the
+/// old `name value` lines of `--stats-listen` (the syscall-budget tests,
+/// bench/instr.sh and the kTLS probe read them); anything else 404.
+fn metrics_thread(l: TcpListener, counters: &'static [Counters], published: Arc<Published>) {
     for s in l.incoming() {
         let Ok(mut s) = s else {
             // EMFILE and friends: do not spin.
@@ -174,6 +182,7 @@ fn stats_thread(l: TcpListener, counters: &'static [Counters]) {
             continue;
         };
         let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+        let _ = s.set_write_timeout(Some(Duration::from_secs(2)));
         let mut buf = [0u8; 4096];
         let mut got = 0;
         while got < buf.len() {
@@ -185,11 +194,30 @@ fn stats_thread(l: TcpListener, counters: &'static [Counters]) {
                 break;
             }
         }
-        let body = stats::render(counters);
+        let head = &buf[..got];
+        let path = head
+            .split(|&b| b == b' ')
+            .nth(1)
+            .map(|p| p.split(|&b| b == b'?').next().unwrap_or(p));
+        let (status, ctype, body) = match path {
+            Some(b"/metrics") => ("200 OK", "text/plain; version=0.0.4; charset=utf-8", {
+                let sites = published.current();
+                let roots: Vec<(&str, &str)> = sites
+                    .entries()
+                    .map(|(n, r)| (n, r.digest_hex.as_str()))
+                    .collect();
+                let fallbacks = crate::tls::ktls::FALLBACKS.load(Ordering::Relaxed);
+                metrics::render(counters, &roots, fallbacks)
+            }),
+            Some(b"/") => ("200 OK", "text/plain", stats::render(counters)),
+            _ => ("404 Not Found", "text/plain", "not found\n".to_string()),
+        };
+        let head_only = head.starts_with(b"HEAD ");
         let _ = write!(
             s,
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
+            "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+            body.len(),
+            if head_only { "" } else { body.as_str() }
         );
     }
 }
@@ -199,6 +227,7 @@ pub fn run(o: Options) -> Result<(), String> {
     // SIGTERM/SIGHUP can only be taken by `wait_signal` (a thread with one
     // unblocked would die of it, taking the process along).
     sys::block_signals();
+    let started = std::time::Instant::now();
     let _ = sys::raise_nofile_limit();
     // Through NSS, while every file is still readable.
     let user = o.user.as_deref().map(sys::lookup_account).transpose()?;
@@ -230,7 +259,7 @@ pub fn run(o: Options) -> Result<(), String> {
                 });
             }
             if let Ok(a) = sys::local_addr(fd.as_raw_fd()) {
-                println!("listening on {a} (systemd)");
+                info!("listening on {a} (systemd)");
             }
         }
         true
@@ -240,7 +269,7 @@ pub fn run(o: Options) -> Result<(), String> {
     // --listen is for sockets this process opens; under socket activation
     // the plain listeners are systemd's.
     if shared && !o.listen.is_empty() {
-        eprintln!(
+        warn!(
             "tarweb-serve: --listen ignored: the listening sockets come from systemd (LISTEN_FDS)"
         );
     }
@@ -277,9 +306,9 @@ pub fn run(o: Options) -> Result<(), String> {
                         Some(t) if t.kernel => "kTLS, no rekey",
                         _ => "user-space TLS",
                     };
-                    println!("listening on {addr} (https, {how})");
+                    info!("listening on {addr} (https, {how})");
                 } else {
-                    println!("listening on {addr}");
+                    info!("listening on {addr}");
                 }
             }
             fds.push(Listener { fd, tls: is_tls });
@@ -287,29 +316,17 @@ pub fn run(o: Options) -> Result<(), String> {
     }
     let counters: &'static [Counters] =
         Box::leak((0..threads).map(|_| Counters::default()).collect());
-    let stats_listener = match o.stats_listen {
+    let stats_listener = match o.metrics_listen {
         Some(a) => {
-            let l = TcpListener::bind(a).map_err(|e| format!("stats listen on {a}: {e}"))?;
-            println!("stats on {}", l.local_addr().map_err(|e| e.to_string())?);
+            let l = TcpListener::bind(a).map_err(|e| format!("metrics listen on {a}: {e}"))?;
+            info!("metrics on {}", l.local_addr().map_err(|e| e.to_string())?);
             Some(l)
         }
         None => None,
     };
-    let log_file = match o.access_log.as_deref() {
+    let log_shared = match o.access_log.as_deref() {
         None => None,
-        Some("-") => Some(Arc::new(File::from(
-            std::io::stdout()
-                .as_fd()
-                .try_clone_to_owned()
-                .map_err(|e| e.to_string())?,
-        ))),
-        Some(p) => Some(Arc::new(
-            OpenOptions::new()
-                .append(true)
-                .create(true)
-                .open(p)
-                .map_err(|e| format!("access log {p}: {e}"))?,
-        )),
+        Some(p) => Some(access_log::Shared::open(p, threads)?),
     };
     let cfg = Arc::new(Config {
         server_line: o
@@ -354,7 +371,7 @@ pub fn run(o: Options) -> Result<(), String> {
             match root::scratch_file(hot_dir, c"tarweb-hot") {
                 Ok(f) => Hot::new(f, o.hot_responses),
                 Err(e) => {
-                    eprintln!("tarweb-serve: worker {t}: no hot responses: {e}");
+                    warn!("tarweb-serve: worker {t}: no hot responses: {e}");
                     Hot::disabled()
                 }
             }
@@ -367,7 +384,9 @@ pub fn run(o: Options) -> Result<(), String> {
             fds,
             shared,
             wake.as_raw_fd(),
-            log_file.clone().map(AccessLog::new),
+            log_shared
+                .clone()
+                .map(|l| AccessLog::new(l, t, o.access_log_format, &counters[t])),
             hot,
         )
         .map_err(|e| format!("worker {t}: {e}"))?;
@@ -382,18 +401,30 @@ pub fn run(o: Options) -> Result<(), String> {
         read_dirs: sandbox_dirs(&o),
         mlock: o.load.mlock,
         scope_unix: !notify_abstract(),
+        log_dir: log_shared
+            .as_ref()
+            .and_then(|l| l.path())
+            .and_then(sandbox::log_dir),
     };
     if o.sandbox != SandboxMode::Off {
         root::no_new_files();
     }
-    println!("{}", sandbox::confine(&plan)?);
+    info!("{}", sandbox::confine(&plan)?);
     root::start_reaper().map_err(|e| format!("reaper thread: {e}"))?;
     if let Some(l) = stats_listener {
+        let published = published.clone();
         std::thread::Builder::new()
-            .name("stats".into())
-            .spawn(move || stats_thread(l, counters))
+            .name("metrics".into())
+            .spawn(move || metrics_thread(l, counters, published))
             .map_err(|e| e.to_string())?;
     }
+    let log_writer = match &log_shared {
+        Some(l) => Some(
+            l.spawn_writer()
+                .map_err(|e| format!("access log thread: {e}"))?,
+        ),
+        None => None,
+    };
     let mut handles = Vec::new();
     for (t, w) in workers.into_iter().enumerate() {
         handles.push(
@@ -404,7 +435,7 @@ pub fn run(o: Options) -> Result<(), String> {
                     // behind: exit loudly so the supervisor restarts it.
                     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.run()));
                     if r.is_err() {
-                        eprintln!("tarweb-serve: worker {t} panicked; exiting");
+                        error!("tarweb-serve: worker {t} panicked; exiting");
                         std::process::exit(70);
                     }
                 })
@@ -412,20 +443,45 @@ pub fn run(o: Options) -> Result<(), String> {
         );
     }
     let watch = watcher.spawn(published, o.watch, o.watch_interval);
-    println!("ready");
+    info!("ready");
     let _ = std::io::stdout().flush();
     notify.send("READY=1");
     // SIGHUP: re-check everything reloadable (one call per kind of thing);
     // SIGTERM/SIGINT: stop.
-    while sys::wait_signal() == Signal::Hup {
-        watch.recheck();
-        reload_tls(tls.as_deref(), "SIGHUP");
-    }
+    // SIGUSR1: reopen the access log (logrotate's nginx recipe).
+    let why = loop {
+        match sys::wait_signal() {
+            Signal::Hup => {
+                watch.recheck();
+                reload_tls(tls.as_deref(), "SIGHUP");
+            }
+            Signal::Usr1 => match &log_shared {
+                Some(l) => l.reopen(),
+                None => info!("SIGUSR1: no access log to reopen"),
+            },
+            Signal::Term => break "SIGTERM or SIGINT",
+        }
+    };
     notify.send("STOPPING=1");
     sys::eventfd_signal(wake.as_raw_fd());
     for h in handles {
         let _ = h.join();
     }
+    if let (Some(l), Some(w)) = (&log_shared, log_writer) {
+        if l.stop(Duration::from_secs(5)) {
+            let _ = w.join();
+        } else {
+            warn!("access log: its writer is still blocked (a stuck disk?); exiting without the lines it holds");
+        }
+    }
+    let sum = |k: sys::Sc| counters.iter().map(|c| c.get(k as usize)).sum::<u64>();
+    // The one line at shutdown, once the drain is over.
+    info!(
+        "stopped ({why}) after {} s: {} connections, {} requests",
+        started.elapsed().as_secs(),
+        sum(sys::Sc::Connections),
+        sum(sys::Sc::Requests)
+    );
     Ok(())
 }
 

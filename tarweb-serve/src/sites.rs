@@ -26,6 +26,9 @@ pub struct Sites {
     pub vhosts: bool,
     /// Set by `publish`; workers compare it with what they hold.
     pub generation: u64,
+    /// The metrics slot of each host, then of the default (by the index
+    /// [`Sites::pick`] gives).
+    slots: Vec<u16>,
 }
 
 impl Sites {
@@ -36,6 +39,7 @@ impl Sites {
             default: Some(root),
             vhosts: false,
             generation: 0,
+            slots: vec![crate::metrics::VHOST_DEFAULT],
         }
     }
 
@@ -44,11 +48,17 @@ impl Sites {
     pub fn hosts(mut hosts: Vec<Site>, default: Option<Arc<Root>>) -> Sites {
         hosts.sort_by(|a, b| a.name.cmp(&b.name));
         hosts.dedup_by(|a, b| a.name == b.name);
+        let mut slots: Vec<u16> = hosts
+            .iter()
+            .map(|h| crate::metrics::vhost_slot(&h.name))
+            .collect();
+        slots.push(crate::metrics::VHOST_DEFAULT);
         Sites {
             hosts,
             default,
             vhosts: true,
             generation: 0,
+            slots,
         }
     }
 
@@ -81,6 +91,13 @@ impl Sites {
             Some(s) => &s.root,
             None => self.default.as_ref().expect("index from pick"),
         }
+    }
+
+    /// The metrics slot of index `i` from [`Sites::pick`] (None: no site).
+    #[inline]
+    pub fn slot(&self, i: Option<u32>) -> u16 {
+        i.and_then(|i| self.slots.get(i as usize).copied())
+            .unwrap_or(crate::metrics::VHOST_NONE)
     }
 
     /// The root of an entry named as by [`Sites::entries`].
@@ -211,7 +228,8 @@ mod tests {
             hosts: Vec::new(),
             default: None,
             vhosts: false,
-            generation: 0
+            generation: 0,
+            slots: Vec::new(),
         }
         .has_host(b""));
     }

@@ -48,6 +48,9 @@ const LINGER: Duration = Duration::from_secs(2);
 struct Slot {
     gen: u32,
     conn: Option<Conn>,
+    /// The timer its connection waits on, for the connections-by-state
+    /// gauge (None: not counted yet).
+    state: Option<TimerKind>,
 }
 
 /// The worker's connections: a slab of slots, each with a generation that
@@ -262,7 +265,7 @@ impl Worker {
             }
             let ms = timers::wait_ms(now, next);
             if let Err(e) = sys::epoll_wait(self.ep.as_raw_fd(), &mut self.events, ms, self.s.c) {
-                eprintln!("tarweb-serve: epoll_wait: {e}");
+                error!("tarweb-serve: epoll_wait: {e}");
                 break;
             }
             self.s.now = Instant::now();
@@ -296,7 +299,7 @@ impl Worker {
                 }
             }
             if let Some(l) = self.s.log.as_mut() {
-                l.maybe_flush(self.s.now, self.s.c);
+                l.maybe_flush(self.s.now);
             }
         }
         for i in 0..self.slab.slots.len() {
@@ -305,7 +308,7 @@ impl Worker {
             }
         }
         if let Some(l) = self.s.log.as_mut() {
-            l.flush(self.s.c);
+            l.flush();
         }
     }
 
@@ -343,7 +346,7 @@ impl Worker {
             if new.entries().next().is_none() {
                 line.push_str(" no sites (421 for every host)");
             }
-            println!("{line}");
+            info!("{line}");
         });
     }
 
@@ -394,7 +397,7 @@ impl Worker {
                     let _ = self.listen(false);
                     self.paused_until = Some(self.s.now + ACCEPT_PAUSE);
                     self.fd_warning.hit(self.s.now, |missed| {
-                        eprintln!(
+                        warn!(
                             "tarweb-serve: worker {}: accept: {e}: out of file descriptors \
                              (RLIMIT_NOFILE, or the system's); accepting again in {} ms{}",
                             self.id,
@@ -429,7 +432,11 @@ impl Worker {
         let slot = match self.slab.free.pop() {
             Some(s) => s,
             None => {
-                self.slab.slots.push(Slot { gen: 1, conn: None });
+                self.slab.slots.push(Slot {
+                    gen: 1,
+                    conn: None,
+                    state: None,
+                });
                 (self.slab.slots.len() - 1) as u32
             }
         };
@@ -487,7 +494,14 @@ impl Worker {
             conn.drive(&mut env, pools)
         };
         match step {
-            Step::Wait { kind, from } => self.timers.arm(conn.timer(), kind, from, slot, gen),
+            Step::Wait { kind, from } => {
+                self.timers.arm(conn.timer(), kind, from, slot, gen);
+                self.s
+                    .c
+                    .m
+                    .state(s.state.map(|k| k as usize), Some(kind as usize));
+                s.state = Some(kind);
+            }
             Step::Close => {
                 let conn = s.conn.take().expect("driven above");
                 self.close(slot, conn);
@@ -501,9 +515,14 @@ impl Worker {
         match step {
             Step::Close => self.close(slot, conn),
             Step::Wait { kind, from } => {
-                let gen = self.slab.slots[slot as usize].gen;
-                self.timers.arm(conn.timer(), kind, from, slot, gen);
-                self.slab.slots[slot as usize].conn = Some(conn);
+                let s = &mut self.slab.slots[slot as usize];
+                self.timers.arm(conn.timer(), kind, from, slot, s.gen);
+                s.conn = Some(conn);
+                self.s
+                    .c
+                    .m
+                    .state(s.state.map(|k| k as usize), Some(kind as usize));
+                s.state = Some(kind);
             }
         }
     }
@@ -528,6 +547,7 @@ impl Worker {
     fn close(&mut self, slot: u32, conn: Conn) {
         conn.close(&mut self.s.pools, self.s.c);
         let s = &mut self.slab.slots[slot as usize];
+        self.s.c.m.state(s.state.take().map(|k| k as usize), None);
         s.gen = s.gen.wrapping_add(1).max(1);
         self.slab.free.push(slot);
         self.slab.live -= 1;

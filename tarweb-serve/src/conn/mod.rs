@@ -16,6 +16,7 @@ pub(crate) use transport::Transport;
 
 use crate::output::{Flush, Output};
 use crate::proto::{proxy, Env, Link, Proto, Verdict};
+use crate::sys::worker_metrics::TlsFailure;
 use crate::sys::{self, Counters, Sc};
 use crate::timers::{Timer, TimerKind};
 use crate::tls::{self, Alpn};
@@ -114,6 +115,10 @@ pub(crate) struct Conn {
     /// The peer shut down its side (EPOLLRDHUP/EPOLLHUP).
     hup: bool,
     timer: Timer,
+    /// Responses answered and not yet all handed to the kernel, and when
+    /// the first of them had its head (the duration histogram).
+    busy: u32,
+    busy_since: Instant,
 }
 
 impl Conn {
@@ -140,6 +145,8 @@ impl Conn {
             readable: true,
             hup: false,
             timer: Timer::new(now),
+            busy: 0,
+            busy_since: now,
         }
     }
 
@@ -165,6 +172,9 @@ impl Conn {
 
     /// Moves the connection as far as it goes without blocking.
     pub fn drive(&mut self, env: &mut Env<'_>, pools: &mut Pools) -> Step {
+        if let Some(l) = env.log.as_mut() {
+            l.begin();
+        }
         if let Phase::Proxy = self.phase {
             match self.read_proxy(env, pools) {
                 Some(true) => self.phase = after_proxy(&self.transport),
@@ -179,6 +189,7 @@ impl Conn {
             match self.transport.handshake(env.c) {
                 Ok(Some(alpn)) => {
                     env.c.bump(Sc::TlsHandshakes);
+                    env.c.m.tls_records(self.transport.is_kernel_tls());
                     self.phase = Phase::Open;
                     if alpn == Alpn::H2 && env.cfg.http2 {
                         self.proto = Proto::h2(env.now);
@@ -191,6 +202,7 @@ impl Conn {
                 Ok(None) => return self.wait(env),
                 Err(e) => {
                     env.c.bump(Sc::TlsFailures);
+                    env.c.m.tls_failure(tls_failure(&e));
                     if !tls::is_plain_http(&e) {
                         return Step::Close;
                     }
@@ -226,6 +238,9 @@ impl Conn {
                             continue;
                         }
                         pools.recycle(out);
+                        if !self.proto.pending() {
+                            self.sent_all(env);
+                        }
                     }
                     Ok(Flush::Blocked) => {
                         out.pin(env.sites);
@@ -425,12 +440,23 @@ impl Conn {
             peer: self.peer,
             plain: self.transport.is_plain(),
             retiring: self.transport.retiring(),
+            tls: self.transport.tls_info(),
         };
+        let answered = env.c.get(Sc::Requests as usize);
         let (mut used, mut verdict) = self.proto.serve(data, &mut out, env, link);
         if verdict == Verdict::Http2 {
             // Prior knowledge: the same bytes, read as HTTP/2.
             self.proto = Proto::h2(env.now);
             (used, verdict) = self.proto.serve(data, &mut out, env, link);
+        }
+        let answered = env.c.get(Sc::Requests as usize) - answered;
+        if answered > 0 {
+            if self.busy == 0 {
+                // The worker's clock, read once per wakeup: the read that
+                // completed these heads came right after it.
+                self.busy_since = env.now;
+            }
+            self.busy = self.busy.saturating_add(answered as u32);
         }
         if out.is_empty() {
             pools.recycle(out);
@@ -441,6 +467,20 @@ impl Conn {
             self.phase = Phase::Closing { linger };
         }
         (used, verdict)
+    }
+
+    /// Every response answered so far is in the kernel: into the duration
+    /// histogram (responses sent together count from the first one's
+    /// head; one at a time, as almost always, each from its own).
+    fn sent_all(&mut self, env: &mut Env<'_>) {
+        if self.busy > 0 {
+            let d = env.now.saturating_duration_since(self.busy_since);
+            env.c.m.durations(u64::from(self.busy), d);
+            if let Some(l) = env.log.as_mut() {
+                l.finish(d);
+            }
+            self.busy = 0;
+        }
     }
 
     /// Nothing to do until an event: which timer runs meanwhile. What the
@@ -523,6 +563,9 @@ impl Conn {
         if let Phase::Proxy = self.phase {
             env.c.bump(Sc::ProxyFailures);
         }
+        if let (Phase::Handshake, TimerKind::Head) = (&self.phase, kind) {
+            env.c.m.tls_failure(TlsFailure::Timeout);
+        }
         // Not before the requests: a late PROXY header or handshake gets no
         // answer; nor behind output the client does not take.
         if self.out.is_some() || !matches!(self.phase, Phase::Open) {
@@ -546,6 +589,19 @@ impl Conn {
             pools.recycle_input(buf);
         }
         self.transport.close(c);
+    }
+}
+
+/// The metrics' reason for a failed handshake.
+fn tls_failure(e: &io::Error) -> TlsFailure {
+    if tls::is_plain_http(e) {
+        return TlsFailure::PlainHttp;
+    }
+    match e.kind() {
+        io::ErrorKind::InvalidData => TlsFailure::Protocol,
+        io::ErrorKind::UnexpectedEof => TlsFailure::Eof,
+        _ if e.raw_os_error().is_some() => TlsFailure::Io,
+        _ => TlsFailure::Protocol,
     }
 }
 

@@ -46,6 +46,19 @@ impl Transport {
         matches!(self, Transport::Plain(_))
     }
 
+    /// TLS with the kernel's record layer (kTLS, at least for sending).
+    pub fn is_kernel_tls(&self) -> bool {
+        matches!(self, Transport::Tls(_, tls::Session::Kernel(_)))
+    }
+
+    /// TLS: the version's name and whether the kernel does the records.
+    pub fn tls_info(&self) -> Option<(&'static str, bool)> {
+        match self {
+            Transport::Tls(_, s) => s.established(),
+            Transport::Plain(_) => None,
+        }
+    }
+
     /// TLS only: the session must end after the next response.
     pub fn retiring(&self) -> bool {
         matches!(self, Transport::Tls(_, s) if s.retiring())

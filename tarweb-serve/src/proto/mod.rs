@@ -49,6 +49,18 @@ pub(crate) struct Link {
     pub plain: bool,
     /// The TLS session must end after the next response (kTLS key use).
     pub retiring: bool,
+    /// TLS version and kernel records, for the access log.
+    pub tls: Option<(&'static str, bool)>,
+}
+
+impl Link {
+    /// What the access log says of the connection.
+    pub fn log_info(&self) -> crate::access_log::ConnInfo {
+        crate::access_log::ConnInfo {
+            peer: self.peer,
+            tls: self.tls,
+        }
+    }
 }
 
 /// How far a protocol got with the bytes it was given.

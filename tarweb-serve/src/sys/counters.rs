@@ -69,6 +69,8 @@ pub const NAMES: [&str; 21] = [
 #[derive(Default)]
 pub struct Counters {
     n: [AtomicU64; 21],
+    /// The labelled metrics (`--metrics-listen`), same single writer.
+    pub m: super::worker_metrics::WorkerMetrics,
 }
 
 impl Counters {

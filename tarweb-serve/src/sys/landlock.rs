@@ -29,7 +29,13 @@ pub enum Landlocked {
 /// filesystem access anywhere (descriptors already open keep working),
 /// no TCP bind or connect, signals only within this process, and, when
 /// `scope_unix`, no connecting to abstract unix sockets made outside it.
-pub fn landlock_read_only(dirs: &[PathBuf], scope_unix: bool) -> Landlocked {
+/// `write_dir`: files beneath it may also be created and written (the
+/// access log's reopen).
+pub fn landlock_read_only(
+    dirs: &[PathBuf],
+    write_dir: Option<&std::path::Path>,
+    scope_unix: bool,
+) -> Landlocked {
     let mut scopes = landlock::BitFlags::from(Scope::Signal);
     if scope_unix {
         scopes |= Scope::AbstractUnixSocket;
@@ -46,6 +52,13 @@ pub fn landlock_read_only(dirs: &[PathBuf], scope_unix: bool) -> Landlocked {
             let fd = PathFd::new(d).map_err(|e| format!("{}: {e}", d.display()))?;
             created = created
                 .add_rule(PathBeneath::new(fd, read))
+                .map_err(|e| format!("{}: {e}", d.display()))?;
+        }
+        if let Some(d) = write_dir {
+            let fd = PathFd::new(d).map_err(|e| format!("{}: {e}", d.display()))?;
+            let write = AccessFs::WriteFile | AccessFs::MakeReg;
+            created = created
+                .add_rule(PathBeneath::new(fd, write))
                 .map_err(|e| format!("{}: {e}", d.display()))?;
         }
         created.restrict_self().map_err(|e| e.to_string())

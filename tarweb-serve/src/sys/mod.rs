@@ -24,6 +24,7 @@ mod net;
 mod process;
 mod seccomp;
 mod signal;
+pub(crate) mod worker_metrics;
 
 pub(crate) use alloc::thread_allocs;
 pub use alloc::CountingAlloc;

@@ -122,6 +122,17 @@ const RUNTIME: &[Allow] = &[
     Allow::any(libc::SYS_sendto, "sendto"),
 ];
 
+/// The access log's reopen (`access_log`, std's OpenOptions with append
+/// and create): O_WRONLY|O_CREAT, and not O_TRUNC or O_TMPFILE.
+const LOG_REOPEN: Allow = Allow::arg_masked(
+    libc::SYS_openat,
+    "openat",
+    2,
+    (libc::O_ACCMODE | libc::O_CREAT | libc::O_TRUNC | (libc::O_TMPFILE & !libc::O_DIRECTORY))
+        as u64,
+    (libc::O_WRONLY | libc::O_CREAT) as u64,
+);
+
 /// `tgkill`, to this process only (its pid is known at run time).
 fn own_signals() -> Allow {
     Allow::arg_eq(libc::SYS_tgkill, "tgkill", 0, u64::from(std::process::id()))
@@ -179,10 +190,14 @@ fn compile(
 /// Installs the filters on the calling thread (and sets `no_new_privs`,
 /// which a filter needs); threads it starts afterwards inherit them.
 /// Returns the number of syscalls allowed.
-pub fn install_seccomp() -> Result<usize, String> {
+/// `log_reopen`: the access log is a file, reopened on SIGUSR1 (by
+/// path, creating it): openat for writing, appending and creating, never
+/// truncating, is allowed too (Landlock keeps it to the log's directory).
+pub fn install_seccomp(log_reopen: bool) -> Result<usize, String> {
     let arch = arch().ok_or("no allowlist for this architecture")?;
     let mut rules: BTreeMap<i64, Option<Vec<SeccompRule>>> = BTreeMap::new();
-    for a in entries() {
+    let reopen = log_reopen.then_some(LOG_REOPEN);
+    for a in entries().chain(reopen) {
         let slot = rules.entry(a.nr).or_insert_with(|| Some(Vec::new()));
         match (a.cond, slot.as_mut()) {
             // Unconditional wins over any condition.

@@ -15,11 +15,13 @@ fn signal_set() -> libc::sigset_t {
         libc::sigaddset(set.as_mut_ptr(), libc::SIGINT);
         // SIGHUP: re-check the blob, reload the certificates.
         libc::sigaddset(set.as_mut_ptr(), libc::SIGHUP);
+        // SIGUSR1: reopen the access log (logrotate).
+        libc::sigaddset(set.as_mut_ptr(), libc::SIGUSR1);
         set.assume_init()
     }
 }
 
-/// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and the
+/// Blocks SIGTERM, SIGINT, SIGHUP and SIGUSR1 in the calling thread (and the
 /// threads it spawns afterwards) and ignores SIGPIPE, so [`wait_signal`]
 /// gets them (a thread with one unblocked would die of it, taking the
 /// process along).
@@ -38,6 +40,8 @@ pub enum Signal {
     Term,
     /// SIGHUP: re-check what is reloadable.
     Hup,
+    /// SIGUSR1: reopen the access log.
+    Usr1,
 }
 
 /// Waits for one of the signals [`block_signals`] blocked.
@@ -46,9 +50,9 @@ pub fn wait_signal() -> Signal {
     let mut sig: libc::c_int = 0;
     // SAFETY: `set` is initialised and `sig` is live.
     unsafe { libc::sigwait(&set, &mut sig) };
-    if sig == libc::SIGHUP {
-        Signal::Hup
-    } else {
-        Signal::Term
+    match sig {
+        libc::SIGHUP => Signal::Hup,
+        libc::SIGUSR1 => Signal::Usr1,
+        _ => Signal::Term,
     }
 }

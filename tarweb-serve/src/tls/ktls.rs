@@ -212,7 +212,7 @@ pub(crate) fn note_fallback(step: Step, e: &io::Error, version: ProtocolVersion,
             Step::Rx => "the kernel encrypts and records are decrypted in user space",
             _ => "it goes on in user-space TLS",
         };
-        eprintln!(
+        warn!(
             "tarweb-serve: kTLS could not take a connection ({}: {e}; {version:?} {cipher}): {rest}; \
              the stats count such connections as ktls_fallbacks (this line is not repeated)",
             step.name()
@@ -338,6 +338,10 @@ impl AnswerKeyUpdate for KernelTx<'_> {
 }
 
 impl KernelTls {
+    pub fn protocol_version(&self) -> rustls::ProtocolVersion {
+        self.kconn.protocol_version()
+    }
+
     /// After [`install`]: `rx_user` when only TX is in the kernel.
     pub fn new(
         kconn: KernelConnection<ServerConnectionData>,

@@ -132,6 +132,21 @@ impl Session {
         Ok(Some(alpn))
     }
 
+    /// Once established: the protocol version's name and whether the
+    /// kernel does the records (the access log).
+    pub fn established(&self) -> Option<(&'static str, bool)> {
+        let name = |v: rustls::ProtocolVersion| match v {
+            rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3",
+            rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2",
+            _ => "TLS",
+        };
+        match self {
+            Session::Kernel(k) => Some((name(k.protocol_version()), true)),
+            Session::User(u) => Some((name(u.protocol_version()), false)),
+            _ => None,
+        }
+    }
+
     pub fn read(&mut self, fd: RawFd, buf: &mut [u8], c: &Counters) -> io::Result<usize> {
         match self {
             Session::Kernel(k) => k.read(fd, buf, c),

@@ -426,6 +426,10 @@ pub(crate) struct UserTls {
 }
 
 impl UserTls {
+    pub fn protocol_version(&self) -> rustls::ProtocolVersion {
+        self.kconn.protocol_version()
+    }
+
     /// From the handshake's secrets; `held`: bytes that came behind the
     /// client's last flight.
     pub fn new(

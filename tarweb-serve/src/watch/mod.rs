@@ -153,7 +153,7 @@ impl Also {
 }
 
 fn log(msg: &str) {
-    println!("{msg}");
+    info!("{msg}");
 }
 
 /// The name the kernel gives an `O_TMPFILE` in inotify events: `#<inode>`.
@@ -175,7 +175,7 @@ fn log_loaded(label: &str, root: &Root) {
 }
 
 fn log_err(msg: &str) {
-    eprintln!("tarweb-serve: {msg}");
+    warn!("tarweb-serve: {msg}");
 }
 
 impl Watcher {
@@ -359,6 +359,7 @@ impl Watcher {
                         Some(l) => format!("still serving {}", l.root.digest_hex),
                         None => "not serving it".to_string(),
                     };
+                    crate::metrics::REFUSED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     log_err(&format!("refusing {label}: {e}; {still}"));
                     self.failed.insert(key.clone(), id);
                 }
@@ -503,6 +504,7 @@ impl Watcher {
                     }
                     if self.check(force) {
                         let g = published.publish(self.sites());
+                        crate::metrics::SWAPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         log(&format!("published generation {g}"));
                     }
                     self.check_also();

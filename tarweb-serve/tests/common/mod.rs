@@ -310,7 +310,7 @@ impl Server {
     pub fn start_cmd(mut cmd: Command, blob: &std::path::Path, extra: &[&str]) -> Server {
         let mut child = cmd
             .arg(blob)
-            .args(["--listen", "127.0.0.1:0", "--stats-listen", "127.0.0.1:0"])
+            .args(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -323,7 +323,7 @@ impl Server {
         std::thread::spawn(move || {
             for line in BufReader::new(out).lines() {
                 let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
+                if tx.send(strip_log_prefix(&line).to_string()).is_err() {
                     break;
                 }
             }
@@ -332,7 +332,7 @@ impl Server {
             for line in BufReader::new(err).lines() {
                 let Ok(line) = line else { break };
                 eprintln!("{line}");
-                let _ = tx2.send(line);
+                let _ = tx2.send(strip_log_prefix(&line).to_string());
             }
         });
         let (mut addrs, mut stats, mut startup) = (Vec::new(), None, Vec::new());
@@ -346,7 +346,7 @@ impl Server {
             };
             if let Some(a) = line.strip_prefix("listening on ") {
                 addrs.push(a.split(' ').next().unwrap().parse().unwrap());
-            } else if let Some(a) = line.strip_prefix("stats on ") {
+            } else if let Some(a) = line.strip_prefix("metrics on ") {
                 stats = Some(a.parse().unwrap());
             } else if line == "ready" {
                 break;
@@ -380,6 +380,29 @@ impl Server {
                 (k.to_string(), n.parse().unwrap())
             })
             .collect()
+    }
+
+    /// The Prometheus text at `/metrics`.
+    pub fn metrics(&self) -> String {
+        let mut s = TcpStream::connect(self.stats).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut v = String::new();
+        s.read_to_string(&mut v).unwrap();
+        let (head, body) = v.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+        assert!(
+            head.contains("Content-Type: text/plain; version=0.0.4"),
+            "{head}"
+        );
+        body.to_string()
+    }
+
+    /// One sample of `/metrics`: `series` is the name with its labels as
+    /// rendered (`tarweb_x{a="b"}`); 0 when absent.
+    pub fn metric(&self, series: &str) -> f64 {
+        metric_in(&self.metrics(), series)
     }
 
     pub fn fd_count(&self) -> usize {
@@ -687,4 +710,44 @@ impl<S: Read + Write> Client<S> {
 /// O_TMPFILE (which the kernel names `#<inode> (deleted)`).
 pub fn is_blob_copy(l: &str) -> bool {
     l.contains("memfd:tarweb-blob") || (l.contains("/#") && l.ends_with(" (deleted)"))
+}
+
+/// A sample's value in a Prometheus text (0 when the series is absent).
+pub fn metric_in(text: &str, series: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let (k, v) = l.rsplit_once(' ')?;
+            (k == series).then(|| v.parse().unwrap())
+        })
+        .unwrap_or(0.0)
+}
+
+/// A server log line without its timestamp and level
+/// (`2026-01-02T03:04:05.678Z INFO `) or journald priority (`<6>`), so
+/// tests match what it says; access log lines pass as they are.
+pub fn strip_log_prefix(l: &str) -> &str {
+    if let Some(rest) = l.strip_prefix('<') {
+        let b = rest.as_bytes();
+        if b.len() >= 2 && b[0].is_ascii_digit() && b[1] == b'>' {
+            return &rest[2..];
+        }
+        return l;
+    }
+    let b = l.as_bytes();
+    let stamp = b.len() > 25
+        && b[4] == b'-'
+        && b[10] == b'T'
+        && b[23] == b'Z'
+        && b[24] == b' '
+        && b[..4].iter().all(u8::is_ascii_digit);
+    if !stamp {
+        return l;
+    }
+    for level in ["INFO ", "WARN ", "ERROR "] {
+        if let Some(rest) = l[25..].strip_prefix(level) {
+            return rest;
+        }
+    }
+    l
 }

@@ -357,7 +357,8 @@ fn start_server(args: &[&str], env: &[(&str, &str)]) -> Result<Child, String> {
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
-            Ok(l) if l == "ready" => break,
+            // The line ends in `ready` after its timestamp and level.
+            Ok(l) if l == "ready" || l.ends_with(" ready") || l == "<6>ready" => break,
             Ok(l) => ktls_line |= l.contains("(https, kTLS"),
             Err(_) => {
                 let _ = child.kill();

@@ -166,8 +166,15 @@ impl H1 {
                 Err(ParseError::Status(s)) => {
                     let meta = response::builtin(out, &ctx, s, false, true, Version::Http11);
                     env.c.bump(Sc::Requests);
+                    env.c.m.request(
+                        crate::metrics::VHOST_NONE,
+                        meta.status,
+                        crate::metrics::MethodClass::Other,
+                        1,
+                        meta.body_bytes,
+                    );
                     if let Some(l) = env.log.as_mut() {
-                        l.log_bad(link.peer, env.date.line(), meta);
+                        l.log_bad(link.log_info(), env.date, meta);
                     }
                     return (data.len(), Verdict::Close { linger: true });
                 }
@@ -248,8 +255,11 @@ impl H1 {
                 }
             };
             env.c.bump(Sc::Requests);
+            let (m, p) = crate::metrics::classes(req);
+            let vhost = sites.slot(site.map(|(i, _)| i));
+            env.c.m.request(vhost, meta.status, m, p, meta.body_bytes);
             if let Some(l) = env.log.as_mut() {
-                l.log(link.peer, env.date.line(), req, meta);
+                l.log(link.log_info(), env.date, req, meta);
             }
             if close {
                 // Whatever follows is dropped; a body still coming is

@@ -112,6 +112,7 @@ pub(crate) fn builtin(
         return Meta {
             status,
             body_bytes: 0,
+            coding: None,
         };
     }
     if body_len > 0 {
@@ -128,6 +129,7 @@ pub(crate) fn builtin(
     Meta {
         status,
         body_bytes: if head_only { 0 } else { body_len as u64 },
+        coding: None,
     }
 }
 
@@ -180,6 +182,7 @@ fn stored(
     Meta {
         status: status_code(status_line),
         body_bytes: body,
+        coding: None,
     }
 }
 
@@ -204,7 +207,8 @@ pub(crate) fn write(
     hot: Option<HotCtx<'_>>,
 ) -> Meta {
     let conn = conn_line(close, version);
-    match plan {
+    let coding = crate::access_log::coding_of(&plan);
+    let mut meta = match plan {
         Plan::Stored(v) => stored(out, ctx, v, head_only, conn, hot),
         Plan::Builtin(status) => builtin(out, ctx, status, head_only, close, version),
         Plan::Options(v) => {
@@ -237,6 +241,7 @@ pub(crate) fn write(
             Meta {
                 status: 304,
                 body_bytes: 0,
+                coding: None,
             }
         }
         Plan::Unsatisfiable { len } => {
@@ -248,6 +253,7 @@ pub(crate) fn write(
             Meta {
                 status: 416,
                 body_bytes: 0,
+                coding: None,
             }
         }
         Plan::Partial { v, first, last } => {
@@ -274,6 +280,7 @@ pub(crate) fn write(
             Meta {
                 status: 206,
                 body_bytes: n,
+                coding: None,
             }
         }
         Plan::Multipart { v, set } => {
@@ -321,7 +328,10 @@ pub(crate) fn write(
             Meta {
                 status: 308,
                 body_bytes: 0,
+                coding: None,
             }
         }
-    }
+    };
+    meta.coding = coding;
+    meta
 }

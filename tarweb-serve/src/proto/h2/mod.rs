@@ -666,6 +666,7 @@ impl H2 {
                 b""
             },
         };
+        let vhost = sites.slot(site.map(|(i, _)| i));
         let meta = match site {
             Some((i, root)) if out.takes_site(i) => {
                 out.set_site(i);
@@ -687,8 +688,10 @@ impl H2 {
             }
         };
         env.c.bump(Sc::Requests);
+        let (m, p) = crate::metrics::classes(req);
+        env.c.m.request(vhost, meta.status, m, p, meta.body_bytes);
         if let Some(l) = env.log.as_mut() {
-            l.log(link.peer, env.date.line(), req, meta);
+            l.log(link.log_info(), env.date, req, meta);
         }
         self.add(s, out);
     }

@@ -134,6 +134,7 @@ pub(crate) fn write(s: &mut Stream, out: &mut Output, ctx: &Ctx<'_>, plan: Plan<
     } = *ctx;
     let threshold = cfg.sendfile_threshold;
     let mut buf = [0u8; 256];
+    let coding = crate::access_log::coding_of(&plan);
     let (status, body_len) = match plan {
         Plan::Stored(v) => {
             stored(s, out, v, ctx);
@@ -317,6 +318,7 @@ pub(crate) fn write(s: &mut Stream, out: &mut Output, ctx: &Ctx<'_>, plan: Plan<
     Meta {
         status,
         body_bytes: body_len,
+        coding,
     }
 }
 
