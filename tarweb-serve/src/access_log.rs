@@ -66,7 +66,10 @@ pub(crate) struct Meta {
 pub(crate) fn coding_of(plan: &crate::dispatch::Plan<'_>) -> Option<Coding> {
     use crate::dispatch::Plan;
     match plan {
-        Plan::Stored(v) | Plan::NotModified(v) | Plan::Partial { v, .. } => Some(v.coding()),
+        Plan::Stored(v)
+        | Plan::NotModified(v)
+        | Plan::Partial { v, .. }
+        | Plan::Multipart { v, .. } => Some(v.coding()),
         _ => None,
     }
 }

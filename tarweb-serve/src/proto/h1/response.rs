@@ -223,6 +223,7 @@ pub(crate) fn write(
             Meta {
                 status: 204,
                 body_bytes: 0,
+                coding: None,
             }
         }
         Plan::NotModified(v) => {
@@ -315,6 +316,7 @@ pub(crate) fn write(
             Meta {
                 status: 206,
                 body_bytes: n,
+                coding: None,
             }
         }
         Plan::RedirectHttps { host, target } => {
