@@ -220,17 +220,36 @@ pub fn run(o: Options) -> Result<(), String> {
     let threads = o.threads.max(1);
     let mut per_thread: Vec<Vec<Listener>> = (0..threads).map(|_| Vec::new()).collect();
     let mut tls_port = None;
+    let tls_how = match tls.as_deref() {
+        Some(t) if t.kernel && t.limits.can_rekey => "kTLS, rekey",
+        Some(t) if t.kernel => "kTLS, no rekey",
+        _ => "user-space TLS",
+    };
+    // --tls-listen addresses a systemd socket stands in for: not bound here.
+    let mut tls_listen = o.tls_listen.clone();
     let shared = if let Some(fds) = sys::systemd_listeners() {
         for fd in &fds {
             set_congestion(fd, o.tcp_congestion.as_deref(), "a systemd socket")?;
+            let addr = sys::local_addr(fd.as_raw_fd()).ok();
+            // One socket unit holds both 80 and 443 and names them alike
+            // (FileDescriptorName= is per unit): a socket on the port of a
+            // --tls-listen address serves HTTPS in its place, so binding
+            // 443 needs no capability in the service.
+            let is_tls = addr.is_some_and(|a| o.tls_listen.iter().any(|t| t.port() == a.port()));
+            if let (true, Some(a)) = (is_tls, addr) {
+                tls_listen.retain(|t| t.port() != a.port());
+                tls_port.get_or_insert(a.port());
+            }
             for t in per_thread.iter_mut() {
                 t.push(Listener {
                     fd: fd.try_clone().map_err(|e| format!("dup: {e}"))?,
-                    tls: false,
+                    tls: is_tls,
                 });
             }
-            if let Ok(a) = sys::local_addr(fd.as_raw_fd()) {
-                println!("listening on {a} (systemd)");
+            match addr {
+                Some(a) if is_tls => println!("listening on {a} (systemd, https, {tls_how})"),
+                Some(a) => println!("listening on {a} (systemd)"),
+                None => {}
             }
         }
         true
@@ -251,7 +270,7 @@ pub fn run(o: Options) -> Result<(), String> {
         (false, false) => &o.listen[..],
     };
     let all = plain.iter().map(|a| (a, false));
-    for (addr, is_tls) in all.chain(o.tls_listen.iter().map(|a| (a, true))) {
+    for (addr, is_tls) in all.chain(tls_listen.iter().map(|a| (a, true))) {
         let mut addr = *addr;
         // SO_REUSEPORT lets every worker bind the port, and would as well
         // let a second server bind it and silently take half the
@@ -272,12 +291,7 @@ pub fn run(o: Options) -> Result<(), String> {
                 addr = sys::local_addr(fd.as_raw_fd()).map_err(|e| e.to_string())?;
                 if is_tls {
                     tls_port.get_or_insert(addr.port());
-                    let how = match tls.as_deref() {
-                        Some(t) if t.kernel && t.limits.can_rekey => "kTLS, rekey",
-                        Some(t) if t.kernel => "kTLS, no rekey",
-                        _ => "user-space TLS",
-                    };
-                    println!("listening on {addr} (https, {how})");
+                    println!("listening on {addr} (https, {tls_how})");
                 } else {
                     println!("listening on {addr}");
                 }
@@ -418,8 +432,16 @@ pub fn run(o: Options) -> Result<(), String> {
     // SIGHUP: re-check everything reloadable (one call per kind of thing);
     // SIGTERM/SIGINT: stop.
     while sys::wait_signal() == Signal::Hup {
+        // `systemctl reload` shows "reloading" until READY=1 again; the
+        // blob re-check it starts goes on on the watcher thread, which
+        // logs its outcome.
+        notify.send(&format!(
+            "RELOADING=1\nMONOTONIC_USEC={}",
+            sys::monotonic_usec()
+        ));
         watch.recheck();
         reload_tls(tls.as_deref(), "SIGHUP");
+        notify.send("READY=1");
     }
     notify.send("STOPPING=1");
     sys::eventfd_signal(wake.as_raw_fd());
