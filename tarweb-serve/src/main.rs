@@ -93,7 +93,9 @@ struct Cli {
     /// (net.ipv4.tcp_congestion_control).
     #[arg(long, value_name = "ALGO")]
     tcp_congestion: Option<String>,
-    /// HTTPS address to listen on (repeatable).
+    /// HTTPS address to listen on (repeatable). Under socket activation
+    /// a systemd socket on the same port is used instead (tarweb.socket
+    /// holds 80 and 443).
     #[arg(long)]
     tls_listen: Vec<SocketAddr>,
     /// Certificate chain, PEM, leaf first: the default certificate.

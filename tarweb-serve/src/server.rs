@@ -248,7 +248,12 @@ pub fn run(o: Options) -> Result<(), String> {
             }
             match addr {
                 Some(a) if is_tls => println!("listening on {a} (systemd, https, {tls_how})"),
-                Some(a) => println!("listening on {a} (systemd)"),
+                Some(a) => {
+                    println!("listening on {a} (systemd)");
+                    if a.port() == 443 {
+                        eprintln!("tarweb-serve: warning: the systemd socket on {a} serves plain HTTP: --tls-listen with port 443 (and a certificate) makes it HTTPS");
+                    }
+                }
                 None => {}
             }
         }
