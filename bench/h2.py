@@ -12,7 +12,7 @@ tarweb to each peer.
 
 Usage (from the repository root):
   python3 bench/h2.py [ROUNDS] [REQUESTS_1K]
-Environment: CC=reno sets net.ipv4.tcp_congestion_control for the run
+Environment: TCP_CC=reno sets net.ipv4.tcp_congestion_control for the run
 (restored at exit); KTLS=off adds nothing here (this machine has none).
 Needs nginx, h2o, h2load (nghttp2-client), openssl, taskset. Servers are
 stopped by PID.
@@ -150,7 +150,8 @@ def main():
     blob = os.path.join(d, "site.twb")
     subprocess.run([os.path.join(TARGET, "release", "tarweb-pack"), "-q", root, "-o", blob], check=True)
     cc_old = None
-    cc = os.environ.get("CC")
+    # Not CC: cargo's cc-rs takes that for the C compiler.
+    cc = os.environ.get("TCP_CC")
     if cc:
         with open("/proc/sys/net/ipv4/tcp_congestion_control") as f:
             cc_old = f.read().strip()

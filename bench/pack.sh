@@ -165,6 +165,38 @@ fi
 [ "$TW_STATUS" = ok ] || log "SKIPPING the tarweb-pack part: $TW_REASON"
 
 # ---------------------------------------------------------------------------
+# 4b. Re-pack after one page was edited, with --reuse (issue 18)
+# ---------------------------------------------------------------------------
+# A copy of the site with one page changed (a paragraph appended to the
+# first HTML file), packed with --reuse of the blob above, then packed
+# fresh: the two blobs must be the same bytes. Target: at most 2 s or
+# 0.05x of a fresh pack, whichever is larger.
+RP_STATUS=skipped
+if [ "$TW_STATUS" = ok ]; then
+  EDITED=$WORK/site-edited
+  rm -rf "$EDITED"
+  cp -r "$SITE" "$EDITED"
+  page=$(tr '\0' '\n' < "$LIST" | grep '\.html$' | head -n1)
+  printf '<p>edited for the re-pack benchmark</p>\n' >> "$EDITED/$page"
+  log "re-pack: $page edited; tarweb-pack --reuse $TWB"
+  t0=$(now)
+  "$TARWEB_PACK" "$EDITED" -o "$WORK/py-reuse.twb" --reuse "$TWB" 2> "$WORK/reuse.err"
+  t1=$(now)
+  RP_T=$(fsub "$t1" "$t0")
+  RP_COPIED=$(grep -o '[0-9]* of [0-9]* compressed variants copied' "$WORK/reuse.err" || true)
+  log "re-pack with --reuse: $RP_T s ($RP_COPIED)"
+  t0=$(now)
+  "$TARWEB_PACK" "$EDITED" -o "$WORK/py-fresh.twb" -q
+  t1=$(now)
+  RP_FRESH_T=$(fsub "$t1" "$t0")
+  if cmp -s "$WORK/py-reuse.twb" "$WORK/py-fresh.twb"; then RP_SAME=yes; else RP_SAME=NO; fi
+  log "fresh pack of the edited site: $RP_FRESH_T s; same bytes: $RP_SAME"
+  RP_PAGE=$page
+  RP_STATUS=ok
+  rm -rf "$EDITED" "$WORK/py-reuse.twb" "$WORK/py-fresh.twb"
+fi
+
+# ---------------------------------------------------------------------------
 # 5 + 6. Compare and report
 # ---------------------------------------------------------------------------
 CMD="bash bench/pack.sh"
@@ -174,6 +206,7 @@ CMD="bash bench/pack.sh"
 export LIST SITE INSPECT TW_STATUS TW_REASON NFILES TOTAL_BYTES SITE_FILES SITE_BYTES TIME_TARGET CMD
 export T_gzip T_brotli T_zstd T_total C_gzip C_brotli C_zstd C_total B_gzip B_brotli B_zstd B_total PIPE_WHEN PIPE_LOAD
 export TW_T="${TW_T:-}" TW_CPU="${TW_CPU:-}" TW_RSS_KB="${TW_RSS_KB:-}" TW_SIZE="${TW_SIZE:-}"
+export RP_STATUS RP_T="${RP_T:-}" RP_FRESH_T="${RP_FRESH_T:-}" RP_SAME="${RP_SAME:-}" RP_COPIED="${RP_COPIED:-}" RP_PAGE="${RP_PAGE:-}"
 export NPROC=$(nproc) NOW=$(date -u '+%Y-%m-%d %H:%M:%S UTC') LOAD_NOW=$(cut -d' ' -f1-3 /proc/loadavg)
 python3 - > "$TMP_RESULTS" <<'EOF'
 import json, os, sys
@@ -296,6 +329,16 @@ if tw:
       f"nproc {E['NPROC']}, {E['NOW']}, load average {E['LOAD_NOW']}; pipeline timed {E['PIPE_WHEN']} "
       f"(load {E['PIPE_LOAD']}). Command: `{E['CMD']}`")
     w("")
+    if E["RP_STATUS"] == "ok":
+        rp, fresh = float(E["RP_T"]), float(E["RP_FRESH_T"])
+        limit = max(2.0, 0.05 * fresh)
+        verdicts.append(f"re-pack {rp:.2f} s <= {limit:.2f} s: {pf(rp <= limit)}")
+        verdicts.append(f"re-pack byte-identical to a fresh pack: {pf(E['RP_SAME'] == 'yes')}")
+        w(f"**Re-pack, one page edited** (`{E['RP_PAGE']}`), `--reuse` of the blob above: "
+          f"{rp:.2f} s against {fresh:.2f} s for a fresh pack of the same edited site "
+          f"({rp / fresh:.3f}x; target at most 2 s or 0.05x, whichever is larger: {limit:.2f} s); "
+          f"{E['RP_COPIED']}; the two blobs are the same bytes: {E['RP_SAME']}.")
+        w("")
     w("Targets: " + "; ".join(verdicts) + ".")
 else:
     w("")

@@ -10,11 +10,14 @@ use tarweb_format::{Blob, Verify};
 fuzz_target!(|data: &[u8]| {
     for verify in [Verify::SkipDigest, Verify::Full] {
         if let Ok(blob) = Blob::parse_with(data, verify) {
+            let _ = blob.encoder();
             for r in blob.routes() {
                 assert!(blob.lookup(r.path()).is_some());
                 let _ = (r.status(), r.last_modified());
                 for v in r.variants().iter() {
-                    let _ = (v.head(), v.status_line(), v.length_line(), v.fields(), v.body(), v.etag());
+                    // The one flag an identity variant never carries.
+                    assert!(!(v.site_encoded() && v.coding() == tarweb_format::Coding::Identity));
+                    let _ = (v.head(), v.status_line(), v.length_line(), v.fields(), v.body(), v.etag(), v.site_encoded());
                     let _ = &v.h2_head()[..v.h2_status_len() + v.h2_length_len()];
                     if let Some(nm) = v.not_modified() {
                         let _ = (nm.status_line(), nm.fields(), &nm.h2_head[..nm.h2_status_len]);

@@ -16,6 +16,8 @@ pub struct Layout {
     pub file_size: u64,
     /// The blake3 digest of the file after the digest field, as stored.
     pub digest: [u8; 32],
+    /// The `encoder` id (all zero: not said).
+    pub encoder: [u8; 8],
     /// Number of routes.
     pub route_count: u32,
     /// Number of variants (of every route and of the 404).
@@ -70,10 +72,8 @@ pub(crate) fn parse_header(b: &[u8]) -> Result<Layout, FormatError> {
             },
         );
     }
-    if b[hdr::RESERVED..layout::HEADER_SIZE]
-        .iter()
-        .any(|&x| x != 0)
-    {
+    let reserved = |r: std::ops::Range<usize>| b[r].iter().any(|&x| x != 0);
+    if reserved(hdr::RESERVED..hdr::ENCODER) || reserved(hdr::RESERVED_B..layout::HEADER_SIZE) {
         return err(hdr::RESERVED as u64, FormatErrorKind::ReservedHeader);
     }
     let l = Layout {
@@ -81,6 +81,9 @@ pub(crate) fn parse_header(b: &[u8]) -> Result<Layout, FormatError> {
         digest: b[hdr::DIGEST..hdr::DIGEST + 32]
             .try_into()
             .expect("32 bytes"),
+        encoder: b[hdr::ENCODER..hdr::ENCODER + 8]
+            .try_into()
+            .expect("8 bytes"),
         route_count: u32_at(b, hdr::ROUTE_COUNT),
         variant_count: u32_at(b, hdr::VARIANT_COUNT),
         routes_off: u64_at(b, hdr::ROUTES_OFF),

@@ -37,6 +37,11 @@ pub const MAX_H2_LIST_SIZE: usize = 64 * 1024;
 /// The value of `not_found_first` when the blob has no 404 response.
 pub const NONE_U32: u32 = u32::MAX;
 
+/// Variant flag (bit 0 of `flags`): the body's encoding is the site's own
+/// (a precompressed file beside the original), not the writer's encoder's.
+/// Never set on an `identity` variant.
+pub const SITE_ENCODED: u8 = 1;
+
 /// Header field offsets (`format-spec.md` §2). The header is
 /// [`HEADER_SIZE`] bytes.
 pub mod hdr {
@@ -74,8 +79,16 @@ pub mod hdr {
     pub const NOT_FOUND_FIRST: usize = 104;
     /// `not_found_count`, u16: number of 404 variants, 0 for none.
     pub const NOT_FOUND_COUNT: usize = 108;
-    /// Reserved, 18 bytes (110 to 128): must be zero.
+    /// Reserved, 2 bytes (110 to 112): must be zero.
     pub const RESERVED: usize = 110;
+    /// `encoder`, 8 bytes: who compressed the variants the writer encoded
+    /// itself, and how (an id of the compressors and their settings; all
+    /// zero for "not said"). A packer may copy a variant from an older blob
+    /// only when this is its own id: it is what makes the copy the bytes a
+    /// fresh compression would give.
+    pub const ENCODER: usize = 112;
+    /// Reserved, 8 bytes (120 to 128): must be zero.
+    pub const RESERVED_B: usize = 120;
 }
 
 /// Route entry field offsets (`format-spec.md` §3). An entry is
@@ -106,7 +119,7 @@ pub mod route {
 pub mod variant {
     /// `coding`, u8: a [`Coding`](super::Coding).
     pub const CODING: usize = 0;
-    /// Flags, u8: must be zero.
+    /// Flags, u8: [`SITE_ENCODED`](super::SITE_ENCODED) or zero.
     pub const FLAGS: usize = 1;
     /// `status_len`, u16: bytes of the head's status line, CRLF included.
     pub const STATUS_LEN: usize = 2;
@@ -233,7 +246,9 @@ mod tests {
         ("data_off", hdr::DATA_OFF, 8),
         ("not_found_first", hdr::NOT_FOUND_FIRST, 4),
         ("not_found_count", hdr::NOT_FOUND_COUNT, 2),
-        ("reserved", hdr::RESERVED, 18),
+        ("reserved", hdr::RESERVED, 2),
+        ("encoder", hdr::ENCODER, 8),
+        ("reserved", hdr::RESERVED_B, 8),
     ];
 
     const ROUTE: Fields = &[
@@ -283,8 +298,8 @@ mod tests {
             assert!(width > 0, "{what}.{name}");
             assert!(off + width <= size, "{what}.{name} ends past {size}");
             assert_eq!(off, at, "{what}.{name}: gap or overlap before it");
-            // Integers are naturally aligned (the 18 reserved bytes are not
-            // one integer).
+            // Integers are naturally aligned (reserved bytes are not
+            // integers).
             if name != "reserved" && width <= 8 {
                 assert_eq!(off % width, 0, "{what}.{name} is not aligned");
             }

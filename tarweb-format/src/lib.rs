@@ -32,9 +32,11 @@
 //!             body: Arc::from(&b"hello, world\n"[..]),
 //!             etag: Some(etag),
 //!             not_modified: None,
+//!             site_encoded: false,
 //!         }],
 //!     }],
 //!     not_found: vec![],
+//!     encoder: [0; 8], // "not said": nothing compressed here
 //! };
 //! let (bytes, stats) = blob_to_vec(&spec)?;
 //! assert_eq!(stats.file_size, bytes.len() as u64);

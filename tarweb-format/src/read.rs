@@ -99,6 +99,13 @@ impl<'a> Blob<'a> {
         self.layout.digest
     }
 
+    /// The `encoder` id of the header: who compressed the variants that
+    /// are not [`Variant::site_encoded`], and with which settings (all
+    /// zero: not said).
+    pub fn encoder(&self) -> [u8; 8] {
+        self.layout.encoder
+    }
+
     /// The digest as lower-case hex, as `tarweb-pack` prints it.
     pub fn digest_hex(&self) -> String {
         hex(&self.layout.digest)
@@ -196,12 +203,17 @@ impl<'a> Blob<'a> {
             if Coding::from_u8(e[variant::CODING]).is_none() {
                 return bad(VariantProblem::UnknownCoding(e[variant::CODING]));
             }
-            if e[variant::FLAGS] != 0
+            if e[variant::FLAGS] & !layout::SITE_ENCODED != 0
                 || u16_at(e, variant::RESERVED_A) != 0
                 || u64_at(e, variant::RESERVED_B) != 0
                 || u16_at(e, variant::RESERVED_C) != 0
             {
                 return bad(VariantProblem::Reserved);
+            }
+            if e[variant::FLAGS] & layout::SITE_ENCODED != 0
+                && e[variant::CODING] == Coding::Identity as u8
+            {
+                return bad(VariantProblem::SiteEncodedIdentity);
             }
             let (head_off, head_len) = (
                 u64_at(e, variant::HEAD_OFF),

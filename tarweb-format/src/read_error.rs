@@ -143,6 +143,8 @@ pub enum VariantProblem {
     UnknownCoding(u8),
     /// A flag or reserved byte is not zero.
     Reserved,
+    /// An `identity` variant is marked as encoded by the site.
+    SiteEncodedIdentity,
     /// The head is not inside the data section.
     HeadOutside {
         /// `head_off`.
@@ -444,6 +446,7 @@ impl fmt::Display for VariantProblem {
         match self {
             UnknownCoding(c) => write!(f, "unknown coding {c}"),
             Reserved => f.write_str("reserved bytes are not zero"),
+            SiteEncodedIdentity => f.write_str("an identity body is marked as encoded by the site"),
             HeadOutside { off, len } => {
                 write!(f, "head [{off}, +{len}) is outside the data section")
             }

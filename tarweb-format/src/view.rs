@@ -122,6 +122,12 @@ impl<'a> Variant<'a> {
     pub fn coding(&self) -> Coding {
         Coding::from_u8(self.e()[variant::CODING]).expect("validated coding")
     }
+    /// Whether the body's encoding is the site's own (a precompressed file
+    /// beside the original) rather than the writer's encoder's
+    /// ([`Blob::encoder`](crate::Blob::encoder)); never for `identity`.
+    pub fn site_encoded(&self) -> bool {
+        self.e()[variant::FLAGS] & crate::layout::SITE_ENCODED != 0
+    }
     /// File offset of the head (for `sendfile`).
     pub fn head_off(&self) -> u64 {
         u64_at(self.e(), variant::HEAD_OFF)

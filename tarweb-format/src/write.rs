@@ -39,6 +39,9 @@ pub struct ResponseSpec {
     pub etag: Option<String>,
     /// Header fields of the `304 Not Modified` head (200 routes only).
     pub not_modified: Option<Vec<(String, String)>>,
+    /// The body's encoding is the site's own (a precompressed file), not
+    /// the encoder's named by [`BlobSpec::encoder`]; never for `identity`.
+    pub site_encoded: bool,
 }
 
 /// A route: a path and the responses it answers with.
@@ -63,6 +66,11 @@ pub struct BlobSpec {
     pub routes: Vec<RouteSpec>,
     /// Variants of the site's 404 response (status 404); empty for none.
     pub not_found: Vec<ResponseSpec>,
+    /// Who compressed the variants that are not `site_encoded`, and with
+    /// which settings: an id that changes whenever a compressor's output
+    /// may (all zero: not said). A packer copies a variant from an older
+    /// blob only when the ids are equal.
+    pub encoder: [u8; 8],
 }
 
 /// What [`write_blob`] wrote.
@@ -97,6 +105,7 @@ struct Built {
     body: Arc<[u8]>,
     nm: Option<BuiltNm>,
     etag: Option<String>,
+    site_encoded: bool,
 }
 
 /// A 304 head, and its HTTP/2 header block.
@@ -159,6 +168,9 @@ fn status_line(status: u16) -> Vec<u8> {
 
 fn build(r: &ResponseSpec, status: u16, at: At) -> Result<Built, WriteError> {
     check_fields(&r.headers, at)?;
+    if r.site_encoded && r.coding == Coding::Identity {
+        return invalid(at(), InvalidKind::SiteEncodedIdentity);
+    }
     let mut head = status_line(status);
     let status_len = head.len() as u16;
     let mut buf = [0u8; 40];
@@ -212,6 +224,7 @@ fn build(r: &ResponseSpec, status: u16, at: At) -> Result<Built, WriteError> {
         body: r.body.clone(),
         nm,
         etag: r.etag.clone(),
+        site_encoded: r.site_encoded,
     })
 }
 
@@ -346,6 +359,7 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
         &'k [u8],
         Option<&'k [u8]>,
         Option<&'k str>,
+        bool,
     )>;
     fn key(run: &[Built]) -> RunKey<'_> {
         run.iter()
@@ -356,6 +370,7 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
                     &b.body[..],
                     b.nm.as_ref().map(|n| &n.head[..]),
                     b.etag.as_deref(),
+                    b.site_encoded,
                 )
             })
             .collect()
@@ -456,6 +471,7 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
     put64(&mut h, hdr::STRINGS_OFF, strings_off);
     put64(&mut h, hdr::STRINGS_LEN, strings.len() as u64);
     put64(&mut h, hdr::DATA_OFF, data_off);
+    h[hdr::ENCODER..hdr::ENCODER + 8].copy_from_slice(&spec.encoder);
     match nf_run {
         Some(i) => {
             put32(&mut h, hdr::NOT_FOUND_FIRST, run_first[i]);
@@ -488,6 +504,9 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
     for (b, p) in table.iter().zip(&placed) {
         let mut e = [0u8; layout::VARIANT_ENTRY_SIZE];
         e[variant::CODING] = b.coding as u8;
+        if b.site_encoded {
+            e[variant::FLAGS] = layout::SITE_ENCODED;
+        }
         put16(&mut e, variant::STATUS_LEN, b.status_len);
         put16(&mut e, variant::LENGTH_LEN, b.length_len);
         put64(&mut e, variant::HEAD_OFF, abs(p.head));

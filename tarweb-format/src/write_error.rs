@@ -48,6 +48,8 @@ impl fmt::Display for SpecPart {
 pub enum InvalidKind {
     /// Two routes have the same path.
     DuplicateRoute,
+    /// An `identity` variant is marked as encoded by the site.
+    SiteEncodedIdentity,
     /// The route path breaks the path rules ([`check_route_path`](crate::rules::check_route_path)).
     Path(RoutePathError),
     /// The route status is not one the format stores (200, 301, 302, 303,
@@ -106,6 +108,7 @@ impl fmt::Display for InvalidKind {
             EtagNotInHeaders(t) => write!(f, "ETag {t} is not among the headers"),
             MissingEtag => f.write_str("a 200 response needs an ETag"),
             UnexpectedEtag => f.write_str("only 200 responses have ETags"),
+            SiteEncodedIdentity => f.write_str("an identity body cannot be encoded by the site"),
             UnexpectedNotModified => f.write_str("only 200 responses have a 304 block"),
             TooManyEntries => f.write_str("too many routes or variants"),
             StringsTooLarge(n) => write!(f, "string table over 4 GiB ({n} bytes)"),

@@ -21,6 +21,7 @@ fn resource(path: &str, bodies: &[(Coding, Vec<u8>)]) -> RouteSpec {
                 headers.push(("Content-Encoding".into(), c.token().into()));
             }
             ResponseSpec {
+                site_encoded: false,
                 coding: *c,
                 headers,
                 body: Arc::from(b.clone()),
@@ -43,6 +44,7 @@ fn redirect(path: &str, to: &str) -> RouteSpec {
         status: 301,
         last_modified: 0,
         variants: vec![ResponseSpec {
+            site_encoded: false,
             coding: Coding::Identity,
             headers: vec![("Location".into(), to.into())],
             body: Arc::from(&b""[..]),
@@ -57,6 +59,7 @@ fn sample() -> BlobSpec {
     let big: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let page: Vec<u8> = vec![b'p'; 4096];
     BlobSpec {
+        encoder: [0; 8],
         routes: vec![
             resource("/b.txt", &[(Coding::Identity, b"hello b".to_vec())]),
             resource(
@@ -74,6 +77,7 @@ fn sample() -> BlobSpec {
             redirect("/dir", "/dir/"),
         ],
         not_found: vec![ResponseSpec {
+            site_encoded: false,
             coding: Coding::Identity,
             headers: vec![("Content-Type".into(), "text/html".into())],
             body: Arc::from(&b"<h1>gone</h1>"[..]),
@@ -217,6 +221,7 @@ fn refusal(spec: &BlobSpec) -> (SpecPart, InvalidKind) {
 
 fn routes(routes: Vec<RouteSpec>) -> BlobSpec {
     BlobSpec {
+        encoder: [0; 8],
         routes,
         ..Default::default()
     }
@@ -410,9 +415,54 @@ fn reader_names_the_problem() {
     // Without the digest check, the same file is fine.
     assert!(Blob::parse_with(&v, Verify::SkipDigest).is_ok());
 
+    for at in [layout::hdr::RESERVED + 1, layout::hdr::RESERVED_B + 3] {
+        let mut v = bytes.clone();
+        v[at] = 1;
+        assert_eq!(kind(&v), FormatErrorKind::ReservedHeader);
+    }
+    // The encoder id is the writer's to say; any value reads back.
     let mut v = bytes.clone();
-    v[layout::hdr::RESERVED + 3] = 1;
-    assert_eq!(kind(&v), FormatErrorKind::ReservedHeader);
+    v[layout::hdr::ENCODER..layout::hdr::ENCODER + 8].copy_from_slice(b"12345678");
+    fix_digest(&mut v);
+    assert_eq!(Blob::parse(&v).unwrap().encoder(), *b"12345678");
+    assert_eq!(Blob::parse(&bytes).unwrap().encoder(), [0; 8]);
+    // SITE_ENCODED is the one variant flag, and never on identity.
+    {
+        let blob = Blob::parse(&bytes).unwrap();
+        let at = |i: usize| {
+            blob.layout().variants_off as usize
+                + i * layout::VARIANT_ENTRY_SIZE
+                + layout::variant::FLAGS
+        };
+        let identity = blob.routes().next().unwrap().variants().identity().index();
+        let mut v = bytes.clone();
+        v[at(identity)] = layout::SITE_ENCODED;
+        fix_digest(&mut v);
+        let FormatErrorKind::Variant { problem, .. } = kind(&v) else {
+            panic!("{}", e(&v));
+        };
+        assert_eq!(problem, VariantProblem::SiteEncodedIdentity);
+        let mut v = bytes.clone();
+        v[at(identity)] = 2;
+        fix_digest(&mut v);
+        let FormatErrorKind::Variant { problem, .. } = kind(&v) else {
+            panic!("{}", e(&v));
+        };
+        assert_eq!(problem, VariantProblem::Reserved);
+        let other = blob
+            .routes()
+            .flat_map(|r| r.variants().iter())
+            .find(|v| v.coding() != Coding::Identity)
+            .expect("the sample has a compressed variant");
+        let mut v = bytes.clone();
+        v[at(other.index())] = layout::SITE_ENCODED;
+        fix_digest(&mut v);
+        let b = Blob::parse(&v).unwrap();
+        assert!(b
+            .routes()
+            .flat_map(|r| r.variants().iter())
+            .any(|v| v.site_encoded()));
+    }
 
     // Structure behind a valid digest: a route with a bad path, an unknown
     // coding, a 404 run that lies about its count.

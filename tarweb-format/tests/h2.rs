@@ -29,6 +29,7 @@ fn response(coding: Coding, body: &[u8], headers: List, etag: Option<&str>) -> R
         headers.push(("ETag".into(), t.clone()));
     }
     ResponseSpec {
+        site_encoded: false,
         coding,
         headers,
         body: Arc::from(body),
@@ -98,6 +99,7 @@ fn sample() -> BlobSpec {
     ]);
     let big: Vec<u8> = (0..20_000u32).map(|i| (i * 13 % 251) as u8).collect();
     BlobSpec {
+        encoder: [0; 8],
         routes: vec![
             resource(
                 "/style.css",
@@ -320,6 +322,7 @@ fn identical_blocks_are_stored_once() {
 fn writer_refuses_a_list_over_the_bound() {
     let value = "v".repeat(layout::MAX_H2_LIST_SIZE);
     let spec = BlobSpec {
+        encoder: [0; 8],
         routes: vec![redirect("/r", 301, &value)],
         not_found: vec![],
     };
@@ -345,6 +348,7 @@ fn writer_refuses_a_list_over_the_bound() {
     // The bound itself fits.
     let fits = layout::MAX_H2_LIST_SIZE - (n - value.len());
     let spec = BlobSpec {
+        encoder: [0; 8],
         routes: vec![redirect("/r", 301, &value[..fits])],
         not_found: vec![],
     };
@@ -398,6 +402,7 @@ fn problem(v: &[u8]) -> (usize, VariantProblem) {
 fn with_raw_field(name_len: usize, value_len: usize) -> (Vec<u8>, usize) {
     let (name, value) = ("~".repeat(name_len), "~".repeat(value_len));
     let spec = BlobSpec {
+        encoder: [0; 8],
         routes: vec![resource(
             "/t",
             vec![(name.clone(), value.clone())],

@@ -11,6 +11,29 @@ pub struct Options {
     pub zopfli: bool,
 }
 
+/// The compressors and settings of [`encode`], in words. Change it (a word
+/// will do) whenever an encoder or its settings change what it writes:
+/// [`encoder_id`] hashes it, and `--reuse` copies variants only from a blob
+/// with the same id. `encoders_write_what_they_wrote` guards it against a
+/// dependency upgrade that changes the output silently.
+const ENCODERS: &str = "gzip: libdeflate level 9, or zopfli defaults; \
+    br: brotlic (Google's C encoder 1.0.9) quality 11, the CLI's window; \
+    zstd: level 19, window log 23, no checksum";
+
+/// The blob's `encoder` id for these options: the first 8 bytes of blake3
+/// over [`ENCODERS`], this release's version and the gzip choice.
+pub fn encoder_id(opts: Options) -> [u8; 8] {
+    let mut h = blake3::Hasher::new();
+    h.update(ENCODERS.as_bytes());
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    h.update(if opts.zopfli {
+        b"zopfli"
+    } else {
+        b"libdeflate"
+    });
+    h.finalize().as_bytes()[..8].try_into().expect("8 bytes")
+}
+
 /// Compresses `data` with `coding` (not identity), at the levels the
 /// product promises: gzip 9, brotli 11, zstd 19 with a window of at most
 /// 8 MiB (RFC 9659: browsers may refuse larger).
@@ -183,6 +206,39 @@ mod tests {
         assert_eq!(cli_window(1009), 11);
         assert_eq!(cli_window(4 << 20), 23);
         assert_eq!(cli_window(64 << 20), 24);
+    }
+
+    /// What each encoder writes for a fixed input, hashed. When this fails,
+    /// an encoder's output changed (a dependency upgrade, a setting): change
+    /// [`ENCODERS`] so that blobs packed before are not reused, then the
+    /// expected hashes here.
+    #[test]
+    fn encoders_write_what_they_wrote() {
+        let data: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| format!("<li id=\"n{i}\">{}</li>\n", i % 977).into_bytes())
+            .take(300_000)
+            .collect();
+        let mut h = blake3::Hasher::new();
+        for (c, zopfli) in [
+            (Coding::Gzip, false),
+            (Coding::Gzip, true),
+            (Coding::Br, false),
+            (Coding::Zstd, false),
+        ] {
+            h.update(&encode(
+                &data[..if zopfli { 20_000 } else { data.len() }],
+                c,
+                Options { zopfli },
+            ));
+        }
+        assert_eq!(h.finalize().to_hex()[..16], *"bdecb77c4b116164");
+    }
+
+    #[test]
+    fn encoder_ids_differ_with_the_gzip_choice() {
+        let a = encoder_id(Options { zopfli: false });
+        assert_ne!(a, encoder_id(Options { zopfli: true }));
+        assert_ne!(a, [0; 8], "zero means 'not said'");
     }
 
     #[test]

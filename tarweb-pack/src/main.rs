@@ -10,6 +10,7 @@ mod inspect;
 mod output;
 mod pack;
 mod response;
+mod reuse;
 mod rules;
 mod site;
 
@@ -69,6 +70,12 @@ struct PackArgs {
     /// gzip with zopfli: a few percent smaller, far slower.
     #[arg(long)]
     zopfli: bool,
+    /// A blob packed before (typically the one deployed): its compressed
+    /// variants of files that did not change are copied, not recomputed.
+    /// The result is byte for byte a fresh pack's; a missing or unusable
+    /// OLD is a warning and a fresh pack.
+    #[arg(long, value_name = "OLD")]
+    reuse: Option<PathBuf>,
     /// Compression threads (default: one per core). The blob is the same
     /// whatever the number.
     #[arg(short = 'j', long, value_name = "N")]
@@ -170,6 +177,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 source_date_epoch: source_date_epoch()?,
                 threads: a.threads,
                 progress: !a.quiet && std::io::stderr().is_terminal(),
+                reuse: a.reuse.clone(),
             };
             let s = pack::pack(&opts, &mut |w| {
                 note(format_args!("tarweb-pack: warning: {w}"))
@@ -191,6 +199,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     s.elapsed.as_secs_f64(),
                     s.digest.iter().map(|b| format!("{b:02x}")).collect::<String>(),
                 ));
+                if let Some(old) = &a.reuse {
+                    note(format_args!(
+                        "tarweb-pack: {} of {} compressed variants copied from {}",
+                        s.reused,
+                        s.encoded,
+                        old.display()
+                    ));
+                }
             }
             Ok(())
         }

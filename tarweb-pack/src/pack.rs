@@ -7,6 +7,7 @@ use crate::content_type::{content_type, worth_compressing};
 use crate::input::{self, SiteFile, Source};
 use crate::output::Output;
 use crate::response::{self, Resource};
+use crate::reuse::Reuse;
 use crate::site::{self, Site, Target};
 use anyhow::Context;
 use rayon::prelude::*;
@@ -28,6 +29,8 @@ pub struct Options {
     pub threads: Option<usize>,
     /// Show a progress bar (only drawn on a terminal).
     pub progress: bool,
+    /// `--reuse OLD`: a blob whose compressed variants may be copied.
+    pub reuse: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug)]
@@ -44,11 +47,17 @@ pub struct Summary {
     pub smallest_bytes: u64,
     pub digest: [u8; 32],
     pub elapsed: Duration,
+    /// Compressed variants the pack needed (siblings not counted), and how
+    /// many of them were copied from the `--reuse` blob.
+    pub encoded: usize,
+    pub reused: usize,
 }
 
 /// A distinct body and what it becomes.
 struct Body {
     data: Arc<[u8]>,
+    /// blake3 of `data`: what `--reuse` looks bodies up by.
+    hash: blake3::Hash,
     /// The first file with these bytes: names it in messages, gives its type.
     path: String,
     /// Per coding: the file index of a precompressed sibling.
@@ -57,17 +66,25 @@ struct Body {
     variants: [Option<Arc<[u8]>>; 4],
     /// Per coding: strong ETag of the variant's bytes.
     etags: [Option<String>; 4],
+    /// Per coding: the variant is a sibling's bytes (the site's encoding).
+    site_encoded: [bool; 4],
 }
 
 pub fn pack(opts: &Options, warn: &mut dyn FnMut(String)) -> anyhow::Result<Summary> {
     let start = Instant::now();
     let out = opts.output.prepare()?;
+    let encoder = compress::encoder_id(opts.compress);
+    let reuse = match &opts.reuse {
+        Some(p) => Reuse::load(p, encoder, warn),
+        None => Reuse::default(),
+    };
     let files = input::read_site(&opts.source, opts.prefix.as_deref(), warn)?;
     let bytes_in = files.iter().map(|f| f.data.len() as u64).sum();
     let site = site::plan(files, warn)?;
     let (bodies, body_of) = distinct_bodies(&site);
-    let bodies = encode_all(bodies, &site.files, opts, warn)?;
-    let spec = blob_spec(&site, &bodies, &body_of, opts);
+    let (bodies, encoded, reused) = encode_all(bodies, &site.files, &reuse, opts, warn)?;
+    drop(reuse);
+    let spec = blob_spec(&site, &bodies, &body_of, opts, encoder);
 
     let stats = out
         .finish(|w| Ok(write_blob(&spec, w)?))
@@ -95,6 +112,8 @@ pub fn pack(opts: &Options, warn: &mut dyn FnMut(String)) -> anyhow::Result<Summ
         smallest_bytes,
         digest: stats.digest,
         elapsed: start.elapsed(),
+        encoded,
+        reused,
     })
 }
 
@@ -104,13 +123,16 @@ fn distinct_bodies(site: &Site) -> (Vec<Body>, Vec<usize>) {
     let mut bodies: Vec<Body> = Vec::new();
     let mut body_of = Vec::with_capacity(site.files.len());
     for (i, f) in site.files.iter().enumerate() {
-        let b = *by_hash.entry(blake3::hash(&f.data)).or_insert_with(|| {
+        let hash = blake3::hash(&f.data);
+        let b = *by_hash.entry(hash).or_insert_with(|| {
             bodies.push(Body {
                 data: f.data.clone(),
+                hash,
                 path: f.path.clone(),
                 siblings: [None; 4],
                 variants: [Some(f.data.clone()), None, None, None],
                 etags: [None, None, None, None],
+                site_encoded: [false; 4],
             });
             bodies.len() - 1
         });
@@ -126,15 +148,18 @@ fn etag(bytes: &[u8]) -> String {
     format!("\"{}\"", &blake3::hash(bytes).to_hex()[..32])
 }
 
-/// Fills in every body's variants and ETags, compressing on all cores.
-/// The result does not depend on the number of threads: every job is a pure
-/// function of its input and results are gathered in job order.
+/// Fills in every body's variants and ETags, compressing on all cores
+/// (or copying from `reuse`), with the counts of compressed variants needed
+/// and of those copied. The result does not depend on the number of
+/// threads, nor on `reuse`: every job is a pure function of its input,
+/// results are gathered in job order, and a copy is what compressing gives.
 fn encode_all(
     mut bodies: Vec<Body>,
     files: &[SiteFile],
+    reuse: &Reuse,
     opts: &Options,
     warn: &mut dyn FnMut(String),
-) -> anyhow::Result<Vec<Body>> {
+) -> anyhow::Result<(Vec<Body>, usize, usize)> {
     let mut jobs: Vec<(usize, Coding)> = Vec::new();
     for (b, body) in bodies.iter().enumerate() {
         for c in [Coding::Gzip, Coding::Br, Coding::Zstd] {
@@ -147,52 +172,85 @@ fn encode_all(
     }
     // Largest first, so one big file does not finish last on one core.
     jobs.sort_by_key(|&(b, c)| (std::cmp::Reverse(bodies[b].data.len()), b, c));
-    let total: u64 = jobs.iter().map(|&(b, _)| bodies[b].data.len() as u64).sum();
+    let copyable = |&(b, c): &(usize, Coding)| -> Option<&[u8]> {
+        let body = &bodies[b];
+        body.siblings[c as usize]
+            .is_none()
+            .then(|| reuse.get(&body.hash, c))
+            .flatten()
+    };
+    let total: u64 = jobs
+        .iter()
+        .filter(|j| copyable(j).is_none())
+        .map(|&(b, _)| bodies[b].data.len() as u64)
+        .sum();
     let bar = progress_bar(opts.progress && total > 16 << 20, total);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads.unwrap_or(0))
         .build()
         .context("starting the compression threads")?;
-    let results: Vec<(Option<Vec<u8>>, Option<String>)> = pool.install(|| {
+    let results: Vec<Encoded> = pool.install(|| {
         // One job per task: rayon's adaptive splitting otherwise leaves a
         // long sequential run of jobs on one thread that the other cannot
         // steal (measured: 50 s of one idle core on python3.11-doc).
         jobs.par_iter()
             .with_max_len(1)
-            .map(|&(b, c)| {
+            .map(|job| {
+                let (b, c) = *job;
                 let body = &bodies[b];
-                let r = encode_one(body, c, files, opts);
-                bar.inc(body.data.len() as u64);
+                let old = copyable(job);
+                let r = encode_one(body, c, files, old, opts);
+                if old.is_none() {
+                    bar.inc(body.data.len() as u64);
+                }
                 r
             })
             .collect()
     });
     bar.finish_and_clear();
-    for (&(b, c), (bytes, warning)) in jobs.iter().zip(results) {
-        if let Some(w) = warning {
+    let (mut encoded, mut reused) = (0, 0);
+    for (&(b, c), r) in jobs.iter().zip(results) {
+        if let Some(w) = r.warning {
             warn(w);
         }
-        bodies[b].variants[c as usize] = bytes.map(Arc::from);
+        encoded += usize::from(!r.site_encoded);
+        reused += usize::from(r.reused);
+        bodies[b].variants[c as usize] = r.bytes.map(Arc::from);
+        bodies[b].site_encoded[c as usize] = r.site_encoded;
     }
     for body in &mut bodies {
         for c in Coding::ALL {
             body.etags[c as usize] = body.variants[c as usize].as_deref().map(etag);
         }
     }
-    Ok(bodies)
+    Ok((bodies, encoded, reused))
+}
+
+/// What a (body, coding) job gave.
+struct Encoded {
+    /// The variant's bytes, if kept.
+    bytes: Option<Vec<u8>>,
+    /// A sibling's bytes (the site's own encoding).
+    site_encoded: bool,
+    /// Copied from the `--reuse` blob.
+    reused: bool,
+    /// A stale sibling, or a `--reuse` copy that did not decode to the body.
+    warning: Option<String>,
 }
 
 /// One (body, coding) job: the sibling's bytes if it decodes to the body,
-/// else a fresh encoding; kept only if worth it. Returns a warning for a
-/// stale sibling.
+/// else the `--reuse` blob's copy (`old`) if it decodes to the body, else a
+/// fresh encoding; kept only if worth it.
 fn encode_one(
     body: &Body,
     c: Coding,
     files: &[SiteFile],
+    old: Option<&[u8]>,
     opts: &Options,
-) -> (Option<Vec<u8>>, Option<String>) {
+) -> Encoded {
     let mut warning = None;
     let mut encoded = None;
+    let mut reused = false;
     if let Some(s) = body.siblings[c as usize] {
         let sib = &files[s];
         match compress::decode(&sib.data, c, body.data.len()) {
@@ -213,9 +271,33 @@ fn encode_one(
             }
         }
     }
+    let site_encoded = encoded.is_some();
+    if let Some(old) = old {
+        // Same source bytes and the same encoder: the bytes a fresh
+        // compression gives. Decoding checks it (a damaged or foreign blob
+        // costs time, never correctness) at a fraction of encoding's cost.
+        match compress::decode(old, c, body.data.len()) {
+            Ok(d) if d[..] == body.data[..] => {
+                encoded = Some(old.to_vec());
+                reused = true;
+            }
+            _ => {
+                warning = Some(format!(
+                    "the reused blob's {} variant of {} does not decode to it: compressed afresh",
+                    c.token(),
+                    body.path
+                ))
+            }
+        }
+    }
     let encoded = encoded.unwrap_or_else(|| compress::encode(&body.data, c, opts.compress));
     let keep = compress::worth_keeping(body.data.len(), encoded.len());
-    (keep.then_some(encoded), warning)
+    Encoded {
+        bytes: keep.then_some(encoded),
+        site_encoded,
+        reused,
+        warning,
+    }
 }
 
 fn progress_bar(show: bool, total: u64) -> indicatif::ProgressBar {
@@ -235,7 +317,13 @@ fn progress_bar(show: bool, total: u64) -> indicatif::ProgressBar {
     bar
 }
 
-fn blob_spec(site: &Site, bodies: &[Body], body_of: &[usize], opts: &Options) -> BlobSpec {
+fn blob_spec(
+    site: &Site,
+    bodies: &[Body],
+    body_of: &[usize],
+    opts: &Options,
+    encoder: [u8; 8],
+) -> BlobSpec {
     let cc = opts.cache_control.as_deref();
     let clamp = |t: i64| opts.source_date_epoch.map_or(t, |e| t.min(e)).max(0);
     let routes = site
@@ -271,6 +359,7 @@ fn blob_spec(site: &Site, bodies: &[Body], body_of: &[usize], opts: &Options) ->
                                 body: bytes,
                                 etag: Some(etag),
                                 not_modified: Some(nm),
+                                site_encoded: body.site_encoded[c as usize],
                             })
                         })
                         .collect();
@@ -291,6 +380,7 @@ fn blob_spec(site: &Site, bodies: &[Body], body_of: &[usize], opts: &Options) ->
                         body: Arc::from(&b""[..]),
                         etag: None,
                         not_modified: None,
+                        site_encoded: false,
                     }],
                 },
             }
@@ -313,10 +403,15 @@ fn blob_spec(site: &Site, bodies: &[Body], body_of: &[usize], opts: &Options) ->
                         body: body.variants[c as usize].clone()?,
                         etag: None,
                         not_modified: None,
+                        site_encoded: body.site_encoded[c as usize],
                     })
                 })
                 .collect()
         })
         .unwrap_or_default();
-    BlobSpec { routes, not_found }
+    BlobSpec {
+        routes,
+        not_found,
+        encoder,
+    }
 }

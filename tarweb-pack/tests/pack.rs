@@ -773,7 +773,7 @@ fn reports_end_quietly_when_their_reader_leaves() {
         .arg(env!("CARGO_BIN_EXE_tarweb-pack"))
         .arg(&blob));
     assert!(o.status.success(), "{:?} {}", o.status, stderr(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("tarweb blob v1"));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("tarweb blob v2"));
 
     // Warnings into a closed stderr: the pack goes on and succeeds.
     let site = small_site(tmp.path());

@@ -154,6 +154,7 @@ mod tests {
             headers.push(("ETag".into(), etag.clone()));
         }
         ResponseSpec {
+            site_encoded: false,
             coding,
             headers,
             body: Arc::from(body),
@@ -181,15 +182,18 @@ mod tests {
                 status: 301,
                 last_modified: 0,
                 variants: vec![ResponseSpec {
+                    site_encoded: false,
                     headers: vec![("Location".into(), "/a.txt".into())],
                     ..resp(Coding::Identity, b"", false)
                 }],
             };
             let with_404 = BlobSpec {
+                encoder: [0; 8],
                 routes: vec![a.clone(), old.clone()],
                 not_found: vec![resp(Coding::Identity, b"gone", false)],
             };
             let without = BlobSpec {
+                encoder: [0; 8],
                 routes: vec![a, old],
                 not_found: Vec::new(),
             };

@@ -387,6 +387,7 @@ fn test_blob() -> &'static Blob<'static> {
         let variant = |coding: Coding, len: usize| {
             let etag = format!("\"{}\"", coding.token());
             ResponseSpec {
+                site_encoded: false,
                 coding,
                 headers: vec![("ETag".into(), etag.clone())],
                 body: Arc::from(vec![b'x'; len]),
@@ -395,6 +396,7 @@ fn test_blob() -> &'static Blob<'static> {
             }
         };
         let spec = BlobSpec {
+            encoder: [0; 8],
             routes: vec![RouteSpec {
                 path: "/".into(),
                 status: 200,

@@ -314,11 +314,13 @@ fn builtin_404_when_the_site_has_none() {
     use tarweb_format::{BlobSpec, Coding, ResponseSpec, RouteSpec};
     let etag = "\"one\"".to_string();
     let spec = BlobSpec {
+        encoder: [0; 8],
         routes: vec![RouteSpec {
             path: "/only".into(),
             status: 200,
             last_modified: LAST_MODIFIED,
             variants: vec![ResponseSpec {
+                site_encoded: false,
                 coding: Coding::Identity,
                 headers: vec![
                     ("Content-Type".into(), "text/plain".into()),

@@ -143,6 +143,7 @@ fn resource(path: &str, body: &[u8], ctype: &str, codings: &[Coding]) -> RouteSp
             }
             nm.push(h("Last-Modified", LAST_MODIFIED_STR));
             ResponseSpec {
+                site_encoded: false,
                 coding: c,
                 headers,
                 body: Arc::from(bytes),
@@ -167,6 +168,7 @@ fn redirect(path: &str, to: &str) -> RouteSpec {
         status: 301,
         last_modified: 0,
         variants: vec![ResponseSpec {
+            site_encoded: false,
             coding: Coding::Identity,
             headers: vec![
                 h("Location", to),
@@ -238,6 +240,7 @@ pub fn site() -> &'static Site {
                     headers.push(h("Content-Encoding", c.token()));
                 }
                 ResponseSpec {
+                    site_encoded: false,
                     coding: c,
                     headers,
                     body: Arc::from(compress(c, &nf)),
@@ -248,7 +251,11 @@ pub fn site() -> &'static Site {
             .collect::<Vec<_>>();
         let mut not_found = not_found;
         not_found.sort_by_key(|v| v.body.len());
-        let spec = BlobSpec { routes, not_found };
+        let spec = BlobSpec {
+            routes,
+            not_found,
+            encoder: [0; 8],
+        };
         let (bytes, _) = tarweb_format::blob_to_vec(&spec).unwrap();
         // Named by content: every test binary and every run shares one
         // file instead of leaving a 17 MiB copy per process behind. Written

@@ -264,6 +264,7 @@ fn route(path: &str, body: &[u8]) -> RouteSpec {
         status: 200,
         last_modified: 1_700_000_000,
         variants: vec![ResponseSpec {
+            site_encoded: false,
             coding: Coding::Identity,
             headers: vec![
                 ("Content-Type".into(), "application/octet-stream".into()),
@@ -284,6 +285,7 @@ fn setup() -> Result<(Env, Vec<Child>), String> {
     let small = pseudo_random(SMALL_LEN, 1);
     let big = pseudo_random(BIG_LEN, 2);
     let spec = BlobSpec {
+        encoder: [0; 8],
         routes: vec![route("/small", &small), route("/big", &big)],
         not_found: vec![],
     };
