@@ -233,8 +233,8 @@ fn report(f: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>) -> anyhow::Resul
     }
 }
 
-/// `tarweb-pack --generate-to DIR` (`make install`): the man page and the
-/// bash, zsh and fish completions, made from the definition above so that
+/// `tarweb-pack --generate-to DIR` (`make install`): the man pages (one per
+/// subcommand too) and the bash, zsh and fish completions, made from the definition above so that
 /// they list exactly the flags this build has, laid out as under share/
 /// (`man/man1/`, `bash-completion/completions/`, `zsh/site-functions/`,
 /// `fish/vendor_completions.d/`). Taken before clap parses: a build step,
