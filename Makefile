@@ -11,10 +11,73 @@ DEV_KEY := target/dev-key.pem
 FUZZ_TARGETS ?= reader request range path encoding proxy headers redirects hpack
 FUZZ_SECONDS ?= 60
 
-.PHONY: build run test lint bench bench-pack bench-serve bench-tls bench-threshold test-ktls test-ktls-probe fuzz clean
+.PHONY: build install deb test-packaging run test lint bench bench-pack bench-serve bench-tls bench-threshold test-ktls test-ktls-probe fuzz clean
 
 build:
 	$(CARGO) build --release --workspace
+
+# `make install [PREFIX=/usr/local] [DESTDIR=]`: both binaries into
+# PREFIX/bin; their man pages into PREFIX/share/man/man1 and bash, zsh and
+# fish completions into PREFIX/share/{bash-completion/completions,
+# zsh/site-functions,fish/vendor_completions.d}, written by the binaries
+# themselves from their clap definitions (`--generate-to`), so they list
+# exactly the flags of this build. PROFILE=dev installs the debug build
+# (what the tests use: no second, release, build).
+PREFIX ?= /usr/local
+DESTDIR ?=
+PROFILE ?= release
+OUT := target/$(if $(filter dev,$(PROFILE)),debug,$(PROFILE))
+GEN := $(OUT)/generated
+
+install:
+	$(CARGO) build --profile $(PROFILE) -p tarweb-pack -p tarweb-serve --bins
+	rm -rf $(GEN)
+	$(OUT)/tarweb-serve --generate-to $(GEN)
+	$(OUT)/tarweb-pack --generate-to $(GEN)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(OUT)/tarweb-serve $(OUT)/tarweb-pack $(DESTDIR)$(PREFIX)/bin/
+	cd $(GEN) && find . -type f | sort | while read -r f; do \
+		install -D -m 0644 "$$f" "$(DESTDIR)$(PREFIX)/share/$${f#./}" || exit 1; done
+
+# `make deb`: target/deb/tarweb_VERSION_ARCH.deb, from the tree `make install
+# PREFIX=/usr` stages, plus the systemd units (dist/systemd/, not enabled on
+# install: a web server should not take ports 80 and 443 before it is
+# configured), /etc/default/tarweb (a conffile) and the README. Built with
+# dpkg-deb alone (no cargo-deb to compile: the layout is make install's,
+# in one place); Depends from dpkg-shlibdeps.
+DEB_STAGE := target/deb/stage
+DEB_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' tarweb-serve/Cargo.toml | head -n 1)
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+
+deb:
+	rm -rf $(DEB_STAGE)
+	$(MAKE) install PREFIX=/usr DESTDIR=$(CURDIR)/$(DEB_STAGE)
+	strip --strip-unneeded $(DEB_STAGE)/usr/bin/tarweb-serve $(DEB_STAGE)/usr/bin/tarweb-pack
+	install -D -m 0644 dist/systemd/tarweb.service $(DEB_STAGE)/lib/systemd/system/tarweb.service
+	install -D -m 0644 dist/systemd/tarweb.socket $(DEB_STAGE)/lib/systemd/system/tarweb.socket
+	install -D -m 0644 dist/tarweb.default $(DEB_STAGE)/etc/default/tarweb
+	install -D -m 0644 README.md $(DEB_STAGE)/usr/share/doc/tarweb/README.md
+	install -D -m 0644 tarweb-serve/README.md $(DEB_STAGE)/usr/share/doc/tarweb/tarweb-serve.md
+	install -D -m 0644 dist/debian/copyright $(DEB_STAGE)/usr/share/doc/tarweb/copyright
+	gzip -9n $(DEB_STAGE)/usr/share/man/man1/*.1
+	install -d $(DEB_STAGE)/DEBIAN
+	echo /etc/default/tarweb > $(DEB_STAGE)/DEBIAN/conffiles
+	# dpkg-shlibdeps wants a debian/control to exist, even unread.
+	mkdir -p target/deb/cwd/debian && touch target/deb/cwd/debian/control
+	cd target/deb/cwd && dpkg-shlibdeps -O \
+		$(CURDIR)/$(DEB_STAGE)/usr/bin/tarweb-serve $(CURDIR)/$(DEB_STAGE)/usr/bin/tarweb-pack > ../shlibs
+	sed -n 's/^shlibs:Depends=//p' target/deb/shlibs > target/deb/depends
+	test -s target/deb/depends
+	sed -e 's/@VERSION@/$(DEB_VERSION)/' -e 's/@ARCH@/$(DEB_ARCH)/' \
+		-e "s/@DEPENDS@/$$(cat target/deb/depends)/" \
+		-e "s/@SIZE@/$$(du -sk --exclude=DEBIAN $(DEB_STAGE) | cut -f1)/" \
+		dist/debian/control > $(DEB_STAGE)/DEBIAN/control
+	dpkg-deb --root-owner-group -Zxz --build $(DEB_STAGE) target/deb/tarweb_$(DEB_VERSION)_$(DEB_ARCH).deb
+
+# The install tree, the unit files (systemd-analyze verify and security)
+# and the package installed into a throwaway root, then run.
+test-packaging:
+	bash tests/packaging.sh
 
 # Packs every time: make cannot list testdata/ as prerequisites (a file name
 # there has a space), and packing it takes seconds.
@@ -41,6 +104,7 @@ test: lint
 	$(CARGO) test --workspace
 	$(CARGO) build --workspace
 	bash tests/e2e.sh
+	bash tests/packaging.sh
 
 bench: bench-pack bench-serve bench-tls
 

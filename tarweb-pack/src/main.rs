@@ -14,7 +14,7 @@ mod reuse;
 mod rules;
 mod site;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -233,7 +233,51 @@ fn report(f: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>) -> anyhow::Resul
     }
 }
 
+/// `tarweb-pack --generate-to DIR` (`make install`): the man pages (one per
+/// subcommand too) and the bash, zsh and fish completions, made from the definition above so that
+/// they list exactly the flags this build has, laid out as under share/
+/// (`man/man1/`, `bash-completion/completions/`, `zsh/site-functions/`,
+/// `fish/vendor_completions.d/`). Taken before clap parses: a build step,
+/// not an option, so neither the page nor the completions offer it.
+fn generate_to(dir: &std::path::Path) -> std::io::Result<()> {
+    use clap_complete::Shell;
+    let name = Cli::command().get_name().to_string();
+    let man = dir.join("man/man1");
+    std::fs::create_dir_all(&man)?;
+    clap_mangen::generate_to(Cli::command(), &man)?;
+    for (shell, sub, file) in [
+        (Shell::Bash, "bash-completion/completions", name.clone()),
+        (Shell::Zsh, "zsh/site-functions", format!("_{name}")),
+        (
+            Shell::Fish,
+            "fish/vendor_completions.d",
+            format!("{name}.fish"),
+        ),
+    ] {
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut Cli::command(), &name, &mut script);
+        std::fs::create_dir_all(dir.join(sub))?;
+        std::fs::write(dir.join(sub).join(file), script)?;
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
+    let args: Vec<_> = std::env::args_os().collect();
+    if let [_, flag, dir] = &args[..] {
+        if flag == "--generate-to" {
+            return match generate_to(dir.as_ref()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    note(format_args!(
+                        "tarweb-pack: --generate-to {}: {e}",
+                        dir.to_string_lossy()
+                    ));
+                    ExitCode::FAILURE
+                }
+            };
+        }
+    }
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -1,6 +1,6 @@
 #![forbid(unsafe_code)]
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -101,7 +101,9 @@ struct Cli {
     /// (net.ipv4.tcp_congestion_control).
     #[arg(long, value_name = "ALGO")]
     tcp_congestion: Option<String>,
-    /// HTTPS address to listen on (repeatable).
+    /// HTTPS address to listen on (repeatable). Under socket activation
+    /// a systemd socket on the same port is used instead (tarweb.socket
+    /// holds 80 and 443).
     #[arg(long)]
     tls_listen: Vec<SocketAddr>,
     /// Certificate chain, PEM, leaf first: the default certificate.
@@ -190,7 +192,46 @@ enum Ktls {
     Off,
 }
 
+/// `tarweb-serve --generate-to DIR` (`make install`): the man page and the
+/// bash, zsh and fish completions, made from the definition above so that
+/// they list exactly the flags this build has, laid out as under share/
+/// (`man/man1/`, `bash-completion/completions/`, `zsh/site-functions/`,
+/// `fish/vendor_completions.d/`). Taken before clap parses: a build step,
+/// not an option, so neither the page nor the completions offer it.
+fn generate_to(dir: &std::path::Path) -> std::io::Result<()> {
+    use clap_complete::Shell;
+    let name = Cli::command().get_name().to_string();
+    let man = dir.join("man/man1");
+    std::fs::create_dir_all(&man)?;
+    clap_mangen::generate_to(Cli::command(), &man)?;
+    for (shell, sub, file) in [
+        (Shell::Bash, "bash-completion/completions", name.clone()),
+        (Shell::Zsh, "zsh/site-functions", format!("_{name}")),
+        (
+            Shell::Fish,
+            "fish/vendor_completions.d",
+            format!("{name}.fish"),
+        ),
+    ] {
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut Cli::command(), &name, &mut script);
+        std::fs::create_dir_all(dir.join(sub))?;
+        std::fs::write(dir.join(sub).join(file), script)?;
+    }
+    Ok(())
+}
+
 fn main() {
+    let args: Vec<_> = std::env::args_os().collect();
+    if let [_, flag, dir] = &args[..] {
+        if flag == "--generate-to" {
+            if let Err(e) = generate_to(dir.as_ref()) {
+                eprintln!("tarweb-serve: --generate-to {}: {e}", dir.to_string_lossy());
+                std::process::exit(1);
+            }
+            return;
+        }
+    }
     let cli = Cli::parse();
     let ms = Duration::from_millis;
     let target = match (cli.site, cli.sites) {

@@ -249,17 +249,41 @@ pub fn run(o: Options) -> Result<(), String> {
     let threads = o.threads.max(1);
     let mut per_thread: Vec<Vec<Listener>> = (0..threads).map(|_| Vec::new()).collect();
     let mut tls_port = None;
+    let tls_how = match tls.as_deref() {
+        Some(t) if t.kernel && t.limits.can_rekey => "kTLS, rekey",
+        Some(t) if t.kernel => "kTLS, no rekey",
+        _ => "user-space TLS",
+    };
+    // --tls-listen addresses a systemd socket stands in for: not bound here.
+    let mut tls_listen = o.tls_listen.clone();
     let shared = if let Some(fds) = sys::systemd_listeners() {
         for fd in &fds {
             set_congestion(fd, o.tcp_congestion.as_deref(), "a systemd socket")?;
+            let addr = sys::local_addr(fd.as_raw_fd()).ok();
+            // One socket unit holds both 80 and 443 and names them alike
+            // (FileDescriptorName= is per unit): a socket on the port of a
+            // --tls-listen address serves HTTPS in its place, so binding
+            // 443 needs no capability in the service.
+            let is_tls = addr.is_some_and(|a| o.tls_listen.iter().any(|t| t.port() == a.port()));
+            if let (true, Some(a)) = (is_tls, addr) {
+                tls_listen.retain(|t| t.port() != a.port());
+                tls_port.get_or_insert(a.port());
+            }
             for t in per_thread.iter_mut() {
                 t.push(Listener {
                     fd: fd.try_clone().map_err(|e| format!("dup: {e}"))?,
-                    tls: false,
+                    tls: is_tls,
                 });
             }
-            if let Ok(a) = sys::local_addr(fd.as_raw_fd()) {
-                info!("listening on {a} (systemd)");
+            match addr {
+                Some(a) if is_tls => info!("listening on {a} (systemd, https, {tls_how})"),
+                Some(a) => {
+                    info!("listening on {a} (systemd)");
+                    if a.port() == 443 {
+                        warn!("the systemd socket on {a} serves plain HTTP: --tls-listen with port 443 (and a certificate) makes it HTTPS");
+                    }
+                }
+                None => {}
             }
         }
         true
@@ -280,7 +304,7 @@ pub fn run(o: Options) -> Result<(), String> {
         (false, false) => &o.listen[..],
     };
     let all = plain.iter().map(|a| (a, false));
-    for (addr, is_tls) in all.chain(o.tls_listen.iter().map(|a| (a, true))) {
+    for (addr, is_tls) in all.chain(tls_listen.iter().map(|a| (a, true))) {
         let mut addr = *addr;
         // SO_REUSEPORT lets every worker bind the port, and would as well
         // let a second server bind it and silently take half the
@@ -301,12 +325,7 @@ pub fn run(o: Options) -> Result<(), String> {
                 addr = sys::local_addr(fd.as_raw_fd()).map_err(|e| e.to_string())?;
                 if is_tls {
                     tls_port.get_or_insert(addr.port());
-                    let how = match tls.as_deref() {
-                        Some(t) if t.kernel && t.limits.can_rekey => "kTLS, rekey",
-                        Some(t) if t.kernel => "kTLS, no rekey",
-                        _ => "user-space TLS",
-                    };
-                    info!("listening on {addr} (https, {how})");
+                    info!("listening on {addr} (https, {tls_how})");
                 } else {
                     info!("listening on {addr}");
                 }
@@ -452,8 +471,16 @@ pub fn run(o: Options) -> Result<(), String> {
     let why = loop {
         match sys::wait_signal() {
             Signal::Hup => {
+                // `systemctl reload` shows "reloading" until READY=1 again;
+                // the blob re-check it starts goes on on the watcher
+                // thread, which logs its outcome.
+                notify.send(&format!(
+                    "RELOADING=1\nMONOTONIC_USEC={}",
+                    sys::monotonic_usec()
+                ));
                 watch.recheck();
                 reload_tls(tls.as_deref(), "SIGHUP");
+                notify.send("READY=1");
             }
             Signal::Usr1 => match &log_shared {
                 Some(l) => l.reopen(),

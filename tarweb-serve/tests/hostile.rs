@@ -254,7 +254,7 @@ fn bad_blob_exits_nonzero_with_the_format_error() {
 }
 
 #[test]
-fn sd_notify_ready() {
+fn sd_notify_ready_reloading_stopping() {
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let sock_path = dir.join(format!("notify-{}.sock", std::process::id()));
     let _ = std::fs::remove_file(&sock_path);
@@ -263,11 +263,24 @@ fn sd_notify_ready() {
         .unwrap();
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tarweb-serve"));
     cmd.env("NOTIFY_SOCKET", &sock_path);
-    let s = Server::start_cmd(cmd, &site().path, &["--threads", "1"]);
+    let mut s = Server::start_cmd(cmd, &site().path, &["--threads", "1"]);
     let mut buf = [0u8; 64];
-    let n = sock.recv(&mut buf).unwrap();
-    assert_eq!(&buf[..n], b"READY=1");
-    drop(s);
+    let mut next = || {
+        let n = sock.recv(&mut buf).unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    assert_eq!(next(), "READY=1");
+    // SIGHUP (systemd's ExecReload): RELOADING=1 with the monotonic clock
+    // (systemd 253+ wants it), then READY=1 again.
+    s.signal("HUP");
+    let reloading = next();
+    let usec = reloading
+        .strip_prefix("RELOADING=1\nMONOTONIC_USEC=")
+        .unwrap_or_else(|| panic!("{reloading:?}"));
+    assert!(usec.parse::<u64>().is_ok_and(|u| u > 0), "{reloading:?}");
+    assert_eq!(next(), "READY=1");
+    assert!(s.terminate().success());
+    assert_eq!(next(), "STOPPING=1");
     let _ = std::fs::remove_file(&sock_path);
 }
 

@@ -49,8 +49,8 @@ pub(crate) use net::{
     systemd_listeners,
 };
 pub use process::{
-    become_account, drop_capabilities, euid, lookup_account, raise_nofile_limit, set_no_new_privs,
-    unlimit_memlock, Account,
+    become_account, drop_capabilities, euid, lookup_account, monotonic_usec, raise_nofile_limit,
+    set_no_new_privs, unlimit_memlock, Account,
 };
 pub use seccomp::{install_seccomp, seccomp_allowlist};
 pub(crate) use signal::{block_signals, wait_signal, Signal};

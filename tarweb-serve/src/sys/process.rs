@@ -221,3 +221,16 @@ pub fn set_no_new_privs() -> io::Result<()> {
     // SAFETY: plain prctl with constant arguments.
     cvt(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }).map(drop)
 }
+
+/// `CLOCK_MONOTONIC` in microseconds: sd_notify's `RELOADING=1` carries it
+/// (`MONOTONIC_USEC=`), as systemd compares it with its own clock. A vDSO
+/// call (`clock_gettime` is in `seccomp.rs`'s runtime list).
+pub fn monotonic_usec() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a live timespec the kernel writes.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1_000
+}
