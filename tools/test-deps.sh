@@ -4,12 +4,13 @@
 # nobody), ss (a connection's congestion control), python3 and tar, and
 # the load balancers tests/balancers.rs puts in front (haproxy, nginx with
 # its stream module), and HTTP/2's real clients: nghttp (nghttp2-client),
-# Debian's python3 with the h2 library (python3-h2), headless Chromium.
+# Debian's python3 with the h2 library (python3-h2), headless Chromium,
+# and Pebble, the ACME test CA, with its DNS (pebble, for tests/acme.rs).
 # Installs the missing ones with apt-get when running as root; otherwise
 # says what to install.
 set -euo pipefail
 need=()
-for tool in curl tar setpriv python3 openssl ss haproxy nginx nghttp chromium; do
+for tool in curl tar setpriv python3 openssl ss haproxy nginx nghttp chromium pebble pebble-challtestsrv; do
   command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 [ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || need+=(stream)
@@ -23,6 +24,7 @@ for t in "${need[@]}"; do
     ss) pkgs+=(iproute2) ;;
     stream) pkgs+=(libnginx-mod-stream) ;;
     nghttp) pkgs+=(nghttp2-client) ;;
+    pebble-challtestsrv) pkgs+=(pebble) ;;
     h2) pkgs+=(python3 python3-h2) ;;
     *) pkgs+=("$t") ;;
   esac

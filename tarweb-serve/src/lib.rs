@@ -13,6 +13,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub(crate) mod access_log;
+pub(crate) mod acme;
 pub(crate) mod config;
 pub(crate) mod conn;
 pub(crate) mod date;

@@ -49,6 +49,9 @@ pub(crate) struct Plan {
     /// Scope abstract unix sockets (not when systemd's notify socket is
     /// one: datagrams to it must still go).
     pub scope_unix: bool,
+    /// ACME is on: its cache joins the write set, its directory's port the
+    /// connect set, its syscalls the allowlist.
+    pub acme: Option<sys::LandlockExtra>,
 }
 
 /// The directories to allow reading beneath, for blobs and certificates
@@ -190,15 +193,32 @@ pub(crate) fn confine(p: &Plan) -> Result<String, String> {
     // ABI 4, scopes with ABI 6.
     let what = |abi: i32| {
         let mut v = vec![format!("read-only beneath {beneath}"), "no writes".into()];
-        if abi >= 4 {
-            v.push("no TCP bind or connect".into());
+        if let Some(a) = &p.acme {
+            let w: Vec<String> = a
+                .write_dirs
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect();
+            v[1] = format!("writes beneath {} only (ACME)", w.join(" "));
+        }
+        match (&p.acme, abi >= 4) {
+            (_, false) => {}
+            (None, true) => v.push("no TCP bind or connect".into()),
+            (Some(a), true) => {
+                let ports: Vec<String> = a.connect_ports.iter().map(u16::to_string).collect();
+                v.push(format!(
+                    "no TCP bind, connect to port {} only (ACME)",
+                    ports.join(", ")
+                ));
+            }
         }
         if abi >= 6 {
             v.push("signals scoped".into());
         }
         v.join(", ")
     };
-    let landlock = match sys::landlock_read_only(&dirs, p.scope_unix) {
+    let extra = p.acme.clone().unwrap_or_default();
+    let landlock = match sys::landlock_read_only(&dirs, p.scope_unix, &extra) {
         sys::Landlocked::Full(abi) => Ok(format!("landlock ABI {abi} ({})", what(abi))),
         sys::Landlocked::Partial(abi) => Ok(format!(
             "landlock ABI {abi}, partial: older kernel ({})",
@@ -206,7 +226,7 @@ pub(crate) fn confine(p: &Plan) -> Result<String, String> {
         )),
         sys::Landlocked::Not(why) => Err(why),
     };
-    let seccomp = sys::install_seccomp().map(|n| {
+    let seccomp = sys::install_seccomp(p.acme.is_some()).map(|n| {
         format!(
             "seccomp ({}, others kill the process)",
             plural(n, "syscall")

@@ -122,14 +122,60 @@ const RUNTIME: &[Allow] = &[
     Allow::any(libc::SYS_sendto, "sendto"),
 ];
 
+/// What the ACME thread adds (`--acme-*` only): its own TCP and UDP
+/// sockets (hyper, and glibc's resolver), and the cache files it writes
+/// (Landlock keeps those beneath the cache directory).
+pub(super) const ACME: &[Allow] = &[
+    Allow::arg_eq(libc::SYS_socket, "socket", 0, libc::AF_INET as u64),
+    Allow::arg_eq(libc::SYS_socket, "socket", 0, libc::AF_INET6 as u64),
+    Allow::any(libc::SYS_connect, "connect"),
+    Allow::any(libc::SYS_getsockopt, "getsockopt"),
+    Allow::any(libc::SYS_getsockname, "getsockname"),
+    Allow::any(libc::SYS_getpeername, "getpeername"),
+    Allow::arg_eq(
+        libc::SYS_setsockopt,
+        "setsockopt",
+        1,
+        libc::IPPROTO_TCP as u64,
+    ),
+    Allow::arg_eq(
+        libc::SYS_setsockopt,
+        "setsockopt",
+        1,
+        libc::IPPROTO_IP as u64,
+    ),
+    Allow::arg_eq(
+        libc::SYS_setsockopt,
+        "setsockopt",
+        1,
+        libc::IPPROTO_IPV6 as u64,
+    ),
+    Allow::any(libc::SYS_sendmmsg, "sendmmsg"),
+    Allow::any(libc::SYS_recvmsg, "recvmsg"),
+    Allow::any(libc::SYS_poll, "poll"),
+    Allow::any(libc::SYS_ppoll, "ppoll"),
+    Allow::arg_eq(libc::SYS_ioctl, "ioctl", 1, libc::FIONREAD as u64),
+    Allow::any(libc::SYS_uname, "uname"),
+    // The cache: a temporary file written, synced, renamed over the old.
+    Allow::any(libc::SYS_openat, "openat"),
+    Allow::any(libc::SYS_fsync, "fsync"),
+    Allow::any(libc::SYS_rename, "rename"),
+    Allow::any(libc::SYS_renameat, "renameat"),
+    Allow::any(libc::SYS_renameat2, "renameat2"),
+    Allow::any(libc::SYS_unlink, "unlink"),
+    Allow::any(libc::SYS_unlinkat, "unlinkat"),
+];
+
 /// `tgkill`, to this process only (its pid is known at run time).
 fn own_signals() -> Allow {
     Allow::arg_eq(libc::SYS_tgkill, "tgkill", 0, u64::from(std::process::id()))
 }
 
-/// Every entry, from each concern's table.
-fn entries() -> impl Iterator<Item = Allow> {
+/// Every entry, from each concern's table; `acme`: with [`ACME`].
+fn entries(acme: bool) -> impl Iterator<Item = Allow> {
+    let acme: &[Allow] = if acme { ACME } else { &[] };
     [
+        acme,
         RUNTIME,
         super::process::SECCOMP,
         super::alloc::SECCOMP,
@@ -146,9 +192,10 @@ fn entries() -> impl Iterator<Item = Allow> {
     .chain([own_signals()])
 }
 
-/// The allowlist: syscall names, sorted, each once.
-pub fn seccomp_allowlist() -> Vec<&'static str> {
-    let mut v: Vec<_> = entries().map(|a| a.name).collect();
+/// The allowlist: syscall names, sorted, each once (`acme`: with what
+/// ACME adds).
+pub fn seccomp_allowlist(acme: bool) -> Vec<&'static str> {
+    let mut v: Vec<_> = entries(acme).map(|a| a.name).collect();
     v.sort_unstable();
     v.dedup();
     v
@@ -178,11 +225,11 @@ fn compile(
 
 /// Installs the filters on the calling thread (and sets `no_new_privs`,
 /// which a filter needs); threads it starts afterwards inherit them.
-/// Returns the number of syscalls allowed.
-pub fn install_seccomp() -> Result<usize, String> {
+/// Returns the number of syscalls allowed. `acme`: the ACME thread's too.
+pub fn install_seccomp(acme: bool) -> Result<usize, String> {
     let arch = arch().ok_or("no allowlist for this architecture")?;
     let mut rules: BTreeMap<i64, Option<Vec<SeccompRule>>> = BTreeMap::new();
-    for a in entries() {
+    for a in entries(acme) {
         let slot = rules.entry(a.nr).or_insert_with(|| Some(Vec::new()));
         match (a.cond, slot.as_mut()) {
             // Unconditional wins over any condition.
