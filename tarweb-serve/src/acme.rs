@@ -222,27 +222,46 @@ fn cache_subdir(directory: &str) -> String {
         .collect()
 }
 
-/// The TCP port of a directory URL (Landlock lets the ACME thread connect
-/// to it and to nothing else).
-pub(crate) fn directory_port(directory: &str) -> Result<u16, String> {
+/// The host and TCP port of a directory URL (Landlock lets the ACME
+/// thread connect to that port and no other).
+pub(crate) fn directory_host_port(directory: &str) -> Result<(&str, u16), String> {
     let err = |why: &str| format!("--acme-directory {directory}: {why}");
     let rest = directory
         .strip_prefix("https://")
         .ok_or_else(|| err("an https:// URL is needed"))?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     // [v6]:port, host:port, or no port.
-    let port = match authority.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() && !port.contains(']') => Some(port),
-        _ => None,
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && !port.contains(']') => (host, Some(port)),
+        _ => (authority, None),
     };
-    let host_len = authority.len() - port.map_or(0, |p| p.len() + 1);
-    if host_len == 0 || authority.contains('@') {
+    if host.is_empty() || authority.contains('@') {
         return Err(err("no host"));
     }
+    let host = host.trim_start_matches('[').trim_end_matches(']');
     match port {
-        None => Ok(443),
-        Some(p) => p.parse().map_err(|_| err("bad port")),
+        None => Ok((host, 443)),
+        Some(p) => Ok((host, p.parse().map_err(|_| err("bad port"))?)),
     }
+}
+
+pub(crate) fn directory_port(directory: &str) -> Result<u16, String> {
+    directory_host_port(directory).map(|(_, p)| p)
+}
+
+/// An error with its causes (hyper's says only "client error (Connect)").
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = c.source();
+    }
+    s
 }
 
 /// Where the ACME thread reads and writes after confinement: the cache
@@ -310,7 +329,13 @@ pub(crate) fn prepare(
     tls_listener: bool,
     plain_listener: bool,
 ) -> Result<Prepared, String> {
-    directory_port(&opts.directory)?;
+    let (host, port) = directory_host_port(&opts.directory)?;
+    // One lookup now, while glibc may still load the NSS modules it needs
+    // (after confinement it could not map them); an error shows later.
+    if host.parse::<std::net::IpAddr>().is_err() {
+        use std::net::ToSocketAddrs;
+        let _ = (host, port).to_socket_addrs();
+    }
     let dir = opts.cache.join(cache_subdir(&opts.directory));
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -569,8 +594,8 @@ async fn renewal_due(account: &Account, name: &str, c: &CertInfo) -> SystemTime 
 fn builder(p: &Shared) -> Result<AccountBuilder, String> {
     match &p.opts.directory_ca {
         Some(ca) => Account::builder_with_root(ca)
-            .map_err(|e| format!("--acme-directory-ca {}: {e}", ca.display())),
-        None => Account::builder().map_err(|e| format!("TLS roots: {e}")),
+            .map_err(|e| format!("--acme-directory-ca {}: {}", ca.display(), chain(&e))),
+        None => Account::builder().map_err(|e| format!("TLS roots: {}", chain(&e))),
     }
 }
 
@@ -583,7 +608,7 @@ async fn open_account(p: &Shared) -> Result<Account, String> {
         let a = builder(p)?
             .from_credentials(creds)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| chain(&e))?;
         log(format_args!(
             "account {} (cached in {})",
             a.id(),
@@ -604,7 +629,7 @@ async fn open_account(p: &Shared) -> Result<Account, String> {
             None,
         )
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| chain(&e))?;
     let json = serde_json::to_vec(&creds).map_err(|e| e.to_string())?;
     write_private(&path, &json)?;
     log(format_args!(
@@ -659,7 +684,7 @@ fn acme_err(what: &str, e: instant_acme::Error) -> Failure {
     let account_gone = matches!(&e, instant_acme::Error::Api(p)
         if p.r#type.as_deref() == Some("urn:ietf:params:acme:error:accountDoesNotExist"));
     Failure {
-        msg: format!("{what}: {e}"),
+        msg: format!("{what}: {}", chain(&e)),
         account_gone,
     }
 }
@@ -708,11 +733,7 @@ async fn why(order: &mut Order) -> String {
             }
         }
     }
-    if out.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", out.join("; "))
-    }
+    out.join("; ")
 }
 
 /// One order for `name`: challenge answered, validated, finalized with a
@@ -784,12 +805,16 @@ async fn issue(
         Ok(OrderStatus::Ready) => {}
         Ok(s) => {
             let w = why(&mut order).await;
-            return Err(format!("order {s:?}{w}").into());
+            return Err(format!("order {s:?}: {w}").into());
         }
         Err(e) => {
+            // The challenges' own errors say more than the order's, which
+            // usually repeats one of them.
             let w = why(&mut order).await;
             let mut f = acme_err("validation", e);
-            f.msg.push_str(&w);
+            if !w.is_empty() {
+                f.msg = format!("validation: {w}");
+            }
             return Err(f);
         }
     }
@@ -845,6 +870,15 @@ mod tests {
         );
         assert_eq!(directory_port(LETS_ENCRYPT).unwrap(), 443);
         assert!(directory_port("http://example.com/dir").is_err());
+        assert_eq!(
+            directory_host_port("https://[::1]:8443/dir").unwrap(),
+            ("::1", 8443)
+        );
+        assert_eq!(
+            directory_host_port("https://ca.example/dir").unwrap(),
+            ("ca.example", 443)
+        );
+        assert!(directory_port("https:///dir").is_err());
     }
 
     #[test]
