@@ -417,8 +417,24 @@ pub(crate) fn spawn(p: Prepared) -> Result<(), String> {
     std::thread::Builder::new()
         .name("acme".into())
         .spawn(move || {
-            let Prepared { shared, names, rt } = p;
-            rt.block_on(run(&shared, names));
+            let Prepared {
+                shared,
+                mut names,
+                rt,
+            } = p;
+            // A bug here must not stop renewals for good, nor take the
+            // serving process down: say so, wait, go on from the state
+            // as it was.
+            loop {
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    rt.block_on(run(&shared, &mut names))
+                }));
+                if r.is_ok() {
+                    return;
+                }
+                log("the ACME thread panicked; starting over in 60 s");
+                std::thread::sleep(Duration::from_secs(60));
+            }
         })
         .map(drop)
         .map_err(|e| format!("ACME thread: {e}"))
@@ -446,7 +462,7 @@ fn secs(d: Duration) -> String {
     format!("{} s", d.as_secs())
 }
 
-async fn run(p: &Shared, mut names: Vec<Managed>) {
+async fn run(p: &Shared, names: &mut [Managed]) {
     let mut account: Option<Account> = None;
     let mut account_failures = 0;
     loop {
@@ -542,6 +558,7 @@ async fn run(p: &Shared, mut names: Vec<Managed>) {
                     // The server forgot the account (a test server's
                     // restart): a new one next time.
                     account = None;
+                    let _ = std::fs::remove_file(p.dir.join("account.json"));
                 }
             }
         }

@@ -455,3 +455,81 @@ fn restart_reuses_the_cache() {
     assert!(!later.iter().any(|l| l.contains("ordering")), "{later:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--acme-sites`: every `--sites` host name gets its own certificate.
+#[test]
+fn acme_sites_covers_every_site() {
+    if !have_pebble() {
+        return;
+    }
+    let dir = tmpdir("sites");
+    let sites = dir.join("sites");
+    std::fs::create_dir_all(&sites).unwrap();
+    for host in ["one.acme.test", "two.acme.test"] {
+        std::fs::copy(&site().path, sites.join(format!("{host}.twb"))).unwrap();
+    }
+    let (tls, http) = (free_port(false), free_port(false));
+    let p = Pebble::start(&dir, tls, http, 3600);
+    let mut args: Vec<String> = vec![
+        "--tls-listen".into(),
+        format!("127.0.0.1:{tls}"),
+        "--listen".into(),
+        format!("127.0.0.1:{http}"),
+        "--acme-sites".into(),
+    ];
+    args.extend(acme_args(&p, &dir.join("cache"), &[], "tls-alpn-01"));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let s = Server::start_sites(&sites, &refs);
+    for host in ["one.acme.test", "two.acme.test"] {
+        wait_for(&s, &format!("{host}: certificate installed"), 60, false);
+        curl_https(host, tls, &p.root, "/").expect("verified");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// With the CA unreachable, HTTPS answers at once with a self-signed
+/// certificate for the name (the system's roots, read in the sandbox,
+/// verify the CA's side), plain HTTP serves the site, and the failure is
+/// retried later. Needs no Pebble.
+#[test]
+fn self_signed_until_the_ca_answers() {
+    let dir = tmpdir("unreachable");
+    let (tls, http) = (free_port(false), free_port(false));
+    let closed = free_port(false);
+    let s = start_server(
+        tls,
+        http,
+        &[
+            "--acme-domain".into(),
+            "early.acme.test".into(),
+            "--acme-cache".into(),
+            dir.join("cache").display().to_string(),
+            "--acme-directory".into(),
+            format!("https://127.0.0.1:{closed}/dir"),
+        ],
+    );
+    let l = wait_for(&s, "next attempt in", 30, true);
+    assert!(l.contains("account at"), "{l}");
+    let out = Command::new("curl")
+        .args(["-sS", "-k", "--fail", "-o", "/dev/null", "-w", "%{certs}"])
+        .args(["--resolve", &format!("early.acme.test:{tls}:127.0.0.1")])
+        .arg(format!("https://early.acme.test:{tls}/"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let certs = String::from_utf8_lossy(&out.stdout);
+    if certs.contains("Subject:") {
+        // Self-signed: subject and issuer are the same (rcgen's name).
+        let field = |k: &str| {
+            certs
+                .lines()
+                .find_map(|l| l.strip_prefix(k))
+                .map(str::trim)
+                .map(str::to_string)
+        };
+        assert_eq!(field("Subject:"), field("Issuer:"), "{certs}");
+    }
+    let r = s.client().get("/", "");
+    assert_eq!(r.status, 200);
+    let _ = std::fs::remove_dir_all(&dir);
+}
