@@ -328,6 +328,7 @@ pub(crate) fn prepare(
     challenges: Arc<Challenges>,
     tls_listener: bool,
     plain_listener: bool,
+    owner: Option<(u32, u32)>,
 ) -> Result<Prepared, String> {
     let (host, port) = directory_host_port(&opts.directory)?;
     // One lookup now, while glibc may still load the NSS modules it needs
@@ -342,6 +343,11 @@ pub(crate) fn prepare(
         .mode(0o700)
         .create(&dir)
         .map_err(|e| format!("--acme-cache {}: {e}", dir.display()))?;
+    // Started as root with --user: the cache is the user's, or the ACME
+    // thread (running as the user) could not write to it.
+    if let Some((uid, gid)) = owner {
+        give_to(&opts.cache, uid, gid)?;
+    }
     match (opts.challenge, tls_listener, plain_listener) {
         (ChallengeKind::TlsAlpn01, false, _) => {
             return Err("--acme-challenge tls-alpn-01 needs --tls-listen".into())
@@ -410,6 +416,23 @@ pub(crate) fn prepare(
         names,
         rt,
     })
+}
+
+/// Changes the owner of `dir`, its subdirectories and files (the cache:
+/// a few entries, no symlinks followed).
+fn give_to(dir: &Path, uid: u32, gid: u32) -> Result<(), String> {
+    let err = |p: &Path, e: std::io::Error| format!("--acme-cache {}: chown: {e}", p.display());
+    std::os::unix::fs::lchown(dir, Some(uid), Some(gid)).map_err(|e| err(dir, e))?;
+    for entry in std::fs::read_dir(dir).map_err(|e| err(dir, e))? {
+        let entry = entry.map_err(|e| err(dir, e))?;
+        let path = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            give_to(&path, uid, gid)?;
+        } else {
+            std::os::unix::fs::lchown(&path, Some(uid), Some(gid)).map_err(|e| err(&path, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// Starts the ACME thread (after confinement: it inherits it).

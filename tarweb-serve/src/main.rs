@@ -219,6 +219,11 @@ fn main() {
     let cli = Cli::parse();
     let ms = Duration::from_millis;
     let acme_on = !cli.acme_domain.is_empty() || cli.acme_sites;
+    if !acme_on
+        && (cli.acme_cache.is_some() || cli.acme_email.is_some() || cli.acme_directory_ca.is_some())
+    {
+        eprintln!("tarweb-serve: --acme-* options ignored: no --acme-domain or --acme-sites");
+    }
     let acme = match (acme_on, cli.acme_cache) {
         (false, _) => None,
         (true, None) => {

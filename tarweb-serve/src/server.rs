@@ -406,6 +406,9 @@ pub fn run(o: Options) -> Result<(), String> {
                 c.clone(),
                 !o.tls_listen.is_empty(),
                 !plain.is_empty() || shared,
+                user.as_ref()
+                    .filter(|_| sys::euid() == 0)
+                    .map(|a| (a.uid, a.gid)),
             )?;
             // After `prepare`: the cache exists (Landlock names inodes).
             Some((prepared, crate::acme::sandbox_needs(a)?))

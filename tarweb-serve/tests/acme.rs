@@ -433,7 +433,13 @@ fn restart_reuses_the_cache() {
     let (tls, http) = (free_port(false), free_port(false));
     let p = Pebble::start(&dir, tls, http, 3600);
     let name = "again.acme.test";
-    let args = acme_args(&p, &dir.join("cache"), &[name], "tls-alpn-01");
+    let mut args = acme_args(&p, &dir.join("cache"), &[name], "tls-alpn-01");
+    // As root (CI): serve as nobody, which must own the cache it writes.
+    use std::os::unix::fs::MetadataExt;
+    let root = std::fs::metadata("/proc/self").unwrap().uid() == 0;
+    if root {
+        args.extend(["--user".to_string(), "nobody".to_string()]);
+    }
     let first = {
         let mut s = start_server(tls, http, &args);
         wait_for(&s, &format!("{name}: certificate installed"), 60, false);
@@ -441,6 +447,18 @@ fn restart_reuses_the_cache() {
         assert!(s.terminate().success());
         serial
     };
+    if root {
+        let sub = std::fs::read_dir(dir.join("cache"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        assert_eq!(
+            std::fs::metadata(sub.join("account.json")).unwrap().uid(),
+            65534
+        );
+    }
     let s = start_server(tls, http, &args);
     // Said before `ready` (stderr and stdout may arrive in either order).
     let cached = format!("{name}: serving the cached certificate");
