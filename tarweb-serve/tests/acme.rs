@@ -42,12 +42,24 @@ fn tmpdir(name: &str) -> PathBuf {
     d
 }
 
-/// A TCP port free on 127.0.0.1 now (and, for DNS, its UDP twin).
+/// A TCP port free on 127.0.0.1 now (and, for DNS, its UDP twin), below
+/// the kernel's ephemeral range (so that no port-0 socket of a test
+/// running beside takes it between now and its use), never the same twice
+/// in this process.
 fn free_port(udp_too: bool) -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let _ = NEXT.compare_exchange(
+        0,
+        20000 + (std::process::id() % 500) as u16 * 20,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
     loop {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = l.local_addr().unwrap().port();
-        if !udp_too || UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        let port = NEXT.fetch_add(1, Ordering::SeqCst);
+        assert!(port < 32000, "no free port");
+        let tcp = TcpListener::bind(("127.0.0.1", port)).is_ok();
+        if tcp && (!udp_too || UdpSocket::bind(("127.0.0.1", port)).is_ok()) {
             return port;
         }
     }
@@ -362,7 +374,7 @@ fn renewal_before_expiry_without_a_failed_request() {
     }
     let dir = tmpdir("renew");
     let (tls, http) = (free_port(false), free_port(false));
-    let p = Pebble::start(&dir, tls, http, 15);
+    let p = Pebble::start(&dir, tls, http, 24);
     let name = "renew.acme.test";
     let s = start_server(
         tls,
@@ -405,7 +417,7 @@ fn failed_order_keeps_the_old_certificate() {
     }
     let dir = tmpdir("fail");
     let (tls, http) = (free_port(false), free_port(false));
-    let p = Pebble::start(&dir, tls, http, 12);
+    let p = Pebble::start(&dir, tls, http, 30);
     let name = "moved.acme.test";
     let s = start_server(
         tls,
