@@ -538,6 +538,15 @@ async fn run(p: &Shared, names: &mut [Managed]) {
                 match installed {
                     Ok(info) => {
                         m.failures = 0;
+                        // Cached once it is known to load: a restart
+                        // serves it. A failed write costs only that.
+                        let path = p.dir.join(format!("{}.pem", m.name));
+                        if let Err(e) = write_private(&path, pem.as_bytes()) {
+                            log(format_args!(
+                                "{}: not cached ({e}); served all the same",
+                                m.name
+                            ));
+                        }
                         m.due = renewal_due(&acct, &m.name, &info).await;
                         log(format_args!(
                             "{}: certificate installed ({:.1} s), valid until {}, renewal due {}",
@@ -777,7 +786,7 @@ async fn why(order: &mut Order) -> String {
 }
 
 /// One order for `name`: challenge answered, validated, finalized with a
-/// new P-256 key. Returns the chain and the key, PEM, as cached.
+/// new P-256 key. Returns the chain and the key, PEM (the cache's format).
 async fn issue(
     account: &Account,
     p: &Shared,
@@ -878,7 +887,6 @@ async fn issue(
         pem.push('\n');
     }
     pem.push_str(&key.serialize_pem());
-    write_private(&p.dir.join(format!("{name}.pem")), pem.as_bytes())?;
     Ok(pem)
 }
 
