@@ -563,3 +563,37 @@ fn self_signed_until_the_ca_answers() {
     assert_eq!(r.status, 200);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Beside `--tls-cert` files: the files' certificate stays the default,
+/// ACME's serves its name, and a SIGHUP reload of the files keeps it.
+#[test]
+fn sighup_keeps_acme_certificates_beside_the_files() {
+    if !have_pebble() {
+        return;
+    }
+    let dir = tmpdir("sighup");
+    let ck = rcgen::generate_simple_self_signed(vec!["files.test".to_string()]).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    let (tls, http) = (free_port(false), free_port(false));
+    let p = Pebble::start(&dir, tls, http, 3600);
+    let name = "beside.acme.test";
+    let mut args = acme_args(&p, &dir.join("cache"), &[name], "tls-alpn-01");
+    args.extend([
+        "--tls-cert".to_string(),
+        cert.display().to_string(),
+        "--tls-key".into(),
+        key.display().to_string(),
+    ]);
+    let s = start_server(tls, http, &args);
+    wait_for(&s, &format!("{name}: certificate installed"), 60, false);
+    let acme = served_serial(name, tls);
+    s.signal("HUP");
+    let l = wait_for(&s, "reloaded", 20, false);
+    assert!(l.contains("2 certificate(s)"), "{l}");
+    curl_https(name, tls, &p.root, "/").expect("ACME's, still verified");
+    assert_eq!(served_serial(name, tls), acme);
+    curl_https("files.test", tls, &cert, "/").expect("the files' default");
+    let _ = std::fs::remove_dir_all(&dir);
+}
