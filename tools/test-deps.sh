@@ -5,7 +5,8 @@
 # the load balancers tests/balancers.rs puts in front (haproxy, nginx with
 # its stream module), and HTTP/2's real clients: nghttp (nghttp2-client),
 # Debian's python3 with the h2 library (python3-h2), headless Chromium,
-# and Prometheus (promtool lints the metrics; tests scrape with it once);
+# and Prometheus (promtool lints the metrics; tests scrape with it once),
+# and Pebble, the ACME test CA, with its DNS (pebble, for tests/acme.rs);
 # for the packaging test (tests/packaging.sh): systemd-analyze (and
 # systemd-socket-activate, also used by tests/hostile.rs) from systemd,
 # dpkg-shlibdeps (dpkg-dev) for the package's Depends, man (man-db), and
@@ -15,7 +16,8 @@
 set -euo pipefail
 need=()
 for tool in curl tar setpriv python3 openssl ss haproxy nginx nghttp chromium promtool prometheus \
-  systemd-analyze systemd-socket-activate dpkg-deb dpkg-shlibdeps man zsh fish; do
+  pebble pebble-challtestsrv systemd-analyze systemd-socket-activate dpkg-deb dpkg-shlibdeps man \
+  zsh fish; do
   command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 [ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || need+=(stream)
@@ -29,6 +31,7 @@ for t in "${need[@]}"; do
     ss) pkgs+=(iproute2) ;;
     stream) pkgs+=(libnginx-mod-stream) ;;
     nghttp) pkgs+=(nghttp2-client) ;;
+    pebble-challtestsrv) pkgs+=(pebble) ;;
     h2) pkgs+=(python3 python3-h2) ;;
     promtool) pkgs+=(prometheus) ;;
     systemd-analyze | systemd-socket-activate) pkgs+=(systemd) ;;

@@ -33,6 +33,8 @@ pub(crate) struct Config {
     pub proxy_protocol: bool,
     /// `--proxy-from`: the only peers that may connect (empty: any).
     pub proxy_from: Vec<ipnet::IpNet>,
+    /// ACME is on: plain listeners answer HTTP-01 challenges from here.
+    pub acme: Option<Arc<crate::acme::Challenges>>,
 }
 
 impl Config {

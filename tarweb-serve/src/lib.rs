@@ -16,6 +16,7 @@
 #[macro_use]
 pub mod log;
 pub(crate) mod access_log;
+pub(crate) mod acme;
 pub(crate) mod config;
 pub(crate) mod conn;
 pub(crate) mod date;

@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 use tarweb_serve::server::{
-    self, AccessLogFormat, CertSources, CopyTo, KtlsMode, LoadOpts, Mode, Options, SandboxMode,
-    Target,
+    self, AccessLogFormat, AcmeOptions, CertSources, ChallengeKind, CopyTo, KtlsMode, LoadOpts,
+    Mode, Options, SandboxMode, Target,
 };
 
 #[global_allocator]
@@ -151,6 +151,44 @@ struct Cli {
     /// knowledge (the connection preface first) on plain ones.
     #[arg(long, value_enum, default_value_t = OnOff::On)]
     http2: OnOff,
+    /// Automatic HTTPS: get and renew a certificate for NAME from an ACME
+    /// CA (repeatable; one certificate per name). Needs --tls-listen and
+    /// --acme-cache; the CA must reach this server on port 443 (TLS-ALPN-01)
+    /// or 80 (HTTP-01) for NAME.
+    #[arg(long, value_name = "NAME")]
+    acme_domain: Vec<String>,
+    /// Automatic HTTPS for every host name of --sites (DIR/<host>.twb).
+    #[arg(long, requires = "sites")]
+    acme_sites: bool,
+    /// The ACME directory URL, or `staging` (Let's Encrypt's staging
+    /// environment).
+    #[arg(long, value_name = "URL", default_value = tarweb_serve::server::LETS_ENCRYPT)]
+    acme_directory: String,
+    /// Contact address given to the CA (expiry and policy mail).
+    #[arg(long, value_name = "ADDRESS")]
+    acme_email: Option<String>,
+    /// Where the ACME account key and the certificates are kept (0600),
+    /// across restarts. Required with ACME.
+    #[arg(long, value_name = "DIR")]
+    acme_cache: Option<PathBuf>,
+    /// The root certificate (PEM) that signs the ACME server's own HTTPS,
+    /// for a private or test CA (default: the system's roots).
+    #[arg(long, value_name = "FILE")]
+    acme_directory_ca: Option<PathBuf>,
+    /// The challenge answered: auto (TLS-ALPN-01 on the HTTPS listeners,
+    /// after a failure HTTP-01 on the plain ones, and so on), tls-alpn-01,
+    /// http-01.
+    #[arg(long, value_enum, default_value_t = Challenge::Auto)]
+    acme_challenge: Challenge,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Challenge {
+    Auto,
+    #[value(name = "tls-alpn-01")]
+    TlsAlpn01,
+    #[value(name = "http-01")]
+    Http01,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -234,6 +272,35 @@ fn main() {
     }
     let cli = Cli::parse();
     let ms = Duration::from_millis;
+    let acme_on = !cli.acme_domain.is_empty() || cli.acme_sites;
+    if !acme_on
+        && (cli.acme_cache.is_some() || cli.acme_email.is_some() || cli.acme_directory_ca.is_some())
+    {
+        eprintln!("tarweb-serve: --acme-* options ignored: no --acme-domain or --acme-sites");
+    }
+    let acme = match (acme_on, cli.acme_cache) {
+        (false, _) => None,
+        (true, None) => {
+            eprintln!("tarweb-serve: ACME needs --acme-cache DIR (account key and certificates)");
+            std::process::exit(2);
+        }
+        (true, Some(cache)) => Some(AcmeOptions {
+            domains: cli.acme_domain,
+            sites: cli.acme_sites,
+            directory: match cli.acme_directory.as_str() {
+                "staging" => tarweb_serve::server::LETS_ENCRYPT_STAGING.to_string(),
+                _ => cli.acme_directory,
+            },
+            email: cli.acme_email,
+            cache,
+            directory_ca: cli.acme_directory_ca,
+            challenge: match cli.acme_challenge {
+                Challenge::Auto => ChallengeKind::Auto,
+                Challenge::TlsAlpn01 => ChallengeKind::TlsAlpn01,
+                Challenge::Http01 => ChallengeKind::Http01,
+            },
+        }),
+    };
     let target = match (cli.site, cli.sites) {
         (Some(f), _) => Target::File(f),
         (None, Some(d)) => Target::Dir(d),
@@ -305,6 +372,7 @@ fn main() {
         },
         user: cli.user,
         http2: cli.http2 == OnOff::On,
+        acme,
     };
     if let Err(e) = server::run(o) {
         tarweb_serve::error!("tarweb-serve: {e}");

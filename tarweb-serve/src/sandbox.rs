@@ -53,6 +53,9 @@ pub(crate) struct Plan {
     /// it. Landlock lets files beneath it be created and written, and
     /// seccomp lets openat create and append (never truncate).
     pub log_dir: Option<PathBuf>,
+    /// ACME is on: its cache joins the write set, its directory's port the
+    /// connect set, its syscalls the allowlist.
+    pub acme: Option<sys::LandlockExtra>,
 }
 
 /// The directories to allow reading beneath, for blobs and certificates
@@ -194,22 +197,38 @@ pub(crate) fn confine(p: &Plan) -> Result<String, String> {
     // ABI 4, scopes with ABI 6.
     let what = |abi: i32| {
         let mut v = vec![format!("read-only beneath {beneath}")];
-        match &p.log_dir {
-            Some(d) => v.push(format!(
-                "writes only beneath {} (the access log)",
-                d.display()
-            )),
-            None => v.push("no writes".into()),
+        let mut writes: Vec<String> = Vec::new();
+        if let Some(d) = &p.log_dir {
+            writes.push(format!("{} (the access log)", d.display()));
         }
-        if abi >= 4 {
-            v.push("no TCP bind or connect".into());
+        if let Some(a) = &p.acme {
+            for d in &a.write_dirs {
+                writes.push(format!("{} (ACME)", d.display()));
+            }
+        }
+        match writes.is_empty() {
+            true => v.push("no writes".into()),
+            false => v.push(format!("writes only beneath {}", writes.join(", "))),
+        }
+        match (&p.acme, abi >= 4) {
+            (_, false) => {}
+            (None, true) => v.push("no TCP bind or connect".into()),
+            (Some(a), true) => {
+                let ports: Vec<String> = a.connect_ports.iter().map(u16::to_string).collect();
+                v.push(format!(
+                    "no TCP bind, connect to port {} only (ACME)",
+                    ports.join(", ")
+                ));
+            }
         }
         if abi >= 6 {
             v.push("signals scoped".into());
         }
         v.join(", ")
     };
-    let landlock = match sys::landlock_read_only(&dirs, p.log_dir.as_deref(), p.scope_unix) {
+    let extra = p.acme.clone().unwrap_or_default();
+    let landlock = match sys::landlock_read_only(&dirs, p.log_dir.as_deref(), p.scope_unix, &extra)
+    {
         sys::Landlocked::Full(abi) => Ok(format!("landlock ABI {abi} ({})", what(abi))),
         sys::Landlocked::Partial(abi) => Ok(format!(
             "landlock ABI {abi}, partial: older kernel ({})",
@@ -217,7 +236,7 @@ pub(crate) fn confine(p: &Plan) -> Result<String, String> {
         )),
         sys::Landlocked::Not(why) => Err(why),
     };
-    let seccomp = sys::install_seccomp(p.log_dir.is_some()).map(|n| {
+    let seccomp = sys::install_seccomp(p.log_dir.is_some(), p.acme.is_some()).map(|n| {
         format!(
             "seccomp ({}, others kill the process)",
             plural(n, "syscall")

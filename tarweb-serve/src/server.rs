@@ -19,6 +19,7 @@ use crate::tls::Tls;
 use crate::watch::{self, Watcher};
 
 pub use crate::access_log::Format as AccessLogFormat;
+pub use crate::acme::{AcmeOptions, ChallengeKind, LETS_ENCRYPT, LETS_ENCRYPT_STAGING};
 pub use crate::root::{CopyTo, LoadOpts};
 pub use crate::sandbox::Mode as SandboxMode;
 pub use crate::tls::{CertSources, KtlsMode};
@@ -80,6 +81,8 @@ pub struct Options {
     pub user: Option<String>,
     /// `--http2 on`.
     pub http2: bool,
+    /// `--acme-*`: automatic HTTPS.
+    pub acme: Option<AcmeOptions>,
 }
 
 /// Applies `--tcp-congestion` to a listener; the error names the
@@ -98,14 +101,16 @@ fn set_congestion(fd: &OwnedFd, name: Option<&str>, on: &str) -> Result<(), Stri
 
 /// Builds the TLS side: decides kernel or user-space records (one line
 /// on stderr when kTLS is missing), loads the certificates.
-fn setup_tls(o: &Options) -> Result<Option<Arc<Tls>>, String> {
+fn setup_tls(o: &Options, acme_names: &[String]) -> Result<Option<Arc<Tls>>, String> {
     if o.tls_listen.is_empty() {
+        if o.acme.is_some() {
+            return Err("ACME (--acme-domain, --acme-sites) needs --tls-listen: its certificates are for HTTPS".into());
+        }
         return Ok(None);
     }
-    let sources = o
-        .tls_certs
-        .clone()
-        .ok_or("--tls-listen needs --tls-cert and --tls-key")?;
+    if o.tls_certs.is_none() && o.acme.is_none() {
+        return Err("--tls-listen needs --tls-cert and --tls-key (or ACME: --acme-domain)".into());
+    }
     let kernel = match o.ktls {
         KtlsMode::Off => false,
         KtlsMode::Require | KtlsMode::Auto => {
@@ -119,7 +124,12 @@ fn setup_tls(o: &Options) -> Result<Option<Arc<Tls>>, String> {
             have
         }
     };
-    Ok(Some(Arc::new(Tls::new(sources, kernel, o.http2)?)))
+    Ok(Some(Arc::new(Tls::new(
+        o.tls_certs.clone(),
+        kernel,
+        o.http2,
+        acme_names.to_vec(),
+    )?)))
 }
 
 /// SIGHUP, or the certificate files changed: read them again; a bad set
@@ -232,8 +242,16 @@ pub fn run(o: Options) -> Result<(), String> {
     // Through NSS, while every file is still readable.
     let user = o.user.as_deref().map(sys::lookup_account).transpose()?;
     let (mut watcher, sites) = Watcher::start(o.target.clone(), o.load)?;
+    let acme_names = match &o.acme {
+        Some(a) => acme_names(a, &sites)?,
+        None => Vec::new(),
+    };
     let published = Arc::new(Published::new(sites).map_err(|e| format!("eventfd: {e}"))?);
-    let tls = setup_tls(&o)?;
+    let tls = setup_tls(&o, &acme_names)?;
+    let challenges = o
+        .acme
+        .as_ref()
+        .map(|_| Arc::new(crate::acme::Challenges::default()));
     // Certificates ride on the blob's watch: a renewal (certbot's symlink
     // flip, a rename over the file) is picked up like a deploy.
     if let (Some(t), Some(src)) = (&tls, &o.tls_certs) {
@@ -373,6 +391,7 @@ pub fn run(o: Options) -> Result<(), String> {
         proxy_protocol: o.proxy_protocol,
         proxy_from: o.proxy_from.clone(),
         http2: o.http2,
+        acme: challenges.clone(),
     });
     let wake = sys::eventfd().map_err(|e| e.to_string())?;
     // Hot responses live where the blob's copy does: beside it on its
@@ -411,25 +430,64 @@ pub fn run(o: Options) -> Result<(), String> {
         .map_err(|e| format!("worker {t}: {e}"))?;
         workers.push(w);
     }
+    // ACME: the cache read (valid certificates served from the first
+    // handshake) and the thread's runtime made, before confinement.
+    let acme = match (&o.acme, &tls, &challenges) {
+        (Some(a), Some(t), Some(c)) => {
+            let opts = AcmeOptions {
+                domains: acme_names.clone(),
+                ..a.clone()
+            };
+            let prepared = crate::acme::prepare(
+                opts,
+                t.clone(),
+                c.clone(),
+                !o.tls_listen.is_empty(),
+                !plain.is_empty() || shared,
+                user.as_ref()
+                    .filter(|_| sys::euid() == 0)
+                    .map(|a| (a.uid, a.gid)),
+            )?;
+            // After `prepare`: the cache exists (Landlock names inodes).
+            Some((prepared, crate::acme::sandbox_needs(a)?))
+        }
+        _ => None,
+    };
     let notify = Notify::connect();
     // Everything is open: confine, while this is the only thread (every
     // thread started below inherits it all).
+    let mut read_dirs = sandbox_dirs(&o);
+    let acme_sandbox = match &acme {
+        Some((_, needs)) => {
+            read_dirs.extend(needs.read_dirs.iter().cloned());
+            Some(sys::LandlockExtra {
+                write_dirs: needs.write_dirs.clone(),
+                read_files: needs.read_files.clone(),
+                connect_ports: needs.connect_ports.clone(),
+            })
+        }
+        None => None,
+    };
     let plan = Plan {
         mode: o.sandbox,
         user,
-        read_dirs: sandbox_dirs(&o),
+        read_dirs,
         mlock: o.load.mlock,
         scope_unix: !notify_abstract(),
         log_dir: log_shared
             .as_ref()
             .and_then(|l| l.path())
             .and_then(sandbox::log_dir),
+        acme: acme_sandbox,
     };
     if o.sandbox != SandboxMode::Off {
         root::no_new_files();
     }
     info!("{}", sandbox::confine(&plan)?);
     root::start_reaper().map_err(|e| format!("reaper thread: {e}"))?;
+    if let Some((prepared, _)) = acme {
+        crate::acme::spawn(prepared)?;
+    }
     if let Some(l) = stats_listener {
         let published = published.clone();
         std::thread::Builder::new()
@@ -510,6 +568,32 @@ pub fn run(o: Options) -> Result<(), String> {
         sum(sys::Sc::Requests)
     );
     Ok(())
+}
+
+/// ACME's names: `--acme-domain`s, then (`--acme-sites`) every site's host
+/// name, checked, lower case, each once.
+fn acme_names(a: &AcmeOptions, sites: &crate::sites::Sites) -> Result<Vec<String>, String> {
+    let mut names = Vec::new();
+    for d in &a.domains {
+        names.push(crate::acme::check_name(d)?);
+    }
+    if a.sites {
+        for (host, _) in sites.entries() {
+            if host != crate::sites::DEFAULT_STEM {
+                names.push(crate::acme::check_name(host)?);
+            }
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|n| seen.insert(n.clone()));
+    if names.is_empty() {
+        return Err(if a.sites {
+            "--acme-sites: no host names in --sites (and no --acme-domain)".into()
+        } else {
+            "ACME needs a name: --acme-domain NAME or --acme-sites".into()
+        });
+    }
+    Ok(names)
 }
 
 /// Landlock's read-only directories: where the blobs and certificates

@@ -37,7 +37,7 @@ fn pki() -> &'static (PathBuf, PathBuf) {
         ])
         .unwrap();
         std::fs::write(dir.join("cert.pem"), ck.cert.pem()).unwrap();
-        std::fs::write(dir.join("key.pem"), ck.key_pair.serialize_pem()).unwrap();
+        std::fs::write(dir.join("key.pem"), ck.signing_key.serialize_pem()).unwrap();
         (dir.join("cert.pem"), dir.join("key.pem"))
     })
 }

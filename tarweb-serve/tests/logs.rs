@@ -125,7 +125,7 @@ fn json_access_log_says_tls() {
     let log = dir.join("access.log");
     let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
     std::fs::write(dir.join("cert.pem"), ck.cert.pem()).unwrap();
-    std::fs::write(dir.join("key.pem"), ck.key_pair.serialize_pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), ck.signing_key.serialize_pem()).unwrap();
     let s = Server::start(&[
         "--tls-listen",
         "127.0.0.1:0",

@@ -59,7 +59,7 @@ fn cert(dir: &std::path::Path) -> (String, String) {
     let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
     let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&c, ck.cert.pem()).unwrap();
-    std::fs::write(&k, ck.key_pair.serialize_pem()).unwrap();
+    std::fs::write(&k, ck.signing_key.serialize_pem()).unwrap();
     (
         c.to_str().unwrap().to_string(),
         k.to_str().unwrap().to_string(),

@@ -99,7 +99,7 @@ fn write_cert(dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
         dir.join(format!("{stem}.key")),
     );
     std::fs::write(&c, ck.cert.pem()).unwrap();
-    std::fs::write(&k, ck.key_pair.serialize_pem()).unwrap();
+    std::fs::write(&k, ck.signing_key.serialize_pem()).unwrap();
     (c, k)
 }
 
@@ -366,7 +366,7 @@ fn seccomp_child() {
     let Ok(what) = std::env::var("TARWEB_SECCOMP_CHILD") else {
         return; // the ordinary run: nothing to do
     };
-    tarweb_serve::sys::install_seccomp(false).unwrap();
+    tarweb_serve::sys::install_seccomp(false, false).unwrap();
     match what.as_str() {
         // Allowed: threads, files read, writes to stdout.
         "allowed" => {

@@ -42,7 +42,7 @@ fn make_cert(names: &[&str]) -> (String, String, CertificateDer<'static>) {
             .unwrap();
     (
         ck.cert.pem(),
-        ck.key_pair.serialize_pem(),
+        ck.signing_key.serialize_pem(),
         ck.cert.der().clone(),
     )
 }

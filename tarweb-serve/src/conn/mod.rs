@@ -187,6 +187,7 @@ impl Conn {
         }
         if let Phase::Handshake = self.phase {
             match self.transport.handshake(env.c) {
+                Ok(Some(Alpn::Acme)) => return Step::Close,
                 Ok(Some(alpn)) => {
                     env.c.bump(Sc::TlsHandshakes);
                     env.c.m.tls_records(self.transport.is_kernel_tls());

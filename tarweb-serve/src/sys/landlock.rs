@@ -4,8 +4,8 @@
 //! process.
 
 use landlock::{
-    Access, AccessFs, AccessNet, LandlockStatus, PathBeneath, PathFd, Ruleset, RulesetAttr,
-    RulesetCreatedAttr, RulesetStatus, Scope, ABI,
+    Access, AccessFs, AccessNet, LandlockStatus, NetPort, PathBeneath, PathFd, Ruleset,
+    RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope, ABI,
 };
 use std::path::PathBuf;
 
@@ -24,17 +24,30 @@ pub enum Landlocked {
     Not(String),
 }
 
+/// What ACME adds to the rules (all empty when it is off).
+#[derive(Debug, Default, Clone)]
+pub struct LandlockExtra {
+    /// Read, write, create, rename and remove files beneath these (the
+    /// ACME cache).
+    pub write_dirs: Vec<PathBuf>,
+    /// Read these files (the resolver's, the ACME server's root CA).
+    pub read_files: Vec<PathBuf>,
+    /// TCP connect to these ports (the ACME directory's, DNS).
+    pub connect_ports: Vec<u16>,
+}
+
 /// Restricts the calling thread (and the threads it starts afterwards):
 /// reading files and listing directories only beneath `dirs`, no other
 /// filesystem access anywhere (descriptors already open keep working),
 /// no TCP bind or connect, signals only within this process, and, when
-/// `scope_unix`, no connecting to abstract unix sockets made outside it.
-/// `write_dir`: files beneath it may also be created and written (the
-/// access log's reopen).
+/// `scope_unix`, no connecting to abstract unix sockets made outside it;
+/// then what `extra` allows. `log_dir`: files beneath it may also be
+/// created and written (the access log's reopen).
 pub fn landlock_read_only(
     dirs: &[PathBuf],
-    write_dir: Option<&std::path::Path>,
+    log_dir: Option<&std::path::Path>,
     scope_unix: bool,
+    extra: &LandlockExtra,
 ) -> Landlocked {
     let mut scopes = landlock::BitFlags::from(Scope::Signal);
     if scope_unix {
@@ -54,12 +67,38 @@ pub fn landlock_read_only(
                 .add_rule(PathBeneath::new(fd, read))
                 .map_err(|e| format!("{}: {e}", d.display()))?;
         }
-        if let Some(d) = write_dir {
+        if let Some(d) = log_dir {
             let fd = PathFd::new(d).map_err(|e| format!("{}: {e}", d.display()))?;
-            let write = AccessFs::WriteFile | AccessFs::MakeReg;
+            created = created
+                .add_rule(PathBeneath::new(
+                    fd,
+                    AccessFs::WriteFile | AccessFs::MakeReg,
+                ))
+                .map_err(|e| format!("{}: {e}", d.display()))?;
+        }
+        // Files only ever replaced by rename: no execute, no devices,
+        // links or directories made.
+        let write = read
+            | AccessFs::WriteFile
+            | AccessFs::MakeReg
+            | AccessFs::RemoveFile
+            | AccessFs::Truncate;
+        for d in &extra.write_dirs {
+            let fd = PathFd::new(d).map_err(|e| format!("{}: {e}", d.display()))?;
             created = created
                 .add_rule(PathBeneath::new(fd, write))
                 .map_err(|e| format!("{}: {e}", d.display()))?;
+        }
+        for f in &extra.read_files {
+            let fd = PathFd::new(f).map_err(|e| format!("{}: {e}", f.display()))?;
+            created = created
+                .add_rule(PathBeneath::new(fd, AccessFs::ReadFile))
+                .map_err(|e| format!("{}: {e}", f.display()))?;
+        }
+        for &port in &extra.connect_ports {
+            created = created
+                .add_rule(NetPort::new(port, AccessNet::ConnectTcp))
+                .map_err(|e| format!("TCP port {port}: {e}"))?;
         }
         created.restrict_self().map_err(|e| e.to_string())
     };

@@ -42,7 +42,7 @@ pub use ktls::{
     ktls_enable_ulp, ktls_recv_record, ktls_send_record, ktls_set_crypto, ktls_set_flag, KtlsDir,
     KtlsFlag,
 };
-pub use landlock::{landlock_read_only, Landlocked};
+pub use landlock::{landlock_read_only, LandlockExtra, Landlocked};
 pub(crate) use mem::{memfd_create, mlock, mmap_readonly, on_tmpfs, seal, Mmap};
 pub(crate) use net::{
     accept, listener, local_addr, peek, port_taken, set_congestion_control, shutdown_write,

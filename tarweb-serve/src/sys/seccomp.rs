@@ -133,14 +133,65 @@ const LOG_REOPEN: Allow = Allow::arg_masked(
     (libc::O_WRONLY | libc::O_CREAT) as u64,
 );
 
+/// `ioctl(FIONREAD)`'s request number (c_ulong or c_int by libc).
+#[allow(clippy::unnecessary_cast)]
+const FIONREAD: u64 = libc::FIONREAD as u64;
+
+/// What the ACME thread adds (`--acme-*` only; listed from `strace -f` of
+/// an issuance): its TCP connections (hyper), glibc's resolver (UDP to the
+/// name server, the nscd socket it tries first), and the cache files it
+/// writes (Landlock keeps those beneath the cache directory).
+pub(super) const ACME: &[Allow] = &[
+    Allow::arg_eq(libc::SYS_socket, "socket", 0, libc::AF_INET as u64),
+    Allow::arg_eq(libc::SYS_socket, "socket", 0, libc::AF_INET6 as u64),
+    Allow::arg_eq(libc::SYS_socket, "socket", 0, libc::AF_UNIX as u64),
+    Allow::any(libc::SYS_connect, "connect"),
+    Allow::any(libc::SYS_getsockopt, "getsockopt"),
+    Allow::any(libc::SYS_getsockname, "getsockname"),
+    Allow::any(libc::SYS_getpeername, "getpeername"),
+    Allow::arg_eq(
+        libc::SYS_setsockopt,
+        "setsockopt",
+        1,
+        libc::IPPROTO_TCP as u64,
+    ),
+    Allow::arg_eq(
+        libc::SYS_setsockopt,
+        "setsockopt",
+        1,
+        libc::IPPROTO_IP as u64,
+    ),
+    Allow::arg_eq(
+        libc::SYS_setsockopt,
+        "setsockopt",
+        1,
+        libc::IPPROTO_IPV6 as u64,
+    ),
+    Allow::any(libc::SYS_sendmmsg, "sendmmsg"),
+    Allow::any(libc::SYS_poll, "poll"),
+    Allow::any(libc::SYS_ppoll, "ppoll"),
+    Allow::arg_eq(libc::SYS_ioctl, "ioctl", 1, FIONREAD),
+    Allow::any(libc::SYS_uname, "uname"),
+    // The cache: a temporary file written, synced, renamed over the old
+    // (removed on failure).
+    Allow::any(libc::SYS_openat, "openat"),
+    Allow::any(libc::SYS_fsync, "fsync"),
+    Allow::any(libc::SYS_rename, "rename"),
+    Allow::any(libc::SYS_renameat2, "renameat2"),
+    Allow::any(libc::SYS_unlink, "unlink"),
+    Allow::any(libc::SYS_unlinkat, "unlinkat"),
+];
+
 /// `tgkill`, to this process only (its pid is known at run time).
 fn own_signals() -> Allow {
     Allow::arg_eq(libc::SYS_tgkill, "tgkill", 0, u64::from(std::process::id()))
 }
 
-/// Every entry, from each concern's table.
-fn entries() -> impl Iterator<Item = Allow> {
+/// Every entry, from each concern's table; `acme`: with [`ACME`].
+fn entries(acme: bool) -> impl Iterator<Item = Allow> {
+    let acme: &[Allow] = if acme { ACME } else { &[] };
     [
+        acme,
         RUNTIME,
         super::process::SECCOMP,
         super::alloc::SECCOMP,
@@ -157,9 +208,10 @@ fn entries() -> impl Iterator<Item = Allow> {
     .chain([own_signals()])
 }
 
-/// The allowlist: syscall names, sorted, each once.
-pub fn seccomp_allowlist() -> Vec<&'static str> {
-    let mut v: Vec<_> = entries().map(|a| a.name).collect();
+/// The allowlist: syscall names, sorted, each once (`acme`: with what
+/// ACME adds).
+pub fn seccomp_allowlist(acme: bool) -> Vec<&'static str> {
+    let mut v: Vec<_> = entries(acme).map(|a| a.name).collect();
     v.sort_unstable();
     v.dedup();
     v
@@ -189,15 +241,15 @@ fn compile(
 
 /// Installs the filters on the calling thread (and sets `no_new_privs`,
 /// which a filter needs); threads it starts afterwards inherit them.
-/// Returns the number of syscalls allowed.
+/// Returns the number of syscalls allowed. `acme`: the ACME thread's too.
 /// `log_reopen`: the access log is a file, reopened on SIGUSR1 (by
 /// path, creating it): openat for writing, appending and creating, never
 /// truncating, is allowed too (Landlock keeps it to the log's directory).
-pub fn install_seccomp(log_reopen: bool) -> Result<usize, String> {
+pub fn install_seccomp(log_reopen: bool, acme: bool) -> Result<usize, String> {
     let arch = arch().ok_or("no allowlist for this architecture")?;
     let mut rules: BTreeMap<i64, Option<Vec<SeccompRule>>> = BTreeMap::new();
     let reopen = log_reopen.then_some(LOG_REOPEN);
-    for a in entries().chain(reopen) {
+    for a in entries(acme).chain(reopen) {
         let slot = rules.entry(a.nr).or_insert_with(|| Some(Vec::new()));
         match (a.cond, slot.as_mut()) {
             // Unconditional wins over any condition.

@@ -30,12 +30,16 @@ pub(crate) enum Alpn {
     Http1,
     /// `h2`.
     H2,
+    /// `acme-tls/1`: an ACME validator saw the TLS-ALPN-01 certificate;
+    /// nothing else is spoken (RFC 8737 §3), the connection closes.
+    Acme,
 }
 
 impl Alpn {
     fn of(protocol: Option<&[u8]>) -> Alpn {
         match protocol {
             Some(b"h2") => Alpn::H2,
+            Some(config::ACME_TLS_ALPN) => Alpn::Acme,
             _ => Alpn::Http1,
         }
     }
@@ -101,6 +105,10 @@ impl Session {
             unreachable!()
         };
         let alpn = Alpn::of(h.alpn_protocol());
+        if alpn == Alpn::Acme {
+            // Stays Failed: no records follow, the caller closes.
+            return Ok(Some(alpn));
+        }
         let (secrets, kconn, held) = h.finish()?;
         let version = kconn.protocol_version();
         if kernel {

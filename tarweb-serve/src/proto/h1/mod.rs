@@ -223,6 +223,13 @@ impl H1 {
             let head_only = req.method == Method::Head;
             let meta = if too_big {
                 response::builtin(out, &ctx, 413, false, true, req.version)
+            } else if let Some(meta) = env.cfg.acme.as_ref().filter(|_| link.plain).and_then(|a| {
+                // Before any redirect: validators ask on port 80.
+                a.http01(req.method, req.target, |ka| {
+                    response::acme_http01(out, &ctx, ka, head_only, close, req.version)
+                })
+            }) {
+                meta
             } else if env.cfg.redirect_https.is_some() && link.plain {
                 let host = served_name(env, req);
                 let plan = dispatch::plan(req, Source::RedirectHttps { host }, env.path_buf);

@@ -133,6 +133,34 @@ pub(crate) fn builtin(
     }
 }
 
+/// ACME HTTP-01 (RFC 8555 §8.3): the key authorization of a pending
+/// challenge as a text/plain 200, or 404 when no challenge has the token.
+pub(crate) fn acme_http01(
+    out: &mut Output,
+    ctx: &Ctx<'_>,
+    key_authorization: Option<&[u8]>,
+    head_only: bool,
+    close: bool,
+    version: Version,
+) -> Meta {
+    let Some(body) = key_authorization else {
+        return builtin(out, ctx, 404, head_only, close, version);
+    };
+    out.push_dyn(status_line(200));
+    dyn_lines(out, ctx, conn_line(close, version));
+    out.push_dyn(b"Content-Type: text/plain\r\nCache-Control: no-store\r\nContent-Length: ");
+    push_u64(out, body.len() as u64);
+    out.push_dyn(b"\r\n\r\n");
+    if !head_only {
+        out.push_dyn(body);
+    }
+    Meta {
+        status: 200,
+        body_bytes: if head_only { 0 } else { body.len() as u64 },
+        coding: None,
+    }
+}
+
 /// A stored response, whole: status line, dynamic lines, the rest of the
 /// head and the body (writev from the mmap, or sendfile when large). A
 /// body above the sendfile threshold may also be marked as a hot response
