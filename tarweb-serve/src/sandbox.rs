@@ -208,7 +208,7 @@ pub(crate) fn confine(p: &Plan) -> Result<String, String> {
         }
         match writes.is_empty() {
             true => v.push("no writes".into()),
-            false => v.push(format!("writes only beneath {}", writes.join(", "))),
+            false => v.push(format!("writes beneath {} only", writes.join(", "))),
         }
         match (&p.acme, abi >= 4) {
             (_, false) => {}
