@@ -438,6 +438,7 @@ fn blob_spec(
     BlobSpec {
         routes,
         not_found,
+        rules: vec![],
         encoder,
     }
 }

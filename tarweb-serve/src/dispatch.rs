@@ -222,11 +222,13 @@ mod tests {
             };
             let with_404 = BlobSpec {
                 encoder: [0; 8],
+                rules: vec![],
                 routes: vec![a.clone(), old.clone()],
                 not_found: vec![resp(Coding::Identity, b"gone", false)],
             };
             let without = BlobSpec {
                 encoder: [0; 8],
+                rules: vec![],
                 routes: vec![a, old],
                 not_found: Vec::new(),
             };
