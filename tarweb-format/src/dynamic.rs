@@ -307,6 +307,16 @@ pub fn expand(
     Some(w)
 }
 
+/// Whether `p` is a pattern the reader accepts.
+pub fn valid_pattern(p: &[u8]) -> bool {
+    check_pattern(p)
+}
+
+/// Whether `t` is a template the reader accepts for the pattern `p`.
+pub fn valid_template(t: &[u8], p: &[u8]) -> bool {
+    check_pattern(p) && check_template(t, shape(p))
+}
+
 /// Whether a template has no captures (its bytes are fixed).
 pub fn is_fixed(template: &[u8]) -> bool {
     tokens(template).all(|t| matches!(t, Tok::Lit(_)))
