@@ -8,7 +8,7 @@ DEV_CERT := target/dev-cert.pem
 DEV_KEY := target/dev-key.pem
 # `make fuzz`: each target of FUZZ_TARGETS for FUZZ_SECONDS (CI: 15).
 # The PROXY protocol target (`proxy`) joins the list when it lands.
-FUZZ_TARGETS ?= reader request range path encoding proxy headers redirects hpack
+FUZZ_TARGETS ?= reader request range path encoding proxy headers redirects matcher hpack
 FUZZ_SECONDS ?= 60
 
 .PHONY: build install deb test-packaging run test lint bench bench-pack bench-serve bench-tls bench-threshold test-ktls test-ktls-probe fuzz clean

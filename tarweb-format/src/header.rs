@@ -18,6 +18,8 @@ pub struct Layout {
     pub digest: [u8; 32],
     /// The `encoder` id (all zero: not said).
     pub encoder: [u8; 8],
+    pub(crate) rules_off: u32,
+    pub(crate) rules_count: u16,
     /// Number of routes.
     pub route_count: u32,
     /// Number of variants (of every route and of the 404).
@@ -84,6 +86,8 @@ pub(crate) fn parse_header(b: &[u8]) -> Result<Layout, FormatError> {
         encoder: b[hdr::ENCODER..hdr::ENCODER + 8]
             .try_into()
             .expect("8 bytes"),
+        rules_off: u32_at(b, hdr::RULES_OFF),
+        rules_count: u16_at(b, hdr::RULES_COUNT),
         route_count: u32_at(b, hdr::ROUTE_COUNT),
         variant_count: u32_at(b, hdr::VARIANT_COUNT),
         routes_off: u64_at(b, hdr::ROUTES_OFF),

@@ -94,8 +94,13 @@ pub mod hdr {
     /// only when this is its own id: it is what makes the copy the bytes a
     /// fresh compression would give.
     pub const ENCODER: usize = 112;
-    /// Reserved, 8 bytes (120 to 128): must be zero.
-    pub const RESERVED_B: usize = 120;
+    /// `rules_off`, u32: the dynamic `_redirects` rules (§5.1), relative
+    /// to the strings section; 0 without.
+    pub const RULES_OFF: usize = 120;
+    /// `rules_count`, u16: how many.
+    pub const RULES_COUNT: usize = 124;
+    /// Reserved, 2 bytes (126 to 128): must be zero.
+    pub const RESERVED_B: usize = 126;
 }
 
 /// Route entry field offsets (`format-spec.md` §3). An entry is
@@ -261,7 +266,9 @@ mod tests {
         ("not_found_count", hdr::NOT_FOUND_COUNT, 2),
         ("reserved", hdr::RESERVED, 2),
         ("encoder", hdr::ENCODER, 8),
-        ("reserved", hdr::RESERVED_B, 8),
+        ("rules_off", hdr::RULES_OFF, 4),
+        ("rules_count", hdr::RULES_COUNT, 2),
+        ("reserved", hdr::RESERVED_B, 2),
     ];
 
     const ROUTE: Fields = &[

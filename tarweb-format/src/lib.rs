@@ -38,6 +38,7 @@
 //!     }],
 //!     not_found: vec![],
 //!     encoder: [0; 8], // "not said": nothing compressed here
+//!     rules: vec![],
 //! };
 //! let (bytes, stats) = blob_to_vec(&spec)?;
 //! assert_eq!(stats.file_size, bytes.len() as u64);
@@ -63,6 +64,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod dynamic;
 mod h2;
 mod head;
 mod header;
@@ -80,10 +82,12 @@ pub use header::Layout;
 pub use layout::{Coding, MAX_H2_LIST_SIZE, MAX_PATH_LEN, PAGE};
 pub use read::{Blob, Verify};
 pub use read_error::{
-    FormatError, FormatErrorKind, H2Problem, HeadProblem, RouteProblem, RunProblem, Section,
-    VariantProblem,
+    FormatError, FormatErrorKind, H2Problem, HeadProblem, RouteProblem, RuleProblem, RunProblem,
+    Section, VariantProblem,
 };
 pub use rules::reason_phrase;
 pub use view::{Auth, NotModified, Route, Variant, Variants};
-pub use write::{blob_to_vec, write_blob, AuthSpec, BlobSpec, ResponseSpec, RouteSpec, WriteStats};
+pub use write::{
+    blob_to_vec, write_blob, AuthSpec, BlobSpec, ResponseSpec, RouteSpec, RuleSpec, WriteStats,
+};
 pub use write_error::{InvalidKind, SpecPart, WriteError};

@@ -6,12 +6,13 @@
 //! [`MAX_H2_LIST_SIZE`](crate::MAX_H2_LIST_SIZE) bytes and 2,048 field
 //! slots, 112 KiB in all.
 
+use crate::dynamic::{self, Captures, Rule, RuleKind};
 use crate::h2::H2Reader;
 use crate::head::{check_head, status_code, valid_etag};
 use crate::header::{parse_header, Layout};
 use crate::layout::{self, hdr, route, u16_at, u32_at, u64_at, variant, Coding};
 use crate::read_error::{
-    err, FormatError, FormatErrorKind, RouteProblem, RunProblem, VariantProblem,
+    err, FormatError, FormatErrorKind, RouteProblem, RuleProblem, RunProblem, VariantProblem,
 };
 use crate::rules::{check_route_path, is_route_status};
 use crate::view::{Route, Variants};
@@ -72,6 +73,7 @@ impl<'a> Blob<'a> {
                     kind: FormatErrorKind::NotFoundRun(p),
                 })?;
         }
+        blob.check_rules()?;
         Ok(blob)
     }
 
@@ -144,6 +146,106 @@ impl<'a> Blob<'a> {
             }
         }
         None
+    }
+
+    /// The dynamic `_redirects` rules, in order (`format-spec.md` §5.1).
+    pub fn rules(&self) -> impl Iterator<Item = Rule<'a>> + 'a {
+        let blob = *self;
+        let mut at = self.layout.rules_off as usize;
+        (0..self.layout.rules_count).map(move |_| {
+            let r = blob.rule_at(at).expect("validated rule");
+            at += r.len;
+            r
+        })
+    }
+
+    /// The first dynamic rule matching `path` (a path no route has), and
+    /// what its pattern took from the path, in `caps`.
+    pub fn match_rule(&self, path: &[u8], caps: &mut Captures) -> Option<Rule<'a>> {
+        self.rules()
+            .find(|r| dynamic::matches(r.pattern(), path, caps))
+    }
+
+    /// The rule record at strings offset `at`, if its bytes are there.
+    fn rule_at(&self, at: usize) -> Option<Rule<'a>> {
+        let strings = self.string(0, self.layout.strings_len as usize);
+        let h = strings.get(at..at.checked_add(dynamic::RECORD_HEAD)?)?;
+        let pl = usize::from(u16_at(h, 10));
+        let tl = usize::from(u16_at(h, 12));
+        let body = at + dynamic::RECORD_HEAD;
+        strings.get(body..body + pl + tl)?;
+        Some(Rule {
+            blob: *self,
+            head: h,
+            pattern: &strings[body..body + pl],
+            template: &strings[body + pl..body + pl + tl],
+            len: dynamic::RECORD_HEAD + pl + tl,
+        })
+    }
+
+    fn check_rules(&self) -> Result<(), FormatError> {
+        let n = usize::from(self.layout.rules_count);
+        let bad = |index: usize, problem| {
+            err(
+                hdr::RULES_OFF as u64,
+                FormatErrorKind::Rule { index, problem },
+            )
+        };
+        if n == 0 {
+            return match self.layout.rules_off {
+                0 => Ok(()),
+                _ => bad(0, RuleProblem::Outside),
+            };
+        }
+        if n > dynamic::MAX_RULES {
+            return bad(0, RuleProblem::TooMany(n));
+        }
+        let mut at = self.layout.rules_off as usize;
+        for i in 0..n {
+            let Some(r) = self.rule_at(at) else {
+                return bad(i, RuleProblem::Outside);
+            };
+            at += r.len;
+            let Some(kind) = RuleKind::from_u8(r.head[0]) else {
+                return bad(i, RuleProblem::Kind(r.head[0]));
+            };
+            if r.head[1] != 0 {
+                return bad(i, RuleProblem::Reserved);
+            }
+            let status = r.status();
+            let status_ok = match kind {
+                RuleKind::Redirect => matches!(status, 301 | 302 | 303 | 307 | 308),
+                RuleKind::Rewrite => status == 200,
+                RuleKind::NotFound => status == 404,
+            };
+            if !status_ok {
+                return bad(i, RuleProblem::Status(status));
+            }
+            if !dynamic::check_pattern(r.pattern) {
+                return bad(i, RuleProblem::Pattern);
+            }
+            let (first, count) = (u32_at(r.head, 4), u16_at(r.head, 8));
+            let run = count > 0;
+            // A stored run (a redirect with a fixed target, a 404 body) or a
+            // template (a redirect with captures, a rewrite), never both.
+            let shape_ok = match kind {
+                RuleKind::Redirect => run == r.template.is_empty(),
+                RuleKind::Rewrite => !run && !r.template.is_empty(),
+                RuleKind::NotFound => run && r.template.is_empty(),
+            };
+            if !shape_ok || (!run && first != 0) {
+                return bad(i, RuleProblem::Shape);
+            }
+            if !dynamic::check_template(r.template, dynamic::shape(r.pattern)) {
+                return bad(i, RuleProblem::Template);
+            }
+            if run {
+                if let Err(p) = self.check_variant_range(first, count, status) {
+                    return bad(i, RuleProblem::Run(p));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The variants of the site's 404 response, when it has one.

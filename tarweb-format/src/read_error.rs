@@ -109,6 +109,13 @@ pub enum FormatErrorKind {
     },
     /// The run of 404 variants breaks a rule of runs.
     NotFoundRun(RunProblem),
+    /// A dynamic `_redirects` rule breaks a rule of §5.1.
+    Rule {
+        /// Its index, in order.
+        index: usize,
+        /// What is wrong.
+        problem: RuleProblem,
+    },
 }
 
 /// A section whose offset the header stores ([`FormatErrorKind::SectionOffset`]).
@@ -322,6 +329,48 @@ pub enum RouteProblem {
     Auth,
 }
 
+/// What is wrong with a dynamic `_redirects` rule (`format-spec.md` §5.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RuleProblem {
+    /// The record is not inside the strings section (or an offset is set
+    /// with no rules).
+    Outside,
+    /// Over `MAX_RULES` rules.
+    TooMany(usize),
+    /// An unknown kind byte.
+    Kind(u8),
+    /// The reserved byte is not zero.
+    Reserved,
+    /// A status the kind does not have.
+    Status(u16),
+    /// The pattern is not a valid token list.
+    Pattern,
+    /// The template is not valid for the pattern.
+    Template,
+    /// A run where the kind has a template, or the reverse.
+    Shape,
+    /// The rule's run breaks a rule of runs.
+    Run(RunProblem),
+}
+
+impl fmt::Display for RuleProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use RuleProblem::*;
+        match self {
+            Outside => f.write_str("record is outside the strings section"),
+            TooMany(n) => write!(f, "{n} rules, more than {}", crate::dynamic::MAX_RULES),
+            Kind(k) => write!(f, "unknown kind {k}"),
+            Reserved => f.write_str("reserved byte is not zero"),
+            Status(s) => write!(f, "status {s} does not go with its kind"),
+            Pattern => f.write_str("invalid pattern"),
+            Template => f.write_str("invalid template for its pattern"),
+            Shape => f.write_str("run and template do not go with its kind"),
+            Run(p) => write!(f, "its responses: {p}"),
+        }
+    }
+}
+
 /// What is wrong with a run of variants: a route's, or the 404's
 /// (`format-spec.md` §3, "Runs of variants").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -440,6 +489,7 @@ impl fmt::Display for FormatErrorKind {
             Variant { index, problem } => write!(f, "variant {index}: {problem}"),
             Route { index, problem } => write!(f, "route {index}: {problem}"),
             NotFoundRun(problem) => write!(f, "404 response: {problem}"),
+            Rule { index, problem } => write!(f, "_redirects rule {index}: {problem}"),
         }
     }
 }

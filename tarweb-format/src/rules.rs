@@ -117,10 +117,11 @@ statuses! {
     505 "HTTP Version Not Supported",
 }
 
-/// Whether a route of the blob may have this status: 200 (a resource) or a
-/// redirect the packer can precompute (301, 302, 303, 307, 308).
+/// Whether a route of the blob may have this status: 200 (a resource), a
+/// redirect the packer can precompute (301, 302, 303, 307, 308), or 404
+/// (a path a `_redirects` 404 rule answers with a page of the site).
 pub const fn is_route_status(status: u16) -> bool {
-    matches!(status, 200 | 301 | 302 | 303 | 307 | 308)
+    matches!(status, 200 | 301 | 302 | 303 | 307 | 308 | 404)
 }
 
 /// Why [`check_route_path`] refused a path.
@@ -335,7 +336,7 @@ mod tests {
     #[test]
     fn route_statuses() {
         for s in 0..=u16::MAX {
-            let want = [200, 301, 302, 303, 307, 308].contains(&s);
+            let want = [200, 301, 302, 303, 307, 308, 404].contains(&s);
             assert_eq!(is_route_status(s), want, "{s}");
             // A route status always has a status line to store.
             assert!(!want || status_line(s).is_some());

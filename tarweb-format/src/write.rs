@@ -4,6 +4,7 @@
 //! the same fields as an HTTP/2 header block) and where every block lands
 //! in the file.
 
+use crate::dynamic::{self, RuleKind, Token};
 use crate::h2::{build_h2_block, H2Block};
 use crate::head::{content_length_line, valid_etag};
 use crate::layout::{self, hdr, route, variant, Coding};
@@ -79,11 +80,31 @@ pub struct BlobSpec {
     pub routes: Vec<RouteSpec>,
     /// Variants of the site's 404 response (status 404); empty for none.
     pub not_found: Vec<ResponseSpec>,
+    /// Dynamic `_redirects` rules, in order (`format-spec.md` §5.1).
+    pub rules: Vec<RuleSpec>,
     /// Who compressed the variants that are not `site_encoded`, and with
     /// which settings: an id that changes whenever a compressor's output
     /// may (all zero: not said). A packer copies a variant from an older
     /// blob only when the ids are equal.
     pub encoder: [u8; 8],
+}
+
+/// A dynamic `_redirects` rule.
+#[derive(Debug, Clone)]
+pub struct RuleSpec {
+    /// What it does.
+    pub kind: RuleKind,
+    /// 301-308 (redirect), 200 (rewrite), 404.
+    pub status: u16,
+    /// Its source: literal segments, placeholders (numbered from 0), a
+    /// final splat.
+    pub pattern: Vec<Token>,
+    /// A `Location` (redirect) or route path (rewrite) with captures; empty
+    /// with `variants`.
+    pub template: Vec<Token>,
+    /// The responses it answers with: a redirect to a fixed target, a 404
+    /// body; empty with a template.
+    pub variants: Vec<ResponseSpec>,
 }
 
 /// What [`write_blob`] wrote.
@@ -369,6 +390,38 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
         runs.push(build_run(&spec.not_found, 404, &|| SpecPart::NotFound)?);
         Some(runs.len() - 1)
     };
+    // Dynamic rules: checked, their runs built; records after the ETags.
+    if spec.rules.len() > dynamic::MAX_RULES {
+        return invalid(SpecPart::Blob, InvalidKind::Rule);
+    }
+    let mut rule_run = Vec::with_capacity(spec.rules.len());
+    let mut rule_bytes = Vec::with_capacity(spec.rules.len());
+    for (i, r) in spec.rules.iter().enumerate() {
+        let at = || SpecPart::Rule(i);
+        let (p, t) = (dynamic::encode(&r.pattern), dynamic::encode(&r.template));
+        let run = !r.variants.is_empty();
+        let ok = dynamic::check_pattern(&p)
+            && dynamic::check_template(&t, dynamic::shape(&p))
+            && p.len() <= usize::from(u16::MAX)
+            && t.len() <= usize::from(u16::MAX)
+            && match r.kind {
+                RuleKind::Redirect => {
+                    matches!(r.status, 301 | 302 | 303 | 307 | 308) && run == t.is_empty()
+                }
+                RuleKind::Rewrite => r.status == 200 && !run && !t.is_empty(),
+                RuleKind::NotFound => r.status == 404 && run && t.is_empty(),
+            };
+        if !ok {
+            return invalid(at(), InvalidKind::Rule);
+        }
+        rule_run.push(if run {
+            runs.push(build_run(&r.variants, r.status, &at)?);
+            Some(runs.len() - 1)
+        } else {
+            None
+        });
+        rule_bytes.push((p, t));
+    }
 
     // Identical runs (e.g. `/docs/` and `/docs/index.html`) share entries.
     type RunKey<'k> = Vec<(
@@ -437,6 +490,22 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
             });
         }
     }
+    let rules_at = strings.len() as u32;
+    for (i, r) in spec.rules.iter().enumerate() {
+        let (p, t) = &rule_bytes[i];
+        let mut h = [0u8; dynamic::RECORD_HEAD];
+        h[0] = r.kind as u8;
+        put16(&mut h, 2, r.status);
+        if let Some(run) = rule_run[i] {
+            put32(&mut h, 4, run_first[run]);
+            put16(&mut h, 8, runs[run].len() as u16);
+        }
+        put16(&mut h, 10, p.len() as u16);
+        put16(&mut h, 12, t.len() as u16);
+        strings.extend_from_slice(&h);
+        strings.extend_from_slice(p);
+        strings.extend_from_slice(t);
+    }
     if strings.len() > u32::MAX as usize {
         return invalid(SpecPart::Blob, InvalidKind::StringsTooLarge(strings.len()));
     }
@@ -502,6 +571,10 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
     put64(&mut h, hdr::STRINGS_LEN, strings.len() as u64);
     put64(&mut h, hdr::DATA_OFF, data_off);
     h[hdr::ENCODER..hdr::ENCODER + 8].copy_from_slice(&spec.encoder);
+    if !spec.rules.is_empty() {
+        put32(&mut h, hdr::RULES_OFF, rules_at);
+        put16(&mut h, hdr::RULES_COUNT, spec.rules.len() as u16);
+    }
     match nf_run {
         Some(i) => {
             put32(&mut h, hdr::NOT_FOUND_FIRST, run_first[i]);

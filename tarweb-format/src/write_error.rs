@@ -28,6 +28,8 @@ pub enum SpecPart {
     Route(String),
     /// The 404 response ([`BlobSpec::not_found`](crate::BlobSpec::not_found)).
     NotFound,
+    /// The dynamic rule with this index ([`BlobSpec::rules`](crate::BlobSpec::rules)).
+    Rule(usize),
     /// The blob as a whole (a limit of the format).
     Blob,
 }
@@ -37,6 +39,7 @@ impl fmt::Display for SpecPart {
         match self {
             SpecPart::Route(p) => write!(f, "route {p:?}"),
             SpecPart::NotFound => f.write_str("the 404 response"),
+            SpecPart::Rule(i) => write!(f, "_redirects rule {i}"),
             SpecPart::Blob => f.write_str("the blob"),
         }
     }
@@ -48,6 +51,9 @@ impl fmt::Display for SpecPart {
 pub enum InvalidKind {
     /// Two routes have the same path.
     DuplicateRoute,
+    /// A dynamic rule whose pattern, template, status or run do not go
+    /// together, or too many rules.
+    Rule,
     /// An `identity` variant is marked as encoded by the site.
     SiteEncodedIdentity,
     /// Credentials on a route that is not a 200, or not 1 to `MAX_AUTH`
@@ -112,6 +118,9 @@ impl fmt::Display for InvalidKind {
             MissingEtag => f.write_str("a 200 response needs an ETag"),
             UnexpectedEtag => f.write_str("only 200 responses have ETags"),
             SiteEncodedIdentity => f.write_str("an identity body cannot be encoded by the site"),
+            Rule => f.write_str(
+                "a dynamic rule's pattern, template, status and responses do not go together",
+            ),
             Auth => f.write_str("Basic-Auth needs a 200 route and 1 to 64 credentials"),
             UnexpectedNotModified => f.write_str("only 200 responses have a 304 block"),
             TooManyEntries => f.write_str("too many routes or variants"),

@@ -62,6 +62,7 @@ fn sample() -> BlobSpec {
     let page: Vec<u8> = vec![b'p'; 4096];
     BlobSpec {
         encoder: [0; 8],
+        rules: vec![],
         routes: vec![
             resource("/b.txt", &[(Coding::Identity, b"hello b".to_vec())]),
             resource(
@@ -224,6 +225,7 @@ fn refusal(spec: &BlobSpec) -> (SpecPart, InvalidKind) {
 fn routes(routes: Vec<RouteSpec>) -> BlobSpec {
     BlobSpec {
         encoder: [0; 8],
+        rules: vec![],
         routes,
         ..Default::default()
     }
@@ -267,10 +269,10 @@ fn writer_refuses_bad_specs() {
     }
 
     let mut r = redirect("/x", "/y\r\nSet-Cookie: a=b");
-    r.status = 404;
+    r.status = 410;
     assert_eq!(
         refusal(&routes(vec![r.clone()])).1,
-        InvalidKind::Status(404)
+        InvalidKind::Status(410)
     );
     r.status = 301;
     assert_eq!(
@@ -417,7 +419,7 @@ fn reader_names_the_problem() {
     // Without the digest check, the same file is fine.
     assert!(Blob::parse_with(&v, Verify::SkipDigest).is_ok());
 
-    for at in [layout::hdr::RESERVED + 1, layout::hdr::RESERVED_B + 3] {
+    for at in [layout::hdr::RESERVED + 1, layout::hdr::RESERVED_B + 1] {
         let mut v = bytes.clone();
         v[at] = 1;
         assert_eq!(kind(&v), FormatErrorKind::ReservedHeader);
@@ -692,4 +694,103 @@ fn basic_auth_credentials() {
     v[to..to + 6].copy_from_slice(&moved);
     fix_digest(&mut v);
     assert_eq!(route_problem(&v), RouteProblem::Auth);
+}
+
+/// Dynamic `_redirects` rules: written, read back in order, matched; the
+/// writer and reader refuse the shapes §5.1 rules out.
+#[test]
+fn dynamic_rules_round_trip() {
+    use tarweb_format::dynamic::{Captures, RuleKind, Token::*};
+    use tarweb_format::{RuleProblem, RuleSpec};
+    let mut spec = sample();
+    let moved = redirect("/unused", "/news/");
+    spec.rules = vec![
+        RuleSpec {
+            kind: RuleKind::Redirect,
+            status: 301,
+            pattern: vec![Lit(b"news".to_vec()), Splat],
+            template: vec![Lit(b"/blog/".to_vec()), Splat],
+            variants: vec![],
+        },
+        RuleSpec {
+            kind: RuleKind::Redirect,
+            status: 302,
+            pattern: vec![Lit(b"old".to_vec()), Capture(0)],
+            template: vec![],
+            variants: moved.variants.clone(),
+        },
+        RuleSpec {
+            kind: RuleKind::Rewrite,
+            status: 200,
+            pattern: vec![Splat],
+            template: vec![Lit(b"/b.txt".to_vec())],
+            variants: vec![],
+        },
+    ];
+    let (bytes, _) = blob_to_vec(&spec).unwrap();
+    let blob = Blob::parse(&bytes).unwrap();
+    let kinds: Vec<_> = blob.rules().map(|r| (r.kind(), r.status())).collect();
+    assert_eq!(
+        kinds,
+        [
+            (RuleKind::Redirect, 301),
+            (RuleKind::Redirect, 302),
+            (RuleKind::Rewrite, 200)
+        ]
+    );
+    let mut c = Captures::default();
+    let r = blob.match_rule(b"/news/a b", &mut c).unwrap();
+    let mut out = [0u8; 64];
+    let n = tarweb_format::dynamic::expand(r.template(), b"/news/a b", &c, true, &mut out).unwrap();
+    assert_eq!(&out[..n], b"/blog/a%20b");
+    let r = blob.match_rule(b"/old/x", &mut c).unwrap();
+    assert_eq!(
+        r.run().unwrap().identity().status_line(),
+        b"HTTP/1.1 302 Found\r\n"
+    );
+    assert_eq!(
+        blob.match_rule(b"/anything", &mut c).unwrap().kind(),
+        RuleKind::Rewrite
+    );
+
+    // Writer: a rewrite with a run, a redirect with neither, a template
+    // naming a capture the pattern lacks.
+    for bad in [
+        RuleSpec {
+            kind: RuleKind::Rewrite,
+            status: 200,
+            pattern: vec![Splat],
+            template: vec![],
+            variants: moved.variants.clone(),
+        },
+        RuleSpec {
+            kind: RuleKind::Redirect,
+            status: 301,
+            pattern: vec![Splat],
+            template: vec![],
+            variants: vec![],
+        },
+        RuleSpec {
+            kind: RuleKind::Redirect,
+            status: 301,
+            pattern: vec![Splat],
+            template: vec![Capture(0)],
+            variants: vec![],
+        },
+    ] {
+        let mut s = sample();
+        s.rules = vec![bad];
+        assert_eq!(refusal(&s), (SpecPart::Rule(0), InvalidKind::Rule));
+    }
+    // Reader: a kind byte out of range, behind a valid digest.
+    let l = blob.layout();
+    let at =
+        l.strings_off as usize + u32::from_le_bytes(bytes[120..124].try_into().unwrap()) as usize;
+    let mut v = bytes.clone();
+    v[at] = 9;
+    fix_digest(&mut v);
+    match Blob::parse(&v).unwrap_err().kind {
+        FormatErrorKind::Rule { index: 0, problem } => assert_eq!(problem, RuleProblem::Kind(9)),
+        k => panic!("{k:?}"),
+    }
 }

@@ -102,6 +102,7 @@ fn sample() -> BlobSpec {
     let big: Vec<u8> = (0..20_000u32).map(|i| (i * 13 % 251) as u8).collect();
     BlobSpec {
         encoder: [0; 8],
+        rules: vec![],
         routes: vec![
             resource(
                 "/style.css",
@@ -325,6 +326,7 @@ fn writer_refuses_a_list_over_the_bound() {
     let value = "v".repeat(layout::MAX_H2_LIST_SIZE);
     let spec = BlobSpec {
         encoder: [0; 8],
+        rules: vec![],
         routes: vec![redirect("/r", 301, &value)],
         not_found: vec![],
     };
@@ -351,6 +353,7 @@ fn writer_refuses_a_list_over_the_bound() {
     let fits = layout::MAX_H2_LIST_SIZE - (n - value.len());
     let spec = BlobSpec {
         encoder: [0; 8],
+        rules: vec![],
         routes: vec![redirect("/r", 301, &value[..fits])],
         not_found: vec![],
     };
@@ -405,6 +408,7 @@ fn with_raw_field(name_len: usize, value_len: usize) -> (Vec<u8>, usize) {
     let (name, value) = ("~".repeat(name_len), "~".repeat(value_len));
     let spec = BlobSpec {
         encoder: [0; 8],
+        rules: vec![],
         routes: vec![resource(
             "/t",
             vec![(name.clone(), value.clone())],

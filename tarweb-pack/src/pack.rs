@@ -8,14 +8,15 @@ use crate::input::{self, SiteFile, Source};
 use crate::output::Output;
 use crate::response::{self, Resource};
 use crate::reuse::Reuse;
-use crate::site::{self, Site, Target};
+use crate::site::{self, DynTarget, Site, Target};
 use anyhow::Context;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tarweb_format::dynamic::RuleKind;
 use tarweb_format::rules::basic_auth_digest;
-use tarweb_format::{write_blob, AuthSpec, BlobSpec, Coding, ResponseSpec, RouteSpec};
+use tarweb_format::{write_blob, AuthSpec, BlobSpec, Coding, ResponseSpec, RouteSpec, RuleSpec};
 
 pub struct Options {
     pub source: Source,
@@ -350,6 +351,28 @@ fn blob_spec(
 ) -> BlobSpec {
     let cc = opts.cache_control.as_deref();
     let clamp = |t: i64| opts.source_date_epoch.map_or(t, |e| t.min(e)).max(0);
+    // A page of the site answered with status 404 (the site's 404 page, a
+    // `_redirects` 404 rule's), with `_headers` for `paths`.
+    let page_404 = |i: usize, paths: &[&str]| -> Vec<ResponseSpec> {
+        let f = &site.files[i];
+        let body = &bodies[body_of[i]];
+        let ct = content_type(&f.path, &f.data);
+        let set = site.headers.for_paths(paths);
+        let negotiated = body.variants.iter().flatten().count() > 1;
+        Coding::ALL
+            .iter()
+            .filter_map(|&c| {
+                Some(ResponseSpec {
+                    coding: c,
+                    headers: response::not_found(&ct, c, negotiated, cc, &set),
+                    body: body.variants[c as usize].clone()?,
+                    etag: None,
+                    not_modified: None,
+                    site_encoded: body.site_encoded[c as usize],
+                })
+            })
+            .collect()
+    };
     let routes = site
         .routes
         .iter()
@@ -395,6 +418,13 @@ fn blob_spec(
                         variants,
                     }
                 }
+                Target::NotFound(i) => RouteSpec {
+                    auth: None,
+                    path: r.path.clone(),
+                    status: 404,
+                    last_modified: 0,
+                    variants: page_404(*i, &paths),
+                },
                 Target::Redirect { status, location } => RouteSpec {
                     auth: None,
                     path: r.path.clone(),
@@ -414,30 +444,49 @@ fn blob_spec(
         .collect();
     let not_found = site
         .not_found
-        .map(|i| {
-            let f = &site.files[i];
-            let body = &bodies[body_of[i]];
-            let ct = content_type(&f.path, &f.data);
-            let set = site.headers.for_paths(&["/404.html"]);
-            let negotiated = body.variants.iter().flatten().count() > 1;
-            Coding::ALL
-                .iter()
-                .filter_map(|&c| {
-                    Some(ResponseSpec {
-                        coding: c,
-                        headers: response::not_found(&ct, c, negotiated, cc, &set),
-                        body: body.variants[c as usize].clone()?,
-                        etag: None,
-                        not_modified: None,
-                        site_encoded: body.site_encoded[c as usize],
-                    })
-                })
-                .collect()
-        })
+        .map(|i| page_404(i, &["/404.html"]))
         .unwrap_or_default();
+    let redirect_run = |location: &str, paths: &[&str]| {
+        vec![ResponseSpec {
+            coding: Coding::Identity,
+            headers: response::redirect(location, &site.headers.for_paths(paths)),
+            body: Arc::from(&b""[..]),
+            etag: None,
+            not_modified: None,
+            site_encoded: false,
+        }]
+    };
+    let rules = site
+        .rules
+        .iter()
+        .map(|r| {
+            let paths = [r.from.as_str()];
+            let (kind, status, template, variants) = match &r.target {
+                DynTarget::Redirect { status, location } => (
+                    RuleKind::Redirect,
+                    *status,
+                    vec![],
+                    redirect_run(location, &paths),
+                ),
+                DynTarget::Template { status, template } => {
+                    (RuleKind::Redirect, *status, template.clone(), vec![])
+                }
+                DynTarget::Rewrite(t) => (RuleKind::Rewrite, 200, t.clone(), vec![]),
+                DynTarget::NotFound(i) => (RuleKind::NotFound, 404, vec![], page_404(*i, &paths)),
+            };
+            RuleSpec {
+                kind,
+                status,
+                pattern: r.pattern.clone(),
+                template,
+                variants,
+            }
+        })
+        .collect();
     BlobSpec {
         routes,
         not_found,
+        rules,
         encoder,
     }
 }

@@ -5,9 +5,10 @@
 
 use crate::input::SiteFile;
 use crate::response::encode_path;
-use crate::rules::{headers::HeaderRules, redirects};
+use crate::rules::{headers::HeaderRules, percent_decode_path, redirects};
 use anyhow::Context;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use tarweb_format::dynamic::{self, Captures, Token};
 use tarweb_format::Coding;
 
 /// What a route serves.
@@ -19,6 +20,30 @@ pub enum Target {
         status: u16,
         location: String,
     },
+    /// `files[i]` with status 404 (a `_redirects` 404 rule's page).
+    NotFound(usize),
+}
+
+/// A dynamic `_redirects` rule (a splat or placeholders), for the paths
+/// the site does not list, in file order.
+#[derive(Debug, Clone)]
+pub struct DynRule {
+    pub pattern: Vec<Token>,
+    pub target: DynTarget,
+    /// The source as written, for `_headers` and messages.
+    pub from: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum DynTarget {
+    /// A redirect to a fixed `Location`.
+    Redirect { status: u16, location: String },
+    /// A redirect whose `Location` takes captures.
+    Template { status: u16, template: Vec<Token> },
+    /// 200: the route the template names.
+    Rewrite(Vec<Token>),
+    /// 404 with `files[i]`'s bytes.
+    NotFound(usize),
 }
 
 #[derive(Debug, Clone)]
@@ -44,6 +69,8 @@ pub struct Site {
     /// (`x.js.gz` for `x.js`), to be used instead of compressing.
     pub siblings: Vec<[Option<usize>; 4]>,
     pub headers: HeaderRules,
+    /// Dynamic `_redirects` rules, in order.
+    pub rules: Vec<DynRule>,
 }
 
 const RULE_FILES: [&str; 2] = ["_headers", "_redirects"];
@@ -115,44 +142,142 @@ pub fn plan(mut files: Vec<SiteFile>, warn: &mut dyn FnMut(String)) -> anyhow::R
             });
         }
     }
-    for r in redirect_rules {
-        let existing = routes.get(&r.from).map(|e| e.target.clone());
-        let is_file = matches!(existing, Some(Target::File(_)));
-        if is_file && !r.force {
-            warn(format!(
-                "_redirects: {} is a file of the site, so the rule to {} is ignored (add ! to the status to force it)",
-                r.from, r.to
-            ));
-            continue;
+    // Every path the site lists (its files, index directories, `dir`
+    // redirects, the sources of rules that name one path) gets the answer
+    // the rules give it, as Netlify applies them: the first rule in file
+    // order that matches wins, and a rule does not apply to a path that
+    // has a file unless forced. Paths the site does not list can only be
+    // matched by dynamic rules: those go to the blob, in order.
+    let base = routes.clone();
+    let is_file = |p: &str| {
+        matches!(
+            base.get(p),
+            Some(Route {
+                target: Target::File(_),
+                ..
+            })
+        )
+    };
+    let compiled: Vec<Option<(Vec<u8>, Vec<u8>)>> = redirect_rules
+        .iter()
+        .map(|r| {
+            r.tokens()
+                .map(|(p, t)| (dynamic::encode(&p), dynamic::encode(&t)))
+        })
+        .collect();
+    let page = |r: &redirects::Redirect| -> anyhow::Result<usize> {
+        let path = percent_decode_path(&r.to)?;
+        match base.get(&path) {
+            Some(Route {
+                target: Target::File(i),
+                ..
+            }) => Ok(*i),
+            _ => anyhow::bail!(
+                "_redirects line {}: the 404 page {} is not a file of the site",
+                r.line,
+                r.to
+            ),
         }
-        let target = match r.rewrite_path() {
-            Some(dest) => match routes.get(&dest).map(|d| d.target.clone()) {
-                Some(Target::File(i)) => Target::File(i),
-                _ => {
+    };
+    let mut known: BTreeSet<String> = routes.keys().cloned().collect();
+    known.extend(
+        redirect_rules
+            .iter()
+            .filter(|r| r.pattern.is_none())
+            .map(|r| r.from.clone()),
+    );
+    let mut out = [0u8; 3 * 8192 + 4096];
+    for p in &known {
+        for (r, c) in redirect_rules.iter().zip(&compiled) {
+            let mut caps = Captures::default();
+            let hit = match c {
+                None => r.from == *p,
+                Some((pat, _)) => dynamic::matches(pat, p.as_bytes(), &mut caps),
+            };
+            if !hit {
+                continue;
+            }
+            if is_file(p) && !r.force {
+                if c.is_none() {
                     warn(format!(
-                        "_redirects: rewrite of {} to {} skipped: the site has no file there",
+                        "_redirects: {} is a file of the site, so the rule to {} is ignored (add ! to the status to force it)",
                         r.from, r.to
                     ));
-                    continue;
                 }
-            },
-            None => Target::Redirect {
-                status: r.status,
+                continue;
+            }
+            let expanded = |encode: bool, out: &mut [u8]| -> Option<String> {
+                match c {
+                    None => Some(r.to.clone()),
+                    Some((_, t)) => {
+                        let n = dynamic::expand(t, p.as_bytes(), &caps, encode, out)?;
+                        String::from_utf8(out[..n].to_vec()).ok()
+                    }
+                }
+            };
+            let target = match r.status {
+                200 => {
+                    let dest = match c {
+                        None => r.rewrite_path(),
+                        Some(_) => expanded(false, &mut out),
+                    };
+                    match dest.as_deref().and_then(|d| base.get(d)) {
+                        Some(Route {
+                            target: Target::File(i),
+                            ..
+                        }) => Target::File(*i),
+                        _ => {
+                            if c.is_none() {
+                                warn(format!(
+                                    "_redirects: rewrite of {} to {} skipped: the site has no file there",
+                                    r.from, r.to
+                                ));
+                            }
+                            continue;
+                        }
+                    }
+                }
+                404 => Target::NotFound(page(r)?),
+                status => match expanded(true, &mut out) {
+                    Some(location) => Target::Redirect { status, location },
+                    None => continue,
+                },
+            };
+            let mut match_paths = vec![p.clone()];
+            if let (Target::File(i), 200) = (&target, r.status) {
+                match_paths.push(format!("/{}", files[*i].path));
+            }
+            routes.insert(
+                p.clone(),
+                Route {
+                    path: p.clone(),
+                    target,
+                    match_paths,
+                },
+            );
+            break;
+        }
+    }
+    let mut rules = Vec::new();
+    for (r, c) in redirect_rules.iter().zip(&compiled) {
+        let Some((pattern, template)) = r.tokens() else {
+            continue;
+        };
+        let _ = c;
+        let kind = match r.status {
+            200 => DynTarget::Rewrite(template),
+            404 => DynTarget::NotFound(page(r)?),
+            status if dynamic::is_fixed(&dynamic::encode(&template)) => DynTarget::Redirect {
+                status,
                 location: r.to.clone(),
             },
+            status => DynTarget::Template { status, template },
         };
-        let mut match_paths = vec![r.from.clone()];
-        if let (Target::File(i), 200) = (&target, r.status) {
-            match_paths.push(format!("/{}", files[*i].path));
-        }
-        routes.insert(
-            r.from.clone(),
-            Route {
-                path: r.from,
-                target,
-                match_paths,
-            },
-        );
+        rules.push(DynRule {
+            pattern,
+            target: kind,
+            from: r.from.clone(),
+        });
     }
 
     let index: BTreeMap<&str, usize> = files
@@ -180,6 +305,7 @@ pub fn plan(mut files: Vec<SiteFile>, warn: &mut dyn FnMut(String)) -> anyhow::R
         not_found,
         siblings,
         headers,
+        rules,
     })
 }
 
@@ -203,6 +329,7 @@ mod tests {
                 let t = match &r.target {
                     Target::File(i) => s.files[*i].path.clone(),
                     Target::Redirect { status, location } => format!("{status} {location}"),
+                    Target::NotFound(i) => format!("404 {}", s.files[*i].path),
                 };
                 (r.path.clone(), t)
             })

@@ -11,7 +11,8 @@ use crate::http::negotiate::Prefs;
 use crate::http::path::{self, Target};
 use crate::http::range::{self, Range};
 use crate::http::request::{Method, Request};
-use tarweb_format::{Blob, Variant};
+use tarweb_format::dynamic::{self, Captures, RuleKind};
+use tarweb_format::{Blob, Route, Variant};
 
 /// What to answer.
 // A ~280-byte value once per request, on the stack: boxing the range
@@ -33,6 +34,14 @@ pub(crate) enum Plan<'b> {
     /// 206 `multipart/byteranges`: the ranges of the variant's body, in
     /// this order (two or more, none touching another).
     Multipart { v: Variant<'b>, set: range::Set },
+    /// A dynamic `_redirects` redirect: `status` to the `Location` that
+    /// `template` gives with what the rule's pattern took from `path`.
+    DynRedirect {
+        status: u16,
+        template: &'b [u8],
+        path: &'b [u8],
+        caps: Captures,
+    },
     /// 416 for a body of `len` bytes (the selected variant's).
     Unsatisfiable { len: u64 },
     /// 204 to OPTIONS for a resource: `Allow`, and the `Access-Control-*`
@@ -62,8 +71,10 @@ pub(crate) enum Source<'b> {
 }
 
 /// Decides the response to `req` from `src`. `path_buf` holds the decoded
-/// target (at least `MAX_TARGET` bytes).
+/// target in its first half and a rewrite's route path in its second (at
+/// least `2 × (MAX_TARGET + 1)` bytes).
 pub(crate) fn plan<'b>(req: &Request<'b>, src: Source<'b>, path_buf: &'b mut [u8]) -> Plan<'b> {
+    let (path_buf, rewrite_buf) = path_buf.split_at_mut(path_buf.len() / 2);
     let blob = match src {
         Source::Site(b) => b,
         Source::NoSite => return Plan::Builtin(421),
@@ -88,11 +99,19 @@ pub(crate) fn plan<'b>(req: &Request<'b>, src: Source<'b>, path_buf: &'b mut [u8
         };
     }
     let prefs = Prefs::parse(&req.accept_encoding);
-    let Some(route) = blob.lookup(path) else {
-        return match blob.not_found() {
-            Some(vs) => Plan::Stored(prefs.choose(vs)),
-            None => Plan::Builtin(404),
-        };
+    let route = match blob.lookup(path) {
+        Some(r) => r,
+        // A path the site does not list: its dynamic `_redirects` rules.
+        None => match dynamic_rule(blob, path, rewrite_buf, &prefs) {
+            Dynamic::Answer(p) => return p,
+            Dynamic::Rewrite(r) => r,
+            Dynamic::None => {
+                return match blob.not_found() {
+                    Some(vs) => Plan::Stored(prefs.choose(vs)),
+                    None => Plan::Builtin(404),
+                }
+            }
+        },
     };
     if let Some(a) = route.auth() {
         // Before anything else of the route's (conditionals, ranges): a
@@ -128,6 +147,52 @@ pub(crate) fn plan<'b>(req: &Request<'b>, src: Source<'b>, path_buf: &'b mut [u8
         }
     }
     Plan::Stored(v)
+}
+
+/// What a path no route lists gets from the dynamic rules.
+// On the stack once per such request, like `Plan`.
+#[allow(clippy::large_enum_variant)]
+enum Dynamic<'b> {
+    Answer(Plan<'b>),
+    /// A rewrite: this route's response, as if asked for.
+    Rewrite(Route<'b>),
+    None,
+}
+
+/// The first dynamic rule matching `path` (`format-spec.md` §5.1): a
+/// stored run (a redirect to a fixed target, a 404 page), a redirect whose
+/// `Location` takes what the pattern captured, or a rewrite to the 200
+/// route its template names (one that names none does not apply: the next
+/// rule is tried). `buf` takes the rewrite's path.
+fn dynamic_rule<'b>(blob: Blob<'b>, path: &'b [u8], buf: &mut [u8], prefs: &Prefs) -> Dynamic<'b> {
+    let mut caps = Captures::default();
+    for rule in blob.rules() {
+        if !dynamic::matches(rule.pattern(), path, &mut caps) {
+            continue;
+        }
+        if let Some(run) = rule.run() {
+            return Dynamic::Answer(Plan::Stored(prefs.choose(run)));
+        }
+        match rule.kind() {
+            RuleKind::Rewrite => {
+                let Some(n) = dynamic::expand(rule.template(), path, &caps, false, buf) else {
+                    continue;
+                };
+                if let Some(r) = blob.lookup(&buf[..n]).filter(|r| r.status() == 200) {
+                    return Dynamic::Rewrite(r);
+                }
+            }
+            RuleKind::Redirect | RuleKind::NotFound => {
+                return Dynamic::Answer(Plan::DynRedirect {
+                    status: rule.status(),
+                    template: rule.template(),
+                    path,
+                    caps,
+                })
+            }
+        }
+    }
+    Dynamic::None
 }
 
 /// 308 to the same host and target on HTTPS. A request without Host
@@ -222,11 +287,13 @@ mod tests {
             };
             let with_404 = BlobSpec {
                 encoder: [0; 8],
+                rules: vec![],
                 routes: vec![a.clone(), old.clone()],
                 not_found: vec![resp(Coding::Identity, b"gone", false)],
             };
             let without = BlobSpec {
                 encoder: [0; 8],
+                rules: vec![],
                 routes: vec![a, old],
                 not_found: Vec::new(),
             };
@@ -249,7 +316,7 @@ mod tests {
     }
 
     fn plan_in(req: &Request<'static>, src: Source<'static>) -> String {
-        let mut buf = vec![0u8; MAX_TARGET];
+        let mut buf = vec![0u8; 2 * (MAX_TARGET + 1)];
         let v = |v: Variant<'_>| {
             let status = String::from_utf8_lossy(&v.status_line()[9..12]).into_owned();
             format!("{status} {:?}", v.coding())
@@ -262,6 +329,7 @@ mod tests {
             Plan::Unsatisfiable { len } => format!("416 {len}"),
             Plan::Builtin(s) => format!("builtin {s}"),
             Plan::Options(x) => format!("options {}", v(x)),
+            Plan::DynRedirect { status, .. } => format!("dynamic {status}"),
             Plan::RedirectHttps { host, target } => format!(
                 "308 {} {}",
                 String::from_utf8_lossy(host),

@@ -447,6 +447,7 @@ fn test_blob() -> &'static Blob<'static> {
         };
         let spec = BlobSpec {
             encoder: [0; 8],
+            rules: vec![],
             routes: vec![RouteSpec {
                 auth: None,
                 path: "/".into(),

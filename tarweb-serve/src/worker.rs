@@ -206,7 +206,8 @@ impl Worker {
                 date: DateCache::new(&server_line),
                 hot,
                 log,
-                path_buf: vec![0u8; MAX_TARGET + 1],
+                // The decoded target, and a rewrite's route path.
+                path_buf: vec![0u8; 2 * (MAX_TARGET + 1)],
                 h2_fields: Fields::new(h2::MAX_LIST, h2::MAX_FIELDS),
                 pools: Pools::new(),
                 now: Instant::now(),

@@ -315,6 +315,7 @@ fn builtin_404_when_the_site_has_none() {
     let etag = "\"one\"".to_string();
     let spec = BlobSpec {
         encoder: [0; 8],
+        rules: vec![],
         routes: vec![RouteSpec {
             auth: None,
             path: "/only".into(),

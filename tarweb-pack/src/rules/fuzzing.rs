@@ -10,6 +10,7 @@
 
 use super::headers::{self, HeaderRules, HeaderSet};
 use super::redirects;
+use tarweb_format::dynamic;
 use tarweb_format::rules::{check_route_path, is_tchar};
 
 /// Bytes as a rules file: UTF-8, as pack reads it (anything else is
@@ -162,9 +163,22 @@ pub fn redirects(data: &[u8]) {
     }
     for (i, r) in rules.iter().enumerate() {
         assert!(r.from.starts_with('/'), "{r:?}");
-        assert_eq!(check_route_path(r.from.as_bytes()), Ok(()), "{r:?}");
         assert!(!r.from.chars().any(char::is_control), "{r:?}");
-        assert!(!rules[..i].iter().any(|o| o.from == r.from), "{r:?} twice");
+        if let Some((p, t)) = r.tokens() {
+            // A dynamic rule: what the blob stores is valid (the format's
+            // writer checks it the reader's way).
+            let (p, t) = (dynamic::encode(&p), dynamic::encode(&t));
+            assert!(dynamic::valid_pattern(&p), "{r:?}");
+            assert!(dynamic::valid_template(&t, &p), "{r:?}");
+            continue;
+        }
+        assert_eq!(check_route_path(r.from.as_bytes()), Ok(()), "{r:?}");
+        assert!(
+            !rules[..i]
+                .iter()
+                .any(|o| o.pattern.is_none() && o.from == r.from),
+            "{r:?} twice"
+        );
         assert!(
             !r.to.is_empty() && r.to.bytes().all(|b| b.is_ascii_graphic()),
             "{r:?}"
@@ -175,7 +189,10 @@ pub fn redirects(data: &[u8]) {
             "{r:?}"
         );
         redirects::check_location_is_final(&r.to);
-        assert!([301, 302, 303, 307, 308, 200].contains(&r.status), "{r:?}");
+        assert!(
+            [301, 302, 303, 307, 308, 200, 404].contains(&r.status),
+            "{r:?}"
+        );
         match r.rewrite_path() {
             Some(p) => {
                 assert_eq!(r.status, 200, "{r:?}");

@@ -257,6 +257,7 @@ pub fn site() -> &'static Site {
             routes,
             not_found,
             encoder: [0; 8],
+            rules: vec![],
         };
         let (bytes, _) = tarweb_format::blob_to_vec(&spec).unwrap();
         // Named by content: every test binary and every run shares one

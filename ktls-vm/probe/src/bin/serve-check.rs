@@ -287,6 +287,7 @@ fn setup() -> Result<(Env, Vec<Child>), String> {
     let big = pseudo_random(BIG_LEN, 2);
     let spec = BlobSpec {
         encoder: [0; 8],
+        rules: vec![],
         routes: vec![route("/small", &small), route("/big", &big)],
         not_found: vec![],
     };

@@ -7,7 +7,7 @@ use crate::access_log::Meta;
 use crate::dispatch::Plan;
 use crate::hot::{self, Hot};
 use crate::http::multipart::{self, Multipart, Piece};
-use crate::http::request::Version;
+use crate::http::request::{Version, MAX_TARGET};
 use crate::http::stored;
 use crate::output::Output;
 use crate::sys::Counters;
@@ -345,6 +345,30 @@ pub(crate) fn write(
                 status: 206,
                 body_bytes: n,
                 coding: None,
+            }
+        }
+        Plan::DynRedirect {
+            status,
+            template,
+            path,
+            caps,
+        } => {
+            // Captures percent-encoded: at most 3 bytes per path byte.
+            let mut loc = [0u8; 3 * MAX_TARGET + 4096];
+            match tarweb_format::dynamic::expand(template, path, &caps, true, &mut loc) {
+                Some(n) => {
+                    out.push_dyn(status_line(status));
+                    dyn_lines(out, ctx, conn);
+                    out.push_dyn(b"Location: ");
+                    out.push_dyn(&loc[..n]);
+                    out.push_dyn(b"\r\nContent-Length: 0\r\n\r\n");
+                    Meta {
+                        status,
+                        body_bytes: 0,
+                        coding: None,
+                    }
+                }
+                None => builtin(out, ctx, 500, head_only, close, version),
             }
         }
         Plan::RedirectHttps { host, target } => {

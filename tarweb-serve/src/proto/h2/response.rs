@@ -11,6 +11,7 @@ use crate::access_log::Meta;
 use crate::config::Config;
 use crate::dispatch::Plan;
 use crate::http::multipart::Multipart;
+use crate::http::request::MAX_TARGET;
 use crate::http::stored;
 use crate::output::Output;
 use tarweb_format::hpack::{encode_field_into, field_span};
@@ -286,6 +287,33 @@ pub(crate) fn write(s: &mut Stream, out: &mut Output, ctx: &Ctx<'_>, plan: Plan<
             push_block(out, s.id, prefix, &parts, true, max_frame);
             s.send_closed = true;
             (204, 0)
+        }
+        Plan::DynRedirect {
+            status,
+            template,
+            path,
+            caps,
+        } => {
+            let mut loc = [0u8; 3 * MAX_TARGET + 4096];
+            match tarweb_format::dynamic::expand(template, path, &caps, true, &mut loc) {
+                Some(n) => {
+                    let mut big = [0u8; 3 * MAX_TARGET + 4096 + 512];
+                    let mut d = [0u8; 20];
+                    let mut at = field(&mut big, 0, b":status", decimal(u64::from(status), &mut d));
+                    let head = at;
+                    at = field(&mut big, at, b"location", &loc[..n]);
+                    at = field(&mut big, at, b"content-length", b"0");
+                    let parts = [
+                        Part::Dyn(&big[..head]),
+                        Part::Dyn(lines),
+                        Part::Dyn(&big[head..at]),
+                    ];
+                    push_block(out, s.id, prefix, &parts, true, max_frame);
+                    s.send_closed = true;
+                    (status, 0)
+                }
+                None => builtin(s, out, ctx, 500),
+            }
         }
         Plan::RedirectHttps { host, target } => {
             let mut loc = [0u8; 8192 + 512];
