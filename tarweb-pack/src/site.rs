@@ -259,11 +259,10 @@ pub fn plan(mut files: Vec<SiteFile>, warn: &mut dyn FnMut(String)) -> anyhow::R
         }
     }
     let mut rules = Vec::new();
-    for (r, c) in redirect_rules.iter().zip(&compiled) {
+    for r in &redirect_rules {
         let Some((pattern, template)) = r.tokens() else {
             continue;
         };
-        let _ = c;
         let kind = match r.status {
             200 => DynTarget::Rewrite(template),
             404 => DynTarget::NotFound(page(r)?),

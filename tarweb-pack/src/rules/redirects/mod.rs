@@ -73,7 +73,7 @@ impl Redirect {
 const ALLOWED_STATUSES: &[u16] = &[301, 302, 303, 307, 308, 200, 404];
 
 /// Parses a `_redirects` file. Errors name the line (`_redirects line 3: ...`);
-/// skipped rules and duplicates are reported through `warn`, one line each.
+/// duplicate rules are reported through `warn`, one line each.
 /// Rules are returned in file order; a `from` appears at most once (the first
 /// rule for it wins, as in Netlify).
 pub fn parse(text: &str, warn: &mut dyn FnMut(String)) -> anyhow::Result<Vec<Redirect>> {
@@ -84,9 +84,7 @@ pub fn parse(text: &str, warn: &mut dyn FnMut(String)) -> anyhow::Result<Vec<Red
             continue;
         }
         let fields: Vec<&str> = line.split([' ', '\t']).filter(|f| !f.is_empty()).collect();
-        let Some(r) = parse_rule(n, &fields, warn)? else {
-            continue;
-        };
+        let r = parse_rule(n, &fields)?;
         if r.pattern.is_some() {
             out.push(r);
             continue;
@@ -104,12 +102,8 @@ pub fn parse(text: &str, warn: &mut dyn FnMut(String)) -> anyhow::Result<Vec<Red
     Ok(out)
 }
 
-/// One non-blank line, split into fields. `Ok(None)`: skipped with a warning.
-fn parse_rule(
-    n: usize,
-    fields: &[&str],
-    warn: &mut dyn FnMut(String),
-) -> anyhow::Result<Option<Redirect>> {
+/// One non-blank line, split into fields.
+fn parse_rule(n: usize, fields: &[&str]) -> anyhow::Result<Redirect> {
     let err = |msg: String| anyhow!("_redirects line {n}: {msg}");
     let from_raw = fields[0];
     let Some(&to_raw) = fields.get(1) else {
@@ -123,7 +117,6 @@ fn parse_rule(
         )));
     }
 
-    let _ = &warn;
     if from_raw.contains('?') || fields[1..].iter().any(|f| is_condition(f)) {
         return Err(err(
             "query parameters and Country/Language/Role conditions cannot be precomputed \
@@ -217,14 +210,14 @@ fn parse_rule(
         let path = percent_decode_path(&to).map_err(|e| err(e.to_string()))?;
         check_path(&path).map_err(|e| err(format!("rewrite target `{to_raw}` {e}")))?;
     }
-    Ok(Some(Redirect {
+    Ok(Redirect {
         from,
         pattern,
         line: n,
         to,
         status,
         force,
-    }))
+    })
 }
 
 impl Redirect {
