@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tarweb_format::rules::basic_auth_digest;
-use tarweb_format::{write_blob, AuthSpec, BlobSpec, Coding, ResponseSpec, RouteSpec};
+use tarweb_format::{write_blob_owned, AuthSpec, BlobSpec, Coding, ResponseSpec, RouteSpec};
 
 pub struct Options {
     pub source: Source,
@@ -88,7 +88,7 @@ pub fn pack(opts: &Options, warn: &mut dyn FnMut(String)) -> anyhow::Result<Summ
     let spec = blob_spec(&site, &bodies, &body_of, opts, encoder);
 
     let stats = out
-        .finish(|w| Ok(write_blob(&spec, w)?))
+        .finish(|w| Ok(write_blob_owned(spec, w)?))
         .with_context(|| format!("writing {}", opts.output.describe()))?;
     let (mut identity_bytes, mut smallest_bytes) = (0, 0);
     for &b in &body_of {
