@@ -86,7 +86,7 @@ pub use read_error::{
 pub use rules::reason_phrase;
 pub use view::{Auth, NotModified, Route, Variant, Variants};
 pub use write::{
-    blob_to_vec, write_blob, write_blob_owned, AuthSpec, BlobSpec, ResponseSpec, RouteSpec,
+    blob_to_vec, write_blob, write_blob_from, AuthSpec, BlobSpec, ResponseSpec, RouteSpec,
     WriteStats,
 };
 pub use write_error::{InvalidKind, SpecPart, WriteError};

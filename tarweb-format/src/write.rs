@@ -350,27 +350,35 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
     write_built(&routes, runs, nf, spec.encoder, out)
 }
 
-/// [`write_blob`], consuming the spec: each route's responses (their
-/// header lists) are dropped as soon as they are built, so the spec and
-/// its built form are not both held whole (on a site of many small pages
-/// they are most of the packer's memory). The same bytes as
-/// [`write_blob`].
-pub fn write_blob_owned<W: Write + Seek>(
-    mut spec: BlobSpec,
+/// [`write_blob`] for routes given one by one (in any order): each
+/// route's responses (their header lists) are dropped as soon as they are
+/// built, so a packer need not hold the spec and its built form whole (on
+/// a site of many small pages they are most of its memory). The same bytes
+/// as [`write_blob`] for the same routes.
+pub fn write_blob_from<W: Write + Seek>(
+    routes: impl IntoIterator<Item = RouteSpec>,
+    not_found: &[ResponseSpec],
+    encoder: [u8; 8],
     out: W,
 ) -> Result<WriteStats, WriteError> {
-    spec.routes
-        .sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
-    check_unique(&spec.routes.iter().collect::<Vec<_>>())?;
-    let mut runs: Vec<Vec<Built>> = Vec::with_capacity(spec.routes.len() + 1);
-    for r in &mut spec.routes {
-        runs.push(build_route(r)?);
+    let mut lite: Vec<RouteSpec> = Vec::new();
+    let mut built: Vec<Vec<Built>> = Vec::new();
+    for mut r in routes {
+        built.push(build_route(&r)?);
         r.variants = Vec::new();
+        lite.push(r);
     }
-    let nf = build_not_found(&spec.not_found)?;
-    spec.not_found = Vec::new();
-    let routes: Vec<&RouteSpec> = spec.routes.iter().collect();
-    write_built(&routes, runs, nf, spec.encoder, out)
+    let mut order: Vec<usize> = (0..lite.len()).collect();
+    order.sort_by(|&a, &b| lite[a].path.as_bytes().cmp(lite[b].path.as_bytes()));
+    let routes: Vec<&RouteSpec> = order.iter().map(|&i| &lite[i]).collect();
+    check_unique(&routes)?;
+    let mut slots: Vec<Option<Vec<Built>>> = built.into_iter().map(Some).collect();
+    let runs = order
+        .iter()
+        .map(|&i| slots[i].take().expect("each route once"))
+        .collect();
+    let nf = build_not_found(not_found)?;
+    write_built(&routes, runs, nf, encoder, out)
 }
 
 /// Two routes with the same path (`routes` sorted) are an error.

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tarweb_format::rules::basic_auth_digest;
-use tarweb_format::{write_blob_owned, AuthSpec, BlobSpec, Coding, ResponseSpec, RouteSpec};
+use tarweb_format::{write_blob_from, AuthSpec, Coding, ResponseSpec, RouteSpec};
 
 pub struct Options {
     pub source: Source,
@@ -85,10 +85,11 @@ pub fn pack(opts: &Options, warn: &mut dyn FnMut(String)) -> anyhow::Result<Summ
     let (bodies, body_of) = distinct_bodies(&site);
     let (bodies, encoded, reused) = encode_all(bodies, &site.files, &reuse, opts, warn)?;
     drop(reuse);
-    let spec = blob_spec(&site, &bodies, &body_of, opts, encoder);
+    let routes = route_specs(&site, &bodies, &body_of, opts);
+    let not_found = not_found_spec(&site, &bodies, &body_of, opts);
 
     let stats = out
-        .finish(|w| Ok(write_blob_owned(spec, w)?))
+        .finish(|w| Ok(write_blob_from(routes, &not_found, encoder, w)?))
         .with_context(|| format!("writing {}", opts.output.describe()))?;
     let (mut identity_bytes, mut smallest_bytes) = (0, 0);
     for &b in &body_of {
@@ -341,79 +342,85 @@ fn auth(list: &[(String, String)]) -> Option<AuthSpec> {
     Some(AuthSpec { salt, digests })
 }
 
-fn blob_spec(
+/// The routes' specs, made one at a time as the writer asks (all at once
+/// they would be most of the packer's memory on a site of small pages).
+fn route_specs<'a>(
+    site: &'a Site,
+    bodies: &'a [Body],
+    body_of: &'a [usize],
+    opts: &'a Options,
+) -> impl Iterator<Item = RouteSpec> + 'a {
+    let cc = opts.cache_control.as_deref();
+    let clamp = move |t: i64| opts.source_date_epoch.map_or(t, |e| t.min(e)).max(0);
+    site.routes.iter().map(move |r| {
+        let paths: Vec<&str> = r.match_paths.iter().map(String::as_str).collect();
+        let set = site.headers.for_paths(&paths);
+        match &r.target {
+            Target::File(i) => {
+                let f = &site.files[*i];
+                let body = &bodies[body_of[*i]];
+                let ct = content_type(&f.path, &f.data);
+                let negotiated = body.variants.iter().flatten().count() > 1;
+                let last_modified = clamp(f.mtime);
+                let variants = Coding::ALL
+                    .iter()
+                    .filter_map(|&c| {
+                        let bytes = body.variants[c as usize].clone()?;
+                        let etag = body.etags[c as usize].clone()?;
+                        let (headers, nm) = response::resource(&Resource {
+                            content_type: &ct,
+                            coding: c,
+                            etag: &etag,
+                            last_modified,
+                            negotiated,
+                            cache_control: cc,
+                            site: &set,
+                        });
+                        Some(ResponseSpec {
+                            coding: c,
+                            headers,
+                            body: bytes,
+                            etag: Some(etag),
+                            not_modified: Some(nm),
+                            site_encoded: body.site_encoded[c as usize],
+                        })
+                    })
+                    .collect();
+                RouteSpec {
+                    auth: auth(&set.auth),
+                    path: r.path.clone(),
+                    status: 200,
+                    last_modified,
+                    variants,
+                }
+            }
+            Target::Redirect { status, location } => RouteSpec {
+                auth: None,
+                path: r.path.clone(),
+                status: *status,
+                last_modified: 0,
+                variants: vec![ResponseSpec {
+                    coding: Coding::Identity,
+                    headers: response::redirect(location, &set),
+                    body: Arc::from(&b""[..]),
+                    etag: None,
+                    not_modified: None,
+                    site_encoded: false,
+                }],
+            },
+        }
+    })
+}
+
+/// The 404's variants (none without a `404.html`).
+fn not_found_spec(
     site: &Site,
     bodies: &[Body],
     body_of: &[usize],
     opts: &Options,
-    encoder: [u8; 8],
-) -> BlobSpec {
+) -> Vec<ResponseSpec> {
     let cc = opts.cache_control.as_deref();
-    let clamp = |t: i64| opts.source_date_epoch.map_or(t, |e| t.min(e)).max(0);
-    let routes = site
-        .routes
-        .iter()
-        .map(|r| {
-            let paths: Vec<&str> = r.match_paths.iter().map(String::as_str).collect();
-            let set = site.headers.for_paths(&paths);
-            match &r.target {
-                Target::File(i) => {
-                    let f = &site.files[*i];
-                    let body = &bodies[body_of[*i]];
-                    let ct = content_type(&f.path, &f.data);
-                    let negotiated = body.variants.iter().flatten().count() > 1;
-                    let last_modified = clamp(f.mtime);
-                    let variants = Coding::ALL
-                        .iter()
-                        .filter_map(|&c| {
-                            let bytes = body.variants[c as usize].clone()?;
-                            let etag = body.etags[c as usize].clone()?;
-                            let (headers, nm) = response::resource(&Resource {
-                                content_type: &ct,
-                                coding: c,
-                                etag: &etag,
-                                last_modified,
-                                negotiated,
-                                cache_control: cc,
-                                site: &set,
-                            });
-                            Some(ResponseSpec {
-                                coding: c,
-                                headers,
-                                body: bytes,
-                                etag: Some(etag),
-                                not_modified: Some(nm),
-                                site_encoded: body.site_encoded[c as usize],
-                            })
-                        })
-                        .collect();
-                    RouteSpec {
-                        auth: auth(&set.auth),
-                        path: r.path.clone(),
-                        status: 200,
-                        last_modified,
-                        variants,
-                    }
-                }
-                Target::Redirect { status, location } => RouteSpec {
-                    auth: None,
-                    path: r.path.clone(),
-                    status: *status,
-                    last_modified: 0,
-                    variants: vec![ResponseSpec {
-                        coding: Coding::Identity,
-                        headers: response::redirect(location, &set),
-                        body: Arc::from(&b""[..]),
-                        etag: None,
-                        not_modified: None,
-                        site_encoded: false,
-                    }],
-                },
-            }
-        })
-        .collect();
-    let not_found = site
-        .not_found
+    site.not_found
         .map(|i| {
             let f = &site.files[i];
             let body = &bodies[body_of[i]];
@@ -434,10 +441,5 @@ fn blob_spec(
                 })
                 .collect()
         })
-        .unwrap_or_default();
-    BlobSpec {
-        routes,
-        not_found,
-        encoder,
-    }
+        .unwrap_or_default()
 }
