@@ -78,7 +78,7 @@ mod write_error;
 
 pub use header::Layout;
 pub use layout::{Coding, MAX_H2_LIST_SIZE, MAX_PATH_LEN, PAGE};
-pub use read::{Blob, Verify};
+pub use read::{digest_threads, Blob, Verify};
 pub use read_error::{
     FormatError, FormatErrorKind, H2Problem, HeadProblem, RouteProblem, RunProblem, Section,
     VariantProblem,

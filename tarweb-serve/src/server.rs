@@ -199,6 +199,9 @@ pub fn run(o: Options) -> Result<(), String> {
     // SIGTERM/SIGHUP can only be taken by `wait_signal` (a thread with one
     // unblocked would die of it, taking the process along).
     sys::block_signals();
+    // SIGIO is now blocked everywhere and taken below: blobs may be served
+    // from their own files under a lease.
+    root::enable_leases();
     let _ = sys::raise_nofile_limit();
     // Through NSS, while every file is still readable.
     let user = o.user.as_deref().map(sys::lookup_account).transpose()?;
@@ -417,9 +420,15 @@ pub fn run(o: Options) -> Result<(), String> {
     notify.send("READY=1");
     // SIGHUP: re-check everything reloadable (one call per kind of thing);
     // SIGTERM/SIGINT: stop.
-    while sys::wait_signal() == Signal::Hup {
-        watch.recheck();
-        reload_tls(tls.as_deref(), "SIGHUP");
+    loop {
+        match sys::wait_signal() {
+            Signal::Hup => {
+                watch.recheck();
+                reload_tls(tls.as_deref(), "SIGHUP");
+            }
+            Signal::Lease => root::leases_broken(),
+            Signal::Term => break,
+        }
     }
     notify.send("STOPPING=1");
     sys::eventfd_signal(wake.as_raw_fd());

@@ -134,6 +134,7 @@ fn entries() -> impl Iterator<Item = Allow> {
         super::process::SECCOMP,
         super::alloc::SECCOMP,
         super::mem::SECCOMP,
+        super::lease::SECCOMP,
         super::io::SECCOMP,
         super::net::SECCOMP,
         super::epoll::SECCOMP,

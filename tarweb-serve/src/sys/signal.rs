@@ -1,4 +1,6 @@
 //! Signals: blocked in every thread, taken by one `sigwait` loop.
+//! SIGIO among them: a lease break must never kill the process (its
+//! default action), whichever thread the kernel picks.
 
 use super::seccomp::Allow;
 use std::mem::MaybeUninit;
@@ -15,11 +17,14 @@ fn signal_set() -> libc::sigset_t {
         libc::sigaddset(set.as_mut_ptr(), libc::SIGINT);
         // SIGHUP: re-check the blob, reload the certificates.
         libc::sigaddset(set.as_mut_ptr(), libc::SIGHUP);
+        // SIGIO: a writer is breaking the read lease of a blob served
+        // from its own file (`root.rs`).
+        libc::sigaddset(set.as_mut_ptr(), libc::SIGIO);
         set.assume_init()
     }
 }
 
-/// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and the
+/// Blocks SIGTERM, SIGINT, SIGHUP and SIGIO in the calling thread (and the
 /// threads it spawns afterwards) and ignores SIGPIPE, so [`wait_signal`]
 /// gets them (a thread with one unblocked would die of it, taking the
 /// process along).
@@ -38,6 +43,8 @@ pub enum Signal {
     Term,
     /// SIGHUP: re-check what is reloadable.
     Hup,
+    /// SIGIO: a blob's lease is being broken.
+    Lease,
 }
 
 /// Waits for one of the signals [`block_signals`] blocked.
@@ -46,9 +53,9 @@ pub fn wait_signal() -> Signal {
     let mut sig: libc::c_int = 0;
     // SAFETY: `set` is initialised and `sig` is live.
     unsafe { libc::sigwait(&set, &mut sig) };
-    if sig == libc::SIGHUP {
-        Signal::Hup
-    } else {
-        Signal::Term
+    match sig {
+        libc::SIGHUP => Signal::Hup,
+        libc::SIGIO => Signal::Lease,
+        _ => Signal::Term,
     }
 }
