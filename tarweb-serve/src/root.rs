@@ -95,8 +95,10 @@ impl std::fmt::Display for LoadError {
 /// `--blob-copy`: where a loaded blob's private copy lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CopyTo {
-    /// A nameless file next to the blob, else a sealed memfd.
+    /// The file itself under a read lease, else as `Copy`.
     Auto,
+    /// A nameless file next to the blob, else a sealed memfd.
+    Copy,
     /// Always a sealed memfd.
     Memfd,
 }
@@ -167,8 +169,10 @@ impl Root {
             }
         }
         let file_copy = match opts.copy {
-            CopyTo::Auto if !NO_NEW_FILES.load(Ordering::Relaxed) => copy_to_file(&mut src, path),
-            CopyTo::Auto | CopyTo::Memfd => None,
+            CopyTo::Auto | CopyTo::Copy if !NO_NEW_FILES.load(Ordering::Relaxed) => {
+                copy_to_file(&mut src, path)
+            }
+            CopyTo::Auto | CopyTo::Copy | CopyTo::Memfd => None,
         };
         let (copy, len, backing) = match file_copy {
             Some((fd, len)) => (fd, len, Backing::File),

@@ -343,11 +343,11 @@ pub fn run(o: Options) -> Result<(), String> {
     });
     let wake = sys::eventfd().map_err(|e| e.to_string())?;
     // Hot responses live where the blob's copy does: beside it on its
-    // filesystem (`--blob-copy auto`), or in memory.
+    // filesystem (`--blob-copy auto` or `copy`), or in memory.
     let hot_dir = match (o.load.copy, &o.target) {
         (root::CopyTo::Memfd, _) => None,
-        (root::CopyTo::Auto, Target::File(p)) => Some(root::dir_of(p)),
-        (root::CopyTo::Auto, Target::Dir(d)) => Some(d.as_path()),
+        (root::CopyTo::Auto | root::CopyTo::Copy, Target::File(p)) => Some(root::dir_of(p)),
+        (root::CopyTo::Auto | root::CopyTo::Copy, Target::Dir(d)) => Some(d.as_path()),
     };
     let mut workers = Vec::new();
     for (t, fds) in per_thread.into_iter().enumerate() {
