@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Deterministic synthetic site for bench/scale.sh: N small HTML pages in
-100 directories (d00..d99), about 200 bytes each, every mtime the same, so
-two runs give the same tree and the same blob.
+100 directories (d00..d99), about 200 bytes each, plus optionally B files
+of 1 MiB of seeded pseudo-random bytes (`big/bNNNN.bin`, stored as is:
+not worth compressing), every mtime the same, so two runs give the same
+tree and the same blob.
 
-Usage: gen-site.py DIR PAGES
+Usage: gen-site.py DIR PAGES [BIG_FILES]
 """
+import random
 import os
 import sys
 
@@ -28,6 +31,16 @@ def main():
         with open(p, "w") as f:
             f.write(body)
         os.utime(p, (mtime, mtime))
+    big = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+    if big:
+        os.makedirs(os.path.join(out, "big"), exist_ok=True)
+        rng = random.Random(18)
+        for i in range(big):
+            p = os.path.join(out, "big", f"b{i:04}.bin")
+            with open(p, "wb") as f:
+                f.write(rng.randbytes(1 << 20))
+            os.utime(p, (mtime, mtime))
+        os.utime(os.path.join(out, "big"), (mtime, mtime))
     for d in range(dirs):
         os.utime(os.path.join(out, f"d{d:02}"), (mtime, mtime))
     os.utime(out, (mtime, mtime))

@@ -1,15 +1,26 @@
 //! The blob handle: the site, loaded once and shared read-only by every
 //! worker.
 //!
-//! The file is copied and served from the copy, never from the file
-//! itself: truncating or rewriting the `.twb` in place while the server runs
-//! can then neither raise SIGBUS (a mapping of a shrunk file faults) nor
-//! send torn bytes (sendfile reads the page cache as it is now). A copy
-//! racing with a writer is caught by `Blob::parse`, which checks the blake3
-//! digest of the copy.
+//! A root is served from bytes nothing can change under it, so that
+//! truncating or rewriting the `.twb` in place while the server runs can
+//! neither raise SIGBUS (a mapping of a shrunk file faults) nor send torn
+//! bytes (sendfile reads the page cache as it is now):
+//! - by default (`--blob-copy auto`), **the file itself under a read
+//!   lease** (`leased_store`): no writer can open it while the lease is
+//!   held, and a writer's open (or a truncate) waits while [`leases_broken`]
+//!   (the main thread's SIGIO) moves a sealed memfd copy under the same
+//!   addresses and descriptor number; only then is the file let go.
+//!   Nothing is copied at load: start and swap cost the digest and the
+//!   structure checks, not a copy of the blob;
+//! - where no lease can be had (a writer has it open, another owner
+//!   without CAP_LEASE, NFS/FUSE), or with `copy`/`memfd`, **a private
+//!   copy** made at load, as below.
+//! Either way `Blob::parse` checks the blake3 digest of the bytes served
+//! (on every core): a half-written or corrupted file, or a copy racing with
+//! a writer, is refused.
 //!
-//! Where the copy lives (`--blob-copy`):
-//! - **`auto`** (default): a nameless file (`O_TMPFILE`) next to the blob,
+//! Where a copy lives (`--blob-copy`):
+//! - **`copy`** (and `auto` without a lease): a nameless file (`O_TMPFILE`) next to the blob,
 //!   on the same filesystem (a reflink on XFS/btrfs, an in-kernel copy on
 //!   ext4). Its page cache has large folios on XFS, and on ext4 since Linux
 //!   6.16, so sendfile finds a body's pages in a few lookups instead of

@@ -220,7 +220,10 @@ fn every_feature_works_confined() {
     // MAP_FIXED, dup3) before the writer's open returns; it keeps serving.
     let served = dir.join("r2/site.twb");
     let writer = std::thread::spawn(move || {
-        let f = std::fs::OpenOptions::new().write(true).open(&served).unwrap();
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&served)
+            .unwrap();
         f.set_len(10).unwrap();
     });
     s.wait_line("the lease break", |l| {
@@ -231,7 +234,9 @@ fn every_feature_works_confined() {
     assert_eq!(r.header("Tarweb-Root"), Some(v2_digest.as_str()));
     assert_eq!(r.body, b"version two\n");
     // The truncated file is refused by the watcher; the copy keeps serving.
-    s.wait_line("a refusal of the truncated file", |l| l.contains("refusing"));
+    s.wait_line("a refusal of the truncated file", |l| {
+        l.contains("refusing")
+    });
     let r = s.client().get("/", "");
     assert_eq!(r.body, b"version two\n");
 
