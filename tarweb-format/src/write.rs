@@ -164,7 +164,9 @@ fn h2_block(
     fields: &[(String, String)],
     at: At,
 ) -> Result<H2Block, WriteError> {
-    let b = build_h2_block(status, body_len, fields);
+    let mut b = build_h2_block(status, body_len, fields);
+    // Kept until the blob is written: no growth slack (see `build`).
+    b.bytes.shrink_to_fit();
     if b.list_size > layout::MAX_H2_LIST_SIZE {
         return invalid(at(), InvalidKind::H2ListTooLarge(b.list_size));
     }
@@ -220,6 +222,7 @@ fn build(r: &ResponseSpec, status: u16, at: At) -> Result<Built, WriteError> {
             let mut head = status_line(304);
             let status_len = head.len() as u16;
             push_fields(&mut head, fields);
+            head.shrink_to_fit();
             // The HTTP/2 block's bound keeps this head far below 4 GiB.
             Some(BuiltNm {
                 head,
@@ -228,6 +231,10 @@ fn build(r: &ResponseSpec, status: u16, at: At) -> Result<Built, WriteError> {
             })
         }
     };
+    // Every built head is held until the blob is written; grown by pushes,
+    // each would keep up to as much again in slack (a site of many small
+    // pages is mostly heads).
+    head.shrink_to_fit();
     Ok(Built {
         coding: r.coding,
         status_len,
