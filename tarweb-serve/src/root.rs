@@ -15,6 +15,7 @@
 //! - where no lease can be had (a writer has it open, another owner
 //!   without CAP_LEASE, NFS/FUSE), or with `copy`/`memfd`, **a private
 //!   copy** made at load, as below.
+//!
 //! Either way `Blob::parse` checks the blake3 digest of the bytes served
 //! (on every core): a half-written or corrupted file, or a copy racing with
 //! a writer, is refused.
