@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Deterministic synthetic site for bench/scale.sh: N small HTML pages in
 100 directories (d00..d99), about 200 bytes each, plus optionally B files
-of 1 MiB of seeded pseudo-random bytes (`big/bNNNN.bin`, stored as is:
-not worth compressing), every mtime the same, so two runs give the same
+of 1 MiB of seeded pseudo-random bytes (`big/bNNNN.png`, stored as is:
+a type never compressed), every mtime the same, so two runs give the same
 tree and the same blob.
 
 Usage: gen-site.py DIR PAGES [BIG_FILES]
@@ -36,7 +36,7 @@ def main():
         os.makedirs(os.path.join(out, "big"), exist_ok=True)
         rng = random.Random(18)
         for i in range(big):
-            p = os.path.join(out, "big", f"b{i:04}.bin")
+            p = os.path.join(out, "big", f"b{i:04}.png")
             with open(p, "wb") as f:
                 f.write(rng.randbytes(1 << 20))
             os.utime(p, (mtime, mtime))

@@ -12,11 +12,14 @@
 #                        you mean to measure tmpfs: say which in the results)
 #   SCALE_PAGES="10000 100000 300000"  site sizes for the pack curve
 #   SCALE_RUNS=3         runs per figure (the median is reported)
+#   SCALE_SERVE="20MB 200MB 2GB"  blob sizes for the serve figures
+#   SCALE_SERVE_ARGS="--blob-copy copy"  extra tarweb-serve arguments
+#                        (e.g. to time the private copy instead of the lease)
 #   BENCH_NO_BUILD=1     use target/release binaries as they are
 #
 # Sites come from bench/gen-site.py (deterministic: same tree, same blob).
 # Serve figures: 20 MB (10,000 pages), 200 MB (100,000 pages) and 2 GB
-# (10,000 pages + 1,900 files of 1 MiB) blobs; the swap replaces a blob by
+# (10,000 pages + 1,900 files of 1 MiB, .png: never compressed) blobs; the swap replaces a blob by
 # one of the same site packed with another --cache-control (same size,
 # other digest). Every wait is bounded (bench/first-response.py).
 set -euo pipefail
@@ -58,13 +61,15 @@ if [ "$WHAT" = serve ] || [ "$WHAT" = all ]; then
   echo "| --- | ---: | ---: | ---: | ---: | --- | --- |"
   for spec in "20MB 10000 0" "200MB 100000 0" "2GB 10000 1900"; do
     read -r name n big <<<"$spec"
+    [[ " ${SCALE_SERVE:-20MB 200MB 2GB} " == *" $name "* ]] || continue
     s=$(site "$n" "$big")
     a=$DIR/serve-$name-a.twb; b=$DIR/serve-$name-b.twb
     [ -e "$a" ] || "$PACK" "$s" -o "$a" >/dev/null 2>&1
     [ -e "$b" ] || "$PACK" "$s" -o "$b" --cache-control "max-age=60" >/dev/null 2>&1
     starts=(); swaps=()
     for _ in $(seq "$RUNS"); do
-      out=$(python3 bench/first-response.py "$SERVE" "$a" "$b")
+      # shellcheck disable=SC2086
+      out=$(python3 bench/first-response.py "$SERVE" "$a" "$b" -- ${SCALE_SERVE_ARGS:-})
       starts+=("$(sed -n 's/.*start_ms=\([^ ]*\).*/\1/p' <<<"$out")")
       swaps+=("$(sed -n 's/.*swap_ms=\([^ ]*\).*/\1/p' <<<"$out")")
     done
