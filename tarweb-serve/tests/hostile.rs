@@ -221,6 +221,30 @@ fn blob_rewritten_under_the_server_is_still_served_intact() {
     }
 }
 
+/// A file someone has open for writing cannot be leased (it may be half
+/// written): the server copies it, and the digest of the copy decides.
+#[test]
+fn blob_open_for_writing_is_copied_not_leased() {
+    let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("writer-open-{}.twb", std::process::id()));
+    std::fs::copy(&site().path, &path).unwrap();
+    let writer = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    let s = Server::start_with(&path, &["--threads", "1"]);
+    assert!(
+        s.startup
+            .iter()
+            .any(|l| l.starts_with("loaded") && l.contains("file copy")),
+        "{:?}",
+        s.startup
+    );
+    let r = s.client().get("/mid.txt", "");
+    assert!(r.body == site().files["/mid.txt"]);
+    let copies = s.blob_copies();
+    assert!(copies.len() == 1 && copies[0].contains("/#"), "{copies:?}");
+    drop(writer);
+    let _ = std::fs::remove_file(&path);
+}
+
 #[test]
 fn blob_on_tmpfs_is_leased_or_copied_into_a_sealed_memfd() {
     // On tmpfs a file copy would be shmem like a memfd, without the seals;
