@@ -168,7 +168,7 @@ impl<'a> Blob<'a> {
     }
 
     /// The `encoder` id of the header: who compressed the variants that
-    /// are not [`Variant::site_encoded`], and with which settings (all
+    /// are not [`Variant::site_encoded`](crate::view::Variant::site_encoded), and with which settings (all
     /// zero: not said).
     pub fn encoder(&self) -> [u8; 8] {
         self.layout.encoder

@@ -358,6 +358,17 @@ fn leased_store(src: &File, len: u64, mlock: bool) -> Option<Arc<Store>> {
     let fd = src.try_clone().ok()?;
     let raw = fd.as_raw_fd();
     sys::read_lease(raw).ok()?;
+    let store = leased_map(fd, len, mlock);
+    if store.is_none() {
+        // `src` shares the leased file and is copied next: a writer must
+        // not wait for a lease no one will break.
+        sys::release_lease(src.as_raw_fd());
+    }
+    store
+}
+
+fn leased_map(fd: File, len: u64, mlock: bool) -> Option<Arc<Store>> {
+    let raw = fd.as_raw_fd();
     // Under the lease the size can no longer change unseen (a truncate
     // breaks it); before it, it may have. Mapped only if it did not.
     if fd.metadata().ok()?.len() != len {

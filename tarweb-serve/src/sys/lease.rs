@@ -30,6 +30,12 @@ pub fn read_lease(fd: RawFd) -> io::Result<()> {
     cvt(unsafe { libc::fcntl(fd, libc::F_SETLEASE, libc::F_RDLCK) }).map(drop)
 }
 
+/// Lets go of the lease on `fd` (a load that took one but then copies).
+pub fn release_lease(fd: RawFd) {
+    // SAFETY: plain fcntl on a descriptor the caller owns.
+    unsafe { libc::fcntl(fd, libc::F_SETLEASE, libc::F_UNLCK) };
+}
+
 /// Is the read lease on `fd` still whole? `false` once a writer's open has
 /// started breaking it (the kernel then reports the type it is breaking
 /// to, `F_UNLCK`), or if there is none.

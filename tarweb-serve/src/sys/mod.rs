@@ -43,7 +43,7 @@ pub use ktls::{
     KtlsFlag,
 };
 pub use landlock::{landlock_read_only, Landlocked};
-pub(crate) use lease::{lease_held, read_lease, replace_fd};
+pub(crate) use lease::{lease_held, read_lease, release_lease, replace_fd};
 pub(crate) use mem::{
     memfd_create, mlock, mmap_leased, mmap_readonly, on_tmpfs, remap_private, seal, Mmap,
 };
