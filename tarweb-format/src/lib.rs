@@ -80,7 +80,7 @@ mod write_error;
 
 pub use header::Layout;
 pub use layout::{Coding, MAX_H2_LIST_SIZE, MAX_PATH_LEN, PAGE};
-pub use read::{Blob, Verify};
+pub use read::{digest_threads, Blob, Verify};
 pub use read_error::{
     FormatError, FormatErrorKind, H2Problem, HeadProblem, RouteProblem, RuleProblem, RunProblem,
     Section, VariantProblem,
@@ -88,6 +88,7 @@ pub use read_error::{
 pub use rules::reason_phrase;
 pub use view::{Auth, NotModified, Route, Variant, Variants};
 pub use write::{
-    blob_to_vec, write_blob, AuthSpec, BlobSpec, ResponseSpec, RouteSpec, RuleSpec, WriteStats,
+    blob_to_vec, write_blob, write_blob_from, AuthSpec, BlobSpec, ResponseSpec, RouteSpec,
+    RuleSpec, WriteStats,
 };
 pub use write_error::{InvalidKind, SpecPart, WriteError};

@@ -36,6 +36,69 @@ pub enum Verify {
     Full,
     /// Structure and bounds only (the digest is still read, not recomputed).
     SkipDigest,
+    /// [`Verify::Full`], the digest hashed on up to this many threads
+    /// ([`digest_threads`]): a server loading a large blob is not then
+    /// bound by one core's hashing speed.
+    FullThreads(usize),
+}
+
+/// blake3 of `data` on up to `threads` threads: the same digest as
+/// `blake3::hash` (blake3 is a tree: subtrees are hashed apart and their
+/// chaining values merged). One thread where one could not be started.
+pub fn digest_threads(data: &[u8], threads: usize) -> blake3::Hash {
+    use blake3::hazmat::{left_subtree_len, merge_subtrees_root, Mode};
+    // Below this, starting a thread costs more than it saves.
+    if threads <= 1 || data.len() <= PARALLEL_MIN {
+        return blake3::hash(data);
+    }
+    let l = left_subtree_len(data.len() as u64);
+    let (a, b) = data.split_at(l as usize);
+    let (ca, cb) = both(
+        || subtree(a, 0, threads / 2),
+        || subtree(b, l, threads - threads / 2),
+    );
+    merge_subtrees_root(&ca, &cb, Mode::Hash)
+}
+
+const PARALLEL_MIN: usize = 1 << 20;
+
+/// The chaining value of the subtree `data` at `offset` (aligned, as
+/// blake3's tree places it), on up to `threads` threads.
+fn subtree(data: &[u8], offset: u64, threads: usize) -> blake3::hazmat::ChainingValue {
+    use blake3::hazmat::{left_subtree_len, merge_subtrees_non_root, HasherExt, Mode};
+    if threads <= 1 || data.len() <= PARALLEL_MIN {
+        return blake3::Hasher::new()
+            .set_input_offset(offset)
+            .update(data)
+            .finalize_non_root();
+    }
+    let l = left_subtree_len(data.len() as u64);
+    let (a, b) = data.split_at(l as usize);
+    let (ca, cb) = both(
+        || subtree(a, offset, threads / 2),
+        || subtree(b, offset + l, threads - threads / 2),
+    );
+    merge_subtrees_non_root(&ca, &cb, Mode::Hash)
+}
+
+/// Runs `f` here and `g` on another thread (or here too, if none starts).
+fn both<A, B: Send>(f: impl FnOnce() -> A, g: impl FnOnce() -> B + Send) -> (A, B) {
+    // Kept here, so that a thread that cannot start leaves `g` to run.
+    let g = std::sync::Mutex::new(Some(g));
+    let run_g = || g.lock().ok().and_then(|mut g| g.take()).map(|g| g());
+    std::thread::scope(
+        |s| match std::thread::Builder::new().spawn_scoped(s, run_g) {
+            Ok(h) => {
+                let a = f();
+                let b = h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                (a, b.expect("g runs once"))
+            }
+            Err(_) => {
+                let a = f();
+                (a, run_g().expect("g runs once"))
+            }
+        },
+    )
 }
 
 impl<'a> Blob<'a> {
@@ -51,8 +114,13 @@ impl<'a> Blob<'a> {
     /// checked when copied), and lets a fuzzer reach the structure checks.
     pub fn parse_with(bytes: &'a [u8], verify: Verify) -> Result<Blob<'a>, FormatError> {
         let layout = parse_header(bytes)?;
-        if verify == Verify::Full {
-            let digest = blake3::hash(&bytes[layout::DIGEST_START..]);
+        let threads = match verify {
+            Verify::Full => Some(1),
+            Verify::FullThreads(n) => Some(n),
+            Verify::SkipDigest => None,
+        };
+        if let Some(threads) = threads {
+            let digest = digest_threads(&bytes[layout::DIGEST_START..], threads);
             if digest.as_bytes() != &layout.digest {
                 return err(
                     hdr::DIGEST as u64,
@@ -64,7 +132,7 @@ impl<'a> Blob<'a> {
             }
         }
         let blob = Blob { bytes, layout };
-        blob.check_variants()?;
+        blob.check_variants(threads.unwrap_or(1))?;
         blob.check_routes()?;
         if layout.not_found_count > 0 {
             blob.check_variant_range(layout.not_found_first, layout.not_found_count, 404)
@@ -293,12 +361,37 @@ impl<'a> Blob<'a> {
         u64::from(off) + len <= self.layout.strings_len
     }
 
-    fn check_variants(&self) -> Result<(), FormatError> {
-        if self.layout.variant_count == 0 {
+    /// Checks every variant entry, on up to `threads` threads (ranges of
+    /// entries; the error reported is the first one's in entry order,
+    /// whatever the number of threads).
+    fn check_variants(&self, threads: usize) -> Result<(), FormatError> {
+        self.check_variant_entries(0, self.layout.variant_count as usize, threads)
+    }
+
+    fn check_variant_entries(
+        &self,
+        lo: usize,
+        hi: usize,
+        threads: usize,
+    ) -> Result<(), FormatError> {
+        // Below this many entries a thread costs more than it saves.
+        if threads <= 1 || hi - lo < 4096 {
+            return self.check_variant_range_entries(lo, hi);
+        }
+        let mid = lo + (hi - lo) / 2;
+        let (a, b) = both(
+            || self.check_variant_entries(lo, mid, threads / 2),
+            || self.check_variant_entries(mid, hi, threads - threads / 2),
+        );
+        a.and(b)
+    }
+
+    fn check_variant_range_entries(&self, lo: usize, hi: usize) -> Result<(), FormatError> {
+        if lo >= hi {
             return Ok(());
         }
         let mut h2 = H2Reader::new();
-        for i in 0..self.layout.variant_count as usize {
+        for i in lo..hi {
             let at = self.layout.variants_off + (i * layout::VARIANT_ENTRY_SIZE) as u64;
             let e = self.variant_entry(i);
             let bad = |problem| err(at, FormatErrorKind::Variant { index: i, problem });
@@ -556,5 +649,38 @@ impl fmt::Debug for Blob<'_> {
             .field("variants", &self.layout.variant_count)
             .field("digest", &self.digest_hex())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod digest_tests {
+    use super::digest_threads;
+
+    /// Split on threads, the digest is blake3's, at lengths around the
+    /// split points (powers of two of chunks, odd tails).
+    #[test]
+    fn threads_give_blake3() {
+        let data: Vec<u8> = (0..(5u32 << 20) + 4097)
+            .map(|i| (i * 7 + i / 251) as u8)
+            .collect();
+        for len in [
+            0,
+            1,
+            1024,
+            1025,
+            1 << 20,
+            (1 << 20) + 1,
+            (3 << 20) + 1000,
+            data.len(),
+        ] {
+            let want = blake3::hash(&data[..len]);
+            for t in [1, 2, 3, 4, 8] {
+                assert_eq!(
+                    digest_threads(&data[..len], t),
+                    want,
+                    "len {len}, {t} threads"
+                );
+            }
+        }
     }
 }

@@ -185,7 +185,9 @@ fn h2_block(
     fields: &[(String, String)],
     at: At,
 ) -> Result<H2Block, WriteError> {
-    let b = build_h2_block(status, body_len, fields);
+    let mut b = build_h2_block(status, body_len, fields);
+    // Kept until the blob is written: no growth slack (see `build`).
+    b.bytes.shrink_to_fit();
     if b.list_size > layout::MAX_H2_LIST_SIZE {
         return invalid(at(), InvalidKind::H2ListTooLarge(b.list_size));
     }
@@ -241,6 +243,7 @@ fn build(r: &ResponseSpec, status: u16, at: At) -> Result<Built, WriteError> {
             let mut head = status_line(304);
             let status_len = head.len() as u16;
             push_fields(&mut head, fields);
+            head.shrink_to_fit();
             // The HTTP/2 block's bound keeps this head far below 4 GiB.
             Some(BuiltNm {
                 head,
@@ -249,6 +252,10 @@ fn build(r: &ResponseSpec, status: u16, at: At) -> Result<Built, WriteError> {
             })
         }
     };
+    // Every built head is held until the blob is written; grown by pushes,
+    // each would keep up to as much again in slack (a site of many small
+    // pages is mostly heads).
+    head.shrink_to_fit();
     Ok(Built {
         coding: r.coding,
         status_len,
@@ -283,13 +290,14 @@ fn build_run(variants: &[ResponseSpec], status: u16, at: At) -> Result<Vec<Built
 }
 
 /// A block of the data section: head then body, or a lone head, 304 head
-/// or HTTP/2 header block.
-struct Unit {
-    head: Vec<u8>,
-    body: Option<Arc<[u8]>>,
+/// or HTTP/2 header block. Borrowed from the built variants: a copy of
+/// every head would double the writer's memory on a site of small pages.
+struct Unit<'b> {
+    head: &'b [u8],
+    body: Option<&'b [u8]>,
 }
 
-impl Unit {
+impl Unit<'_> {
     fn len(&self) -> u64 {
         (self.head.len() + self.body.as_ref().map_or(0, |b| b.len())) as u64
     }
@@ -307,10 +315,14 @@ struct Placed {
 
 /// The unit holding `bytes` alone: the one `seen` has for them, or a new
 /// one.
-fn lone<'b>(units: &mut Vec<Unit>, seen: &mut HashMap<&'b [u8], usize>, bytes: &'b [u8]) -> usize {
+fn lone<'b>(
+    units: &mut Vec<Unit<'b>>,
+    seen: &mut HashMap<&'b [u8], usize>,
+    bytes: &'b [u8],
+) -> usize {
     *seen.entry(bytes).or_insert_with(|| {
         units.push(Unit {
-            head: bytes.to_vec(),
+            head: bytes,
             body: None,
         });
         units.len() - 1
@@ -355,9 +367,51 @@ impl<W: Write> Hashing<W> {
 /// `out` is written once front to back; then the writer seeks back to put
 /// the digest in the header and leaves `out` at the end of the blob.
 pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats, WriteError> {
-    // Routes, sorted and checked.
     let mut routes: Vec<&RouteSpec> = spec.routes.iter().collect();
     routes.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    check_unique(&routes)?;
+    let mut runs: Vec<Vec<Built>> = Vec::with_capacity(routes.len() + 1);
+    for r in &routes {
+        runs.push(build_route(r)?);
+    }
+    let nf = build_not_found(&spec.not_found)?;
+    write_built(&routes, runs, nf, &spec.rules, spec.encoder, out)
+}
+
+/// [`write_blob`] for routes given one by one (in any order): each
+/// route's responses (their header lists) are dropped as soon as they are
+/// built, so a packer need not hold the spec and its built form whole (on
+/// a site of many small pages they are most of its memory). The same bytes
+/// as [`write_blob`] for the same routes.
+pub fn write_blob_from<W: Write + Seek>(
+    routes: impl IntoIterator<Item = RouteSpec>,
+    not_found: &[ResponseSpec],
+    rules: &[RuleSpec],
+    encoder: [u8; 8],
+    out: W,
+) -> Result<WriteStats, WriteError> {
+    let mut lite: Vec<RouteSpec> = Vec::new();
+    let mut built: Vec<Vec<Built>> = Vec::new();
+    for mut r in routes {
+        built.push(build_route(&r)?);
+        r.variants = Vec::new();
+        lite.push(r);
+    }
+    let mut order: Vec<usize> = (0..lite.len()).collect();
+    order.sort_by(|&a, &b| lite[a].path.as_bytes().cmp(lite[b].path.as_bytes()));
+    let routes: Vec<&RouteSpec> = order.iter().map(|&i| &lite[i]).collect();
+    check_unique(&routes)?;
+    let mut slots: Vec<Option<Vec<Built>>> = built.into_iter().map(Some).collect();
+    let runs = order
+        .iter()
+        .map(|&i| slots[i].take().expect("each route once"))
+        .collect();
+    let nf = build_not_found(not_found)?;
+    write_built(&routes, runs, nf, rules, encoder, out)
+}
+
+/// Two routes with the same path (`routes` sorted) are an error.
+fn check_unique(routes: &[&RouteSpec]) -> Result<(), WriteError> {
     for w in routes.windows(2) {
         if w[0].path == w[1].path {
             return invalid(
@@ -366,37 +420,55 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
             );
         }
     }
-    let mut runs: Vec<Vec<Built>> = Vec::new();
-    let mut route_run: Vec<usize> = Vec::with_capacity(routes.len());
-    for r in &routes {
-        let at = || SpecPart::Route(r.path.clone());
-        if let Err(e) = check_route_path(r.path.as_bytes()) {
-            return invalid(at(), InvalidKind::Path(e));
-        }
-        if !is_route_status(r.status) {
-            return invalid(at(), InvalidKind::Status(r.status));
-        }
-        if let Some(a) = &r.auth {
-            if r.status != 200 || a.digests.is_empty() || a.digests.len() > layout::MAX_AUTH {
-                return invalid(at(), InvalidKind::Auth);
-            }
-        }
-        runs.push(build_run(&r.variants, r.status, &at)?);
-        route_run.push(runs.len() - 1);
+    Ok(())
+}
+
+/// Checks a route and builds its run of variants.
+fn build_route(r: &RouteSpec) -> Result<Vec<Built>, WriteError> {
+    let at = || SpecPart::Route(r.path.clone());
+    if let Err(e) = check_route_path(r.path.as_bytes()) {
+        return invalid(at(), InvalidKind::Path(e));
     }
-    let nf_run = if spec.not_found.is_empty() {
-        None
-    } else {
-        runs.push(build_run(&spec.not_found, 404, &|| SpecPart::NotFound)?);
-        Some(runs.len() - 1)
-    };
+    if !is_route_status(r.status) {
+        return invalid(at(), InvalidKind::Status(r.status));
+    }
+    if let Some(a) = &r.auth {
+        if r.status != 200 || a.digests.is_empty() || a.digests.len() > layout::MAX_AUTH {
+            return invalid(at(), InvalidKind::Auth);
+        }
+    }
+    build_run(&r.variants, r.status, &at)
+}
+
+fn build_not_found(nf: &[ResponseSpec]) -> Result<Option<Vec<Built>>, WriteError> {
+    if nf.is_empty() {
+        return Ok(None);
+    }
+    build_run(nf, 404, &|| SpecPart::NotFound).map(Some)
+}
+
+/// Lays out and writes routes (sorted, checked; their `variants` unused)
+/// whose runs are built: `runs[i]` is `routes[i]`'s.
+fn write_built<W: Write + Seek>(
+    routes: &[&RouteSpec],
+    mut runs: Vec<Vec<Built>>,
+    nf: Option<Vec<Built>>,
+    rules: &[RuleSpec],
+    encoder: [u8; 8],
+    out: W,
+) -> Result<WriteStats, WriteError> {
+    let route_run: Vec<usize> = (0..routes.len()).collect();
+    let nf_run = nf.map(|run| {
+        runs.push(run);
+        runs.len() - 1
+    });
     // Dynamic rules: checked, their runs built; records after the ETags.
-    if spec.rules.len() > dynamic::MAX_RULES {
+    if rules.len() > dynamic::MAX_RULES {
         return invalid(SpecPart::Blob, InvalidKind::Rule);
     }
-    let mut rule_run = Vec::with_capacity(spec.rules.len());
-    let mut rule_bytes = Vec::with_capacity(spec.rules.len());
-    for (i, r) in spec.rules.iter().enumerate() {
+    let mut rule_run = Vec::with_capacity(rules.len());
+    let mut rule_bytes = Vec::with_capacity(rules.len());
+    for (i, r) in rules.iter().enumerate() {
         let at = || SpecPart::Rule(i);
         let (p, t) = (dynamic::encode(&r.pattern), dynamic::encode(&r.template));
         let run = !r.variants.is_empty();
@@ -464,13 +536,13 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
     // Strings: paths in route order, then distinct ETags.
     let mut strings: Vec<u8> = Vec::new();
     let mut path_at = Vec::with_capacity(routes.len());
-    for r in &routes {
+    for r in routes {
         path_at.push(strings.len() as u32);
         strings.extend_from_slice(r.path.as_bytes());
     }
     // Credentials: a salt then digests, per protected route.
     let mut auth_at = Vec::with_capacity(routes.len());
-    for r in &routes {
+    for r in routes {
         auth_at.push(r.auth.as_ref().map(|a| {
             let at = strings.len() as u32;
             strings.extend_from_slice(&a.salt);
@@ -491,7 +563,7 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
         }
     }
     let rules_at = strings.len() as u32;
-    for (i, r) in spec.rules.iter().enumerate() {
+    for (i, r) in rules.iter().enumerate() {
         let (p, t) = &rule_bytes[i];
         let mut h = [0u8; dynamic::RECORD_HEAD];
         h[0] = r.kind as u8;
@@ -526,8 +598,8 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
             Some(&at) if !b.body.is_empty() => ((lone(&mut units, &mut head_unit, &b.head), 0), at),
             _ => {
                 units.push(Unit {
-                    head: b.head.clone(),
-                    body: Some(b.body.clone()),
+                    head: &b.head,
+                    body: Some(&b.body),
                 });
                 let u = units.len() - 1;
                 body_at.entry(h).or_insert((u, b.head.len() as u64));
@@ -570,10 +642,10 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
     put64(&mut h, hdr::STRINGS_OFF, strings_off);
     put64(&mut h, hdr::STRINGS_LEN, strings.len() as u64);
     put64(&mut h, hdr::DATA_OFF, data_off);
-    h[hdr::ENCODER..hdr::ENCODER + 8].copy_from_slice(&spec.encoder);
-    if !spec.rules.is_empty() {
+    h[hdr::ENCODER..hdr::ENCODER + 8].copy_from_slice(&encoder);
+    if !rules.is_empty() {
         put32(&mut h, hdr::RULES_OFF, rules_at);
-        put16(&mut h, hdr::RULES_COUNT, spec.rules.len() as u16);
+        put16(&mut h, hdr::RULES_COUNT, rules.len() as u16);
     }
     match nf_run {
         Some(i) => {
@@ -645,8 +717,8 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
     let mut data_bytes = 0;
     for i in order {
         w.zeros(data_off + unit_off[i] - w.pos)?;
-        w.put(&units[i].head)?;
-        if let Some(b) = &units[i].body {
+        w.put(units[i].head)?;
+        if let Some(b) = units[i].body {
             w.put(b)?;
         }
         data_bytes += units[i].len();

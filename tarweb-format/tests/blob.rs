@@ -156,6 +156,32 @@ fn round_trip_every_field() {
         .starts_with(b"HTTP/1.1 404 Not Found\r\n"));
 }
 
+/// The route-at-a-time writer a packer uses gives `write_blob`'s bytes,
+/// whatever the order routes come in, and the same errors.
+#[test]
+fn write_blob_from_matches_write_blob() {
+    let spec = sample();
+    let (a, _) = blob_to_vec(&spec).unwrap();
+    let mut routes = spec.routes.clone();
+    routes.reverse();
+    let mut c = std::io::Cursor::new(Vec::new());
+    tarweb_format::write_blob_from(routes, &spec.not_found, &spec.rules, spec.encoder, &mut c)
+        .unwrap();
+    assert_eq!(a, c.into_inner());
+    let mut dup = spec.routes.clone();
+    dup.push(spec.routes[0].clone());
+    let mut c = std::io::Cursor::new(Vec::new());
+    let e = tarweb_format::write_blob_from(dup, &spec.not_found, &spec.rules, spec.encoder, &mut c)
+        .unwrap_err();
+    assert!(matches!(
+        e,
+        WriteError::Invalid {
+            kind: InvalidKind::DuplicateRoute,
+            ..
+        }
+    ));
+}
+
 #[test]
 fn deterministic_and_shares_identical_bodies() {
     let (a, stats) = blob_to_vec(&sample()).unwrap();

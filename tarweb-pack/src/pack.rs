@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tarweb_format::dynamic::RuleKind;
 use tarweb_format::rules::basic_auth_digest;
-use tarweb_format::{write_blob, AuthSpec, BlobSpec, Coding, ResponseSpec, RouteSpec, RuleSpec};
+use tarweb_format::{write_blob_from, AuthSpec, Coding, ResponseSpec, RouteSpec, RuleSpec};
 
 pub struct Options {
     pub source: Source,
@@ -86,10 +86,12 @@ pub fn pack(opts: &Options, warn: &mut dyn FnMut(String)) -> anyhow::Result<Summ
     let (bodies, body_of) = distinct_bodies(&site);
     let (bodies, encoded, reused) = encode_all(bodies, &site.files, &reuse, opts, warn)?;
     drop(reuse);
-    let spec = blob_spec(&site, &bodies, &body_of, opts, encoder);
+    let routes = route_specs(&site, &bodies, &body_of, opts);
+    let not_found = not_found_spec(&site, &bodies, &body_of, opts);
+    let rules = rule_specs(&site, &bodies, &body_of, opts);
 
     let stats = out
-        .finish(|w| Ok(write_blob(&spec, w)?))
+        .finish(|w| Ok(write_blob_from(routes, &not_found, &rules, encoder, w)?))
         .with_context(|| format!("writing {}", opts.output.describe()))?;
     let (mut identity_bytes, mut smallest_bytes) = (0, 0);
     for &b in &body_of {
@@ -342,122 +344,119 @@ fn auth(list: &[(String, String)]) -> Option<AuthSpec> {
     Some(AuthSpec { salt, digests })
 }
 
-fn blob_spec(
+/// The routes' specs, made one at a time as the writer asks (all at once
+/// they would be most of the packer's memory on a site of small pages).
+fn route_specs<'a>(
+    site: &'a Site,
+    bodies: &'a [Body],
+    body_of: &'a [usize],
+    opts: &'a Options,
+) -> impl Iterator<Item = RouteSpec> + 'a {
+    let cc = opts.cache_control.as_deref();
+    let clamp = move |t: i64| opts.source_date_epoch.map_or(t, |e| t.min(e)).max(0);
+    site.routes.iter().map(move |r| {
+        let paths: Vec<&str> = r.match_paths.iter().map(String::as_str).collect();
+        let set = site.headers.for_paths(&paths);
+        match &r.target {
+            Target::File(i) => {
+                let f = &site.files[*i];
+                let body = &bodies[body_of[*i]];
+                let ct = content_type(&f.path, &f.data);
+                let negotiated = body.variants.iter().flatten().count() > 1;
+                let last_modified = clamp(f.mtime);
+                let variants = Coding::ALL
+                    .iter()
+                    .filter_map(|&c| {
+                        let bytes = body.variants[c as usize].clone()?;
+                        let etag = body.etags[c as usize].clone()?;
+                        let (headers, nm) = response::resource(&Resource {
+                            content_type: &ct,
+                            coding: c,
+                            etag: &etag,
+                            last_modified,
+                            negotiated,
+                            cache_control: cc,
+                            site: &set,
+                        });
+                        Some(ResponseSpec {
+                            coding: c,
+                            headers,
+                            body: bytes,
+                            etag: Some(etag),
+                            not_modified: Some(nm),
+                            site_encoded: body.site_encoded[c as usize],
+                        })
+                    })
+                    .collect();
+                RouteSpec {
+                    auth: auth(&set.auth),
+                    path: r.path.clone(),
+                    status: 200,
+                    last_modified,
+                    variants,
+                }
+            }
+            Target::NotFound(i) => RouteSpec {
+                auth: None,
+                path: r.path.clone(),
+                status: 404,
+                last_modified: 0,
+                variants: page_404(site, bodies, body_of, cc, *i, &paths),
+            },
+            Target::Redirect { status, location } => RouteSpec {
+                auth: None,
+                path: r.path.clone(),
+                status: *status,
+                last_modified: 0,
+                variants: vec![ResponseSpec {
+                    coding: Coding::Identity,
+                    headers: response::redirect(location, &set),
+                    body: Arc::from(&b""[..]),
+                    etag: None,
+                    not_modified: None,
+                    site_encoded: false,
+                }],
+            },
+        }
+    })
+}
+
+/// A page of the site answered with status 404 (the site's 404 page, a
+/// `_redirects` 404 rule's), with the `_headers` of `paths`.
+fn page_404(
     site: &Site,
     bodies: &[Body],
     body_of: &[usize],
-    opts: &Options,
-    encoder: [u8; 8],
-) -> BlobSpec {
-    let cc = opts.cache_control.as_deref();
-    let clamp = |t: i64| opts.source_date_epoch.map_or(t, |e| t.min(e)).max(0);
-    // A page of the site answered with status 404 (the site's 404 page, a
-    // `_redirects` 404 rule's), with `_headers` for `paths`.
-    let page_404 = |i: usize, paths: &[&str]| -> Vec<ResponseSpec> {
-        let f = &site.files[i];
-        let body = &bodies[body_of[i]];
-        let ct = content_type(&f.path, &f.data);
-        let set = site.headers.for_paths(paths);
-        let negotiated = body.variants.iter().flatten().count() > 1;
-        Coding::ALL
-            .iter()
-            .filter_map(|&c| {
-                Some(ResponseSpec {
-                    coding: c,
-                    headers: response::not_found(&ct, c, negotiated, cc, &set),
-                    body: body.variants[c as usize].clone()?,
-                    etag: None,
-                    not_modified: None,
-                    site_encoded: body.site_encoded[c as usize],
-                })
-            })
-            .collect()
-    };
-    let routes = site
-        .routes
+    cc: Option<&str>,
+    i: usize,
+    paths: &[&str],
+) -> Vec<ResponseSpec> {
+    let f = &site.files[i];
+    let body = &bodies[body_of[i]];
+    let ct = content_type(&f.path, &f.data);
+    let set = site.headers.for_paths(paths);
+    let negotiated = body.variants.iter().flatten().count() > 1;
+    Coding::ALL
         .iter()
-        .map(|r| {
-            let paths: Vec<&str> = r.match_paths.iter().map(String::as_str).collect();
-            let set = site.headers.for_paths(&paths);
-            match &r.target {
-                Target::File(i) => {
-                    let f = &site.files[*i];
-                    let body = &bodies[body_of[*i]];
-                    let ct = content_type(&f.path, &f.data);
-                    let negotiated = body.variants.iter().flatten().count() > 1;
-                    let last_modified = clamp(f.mtime);
-                    let variants = Coding::ALL
-                        .iter()
-                        .filter_map(|&c| {
-                            let bytes = body.variants[c as usize].clone()?;
-                            let etag = body.etags[c as usize].clone()?;
-                            let (headers, nm) = response::resource(&Resource {
-                                content_type: &ct,
-                                coding: c,
-                                etag: &etag,
-                                last_modified,
-                                negotiated,
-                                cache_control: cc,
-                                site: &set,
-                            });
-                            Some(ResponseSpec {
-                                coding: c,
-                                headers,
-                                body: bytes,
-                                etag: Some(etag),
-                                not_modified: Some(nm),
-                                site_encoded: body.site_encoded[c as usize],
-                            })
-                        })
-                        .collect();
-                    RouteSpec {
-                        auth: auth(&set.auth),
-                        path: r.path.clone(),
-                        status: 200,
-                        last_modified,
-                        variants,
-                    }
-                }
-                Target::NotFound(i) => RouteSpec {
-                    auth: None,
-                    path: r.path.clone(),
-                    status: 404,
-                    last_modified: 0,
-                    variants: page_404(*i, &paths),
-                },
-                Target::Redirect { status, location } => RouteSpec {
-                    auth: None,
-                    path: r.path.clone(),
-                    status: *status,
-                    last_modified: 0,
-                    variants: vec![ResponseSpec {
-                        coding: Coding::Identity,
-                        headers: response::redirect(location, &set),
-                        body: Arc::from(&b""[..]),
-                        etag: None,
-                        not_modified: None,
-                        site_encoded: false,
-                    }],
-                },
-            }
+        .filter_map(|&c| {
+            Some(ResponseSpec {
+                coding: c,
+                headers: response::not_found(&ct, c, negotiated, cc, &set),
+                body: body.variants[c as usize].clone()?,
+                etag: None,
+                not_modified: None,
+                site_encoded: body.site_encoded[c as usize],
+            })
         })
-        .collect();
-    let not_found = site
-        .not_found
-        .map(|i| page_404(i, &["/404.html"]))
-        .unwrap_or_default();
-    let redirect_run = |location: &str, paths: &[&str]| {
-        vec![ResponseSpec {
-            coding: Coding::Identity,
-            headers: response::redirect(location, &site.headers.for_paths(paths)),
-            body: Arc::from(&b""[..]),
-            etag: None,
-            not_modified: None,
-            site_encoded: false,
-        }]
-    };
-    let rules = site
-        .rules
+        .collect()
+}
+
+/// The dynamic `_redirects` rules, in order: a fixed redirect's or a 404
+/// rule's responses are stored (with the `_headers` a path spelled like
+/// the rule's source gets), the others are templates.
+fn rule_specs(site: &Site, bodies: &[Body], body_of: &[usize], opts: &Options) -> Vec<RuleSpec> {
+    let cc = opts.cache_control.as_deref();
+    site.rules
         .iter()
         .map(|r| {
             let paths = [r.from.as_str()];
@@ -466,13 +465,25 @@ fn blob_spec(
                     RuleKind::Redirect,
                     *status,
                     vec![],
-                    redirect_run(location, &paths),
+                    vec![ResponseSpec {
+                        coding: Coding::Identity,
+                        headers: response::redirect(location, &site.headers.for_paths(&paths)),
+                        body: Arc::from(&b""[..]),
+                        etag: None,
+                        not_modified: None,
+                        site_encoded: false,
+                    }],
                 ),
                 DynTarget::Template { status, template } => {
                     (RuleKind::Redirect, *status, template.clone(), vec![])
                 }
                 DynTarget::Rewrite(t) => (RuleKind::Rewrite, 200, t.clone(), vec![]),
-                DynTarget::NotFound(i) => (RuleKind::NotFound, 404, vec![], page_404(*i, &paths)),
+                DynTarget::NotFound(i) => (
+                    RuleKind::NotFound,
+                    404,
+                    vec![],
+                    page_404(site, bodies, body_of, cc, *i, &paths),
+                ),
             };
             RuleSpec {
                 kind,
@@ -482,11 +493,18 @@ fn blob_spec(
                 variants,
             }
         })
-        .collect();
-    BlobSpec {
-        routes,
-        not_found,
-        rules,
-        encoder,
-    }
+        .collect()
+}
+
+/// The 404's variants (none without a `404.html`).
+fn not_found_spec(
+    site: &Site,
+    bodies: &[Body],
+    body_of: &[usize],
+    opts: &Options,
+) -> Vec<ResponseSpec> {
+    let cc = opts.cache_control.as_deref();
+    site.not_found
+        .map(|i| page_404(site, bodies, body_of, cc, i, &["/404.html"]))
+        .unwrap_or_default()
 }

@@ -49,9 +49,12 @@ struct Cli {
     /// Pin the blob in RAM.
     #[arg(long)]
     mlock: bool,
-    /// Where the blob's private copy lives: auto (a nameless file next to
-    /// the blob, whose page cache sendfile reads fastest; a sealed memfd
-    /// where that cannot be made) or memfd (always RAM, sealed).
+    /// Where the blob is served from: auto (the file itself under a read
+    /// lease, nothing copied until a writer opens it; where no lease can be
+    /// had, a private copy as with `copy`), copy (always a private copy: a
+    /// nameless file next to the blob, whose page cache sendfile reads
+    /// fastest, or a sealed memfd where that cannot be made) or memfd
+    /// (always a private copy in RAM, sealed).
     #[arg(long, value_enum, default_value_t = BlobCopy::Auto)]
     blob_copy: BlobCopy,
     /// Server header value, or `off`.
@@ -220,6 +223,7 @@ enum Sandbox {
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum BlobCopy {
     Auto,
+    Copy,
     Memfd,
 }
 
@@ -323,6 +327,7 @@ fn main() {
         load: LoadOpts {
             copy: match cli.blob_copy {
                 BlobCopy::Auto => CopyTo::Auto,
+                BlobCopy::Copy => CopyTo::Copy,
                 BlobCopy::Memfd => CopyTo::Memfd,
             },
             mlock: cli.mlock,

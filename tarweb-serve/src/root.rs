@@ -1,15 +1,27 @@
 //! The blob handle: the site, loaded once and shared read-only by every
 //! worker.
 //!
-//! The file is copied and served from the copy, never from the file
-//! itself: truncating or rewriting the `.twb` in place while the server runs
-//! can then neither raise SIGBUS (a mapping of a shrunk file faults) nor
-//! send torn bytes (sendfile reads the page cache as it is now). A copy
-//! racing with a writer is caught by `Blob::parse`, which checks the blake3
-//! digest of the copy.
+//! A root is served from bytes nothing can change under it, so that
+//! truncating or rewriting the `.twb` in place while the server runs can
+//! neither raise SIGBUS (a mapping of a shrunk file faults) nor send torn
+//! bytes (sendfile reads the page cache as it is now):
+//! - by default (`--blob-copy auto`), **the file itself under a read
+//!   lease** (`leased_store`): no writer can open it while the lease is
+//!   held, and a writer's open (or a truncate) waits while [`leases_broken`]
+//!   (the main thread's SIGIO) moves a sealed memfd copy under the same
+//!   addresses and descriptor number; only then is the file let go.
+//!   Nothing is copied at load: start and swap cost the digest and the
+//!   structure checks, not a copy of the blob;
+//! - where no lease can be had (a writer has it open, another owner
+//!   without CAP_LEASE, NFS/FUSE), or with `copy`/`memfd`, **a private
+//!   copy** made at load, as below.
 //!
-//! Where the copy lives (`--blob-copy`):
-//! - **`auto`** (default): a nameless file (`O_TMPFILE`) next to the blob,
+//! Either way `Blob::parse` checks the blake3 digest of the bytes served
+//! (on every core): a half-written or corrupted file, or a copy racing with
+//! a writer, is refused.
+//!
+//! Where a copy lives (`--blob-copy`):
+//! - **`copy`** (and `auto` without a lease): a nameless file (`O_TMPFILE`) next to the blob,
 //!   on the same filesystem (a reflink on XFS/btrfs, an in-kernel copy on
 //!   ext4). Its page cache has large folios on XFS, and on ext4 since Linux
 //!   6.16, so sendfile finds a body's pages in a few lookups instead of
@@ -54,16 +66,19 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, SyncSender};
 use std::sync::OnceLock;
-use tarweb_format::{Blob, Layout};
+use std::sync::{Arc, Mutex, Weak};
+use tarweb_format::{Blob, Layout, Verify};
 
 pub struct Root {
-    /// The private copy. `None` only while being dropped.
-    copy: Option<OwnedFd>,
-    /// `copy`'s number, for sendfile.
+    /// The bytes and their descriptor. `None` only while being dropped.
+    store: Option<Arc<Store>>,
+    /// The store's descriptor number, for sendfile (the same number for
+    /// the root's whole life, even when a lease break moves a copy onto it).
     fd: RawFd,
-    /// Where the copy lives, for logs.
+    /// Where the bytes live at load, for logs.
     pub backing: Backing,
-    map: Mmap,
+    /// How long loading took (open to validated), for logs.
+    pub load_time: std::time::Duration,
     layout: Layout,
     pub generation: u64,
     /// The blake3 digest in hex, as `tarweb-pack` prints it.
@@ -92,16 +107,32 @@ impl std::fmt::Display for LoadError {
 /// `--blob-copy`: where a loaded blob's private copy lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CopyTo {
-    /// A nameless file next to the blob, else a sealed memfd.
+    /// The file itself under a read lease, else as `Copy`.
     Auto,
+    /// A nameless file next to the blob, else a sealed memfd.
+    Copy,
     /// Always a sealed memfd.
     Memfd,
+}
+
+/// The mapping and the descriptor sendfile reads, shared with the lease
+/// list (a weak reference) so that a lease break can move a private copy
+/// under them while responses use them. Dropped in this order: the
+/// mapping, then the descriptor.
+struct Store {
+    map: Mmap,
+    file: OwnedFd,
+    /// Under a read lease, until the break moves a copy in (then `false`).
+    leased: std::sync::Mutex<bool>,
+    mlock: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backing {
     File,
     Memfd,
+    /// The blob's own file, under a read lease.
+    Leased,
 }
 
 impl std::fmt::Display for Backing {
@@ -109,6 +140,7 @@ impl std::fmt::Display for Backing {
         f.write_str(match self {
             Backing::File => "file copy",
             Backing::Memfd => "sealed memfd",
+            Backing::Leased => "the file itself, leased",
         })
     }
 }
@@ -124,6 +156,7 @@ impl Root {
     /// Copies `path` privately (see the module comment), maps the copy,
     /// validates it.
     pub fn load(path: &Path, generation: u64, opts: LoadOpts) -> Result<Root, LoadError> {
+        let started = std::time::Instant::now();
         let io =
             |what: &str, e: io::Error| LoadError::Io(format!("{}: {what}: {e}", path.display()));
         // O_NONBLOCK: a FIFO renamed in must not block the loader in open.
@@ -139,9 +172,19 @@ impl Root {
                 path.display()
             )));
         }
+        let len = meta.len();
+        // The file itself, under a read lease, where one can be taken:
+        // nothing copied; the digest is checked on the file's own bytes.
+        if opts.copy == CopyTo::Auto && len >= 128 && LEASES.load(Ordering::Relaxed) {
+            if let Some(store) = leased_store(&src, len, opts.mlock) {
+                return finish(store, Backing::Leased, generation, started);
+            }
+        }
         let file_copy = match opts.copy {
-            CopyTo::Auto if !NO_NEW_FILES.load(Ordering::Relaxed) => copy_to_file(&mut src, path),
-            CopyTo::Auto | CopyTo::Memfd => None,
+            CopyTo::Auto | CopyTo::Copy if !NO_NEW_FILES.load(Ordering::Relaxed) => {
+                copy_to_file(&mut src, path)
+            }
+            CopyTo::Auto | CopyTo::Copy | CopyTo::Memfd => None,
         };
         let (copy, len, backing) = match file_copy {
             Some((fd, len)) => (fd, len, Backing::File),
@@ -170,33 +213,23 @@ impl Root {
         if opts.mlock {
             sys::mlock(&map).map_err(|e| io("mlock", e))?;
         }
-        let blob = Blob::parse(map.as_slice()).map_err(LoadError::Format)?;
-        let layout = blob.layout();
-        let digest_hex = blob.digest_hex();
-        let header_line = format!("Tarweb-Root: {digest_hex}\r\n").into_bytes().into();
-        let mut h2_field = Vec::new();
-        tarweb_format::hpack::encode_field(&mut h2_field, b"tarweb-root", digest_hex.as_bytes());
-        Ok(Root {
-            fd: copy.as_raw_fd(),
-            copy: Some(copy),
-            backing,
+        let store = Arc::new(Store {
             map,
-            layout,
-            generation,
-            digest_hex,
-            header_line,
-            h2_field: h2_field.into(),
-        })
+            file: copy,
+            leased: Mutex::new(false),
+            mlock: opts.mlock,
+        });
+        finish(store, backing, generation, started)
     }
 
     /// A view of the validated blob (cheap: no re-validation).
     #[inline]
     pub fn blob(&self) -> Blob<'_> {
-        Blob::with_layout(self.map.as_slice(), self.layout).expect("same bytes as parsed")
+        Blob::with_layout(self.bytes(), self.layout).expect("same bytes as parsed")
     }
 
     pub fn bytes(&self) -> &[u8] {
-        self.map.as_slice()
+        self.store.as_ref().expect("not dropped").map.as_slice()
     }
 
     /// The private copy, for sendfile.
@@ -221,7 +254,7 @@ pub fn no_new_files() {
 }
 
 /// What a dropped root leaves to the reaper.
-type Remains = (Mmap, Option<OwnedFd>);
+type Remains = Arc<Store>;
 
 /// Bounded and preallocated (`sync_channel`): an unbounded channel
 /// allocates a block per 31 messages on the sending thread (a worker) and
@@ -275,6 +308,150 @@ pub fn scratch_file(dir: Option<&Path>, name: &std::ffi::CStr) -> io::Result<Own
     }
 }
 
+/// Validates a mapped store (structure and digest, the digest hashed on
+/// every core) and makes the root.
+fn finish(
+    store: Arc<Store>,
+    backing: Backing,
+    generation: u64,
+    started: std::time::Instant,
+) -> Result<Root, LoadError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let blob = Blob::parse_with(store.map.as_slice(), Verify::FullThreads(threads))
+        .map_err(LoadError::Format)?;
+    let layout = blob.layout();
+    let digest_hex = blob.digest_hex();
+    let header_line = format!("Tarweb-Root: {digest_hex}\r\n").into_bytes().into();
+    let mut h2_field = Vec::new();
+    tarweb_format::hpack::encode_field(&mut h2_field, b"tarweb-root", digest_hex.as_bytes());
+    Ok(Root {
+        fd: store.file.as_raw_fd(),
+        store: Some(store),
+        backing,
+        load_time: started.elapsed(),
+        layout,
+        generation,
+        digest_hex,
+        header_line,
+        h2_field: h2_field.into(),
+    })
+}
+
+/// Set once SIGIO is blocked in every thread and taken by the main loop
+/// (`server::run`): before that (tests, tools) a lease break would kill the
+/// process, so no lease is taken.
+static LEASES: AtomicBool = AtomicBool::new(false);
+
+/// Roots served from their own files under a lease, for [`leases_broken`].
+static LEASED: Mutex<Vec<Weak<Store>>> = Mutex::new(Vec::new());
+
+/// Blobs loaded from now on may be served from their files under a lease.
+pub fn enable_leases() {
+    LEASES.store(true, Ordering::Relaxed);
+}
+
+/// The file itself as a store, under a read lease: `None` where no lease
+/// can be had (someone has it open for writing, another owner without
+/// CAP_LEASE, a filesystem without leases) or the file changed before it
+/// was taken; the caller then copies.
+fn leased_store(src: &File, len: u64, mlock: bool) -> Option<Arc<Store>> {
+    let fd = src.try_clone().ok()?;
+    let raw = fd.as_raw_fd();
+    sys::read_lease(raw).ok()?;
+    let store = leased_map(fd, len, mlock);
+    if store.is_none() {
+        // `src` shares the leased file and is copied next: a writer must
+        // not wait for a lease no one will break.
+        sys::release_lease(src.as_raw_fd());
+    }
+    store
+}
+
+fn leased_map(fd: File, len: u64, mlock: bool) -> Option<Arc<Store>> {
+    let raw = fd.as_raw_fd();
+    // Under the lease the size can no longer change unseen (a truncate
+    // breaks it); before it, it may have. Mapped only if it did not.
+    if fd.metadata().ok()?.len() != len {
+        return None;
+    }
+    let map = sys::mmap_leased(raw, len as usize).ok()?;
+    let store = Arc::new(Store {
+        map,
+        file: OwnedFd::from(fd),
+        leased: Mutex::new(true),
+        mlock,
+    });
+    if mlock && sys::mlock(&store.map).is_err() {
+        return None;
+    }
+    let mut list = LEASED.lock().unwrap_or_else(|e| e.into_inner());
+    list.retain(|w| w.strong_count() > 0);
+    list.push(Arc::downgrade(&store));
+    drop(list);
+    // A break that came between taking the lease and listing the store
+    // found nothing to do: look now.
+    if !sys::lease_held(raw) {
+        go_private(&store);
+    }
+    Some(store)
+}
+
+/// SIGIO: every listed store whose lease is breaking gets its private copy
+/// (a sealed memfd: the server may create no file once confined) moved
+/// under its mapping and descriptor, then lets the file go; the writer
+/// waiting in `open` proceeds. Responses in flight never see a change:
+/// the copy holds the same bytes at the same addresses and number.
+pub fn leases_broken() {
+    let stores: Vec<Arc<Store>> = {
+        let mut list = LEASED.lock().unwrap_or_else(|e| e.into_inner());
+        list.retain(|w| w.strong_count() > 0);
+        list.iter().filter_map(Weak::upgrade).collect()
+    };
+    for s in stores {
+        if !sys::lease_held(s.file.as_raw_fd()) {
+            go_private(&s);
+        }
+    }
+}
+
+/// Moves a private copy of a leased store's bytes under its mapping and
+/// descriptor (once). On failure the lease is left to expire: the writer
+/// then proceeds after lease-break-time, so a failure is logged loudly.
+fn go_private(s: &Store) {
+    let mut leased = s.leased.lock().unwrap_or_else(|e| e.into_inner());
+    if !*leased {
+        return;
+    }
+    let r = (|| -> io::Result<()> {
+        let memfd = sys::memfd_create(c"tarweb-blob")?;
+        let mut dst = File::from(memfd);
+        // From the mapping: the leased bytes, whatever the file's offset.
+        io::Write::write_all(&mut dst, s.map.as_slice())?;
+        let memfd = OwnedFd::from(dst);
+        sys::seal(memfd.as_raw_fd())?;
+        sys::remap_private(&s.map, memfd.as_raw_fd())?;
+        if s.mlock {
+            sys::mlock(&s.map)?;
+        }
+        // Last: the leased file closes here (the mapping no longer holds
+        // it), which releases the lease once in-flight sendfiles are done.
+        sys::replace_fd(memfd.as_raw_fd(), s.file.as_raw_fd())
+    })();
+    match r {
+        Ok(()) => {
+            *leased = false;
+            eprintln!(
+                "tarweb-serve: a writer opened a served blob: now served from a private copy (sealed memfd, {} bytes)",
+                s.map.as_slice().len()
+            );
+        }
+        Err(e) => eprintln!(
+            "tarweb-serve: a writer opened a served blob and its private copy failed ({e}); \
+             the lease expires after /proc/sys/fs/lease-break-time"
+        ),
+    }
+}
+
 /// Starts the thread that unmaps and closes released roots. Without it
 /// (tests, or if it cannot start) a root is released where it is dropped.
 pub fn start_reaper() -> io::Result<()> {
@@ -292,7 +469,9 @@ pub fn start_reaper() -> io::Result<()> {
 
 impl Drop for Root {
     fn drop(&mut self) {
-        let remains = (self.map.take(), self.copy.take());
+        let Some(remains) = self.store.take() else {
+            return;
+        };
         if let Some(tx) = REAPER.get() {
             // On failure (queue full, no reaper any more) the remains drop
             // here; a worker never waits for the reaper.

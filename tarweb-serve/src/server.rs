@@ -238,6 +238,9 @@ pub fn run(o: Options) -> Result<(), String> {
     // unblocked would die of it, taking the process along).
     sys::block_signals();
     let started = std::time::Instant::now();
+    // SIGIO is now blocked everywhere and taken below: blobs may be served
+    // from their own files under a lease.
+    root::enable_leases();
     let _ = sys::raise_nofile_limit();
     // Through NSS, while every file is still readable.
     let user = o.user.as_deref().map(sys::lookup_account).transpose()?;
@@ -395,11 +398,11 @@ pub fn run(o: Options) -> Result<(), String> {
     });
     let wake = sys::eventfd().map_err(|e| e.to_string())?;
     // Hot responses live where the blob's copy does: beside it on its
-    // filesystem (`--blob-copy auto`), or in memory.
+    // filesystem (`--blob-copy auto` or `copy`), or in memory.
     let hot_dir = match (o.load.copy, &o.target) {
         (root::CopyTo::Memfd, _) => None,
-        (root::CopyTo::Auto, Target::File(p)) => Some(root::dir_of(p)),
-        (root::CopyTo::Auto, Target::Dir(d)) => Some(d.as_path()),
+        (root::CopyTo::Auto | root::CopyTo::Copy, Target::File(p)) => Some(root::dir_of(p)),
+        (root::CopyTo::Auto | root::CopyTo::Copy, Target::Dir(d)) => Some(d.as_path()),
     };
     let mut workers = Vec::new();
     for (t, fds) in per_thread.into_iter().enumerate() {
@@ -544,6 +547,7 @@ pub fn run(o: Options) -> Result<(), String> {
                 Some(l) => l.reopen(),
                 None => info!("SIGUSR1: no access log to reopen"),
             },
+            Signal::Lease => root::leases_broken(),
             Signal::Term => break "SIGTERM or SIGINT",
         }
     };

@@ -164,14 +164,30 @@ fn sigterm_finishes_in_flight_responses_and_exits_zero() {
 
 #[test]
 fn blob_rewritten_under_the_server_is_still_served_intact() {
-    // Both kinds of private copy: the default (a nameless file next to the
-    // blob) and the sealed memfd.
-    for (mode, want) in [("auto", "/#"), ("memfd", "memfd:tarweb-blob")] {
+    // The default (the file itself under a read lease: the writer's open
+    // waits while the server moves a sealed memfd copy under its mapping
+    // and descriptor), and both kinds of private copy made at load: a
+    // nameless file next to the blob, and the sealed memfd.
+    for (mode, want) in [
+        ("auto", "memfd:tarweb-blob"),
+        ("copy", "/#"),
+        ("memfd", "memfd:tarweb-blob"),
+    ] {
         let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("rewrite-{}-{mode}.twb", std::process::id()));
         std::fs::copy(&site().path, &path).unwrap();
         let s = Server::start_with(&path, &["--threads", "1", "--blob-copy", mode]);
         let mut c = s.client();
+        if mode == "auto" {
+            let copies = s.blob_copies();
+            assert!(
+                copies.len() == 1 && copies[0].ends_with(".twb"),
+                "served from the leased file itself: {copies:?}"
+            );
+            // A response under way from the file when the writer comes.
+            let r = c.get("/big.bin", "");
+            assert!(r.body == site().files["/big.bin"]);
+        }
         // Overwrite in place, then truncate: no SIGBUS, no torn bytes.
         let len = std::fs::metadata(&path).unwrap().len() as usize;
         std::fs::OpenOptions::new()
@@ -196,13 +212,44 @@ fn blob_rewritten_under_the_server_is_still_served_intact() {
             copies.len() == 1 && copies[0].contains(want),
             "{mode}: {copies:?}"
         );
+        if mode == "auto" {
+            s.wait_line("the lease break", |l| {
+                l.contains("a writer opened a served blob: now served from a private copy")
+            });
+        }
         let _ = std::fs::remove_file(&path);
     }
 }
 
+/// A file someone has open for writing cannot be leased (it may be half
+/// written): the server copies it, and the digest of the copy decides.
 #[test]
-fn blob_on_tmpfs_is_copied_into_a_sealed_memfd() {
-    // On tmpfs a file copy would be shmem like a memfd, without the seals.
+fn blob_open_for_writing_is_copied_not_leased() {
+    let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("writer-open-{}.twb", std::process::id()));
+    std::fs::copy(&site().path, &path).unwrap();
+    let writer = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    let s = Server::start_with(&path, &["--threads", "1"]);
+    assert!(
+        s.startup
+            .iter()
+            .any(|l| l.starts_with("loaded") && l.contains("file copy")),
+        "{:?}",
+        s.startup
+    );
+    let r = s.client().get("/mid.txt", "");
+    assert!(r.body == site().files["/mid.txt"]);
+    let copies = s.blob_copies();
+    assert!(copies.len() == 1 && copies[0].contains("/#"), "{copies:?}");
+    drop(writer);
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn blob_on_tmpfs_is_leased_or_copied_into_a_sealed_memfd() {
+    // On tmpfs a file copy would be shmem like a memfd, without the seals;
+    // by default the file itself is served under a lease (no second copy
+    // in RAM at all).
     let dir = std::path::Path::new("/dev/shm");
     let magic = std::process::Command::new("stat")
         .args(["-f", "-c", "%T", "/dev/shm"])
@@ -211,15 +258,17 @@ fn blob_on_tmpfs_is_copied_into_a_sealed_memfd() {
     assert_eq!(String::from_utf8_lossy(&magic.stdout).trim(), "tmpfs");
     let path = dir.join(format!("tarweb-test-{}.twb", std::process::id()));
     std::fs::copy(&site().path, &path).unwrap();
-    let s = Server::start_with(&path, &["--threads", "1"]);
-    let r = s.client().get("/mid.txt", "");
-    assert!(r.body == site().files["/mid.txt"]);
-    let copies = s.blob_copies();
+    for (mode, want) in [("auto", ".twb"), ("copy", "memfd:tarweb-blob")] {
+        let s = Server::start_with(&path, &["--threads", "1", "--blob-copy", mode]);
+        let r = s.client().get("/mid.txt", "");
+        assert!(r.body == site().files["/mid.txt"]);
+        let copies = s.blob_copies();
+        assert!(
+            copies.len() == 1 && copies[0].contains(want),
+            "{mode}: {copies:?}"
+        );
+    }
     let _ = std::fs::remove_file(&path);
-    assert!(
-        copies.len() == 1 && copies[0].contains("memfd:tarweb-blob"),
-        "{copies:?}"
-    );
 }
 
 #[test]

@@ -207,15 +207,39 @@ fn every_feature_works_confined() {
     assert_eq!(code, "200");
     assert!(body == site().files["/about/"]);
 
-    // Live swap by symlink flip: loaded into a memfd (no file may be
-    // created once confined), served at once.
+    // Live swap by symlink flip: the new file served itself under a read
+    // lease (F_SETLEASE, confined), served at once.
     ln_sfn(Path::new("r2"), &dir.join("current"));
     s.wait_line("the new blob loaded", |l| {
-        l.contains(&v2_digest) && l.contains("sealed memfd")
+        l.contains(&v2_digest) && l.contains("the file itself, leased")
     });
     s.wait_line("published", |l| l.starts_with("published generation"));
     let r = s.client().get("/", "");
     assert_eq!(r.header("Tarweb-Root"), Some(v2_digest.as_str()));
+    assert_eq!(r.body, b"version two\n");
+    // A writer opens it: the lease breaks, and the confined server moves a
+    // sealed memfd copy under the root (memfd_create, seals, mmap
+    // MAP_FIXED, dup3) before the writer's open returns; it keeps serving.
+    let served = dir.join("r2/site.twb");
+    let writer = std::thread::spawn(move || {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&served)
+            .unwrap();
+        f.set_len(10).unwrap();
+    });
+    s.wait_line("the lease break", |l| {
+        l.contains("a writer opened a served blob: now served from a private copy")
+    });
+    writer.join().unwrap();
+    let r = s.client().get("/", "");
+    assert_eq!(r.header("Tarweb-Root"), Some(v2_digest.as_str()));
+    assert_eq!(r.body, b"version two\n");
+    // The truncated file is refused by the watcher; the copy keeps serving.
+    s.wait_line("a refusal of the truncated file", |l| {
+        l.contains("refusing")
+    });
+    let r = s.client().get("/", "");
     assert_eq!(r.body, b"version two\n");
 
     // Landlock, through the server's own reload: a flip to a directory

@@ -25,29 +25,21 @@ pub struct Mmap {
 }
 
 // SAFETY: the mapping is read-only and of a private copy (a sealed memfd,
-// or a nameless file only this process holds: see `mmap_readonly`): no one
-// changes the bytes, so sharing references across threads is sound.
+// or a nameless file only this process holds: see `mmap_readonly`), or of
+// a file under a read lease that is replaced by such a copy before the
+// lease is let go (`mmap_leased`, `remap_private`): no one changes the
+// bytes, so sharing references across threads is sound.
 unsafe impl Send for Mmap {}
 // SAFETY: as above.
 unsafe impl Sync for Mmap {}
 
 impl Mmap {
-    /// Moves the mapping out, leaving an empty one (which unmaps nothing)
-    /// behind: a root hands its mapping to the reaper thread this way.
-    pub fn take(&mut self) -> Mmap {
-        std::mem::replace(
-            self,
-            Mmap {
-                ptr: std::ptr::NonNull::<u8>::dangling().as_ptr(),
-                len: 0,
-            },
-        )
-    }
-
     pub fn as_slice(&self) -> &[u8] {
         // SAFETY: `ptr..ptr+len` is mapped readable for the life of `self`,
         // and the file under it is a private copy that nothing writes or
-        // shrinks (`mmap_readonly` checked it), so the bytes never change
+        // shrinks (`mmap_readonly` checked it), or a leased file that no
+        // one may write before `remap_private` has put a copy of the same
+        // bytes at the same addresses (`mmap_leased`), so the bytes never change
         // and access never hits a hole (an empty one from `take` has a
         // dangling, aligned, non-null pointer and length 0).
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
@@ -57,7 +49,7 @@ impl Mmap {
 impl Drop for Mmap {
     fn drop(&mut self) {
         if self.len == 0 {
-            return; // emptied by `take`
+            return;
         }
         // SAFETY: unmaps exactly what `mmap_readonly` mapped; no borrow of
         // `as_slice` outlives `self`.
@@ -98,6 +90,69 @@ pub fn mmap_readonly(fd: RawFd, len: usize) -> io::Result<Mmap> {
         ptr: p as *const u8,
         len,
     })
+}
+
+/// Maps `len` bytes of `fd` read-only and shared, without the private
+/// copy check of [`mmap_readonly`]: the caller holds a read lease on `fd`
+/// (`lease::read_lease`, checked again here), has checked after taking it
+/// that the file is still `len` bytes long, and calls [`remap_private`]
+/// before it lets the lease go. While the lease is held no one can open
+/// the file for writing or truncate it, so the bytes cannot change or
+/// vanish under the mapping.
+pub fn mmap_leased(fd: RawFd, len: usize) -> io::Result<Mmap> {
+    if !super::lease::lease_held(fd) {
+        return Err(io::Error::other(
+            "refusing to map a file without its read lease",
+        ));
+    }
+    // SAFETY: a fresh mapping chosen by the kernel; no existing memory is touched.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            fd,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(Mmap {
+        ptr: p as *const u8,
+        len,
+    })
+}
+
+/// Puts `fd`, a private copy of the bytes `m` maps (a sealed memfd or a
+/// nameless file: checked as by [`mmap_readonly`]), under `m`'s addresses
+/// in place of the leased file: one `mmap(MAP_FIXED)`, which replaces the
+/// old pages atomically (a reader faulting meanwhile waits for the new
+/// mapping and finds the same bytes), so every slice into `m` stays valid.
+pub fn remap_private(m: &Mmap, fd: RawFd) -> io::Result<()> {
+    let need = libc::F_SEAL_SHRINK | libc::F_SEAL_WRITE;
+    let sealed = get_seals(fd).is_ok_and(|s| s & need == need);
+    if m.len == 0 || (!sealed && !is_nameless_file(fd)?) {
+        return Err(io::Error::other("not a private copy to remap"));
+    }
+    // SAFETY: replaces exactly the pages `m` owns (`ptr..ptr+len`, mapped
+    // by `mmap_leased`) with the same bytes from a private copy; nothing
+    // else lives in that range.
+    let p = unsafe {
+        libc::mmap(
+            m.ptr as *mut libc::c_void,
+            m.len,
+            libc::PROT_READ,
+            libc::MAP_SHARED | libc::MAP_FIXED,
+            fd,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 pub fn mlock(m: &Mmap) -> io::Result<()> {

@@ -19,6 +19,7 @@ mod epoll;
 mod io;
 mod ktls;
 mod landlock;
+mod lease;
 mod mem;
 mod net;
 mod process;
@@ -43,7 +44,10 @@ pub use ktls::{
     KtlsFlag,
 };
 pub use landlock::{landlock_read_only, LandlockExtra, Landlocked};
-pub(crate) use mem::{memfd_create, mlock, mmap_readonly, on_tmpfs, seal, Mmap};
+pub(crate) use lease::{lease_held, read_lease, release_lease, replace_fd};
+pub(crate) use mem::{
+    memfd_create, mlock, mmap_leased, mmap_readonly, on_tmpfs, remap_private, seal, Mmap,
+};
 pub(crate) use net::{
     accept, listener, local_addr, peek, port_taken, set_congestion_control, shutdown_write,
     systemd_listeners,

@@ -196,6 +196,7 @@ fn entries(acme: bool) -> impl Iterator<Item = Allow> {
         super::process::SECCOMP,
         super::alloc::SECCOMP,
         super::mem::SECCOMP,
+        super::lease::SECCOMP,
         super::io::SECCOMP,
         super::net::SECCOMP,
         super::epoll::SECCOMP,

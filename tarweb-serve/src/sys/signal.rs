@@ -1,4 +1,6 @@
 //! Signals: blocked in every thread, taken by one `sigwait` loop.
+//! SIGIO among them: a lease break must never kill the process (its
+//! default action), whichever thread the kernel picks.
 
 use super::seccomp::Allow;
 use std::mem::MaybeUninit;
@@ -17,11 +19,14 @@ fn signal_set() -> libc::sigset_t {
         libc::sigaddset(set.as_mut_ptr(), libc::SIGHUP);
         // SIGUSR1: reopen the access log (logrotate).
         libc::sigaddset(set.as_mut_ptr(), libc::SIGUSR1);
+        // SIGIO: a writer is breaking the read lease of a blob served
+        // from its own file (`root.rs`).
+        libc::sigaddset(set.as_mut_ptr(), libc::SIGIO);
         set.assume_init()
     }
 }
 
-/// Blocks SIGTERM, SIGINT, SIGHUP and SIGUSR1 in the calling thread (and the
+/// Blocks SIGTERM, SIGINT, SIGHUP, SIGUSR1 and SIGIO in the calling thread (and the
 /// threads it spawns afterwards) and ignores SIGPIPE, so [`wait_signal`]
 /// gets them (a thread with one unblocked would die of it, taking the
 /// process along).
@@ -42,6 +47,8 @@ pub enum Signal {
     Hup,
     /// SIGUSR1: reopen the access log.
     Usr1,
+    /// SIGIO: a blob's lease is being broken.
+    Lease,
 }
 
 /// Waits for one of the signals [`block_signals`] blocked.
@@ -53,6 +60,7 @@ pub fn wait_signal() -> Signal {
     match sig {
         libc::SIGHUP => Signal::Hup,
         libc::SIGUSR1 => Signal::Usr1,
+        libc::SIGIO => Signal::Lease,
         _ => Signal::Term,
     }
 }

@@ -167,10 +167,11 @@ fn own_copy(name: &std::ffi::OsStr) -> bool {
 
 fn log_loaded(label: &str, root: &Root) {
     log(&format!(
-        "loaded {label}: digest {} ({} bytes, {})",
+        "loaded {label}: digest {} ({} bytes, {}; {} ms)",
         root.digest_hex,
         root.size(),
-        root.backing
+        root.backing,
+        root.load_time.as_millis()
     ));
 }
 

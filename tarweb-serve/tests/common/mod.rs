@@ -707,10 +707,15 @@ impl<S: Read + Write> Client<S> {
     }
 }
 
-/// A /proc maps line or fd link of a blob's private copy: the memfd, or an
-/// O_TMPFILE (which the kernel names `#<inode> (deleted)`).
+/// A /proc maps line or fd link of what a root serves from: its private
+/// copy (the memfd, or an O_TMPFILE, which the kernel names `#<inode>
+/// (deleted)`), or the blob's own file under a read lease (every test blob
+/// is named `*.twb`).
 pub fn is_blob_copy(l: &str) -> bool {
-    l.contains("memfd:tarweb-blob") || (l.contains("/#") && l.ends_with(" (deleted)"))
+    l.contains("memfd:tarweb-blob")
+        || (l.contains("/#") && l.ends_with(" (deleted)"))
+        || l.ends_with(".twb")
+        || l.ends_with(".twb (deleted)")
 }
 
 /// A sample's value in a Prometheus text (0 when the series is absent).
