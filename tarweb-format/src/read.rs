@@ -5,6 +5,8 @@
 //! variant): a header list buffer of
 //! [`MAX_H2_LIST_SIZE`](crate::MAX_H2_LIST_SIZE) bytes and 2,048 field
 //! slots, 112 KiB in all.
+//!
+//! Over 600 lines on purpose: the validating reader is one pass over the whole format, kept together so its checks read in the order of `format-spec.md` §8.
 
 use crate::dynamic::{self, Captures, Rule, RuleKind};
 use crate::h2::H2Reader;

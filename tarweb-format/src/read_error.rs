@@ -2,6 +2,8 @@
 //! `format-spec.md` it can refuse a file for, carrying what the message
 //! needs, so a caller can match on what went wrong and a person reads the
 //! sentence.
+//!
+//! Over 600 lines on purpose: one typed error per rule of the spec, each beside its message.
 
 use crate::hpack::HpackError;
 use crate::layout::{

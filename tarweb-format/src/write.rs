@@ -3,6 +3,8 @@
 //! how they become bytes (status line, `Content-Length`, order, CRLFs; and
 //! the same fields as an HTTP/2 header block) and where every block lands
 //! in the file.
+//!
+//! Over 600 lines on purpose: the writer lays out every section in one place, the mirror of `read.rs`.
 
 use crate::dynamic::{self, RuleKind, Token};
 use crate::h2::{build_h2_block, H2Block};

@@ -16,6 +16,8 @@
 //! Challenges are answered from memory, never from the blob:
 //! TLS-ALPN-01 by the TLS listeners (`Tls::set_alpn_challenge`, ALPN
 //! `acme-tls/1`), HTTP-01 by the plain listeners ([`Challenges`]).
+//!
+//! Over 600 lines on purpose: the ACME client's whole life (cache, account, orders, challenges, renewal) runs on one thread; split, its state would be passed around.
 
 use crate::http::request::Method;
 use crate::tls::Tls;

@@ -7,6 +7,8 @@
 //! cannot rot between fuzzing runs.
 //!
 //! Nothing here is used by the server.
+//!
+//! Over 600 lines on purpose: every fuzz entry point beside the reference implementation it is checked against.
 
 use crate::http::negotiate::{parse_q, Prefs};
 use crate::http::path::{normalize, Target};

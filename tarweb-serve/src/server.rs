@@ -4,6 +4,8 @@
 //! the watcher, the stats thread and the reaper, tell systemd we are
 //! ready, and wait for signals: SIGHUP re-checks, SIGTERM/SIGINT drain and
 //! exit.
+//!
+//! Over 600 lines on purpose: start-up in the order it must happen (listeners, blobs, certificates, ACME, confinement, workers, signals), read top to bottom.
 
 use crate::access_log::{self, AccessLog};
 use crate::config::Config;

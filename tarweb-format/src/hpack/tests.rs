@@ -1,5 +1,7 @@
 //! The codec as a whole: RFC 7541 Appendix C byte for byte, every refusal,
 //! the limits, and random round trips against a model of the dynamic table.
+//!
+//! Over 600 lines on purpose: RFC 7541's examples and the decoder's table of errors, one test each.
 
 use super::*;
 use std::collections::VecDeque;

@@ -7,6 +7,8 @@
 //! Edge-triggered epoll: a readable edge is read until a short read (the
 //! socket is drained), so a keep-alive request costs exactly one read; a
 //! response that fills the socket waits for the next writable edge.
+//!
+//! Over 600 lines on purpose: the connection's state machine, whose phases share one transport and its buffers.
 
 mod input;
 mod transport;

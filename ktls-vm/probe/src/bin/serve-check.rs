@@ -18,6 +18,8 @@
 //!
 //! Over 600 lines on purpose: it is one static program that runs inside
 //! the VM with nothing else there, every scenario beside the others.
+//!
+//! Over 600 lines on purpose: one static program holding every kTLS scenario the VM runs, so one build is one test run.
 
 #[path = "../suites.rs"]
 mod suites;

@@ -12,6 +12,8 @@
 //! `MAX_STREAMS` concurrent streams are refused; control frames (SETTINGS,
 //! PING, WINDOW_UPDATE, PRIORITY, empty DATA, RST_STREAM) beyond
 //! `CALM_PER_SECOND` in a second end the connection with ENHANCE_YOUR_CALM.
+//!
+//! Over 600 lines on purpose: the connection's frame handling, one arm per frame type, sharing its limits and windows.
 
 pub(crate) mod frame;
 mod request;

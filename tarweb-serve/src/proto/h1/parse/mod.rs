@@ -5,6 +5,8 @@
 //! leaves Content-Length / Transfer-Encoding framing to the caller. Every
 //! deviation below ends in an error status and a close, because a server
 //! that guesses at framing can be desynchronised (request smuggling).
+//!
+//! Over 600 lines on purpose: the one-pass parser and its table of tests.
 
 use crate::http::request::{list_items, trim_ows, Request, Version, MAX_TARGET};
 use tarweb_format::rules::is_tchar;
