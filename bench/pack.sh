@@ -349,6 +349,10 @@ else:
     w(f"tarweb-pack part SKIPPED: {E['TW_REASON']}.")
 print("\n".join(out))
 EOF
+# bench/scale.sh keeps its own section in the same file: carry it over.
+if [ -f "$RESULTS" ] && grep -q '^# Scale:' "$RESULTS"; then
+  { echo; sed -n '/^# Scale:/,$p' "$RESULTS"; } >> "$TMP_RESULTS"
+fi
 mv "$TMP_RESULTS" "$RESULTS"
 echo
 cat "$RESULTS"
