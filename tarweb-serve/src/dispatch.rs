@@ -124,7 +124,7 @@ pub(crate) fn plan<'b>(req: &Request<'b>, src: Source<'b>, path_buf: &'b mut [u8
     }
     let v = prefs.choose(route.variants());
     if route.status() != 200 {
-        return Plan::Stored(v); // a stored redirect
+        return Plan::Stored(v); // a stored redirect, or a 404 rule's page
     }
     let etag = v.etag().unwrap_or(b"");
     let lm = route.last_modified();
