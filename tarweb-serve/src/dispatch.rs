@@ -15,9 +15,6 @@ use tarweb_format::dynamic::{self, Captures, RuleKind};
 use tarweb_format::{Blob, Route, Variant};
 
 /// What to answer.
-// A ~280-byte value once per request, on the stack: boxing the range
-// set would allocate.
-#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy)]
 pub(crate) enum Plan<'b> {
     /// A stored response whole: a resource, a stored redirect, the site's
@@ -31,16 +28,18 @@ pub(crate) enum Plan<'b> {
         first: u64,
         last: u64,
     },
-    /// 206 `multipart/byteranges`: the ranges of the variant's body, in
-    /// this order (two or more, none touching another).
-    Multipart { v: Variant<'b>, set: range::Set },
+    /// 206 `multipart/byteranges`: `range`, the request's `Range` value,
+    /// gives two or more parts of the variant's body. The writer parses it
+    /// again (rare) so that a plan stays small on every request.
+    Multipart { v: Variant<'b>, range: &'b [u8] },
     /// A dynamic `_redirects` redirect: `status` to the `Location` that
-    /// `template` gives with what the rule's pattern took from `path`.
+    /// `template` gives with what `pattern` takes from `path`
+    /// ([`dyn_location`]; matched again by the writer, for the same reason).
     DynRedirect {
         status: u16,
+        pattern: &'b [u8],
         template: &'b [u8],
         path: &'b [u8],
-        caps: Captures,
     },
     /// 416 for a body of `len` bytes (the selected variant's).
     Unsatisfiable { len: u64 },
@@ -142,7 +141,7 @@ pub(crate) fn plan<'b>(req: &Request<'b>, src: Source<'b>, path_buf: &'b mut [u8
                 Range::Ignore => {}
                 Range::Unsatisfiable => return Plan::Unsatisfiable { len: v.body_len() },
                 Range::Bytes { first, last } => return Plan::Partial { v, first, last },
-                Range::Multi(set) => return Plan::Multipart { v, set },
+                Range::Multi(_) => return Plan::Multipart { v, range: r },
             }
         }
     }
@@ -150,8 +149,6 @@ pub(crate) fn plan<'b>(req: &Request<'b>, src: Source<'b>, path_buf: &'b mut [u8
 }
 
 /// What a path no route lists gets from the dynamic rules.
-// On the stack once per such request, like `Plan`.
-#[allow(clippy::large_enum_variant)]
 enum Dynamic<'b> {
     Answer(Plan<'b>),
     /// A rewrite: this route's response, as if asked for.
@@ -185,14 +182,29 @@ fn dynamic_rule<'b>(blob: Blob<'b>, path: &'b [u8], buf: &mut [u8], prefs: &Pref
             RuleKind::Redirect | RuleKind::NotFound => {
                 return Dynamic::Answer(Plan::DynRedirect {
                     status: rule.status(),
+                    pattern: rule.pattern(),
                     template: rule.template(),
                     path,
-                    caps,
                 })
             }
         }
     }
     Dynamic::None
+}
+
+/// A dynamic redirect's `Location` (`Plan::DynRedirect`) into `out`:
+/// what `pattern` takes from `path`, percent-encoded into `template`.
+/// `None` when it does not fit (or, never for a plan's own fields, does not
+/// match).
+pub(crate) fn dyn_location(
+    pattern: &[u8],
+    template: &[u8],
+    path: &[u8],
+    out: &mut [u8],
+) -> Option<usize> {
+    let mut caps = Captures::default();
+    dynamic::matches(pattern, path, &mut caps).then_some(())?;
+    dynamic::expand(template, path, &caps, true, out)
 }
 
 /// 308 to the same host and target on HTTPS. A request without Host
@@ -325,7 +337,10 @@ mod tests {
             Plan::Stored(x) => format!("stored {} {}", &v(x), String::from_utf8_lossy(x.body())),
             Plan::NotModified(x) => format!("304 {}", v(x)),
             Plan::Partial { v: x, first, last } => format!("206 {} {first}-{last}", v(x)),
-            Plan::Multipart { v: x, set } => format!("206 {} {:?}", v(x), set.ranges()),
+            Plan::Multipart { v: x, range } => match range::parse(range, x.body_len()) {
+                Range::Multi(set) => format!("206 {} {:?}", v(x), set.ranges()),
+                other => format!("206 {} {other:?}?", v(x)),
+            },
             Plan::Unsatisfiable { len } => format!("416 {len}"),
             Plan::Builtin(s) => format!("builtin {s}"),
             Plan::Options(x) => format!("options {}", v(x)),

@@ -49,6 +49,15 @@ pub fn fields_off(v: &Variant<'_>) -> u64 {
 }
 
 impl Multipart {
+    /// For `range`, a `Range` value that gives `v` several parts (as the
+    /// dispatch found).
+    pub fn from_range(v: &Variant<'_>, range: &[u8]) -> Multipart {
+        match super::range::parse(range, v.body_len()) {
+            super::range::Range::Multi(set) => Multipart::new(v, set),
+            other => unreachable!("dispatch planned a multipart for {other:?}"),
+        }
+    }
+
     pub fn new(v: &Variant<'_>, set: Set) -> Multipart {
         let tag = v.etag().unwrap_or(b"\"tarweb\"");
         let tag = tag.strip_prefix(b"\"").unwrap_or(tag);

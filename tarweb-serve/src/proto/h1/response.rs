@@ -312,8 +312,8 @@ pub(crate) fn write(
                 coding: None,
             }
         }
-        Plan::Multipart { v, set } => {
-            let m = Multipart::new(&v, set);
+        Plan::Multipart { v, range } => {
+            let m = Multipart::from_range(&v, range);
             let n = m.len();
             out.push_dyn(status_line(206));
             dyn_lines(out, ctx, conn);
@@ -349,13 +349,13 @@ pub(crate) fn write(
         }
         Plan::DynRedirect {
             status,
+            pattern,
             template,
             path,
-            caps,
         } => {
             // Captures percent-encoded: at most 3 bytes per path byte.
             let mut loc = [0u8; 3 * MAX_TARGET + 4096];
-            match tarweb_format::dynamic::expand(template, path, &caps, true, &mut loc) {
+            match crate::dispatch::dyn_location(pattern, template, path, &mut loc) {
                 Some(n) => {
                     out.push_dyn(status_line(status));
                     dyn_lines(out, ctx, conn);

@@ -209,8 +209,8 @@ pub(crate) fn write(s: &mut Stream, out: &mut Output, ctx: &Ctx<'_>, plan: Plan<
             s.body = Some(Body::blob(site, v.body_off() + first, n, n > threshold));
             (206, n)
         }
-        Plan::Multipart { v, set } => {
-            let m = Multipart::new(&v, set);
+        Plan::Multipart { v, range } => {
+            let m = Multipart::from_range(&v, range);
             let n = m.len();
             let mut d = [0u8; 20];
             let mut ct = [0u8; 96];
@@ -290,12 +290,12 @@ pub(crate) fn write(s: &mut Stream, out: &mut Output, ctx: &Ctx<'_>, plan: Plan<
         }
         Plan::DynRedirect {
             status,
+            pattern,
             template,
             path,
-            caps,
         } => {
             let mut loc = [0u8; 3 * MAX_TARGET + 4096];
-            match tarweb_format::dynamic::expand(template, path, &caps, true, &mut loc) {
+            match crate::dispatch::dyn_location(pattern, template, path, &mut loc) {
                 Some(n) => {
                     let mut big = [0u8; 3 * MAX_TARGET + 4096 + 512];
                     let mut d = [0u8; 20];
