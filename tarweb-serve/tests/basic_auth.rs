@@ -6,31 +6,11 @@
 
 mod common;
 use common::*;
-use std::process::Command;
 
 /// (status, headers lower-cased, body).
 fn curl(args: &[&str]) -> (u16, Vec<(String, String)>, Vec<u8>) {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "30", "-D", "/dev/stderr", "-o", "-"])
-        .args(args)
-        .output()
-        .expect("curl runs");
-    assert!(out.status.success(), "curl {args:?}");
-    let head = String::from_utf8_lossy(&out.stderr).to_string();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(a, b)| (a.to_ascii_lowercase(), b.trim().to_string()))
-        .collect();
-    (status, headers, out.stdout)
+    let r = curl_response(args);
+    (r.status, r.headers, r.body)
 }
 
 fn get<'a>(h: &'a [(String, String)], n: &str) -> Option<&'a str> {

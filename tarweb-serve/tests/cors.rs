@@ -5,42 +5,20 @@
 
 mod common;
 use common::*;
-use std::process::Command;
 
-/// (status, headers lower-cased, in order).
+/// (status, headers lower-cased, in order) of a preflight.
 fn options(proto: &str, url: &str) -> (u16, Vec<(String, String)>) {
-    let out = Command::new("curl")
-        .args([
-            "-sS",
-            "--max-time",
-            "30",
-            "-o",
-            "/dev/null",
-            "-D",
-            "-",
-            proto,
-        ])
-        .args(["-X", "OPTIONS", "-H", "Origin: https://app.example"])
-        .args(["-H", "Access-Control-Request-Method: GET"])
-        .arg(url)
-        .output()
-        .expect("curl runs");
-    assert!(out.status.success());
-    let head = String::from_utf8_lossy(&out.stdout).to_string();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(a, b)| (a.to_ascii_lowercase(), b.trim().to_string()))
-        .collect();
-    (status, headers)
+    let r = curl_response(&[
+        proto,
+        "-X",
+        "OPTIONS",
+        "-H",
+        "Origin: https://app.example",
+        "-H",
+        "Access-Control-Request-Method: GET",
+        url,
+    ]);
+    (r.status, r.headers)
 }
 
 fn get(h: &[(String, String)], n: &str) -> Option<String> {

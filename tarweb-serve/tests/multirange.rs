@@ -5,50 +5,11 @@
 
 mod common;
 use common::*;
-use std::process::Command;
 
-struct Got {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Got {
-    fn header(&self, n: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(n))
-            .map(|(_, v)| v.as_str())
-    }
-}
+type Got = Curled;
 
 fn curl(args: &[&str]) -> Got {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "30", "-D", "/dev/stderr", "-o", "-"])
-        .args(args)
-        .output()
-        .expect("curl runs");
-    assert!(out.status.success(), "curl {args:?}");
-    let head = String::from_utf8_lossy(&out.stderr).to_string();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter(|l| !l.is_empty())
-        .filter_map(|l| l.split_once(':'))
-        .map(|(a, b)| (a.to_string(), b.trim().to_string()))
-        .collect();
-    Got {
-        status,
-        headers,
-        body: out.stdout,
-    }
+    curl_response(args)
 }
 
 /// The body RFC 9110 §14.6 and RFC 2046 describe for these parts, byte

@@ -11,36 +11,8 @@ use std::process::Command;
 
 /// (status, Location, body).
 fn curl(proto: &str, url: &str) -> (u16, Option<String>, Vec<u8>) {
-    let out = Command::new("curl")
-        .args([
-            "-sS",
-            "--max-time",
-            "30",
-            "-D",
-            "/dev/stderr",
-            "-o",
-            "-",
-            proto,
-            url,
-        ])
-        .output()
-        .expect("curl runs");
-    assert!(out.status.success(), "curl {url}");
-    let head = String::from_utf8_lossy(&out.stderr).to_string();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let location = lines
-        .filter_map(|l| l.split_once(':'))
-        .find(|(k, _)| k.eq_ignore_ascii_case("location"))
-        .map(|(_, v)| v.trim().to_string());
-    (status, location, out.stdout)
+    let r = curl_response(&[proto, url]);
+    (r.status, r.header("location").map(str::to_string), r.body)
 }
 
 const RULES: &str = "\

@@ -757,3 +757,47 @@ pub fn strip_log_prefix(l: &str) -> &str {
     }
     l
 }
+
+/// One response as curl got it.
+pub struct Curled {
+    pub status: u16,
+    /// Header fields, names lower-cased, in order.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Curled {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// curl with `args` (the URL among them); its head comes on stderr, the
+/// body on stdout.
+pub fn curl_response(args: &[&str]) -> Curled {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "30", "-D", "/dev/stderr", "-o", "-"])
+        .args(args)
+        .output()
+        .expect("curl runs");
+    assert!(out.status.success(), "curl {args:?}");
+    let head = String::from_utf8_lossy(&out.stderr).to_string();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {head:?}"));
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(a, b)| (a.to_ascii_lowercase(), b.trim().to_string()))
+        .collect();
+    Curled {
+        status,
+        headers,
+        body: out.stdout,
+    }
+}
