@@ -36,6 +36,21 @@ pub struct Layout {
     pub data_off: u64,
     pub(crate) not_found_first: u32,
     pub(crate) not_found_count: u16,
+    /// The header's `flags` ([`INDEXED`](crate::layout::INDEXED)).
+    pub(crate) flags: u16,
+    /// Parsed with [`Verify::Lazy`](crate::Verify::Lazy): the variants'
+    /// blocks are checked by [`Blob::verify`](crate::Blob::verify), not yet.
+    pub(crate) deferred: bool,
+    /// Variants' `check` values are compared (digests are verified, and
+    /// the blob has them).
+    pub(crate) check_values: bool,
+}
+
+impl Layout {
+    /// The blob has an index digest and per-variant checks.
+    pub(crate) fn indexed(&self) -> bool {
+        self.flags & layout::INDEXED != 0
+    }
 }
 
 pub(crate) fn parse_header(b: &[u8]) -> Result<Layout, FormatError> {
@@ -75,8 +90,12 @@ pub(crate) fn parse_header(b: &[u8]) -> Result<Layout, FormatError> {
         );
     }
     let reserved = |r: std::ops::Range<usize>| b[r].iter().any(|&x| x != 0);
-    if reserved(hdr::RESERVED..hdr::ENCODER) || reserved(hdr::RESERVED_B..layout::HEADER_SIZE) {
-        return err(hdr::RESERVED as u64, FormatErrorKind::ReservedHeader);
+    if reserved(hdr::RESERVED_B..layout::HEADER_SIZE) {
+        return err(hdr::RESERVED_B as u64, FormatErrorKind::ReservedHeader);
+    }
+    let flags = u16_at(b, hdr::FLAGS);
+    if flags & !layout::INDEXED != 0 {
+        return err(hdr::FLAGS as u64, FormatErrorKind::UnknownFlags(flags));
     }
     let l = Layout {
         file_size,
@@ -97,6 +116,9 @@ pub(crate) fn parse_header(b: &[u8]) -> Result<Layout, FormatError> {
         data_off: u64_at(b, hdr::DATA_OFF),
         not_found_first: u32_at(b, hdr::NOT_FOUND_FIRST),
         not_found_count: u16_at(b, hdr::NOT_FOUND_COUNT),
+        flags,
+        deferred: false,
+        check_values: false,
     };
     // Sections are contiguous, in a fixed order, so every offset is implied;
     // requiring the implied value rejects overlaps in one comparison each.
@@ -154,6 +176,9 @@ pub(crate) fn parse_header(b: &[u8]) -> Result<Layout, FormatError> {
     let strings_end = (l.strings_off + l.strings_len) as usize;
     if b[strings_end..l.data_off as usize].iter().any(|&x| x != 0) {
         return err(strings_end as u64, FormatErrorKind::Padding);
+    }
+    if l.indexed() && l.strings_len < layout::INDEX_DIGEST_LEN as u64 {
+        return err(hdr::STRINGS_LEN as u64, FormatErrorKind::NoIndexDigest);
     }
     if l.not_found_count == 0 && l.not_found_first != layout::NONE_U32 {
         return err(

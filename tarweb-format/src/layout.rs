@@ -49,6 +49,18 @@ pub const MAX_AUTH: usize = 64;
 /// Never set on an `identity` variant.
 pub const SITE_ENCODED: u8 = 1;
 
+/// Header flag: the blob can be checked a variant at a time
+/// (`format-spec.md` §2, §8): the strings section ends with the index
+/// digest ([`INDEX_DIGEST_LEN`] bytes: blake3 of the bytes from
+/// [`DIGEST_START`] to it) and every variant entry carries its `check`.
+/// A reader may then verify the index at load and each variant before its
+/// first use, instead of hashing the whole file.
+pub const INDEXED: u16 = 1;
+
+/// Length of the index digest at the end of an [`INDEXED`] blob's strings
+/// section.
+pub const INDEX_DIGEST_LEN: usize = 32;
+
 /// Header field offsets (`format-spec.md` §2). The header is
 /// [`HEADER_SIZE`] bytes.
 pub mod hdr {
@@ -86,8 +98,8 @@ pub mod hdr {
     pub const NOT_FOUND_FIRST: usize = 104;
     /// `not_found_count`, u16: number of 404 variants, 0 for none.
     pub const NOT_FOUND_COUNT: usize = 108;
-    /// Reserved, 2 bytes (110 to 112): must be zero.
-    pub const RESERVED: usize = 110;
+    /// `flags`, u16: bit 0 [`INDEXED`](super::INDEXED); other bits zero.
+    pub const FLAGS: usize = 110;
     /// `encoder`, 8 bytes: who compressed the variants the writer encoded
     /// itself, and how (an id of the compressors and their settings; all
     /// zero for "not said"). A packer may copy a variant from an older blob
@@ -165,8 +177,11 @@ pub mod variant {
     /// `nm_status_len`, u16: bytes of the 304 head's status line (0 for
     /// none).
     pub const NM_STATUS_LEN: usize = 54;
-    /// Reserved, 8 bytes (56 to 64): must be zero.
-    pub const RESERVED_B: usize = 56;
+    /// `check`, u64: in an [`INDEXED`](super::INDEXED) blob, the first 8
+    /// bytes (little-endian) of blake3 over the variant's blocks (head,
+    /// body, 304 head, HTTP/2 block, HTTP/2 304 block, as stored); else
+    /// zero.
+    pub const CHECK: usize = 56;
     /// `h2_off`, u64: the HTTP/2 header block (HPACK), in the data section.
     pub const H2_OFF: usize = 64;
     /// `h2_len`, u32: the header block's length.
@@ -264,7 +279,7 @@ mod tests {
         ("data_off", hdr::DATA_OFF, 8),
         ("not_found_first", hdr::NOT_FOUND_FIRST, 4),
         ("not_found_count", hdr::NOT_FOUND_COUNT, 2),
-        ("reserved", hdr::RESERVED, 2),
+        ("flags", hdr::FLAGS, 2),
         ("encoder", hdr::ENCODER, 8),
         ("rules_off", hdr::RULES_OFF, 4),
         ("rules_count", hdr::RULES_COUNT, 2),
@@ -299,7 +314,7 @@ mod tests {
         ("etag_off", variant::ETAG_OFF, 4),
         ("etag_len", variant::ETAG_LEN, 2),
         ("nm_status_len", variant::NM_STATUS_LEN, 2),
-        ("reserved", variant::RESERVED_B, 8),
+        ("check", variant::CHECK, 8),
         ("h2_off", variant::H2_OFF, 8),
         ("h2_len", variant::H2_LEN, 4),
         ("h2_nm_len", variant::H2_NM_LEN, 4),

@@ -70,6 +70,7 @@ mod head;
 mod header;
 pub mod hpack;
 pub mod layout;
+mod lazy;
 mod place;
 mod read;
 mod read_error;
@@ -80,6 +81,9 @@ mod write_error;
 
 pub use header::Layout;
 pub use layout::{Coding, MAX_H2_LIST_SIZE, MAX_PATH_LEN, PAGE};
+#[doc(hidden)]
+pub use lazy::reseal;
+pub use lazy::{VariantChecks, Verdict};
 pub use read::{digest_threads, Blob, Verify};
 pub use read_error::{
     FormatError, FormatErrorKind, H2Problem, HeadProblem, RouteProblem, RuleProblem, RunProblem,

@@ -14,7 +14,8 @@ use crate::head::{check_head, status_code, valid_etag};
 use crate::header::{parse_header, Layout};
 use crate::layout::{self, hdr, route, u16_at, u32_at, u64_at, variant, Coding};
 use crate::read_error::{
-    err, FormatError, FormatErrorKind, RouteProblem, RuleProblem, RunProblem, VariantProblem,
+    err, FormatError, FormatErrorKind, H2Problem, HeadProblem, RouteProblem, RuleProblem,
+    RunProblem, VariantProblem,
 };
 use crate::rules::{check_route_path, is_route_status};
 use crate::view::{Route, Variants};
@@ -42,6 +43,20 @@ pub enum Verify {
     /// ([`digest_threads`]): a server loading a large blob is not then
     /// bound by one core's hashing speed.
     FullThreads(usize),
+    /// The index now, each variant before its first use: for an
+    /// [`INDEXED`](crate::layout::INDEXED) blob, the index digest (on up
+    /// to this many threads) and every rule that reads no byte of the data
+    /// section; a variant's blocks (their `check`, heads, header blocks,
+    /// its run's status) are checked by [`Blob::verify`], which a server
+    /// calls before it sends any of them. Loading then costs the index,
+    /// not the bytes. A blob that is not indexed is checked whole, as
+    /// [`Verify::FullThreads`].
+    Lazy(usize),
+    /// [`Verify::Lazy`] without the digests (index digest, `check`
+    /// values), as [`Verify::SkipDigest`] is [`Verify::Full`] without
+    /// them: lets a fuzzer reach what a lazily checked blob's handles and
+    /// [`Blob::verify`] do without forging blake3.
+    LazySkipDigest,
 }
 
 /// blake3 of `data` on up to `threads` threads: the same digest as
@@ -115,13 +130,19 @@ impl<'a> Blob<'a> {
     /// hashing the whole file when the bytes are already trusted (e.g.
     /// checked when copied), and lets a fuzzer reach the structure checks.
     pub fn parse_with(bytes: &'a [u8], verify: Verify) -> Result<Blob<'a>, FormatError> {
-        let layout = parse_header(bytes)?;
-        let threads = match verify {
-            Verify::Full => Some(1),
-            Verify::FullThreads(n) => Some(n),
-            Verify::SkipDigest => None,
+        let mut layout = parse_header(bytes)?;
+        let indexed = layout.indexed();
+        // (threads for the whole file's digest, for the index digest)
+        let (whole, index) = match verify {
+            Verify::Full => (Some(1), Some(1)),
+            Verify::FullThreads(n) => (Some(n), Some(n)),
+            Verify::Lazy(n) if !indexed => (Some(n), Some(n)),
+            Verify::Lazy(n) => (None, Some(n)),
+            Verify::SkipDigest | Verify::LazySkipDigest => (None, None),
         };
-        if let Some(threads) = threads {
+        layout.deferred = indexed && matches!(verify, Verify::Lazy(_) | Verify::LazySkipDigest);
+        layout.check_values = indexed && index.is_some();
+        if let Some(threads) = whole {
             let digest = digest_threads(&bytes[layout::DIGEST_START..], threads);
             if digest.as_bytes() != &layout.digest {
                 return err(
@@ -133,8 +154,22 @@ impl<'a> Blob<'a> {
                 );
             }
         }
+        if let (Some(threads), true) = (index, indexed) {
+            let end = (layout.strings_off + layout.strings_len) as usize;
+            let at = end - layout::INDEX_DIGEST_LEN;
+            let computed = digest_threads(&bytes[layout::DIGEST_START..at], threads);
+            if computed.as_bytes()[..] != bytes[at..end] {
+                return err(
+                    at as u64,
+                    FormatErrorKind::IndexDigestMismatch {
+                        stored: bytes[at..end].try_into().expect("32 bytes"),
+                        computed: *computed.as_bytes(),
+                    },
+                );
+            }
+        }
         let blob = Blob { bytes, layout };
-        blob.check_variants(threads.unwrap_or(1))?;
+        blob.check_variants(whole.or(index).unwrap_or(1))?;
         blob.check_routes()?;
         if layout.not_found_count > 0 {
             blob.check_variant_range(layout.not_found_first, layout.not_found_count, 404)
@@ -392,138 +427,206 @@ impl<'a> Blob<'a> {
         if lo >= hi {
             return Ok(());
         }
-        let mut h2 = H2Reader::new();
+        // Deferred: blocks are checked by `verify`, before first use.
+        let mut h2 = (!self.layout.deferred).then(H2Reader::new);
         for i in lo..hi {
             let at = self.layout.variants_off + (i * layout::VARIANT_ENTRY_SIZE) as u64;
-            let e = self.variant_entry(i);
-            let bad = |problem| err(at, FormatErrorKind::Variant { index: i, problem });
-            if Coding::from_u8(e[variant::CODING]).is_none() {
-                return bad(VariantProblem::UnknownCoding(e[variant::CODING]));
+            let r = self
+                .check_entry(i)
+                .and_then(|()| h2.as_mut().map_or(Ok(()), |h2| self.check_blocks(i, h2)));
+            if let Err(problem) = r {
+                return err(at, FormatErrorKind::Variant { index: i, problem });
             }
-            if e[variant::FLAGS] & !layout::SITE_ENCODED != 0
-                || u16_at(e, variant::RESERVED_A) != 0
-                || u64_at(e, variant::RESERVED_B) != 0
-                || u16_at(e, variant::RESERVED_C) != 0
-            {
-                return bad(VariantProblem::Reserved);
+        }
+        Ok(())
+    }
+
+    /// The rules of variant entry `i` that read only the index: codings,
+    /// flags, every block inside the data section, the lengths inside
+    /// their blocks, the ETag. What a handle's accessors rely on to slice
+    /// without panicking, checked or not.
+    fn check_entry(&self, i: usize) -> Result<(), VariantProblem> {
+        use VariantProblem as P;
+        let e = self.variant_entry(i);
+        if Coding::from_u8(e[variant::CODING]).is_none() {
+            return Err(P::UnknownCoding(e[variant::CODING]));
+        }
+        if e[variant::FLAGS] & !layout::SITE_ENCODED != 0
+            || u16_at(e, variant::RESERVED_A) != 0
+            || (!self.layout.indexed() && u64_at(e, variant::CHECK) != 0)
+            || u16_at(e, variant::RESERVED_C) != 0
+        {
+            return Err(P::Reserved);
+        }
+        if e[variant::FLAGS] & layout::SITE_ENCODED != 0
+            && e[variant::CODING] == Coding::Identity as u8
+        {
+            return Err(P::SiteEncodedIdentity);
+        }
+        let (head_off, head_len) = (
+            u64_at(e, variant::HEAD_OFF),
+            u64::from(u32_at(e, variant::HEAD_LEN)),
+        );
+        let (body_off, body_len) = (u64_at(e, variant::BODY_OFF), u64_at(e, variant::BODY_LEN));
+        if !self.in_data(head_off, head_len) {
+            return Err(P::HeadOutside {
+                off: head_off,
+                len: head_len,
+            });
+        }
+        if !self.in_data(body_off, body_len) {
+            return Err(P::BodyOutside {
+                off: body_off,
+                len: body_len,
+            });
+        }
+        let status_len = u64::from(u16_at(e, variant::STATUS_LEN));
+        let length_len = u64::from(u16_at(e, variant::LENGTH_LEN));
+        if status_len > head_len {
+            return Err(P::Head(HeadProblem::StatusLenPastEnd {
+                status_len: status_len as usize,
+            }));
+        }
+        if status_len + length_len > head_len {
+            return Err(P::Head(HeadProblem::LengthLinePastEnd));
+        }
+        let (nm_off, nm_len) = (
+            u64_at(e, variant::NM_OFF),
+            u64::from(u32_at(e, variant::NM_LEN)),
+        );
+        let nm_status_len = u64::from(u16_at(e, variant::NM_STATUS_LEN));
+        if nm_len == 0 {
+            if nm_off != 0 || nm_status_len != 0 {
+                return Err(P::NotModifiedFieldsSet);
             }
-            if e[variant::FLAGS] & layout::SITE_ENCODED != 0
-                && e[variant::CODING] == Coding::Identity as u8
-            {
-                return bad(VariantProblem::SiteEncodedIdentity);
-            }
-            let (head_off, head_len) = (
-                u64_at(e, variant::HEAD_OFF),
-                u64::from(u32_at(e, variant::HEAD_LEN)),
-            );
-            let (body_off, body_len) = (u64_at(e, variant::BODY_OFF), u64_at(e, variant::BODY_LEN));
-            if !self.in_data(head_off, head_len) {
-                return bad(VariantProblem::HeadOutside {
-                    off: head_off,
-                    len: head_len,
+        } else {
+            if !self.in_data(nm_off, nm_len) {
+                return Err(P::NotModifiedOutside {
+                    off: nm_off,
+                    len: nm_len,
                 });
             }
-            if !self.in_data(body_off, body_len) {
-                return bad(VariantProblem::BodyOutside {
-                    off: body_off,
-                    len: body_len,
+            if nm_status_len > nm_len {
+                return Err(P::NotModifiedHead(HeadProblem::StatusLenPastEnd {
+                    status_len: nm_status_len as usize,
+                }));
+            }
+        }
+        let (h2_off, h2_len) = (
+            u64_at(e, variant::H2_OFF),
+            u64::from(u32_at(e, variant::H2_LEN)),
+        );
+        if !self.in_data(h2_off, h2_len) {
+            return Err(P::H2Outside {
+                off: h2_off,
+                len: h2_len,
+            });
+        }
+        let h2_fixed = u64::from(u16_at(e, variant::H2_STATUS_LEN))
+            + u64::from(u16_at(e, variant::H2_LENGTH_LEN));
+        if h2_fixed > h2_len {
+            return Err(P::H2Block(H2Problem::LengthsPastEnd));
+        }
+        let (h2_nm_off, h2_nm_len) = (
+            u64_at(e, variant::H2_NM_OFF),
+            u64::from(u32_at(e, variant::H2_NM_LEN)),
+        );
+        let h2_nm_status_len = u64::from(u16_at(e, variant::H2_NM_STATUS_LEN));
+        if h2_nm_len == 0 && (h2_nm_off != 0 || h2_nm_status_len != 0) {
+            return Err(P::H2NotModifiedFieldsSet);
+        }
+        if (h2_nm_len > 0) != (nm_len > 0) {
+            return Err(P::H2NotModifiedMismatch {
+                has_head: nm_len > 0,
+            });
+        }
+        if h2_nm_len > 0 {
+            if !self.in_data(h2_nm_off, h2_nm_len) {
+                return Err(P::H2NotModifiedOutside {
+                    off: h2_nm_off,
+                    len: h2_nm_len,
                 });
             }
-            let head = &self.bytes[head_off as usize..(head_off + head_len) as usize];
-            let status_len = usize::from(u16_at(e, variant::STATUS_LEN));
-            let length_len = usize::from(u16_at(e, variant::LENGTH_LEN));
-            if let Err(p) = check_head(head, status_len, Some((length_len, body_len))) {
-                return bad(VariantProblem::Head(p));
+            if h2_nm_status_len > h2_nm_len {
+                return Err(P::H2NotModifiedBlock(H2Problem::LengthsPastEnd));
             }
-            let (nm_off, nm_len) = (
-                u64_at(e, variant::NM_OFF),
-                u64::from(u32_at(e, variant::NM_LEN)),
-            );
+        }
+        let (etag_off, etag_len) = (
+            u32_at(e, variant::ETAG_OFF),
+            usize::from(u16_at(e, variant::ETAG_LEN)),
+        );
+        if etag_len == 0 {
+            if etag_off != 0 {
+                return Err(P::EtagOffsetSet);
+            }
+        } else {
+            if !self.in_strings(etag_off, etag_len as u64) {
+                return Err(P::EtagOutside);
+            }
+            if !valid_etag(self.string(etag_off, etag_len)) {
+                return Err(P::EtagInvalid);
+            }
+        }
+        Ok(())
+    }
+
+    /// The rules of variant `i` (its entry checked) that read its blocks:
+    /// its `check` (when compared), heads, header blocks. `h2` decodes the
+    /// blocks (reused from one variant to the next).
+    pub(crate) fn check_blocks(&self, i: usize, h2: &mut H2Reader) -> Result<(), VariantProblem> {
+        use VariantProblem as P;
+        let e = self.variant_entry(i);
+        let block = |off: usize, len: usize| -> &'a [u8] {
+            let (off, len) = (u64_at(e, off) as usize, len);
+            &self.bytes[off..off + len]
+        };
+        let head = block(variant::HEAD_OFF, u32_at(e, variant::HEAD_LEN) as usize);
+        let body_len = u64_at(e, variant::BODY_LEN);
+        let body = block(variant::BODY_OFF, body_len as usize);
+        let nm_len = u32_at(e, variant::NM_LEN) as usize;
+        let nm = (nm_len > 0).then(|| block(variant::NM_OFF, nm_len));
+        let h2_block = block(variant::H2_OFF, u32_at(e, variant::H2_LEN) as usize);
+        let h2_nm_len = u32_at(e, variant::H2_NM_LEN) as usize;
+        let h2_nm = (h2_nm_len > 0).then(|| block(variant::H2_NM_OFF, h2_nm_len));
+        if self.layout.check_values {
+            let mut h = blake3::Hasher::new();
+            for b in [Some(head), Some(body), nm, Some(h2_block), h2_nm]
+                .into_iter()
+                .flatten()
+            {
+                h.update(b);
+            }
+            let (stored, computed) = (u64_at(e, variant::CHECK), check_value(h.finalize()));
+            if stored != computed {
+                return Err(P::CheckMismatch { stored, computed });
+            }
+        }
+        let status_len = usize::from(u16_at(e, variant::STATUS_LEN));
+        let length_len = usize::from(u16_at(e, variant::LENGTH_LEN));
+        check_head(head, status_len, Some((length_len, body_len))).map_err(P::Head)?;
+        if let Some(nm) = nm {
             let nm_status_len = usize::from(u16_at(e, variant::NM_STATUS_LEN));
-            if nm_len == 0 {
-                if nm_off != 0 || nm_status_len != 0 {
-                    return bad(VariantProblem::NotModifiedFieldsSet);
-                }
-            } else {
-                if !self.in_data(nm_off, nm_len) {
-                    return bad(VariantProblem::NotModifiedOutside {
-                        off: nm_off,
-                        len: nm_len,
-                    });
-                }
-                let nm = &self.bytes[nm_off as usize..(nm_off + nm_len) as usize];
-                if let Err(p) = check_head(nm, nm_status_len, None) {
-                    return bad(VariantProblem::NotModifiedHead(p));
-                }
-                if status_code(nm) != Some(304) {
-                    return bad(VariantProblem::NotModifiedStatus);
-                }
+            check_head(nm, nm_status_len, None).map_err(P::NotModifiedHead)?;
+            if status_code(nm) != Some(304) {
+                return Err(P::NotModifiedStatus);
             }
-            // The HTTP/2 block carries the head's status (the run's check
-            // ties that to the route's) and its body length.
-            let status = status_code(head).unwrap_or(0);
-            let (h2_off, h2_len) = (
-                u64_at(e, variant::H2_OFF),
-                u64::from(u32_at(e, variant::H2_LEN)),
-            );
-            if !self.in_data(h2_off, h2_len) {
-                return bad(VariantProblem::H2Outside {
-                    off: h2_off,
-                    len: h2_len,
-                });
-            }
-            let block = &self.bytes[h2_off as usize..(h2_off + h2_len) as usize];
-            let h2_status_len = usize::from(u16_at(e, variant::H2_STATUS_LEN));
-            let h2_length_len = usize::from(u16_at(e, variant::H2_LENGTH_LEN));
-            if let Err(p) = h2.check(
-                block,
-                h2_status_len,
-                Some((h2_length_len, body_len)),
-                status,
-            ) {
-                return bad(VariantProblem::H2Block(p));
-            }
-            let (h2_nm_off, h2_nm_len) = (
-                u64_at(e, variant::H2_NM_OFF),
-                u64::from(u32_at(e, variant::H2_NM_LEN)),
-            );
+        }
+        // The HTTP/2 block carries the head's status (the run's check
+        // ties that to the route's) and its body length.
+        let status = status_code(head).unwrap_or(0);
+        let h2_status_len = usize::from(u16_at(e, variant::H2_STATUS_LEN));
+        let h2_length_len = usize::from(u16_at(e, variant::H2_LENGTH_LEN));
+        h2.check(
+            h2_block,
+            h2_status_len,
+            Some((h2_length_len, body_len)),
+            status,
+        )
+        .map_err(P::H2Block)?;
+        if let Some(b) = h2_nm {
             let h2_nm_status_len = usize::from(u16_at(e, variant::H2_NM_STATUS_LEN));
-            if h2_nm_len == 0 && (h2_nm_off != 0 || h2_nm_status_len != 0) {
-                return bad(VariantProblem::H2NotModifiedFieldsSet);
-            }
-            if (h2_nm_len > 0) != (nm_len > 0) {
-                return bad(VariantProblem::H2NotModifiedMismatch {
-                    has_head: nm_len > 0,
-                });
-            }
-            if h2_nm_len > 0 {
-                if !self.in_data(h2_nm_off, h2_nm_len) {
-                    return bad(VariantProblem::H2NotModifiedOutside {
-                        off: h2_nm_off,
-                        len: h2_nm_len,
-                    });
-                }
-                let block = &self.bytes[h2_nm_off as usize..(h2_nm_off + h2_nm_len) as usize];
-                if let Err(p) = h2.check(block, h2_nm_status_len, None, 304) {
-                    return bad(VariantProblem::H2NotModifiedBlock(p));
-                }
-            }
-            let (etag_off, etag_len) = (
-                u32_at(e, variant::ETAG_OFF),
-                usize::from(u16_at(e, variant::ETAG_LEN)),
-            );
-            if etag_len == 0 {
-                if etag_off != 0 {
-                    return bad(VariantProblem::EtagOffsetSet);
-                }
-            } else {
-                if !self.in_strings(etag_off, etag_len as u64) {
-                    return bad(VariantProblem::EtagOutside);
-                }
-                if !valid_etag(self.string(etag_off, etag_len)) {
-                    return bad(VariantProblem::EtagInvalid);
-                }
-            }
+            h2.check(b, h2_nm_status_len, None, 304)
+                .map_err(P::H2NotModifiedBlock)?;
         }
         Ok(())
     }
@@ -616,7 +719,8 @@ impl<'a> Blob<'a> {
                 return Err(RunProblem::NotSorted);
             }
             prev_len = v.body_len();
-            if status_code(v.head()) != Some(status) {
+            // Deferred, the head is not read now: `verify` checks it.
+            if !self.layout.deferred && status_code(v.head()) != Some(status) {
                 return Err(RunProblem::StatusMismatch {
                     variant: v.index(),
                     expected: status,
@@ -635,6 +739,12 @@ impl<'a> Blob<'a> {
         }
         Ok(())
     }
+}
+
+/// A variant entry's `check` from the blake3 of its blocks: its first 8
+/// bytes, little-endian.
+pub(crate) fn check_value(h: blake3::Hash) -> u64 {
+    u64::from_le_bytes(h.as_bytes()[..8].try_into().expect("8 bytes"))
 }
 
 fn hex(b: &[u8]) -> String {

@@ -64,6 +64,20 @@ pub enum FormatErrorKind {
     },
     /// A reserved header byte is not zero.
     ReservedHeader,
+    /// The header's `flags` has a bit this reader does not know.
+    UnknownFlags(u16),
+    /// The blob is [`INDEXED`](crate::layout::INDEXED) but its strings
+    /// section is too short to end with the index digest.
+    NoIndexDigest,
+    /// The index digest (the end of the strings section) is not the
+    /// blake3 of the bytes before it: the header, tables or strings are
+    /// corrupt.
+    IndexDigestMismatch {
+        /// The digest the strings section ends with.
+        stored: [u8; 32],
+        /// The digest of the index's bytes.
+        computed: [u8; 32],
+    },
     /// A section offset differs from the one the counts imply (sections are
     /// contiguous, in a fixed order).
     SectionOffset {
@@ -217,6 +231,20 @@ pub enum VariantProblem {
     },
     /// The HTTP/2 304 block breaks a rule of header blocks.
     H2NotModifiedBlock(H2Problem),
+    /// The variant's blocks do not hash to its `check` (an
+    /// [`INDEXED`](crate::layout::INDEXED) blob): they are corrupt.
+    CheckMismatch {
+        /// The entry's `check`.
+        stored: u64,
+        /// What the blocks hash to.
+        computed: u64,
+    },
+    /// The head's status is not the one of the run the variant was asked
+    /// for under ([`Blob::verify`](crate::Blob::verify)).
+    StatusMismatch {
+        /// The run's status.
+        expected: u16,
+    },
 }
 
 /// What is wrong with an HTTP/2 header block or 304 block
@@ -456,6 +484,16 @@ impl fmt::Display for FormatErrorKind {
                 "header says the file is {header} bytes, it is {actual} (truncated or appended to)"
             ),
             ReservedHeader => f.write_str("reserved header bytes are not zero"),
+            UnknownFlags(flags) => write!(f, "unknown header flags {flags:#06x}"),
+            NoIndexDigest => {
+                f.write_str("indexed blob, but its strings section cannot hold the index digest")
+            }
+            IndexDigestMismatch { stored, computed } => write!(
+                f,
+                "index digest mismatch: the blob says {}, its header, tables and strings hash to {} (corrupt)",
+                Hex(stored),
+                Hex(computed)
+            ),
             SectionOffset {
                 section,
                 found,
@@ -540,6 +578,13 @@ impl fmt::Display for VariantProblem {
                 "HTTP/2 304 block [{off}, +{len}) is outside the data section"
             ),
             H2NotModifiedBlock(p) => write!(f, "HTTP/2 304 block: {p}"),
+            CheckMismatch { stored, computed } => write!(
+                f,
+                "blocks hash to check {computed:#018x}, the entry says {stored:#018x} (corrupt)"
+            ),
+            StatusMismatch { expected } => {
+                write!(f, "head's status is not {expected}, its route's")
+            }
         }
     }
 }

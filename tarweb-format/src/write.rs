@@ -142,6 +142,8 @@ struct Built {
     nm: Option<BuiltNm>,
     etag: Option<String>,
     site_encoded: bool,
+    /// The variant entry's `check` (see [`variant_check`]).
+    check: u64,
 }
 
 /// A 304 head, and its HTTP/2 header block.
@@ -258,7 +260,14 @@ fn build(r: &ResponseSpec, status: u16, at: At) -> Result<Built, WriteError> {
     // each would keep up to as much again in slack (a site of many small
     // pages is mostly heads).
     head.shrink_to_fit();
+    let check = variant_check(
+        &head,
+        &r.body,
+        nm.as_ref().map(|n| (&n.head[..], &n.h2.bytes[..])),
+        &h2.bytes,
+    );
     Ok(Built {
+        check,
         coding: r.coding,
         status_len,
         length_len: cl.len() as u16,
@@ -269,6 +278,24 @@ fn build(r: &ResponseSpec, status: u16, at: At) -> Result<Built, WriteError> {
         etag: r.etag.clone(),
         site_encoded: r.site_encoded,
     })
+}
+
+/// A variant entry's `check` (`format-spec.md` §4): the first 8 bytes of
+/// blake3 over its blocks as stored, in entry order (the lengths are in the
+/// entry, which the index digest covers, so the concatenation is
+/// unambiguous). Computed where all of them are at hand.
+fn variant_check(head: &[u8], body: &[u8], nm: Option<(&[u8], &[u8])>, h2: &[u8]) -> u64 {
+    let mut h = blake3::Hasher::new();
+    h.update(head);
+    h.update(body);
+    if let Some((nm, _)) = nm {
+        h.update(nm);
+    }
+    h.update(h2);
+    if let Some((_, h2_nm)) = nm {
+        h.update(h2_nm);
+    }
+    crate::read::check_value(h.finalize())
 }
 
 /// Checks a run of variants (sorting it by body length) and builds it.
@@ -580,6 +607,8 @@ fn write_built<W: Write + Seek>(
         strings.extend_from_slice(p);
         strings.extend_from_slice(t);
     }
+    // The index digest's place, filled in once the tables are written.
+    strings.extend_from_slice(&[0; layout::INDEX_DIGEST_LEN]);
     if strings.len() > u32::MAX as usize {
         return invalid(SpecPart::Blob, InvalidKind::StringsTooLarge(strings.len()));
     }
@@ -645,6 +674,7 @@ fn write_built<W: Write + Seek>(
     put64(&mut h, hdr::STRINGS_LEN, strings.len() as u64);
     put64(&mut h, hdr::DATA_OFF, data_off);
     h[hdr::ENCODER..hdr::ENCODER + 8].copy_from_slice(&encoder);
+    put16(&mut h, hdr::FLAGS, layout::INDEXED);
     if !rules.is_empty() {
         put32(&mut h, hdr::RULES_OFF, rules_at);
         put16(&mut h, hdr::RULES_COUNT, rules.len() as u16);
@@ -663,6 +693,9 @@ fn write_built<W: Write + Seek>(
         pos: 0,
     };
     w.put(&h)?;
+    // The index digest: everything from the digest field's end to itself.
+    let mut index = blake3::Hasher::new();
+    index.update(&h[layout::DIGEST_START..]);
     for (i, r) in routes.iter().enumerate() {
         let mut e = [0u8; layout::ROUTE_ENTRY_SIZE];
         put32(&mut e, route::PATH_OFF, path_at[i]);
@@ -679,6 +712,7 @@ fn write_built<W: Write + Seek>(
             put32(&mut e, route::AUTH_OFF, at);
             put16(&mut e, route::AUTH_COUNT, n);
         }
+        index.update(&e);
         w.put(&e)?;
     }
     let abs = |(u, off): (usize, u64)| data_off + unit_off[u] + off;
@@ -710,8 +744,13 @@ fn write_built<W: Write + Seek>(
             put32(&mut e, variant::ETAG_OFF, etag_at[t.as_str()]);
             put16(&mut e, variant::ETAG_LEN, t.len() as u16);
         }
+        put64(&mut e, variant::CHECK, b.check);
+        index.update(&e);
         w.put(&e)?;
     }
+    let digest_at = strings.len() - layout::INDEX_DIGEST_LEN;
+    index.update(&strings[..digest_at]);
+    strings[digest_at..].copy_from_slice(index.finalize().as_bytes());
     w.put(&strings)?;
     w.zeros(data_off - w.pos)?;
     let mut order: Vec<usize> = (0..units.len()).collect();
