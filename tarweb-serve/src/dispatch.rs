@@ -12,7 +12,7 @@ use crate::http::path::{self, Target};
 use crate::http::range::{self, Range};
 use crate::http::request::{Method, Request};
 use tarweb_format::dynamic::{self, Captures, RuleKind};
-use tarweb_format::{Blob, Route, Variant};
+use tarweb_format::{Blob, Route, Variant, VariantChecks, Verdict};
 
 /// What to answer.
 #[derive(Clone, Copy)]
@@ -59,8 +59,9 @@ pub(crate) enum Plan<'b> {
 /// Where a request is answered from.
 #[derive(Clone, Copy)]
 pub(crate) enum Source<'b> {
-    /// A site's blob.
-    Site(Blob<'b>),
+    /// A site's blob, and what is known of its variants' checks (a blob
+    /// loaded lazily has each variant checked before its first use).
+    Site(Blob<'b>, &'b VariantChecks),
     /// No site answers this host (and there is no default): 421.
     NoSite,
     /// A plain listener of a server with `--redirect-https`: `host` is
@@ -74,8 +75,8 @@ pub(crate) enum Source<'b> {
 /// least `2 × (MAX_TARGET + 1)` bytes).
 pub(crate) fn plan<'b>(req: &Request<'b>, src: Source<'b>, path_buf: &'b mut [u8]) -> Plan<'b> {
     let (path_buf, rewrite_buf) = path_buf.split_at_mut(path_buf.len() / 2);
-    let blob = match src {
-        Source::Site(b) => b,
+    let (blob, checks) = match src {
+        Source::Site(b, c) => (b, c),
         Source::NoSite => return Plan::Builtin(421),
         Source::RedirectHttps { host } => return redirect_https(req, host),
     };
@@ -93,7 +94,10 @@ pub(crate) fn plan<'b>(req: &Request<'b>, src: Source<'b>, path_buf: &'b mut [u8
     if req.method == Method::Options {
         // The server's methods either way; a resource's CORS fields too.
         return match blob.lookup(path).filter(|r| r.status() == 200) {
-            Some(r) => Plan::Options(r.variants().identity()),
+            Some(r) => match checked(blob, checks, r.variants().identity(), 200, path) {
+                Some(v) => Plan::Options(v),
+                None => Plan::Builtin(500),
+            },
             None => Plan::Builtin(204),
         };
     }
@@ -103,10 +107,19 @@ pub(crate) fn plan<'b>(req: &Request<'b>, src: Source<'b>, path_buf: &'b mut [u8
         // A path the site does not list: its dynamic `_redirects` rules.
         None => match dynamic_rule(blob, path, rewrite_buf, &prefs) {
             Dynamic::Answer(p) => return p,
+            Dynamic::Stored(v, status) => {
+                return match checked(blob, checks, v, status, path) {
+                    Some(v) => Plan::Stored(v),
+                    None => Plan::Builtin(500),
+                }
+            }
             Dynamic::Rewrite(r) => r,
             Dynamic::None => {
                 return match blob.not_found() {
-                    Some(vs) => Plan::Stored(prefs.choose(vs)),
+                    Some(vs) => match checked(blob, checks, prefs.choose(vs), 404, path) {
+                        Some(v) => Plan::Stored(v),
+                        None => Plan::Builtin(500),
+                    },
                     None => Plan::Builtin(404),
                 }
             }
@@ -121,7 +134,16 @@ pub(crate) fn plan<'b>(req: &Request<'b>, src: Source<'b>, path_buf: &'b mut [u8
             return Plan::Builtin(401);
         }
     }
-    let v = prefs.choose(route.variants());
+    let v = match checked(
+        blob,
+        checks,
+        prefs.choose(route.variants()),
+        route.status(),
+        path,
+    ) {
+        Some(v) => v,
+        None => return Plan::Builtin(500),
+    };
     if route.status() != 200 {
         return Plan::Stored(v); // a stored redirect, or a 404 rule's page
     }
@@ -148,9 +170,39 @@ pub(crate) fn plan<'b>(req: &Request<'b>, src: Source<'b>, path_buf: &'b mut [u8
     Plan::Stored(v)
 }
 
+/// `v`, if it may be sent under a run of `status`: a lazily loaded blob's
+/// variant is checked before its first use (`format-spec.md` §8); one
+/// whose bytes fail is never sent (`None`: the caller answers 500), and
+/// is logged once.
+fn checked<'b>(
+    blob: Blob<'b>,
+    checks: &VariantChecks,
+    v: Variant<'b>,
+    status: u16,
+    path: &[u8],
+) -> Option<Variant<'b>> {
+    match checks.verify(&blob, v, status) {
+        Verdict::Ok => Some(v),
+        Verdict::Failed(problem) => {
+            error!(
+                "tarweb-serve: blob {}: variant {} (for {}) fails its check: {problem}; \
+                 it is answered 500 until a new blob is loaded",
+                blob.digest_hex(),
+                v.index(),
+                String::from_utf8_lossy(path)
+            );
+            None
+        }
+        Verdict::KnownBad => None,
+    }
+}
+
 /// What a path no route lists gets from the dynamic rules.
 enum Dynamic<'b> {
     Answer(Plan<'b>),
+    /// A rule's stored response (a fixed redirect, a 404 page), of a run
+    /// of this status.
+    Stored(Variant<'b>, u16),
     /// A rewrite: this route's response, as if asked for.
     Rewrite(Route<'b>),
     None,
@@ -168,7 +220,7 @@ fn dynamic_rule<'b>(blob: Blob<'b>, path: &'b [u8], buf: &mut [u8], prefs: &Pref
             continue;
         }
         if let Some(run) = rule.run() {
-            return Dynamic::Answer(Plan::Stored(prefs.choose(run)));
+            return Dynamic::Stored(prefs.choose(run), rule.status());
         }
         match rule.kind() {
             RuleKind::Rewrite => {
@@ -249,7 +301,7 @@ mod tests {
     use super::*;
     use crate::http::request::{Lines, Version, MAX_TARGET};
     use std::sync::{Arc, OnceLock};
-    use tarweb_format::{blob_to_vec, BlobSpec, Coding, ResponseSpec, RouteSpec};
+    use tarweb_format::{blob_to_vec, BlobSpec, Coding, ResponseSpec, RouteSpec, Verify};
 
     const ETAG: &str = "\"id-identity\"";
     /// Sun, 06 Nov 1994 08:49:37 GMT
@@ -322,9 +374,17 @@ mod tests {
         r
     }
 
+    /// A blob loaded as the server loads it: lazily, its variants checked
+    /// before first use.
+    fn site(bytes: &'static [u8]) -> Source<'static> {
+        let blob = Blob::parse_with(bytes, Verify::Lazy(1)).unwrap();
+        assert!(blob.deferred());
+        Source::Site(blob, Box::leak(Box::new(VariantChecks::new(&blob))))
+    }
+
     /// The plan for `req` from the blob with a 404 page, as text.
     fn plan_of(req: &Request<'static>) -> String {
-        plan_in(req, Source::Site(Blob::parse(&blobs().0).unwrap()))
+        plan_in(req, site(&blobs().0))
     }
 
     fn plan_in(req: &Request<'static>, src: Source<'static>) -> String {
@@ -371,6 +431,28 @@ mod tests {
         assert_eq!(plan_of(&request(b"GET", b"http://h/%61.txt")), a);
     }
 
+    /// A variant whose bytes were damaged after packing is never sent: a
+    /// 500 for it, every time; the blob's other responses are served.
+    #[test]
+    fn a_damaged_variant_is_answered_500() {
+        let mut bytes = blobs().0.clone();
+        let blob = Blob::parse(&blobs().0).unwrap();
+        let v = blob.lookup(b"/a.txt").unwrap().variants().identity();
+        bytes[v.body_off() as usize] ^= 1;
+        let src = site(Box::leak(bytes.into_boxed_slice()));
+        for _ in 0..2 {
+            assert_eq!(plan_in(&request(b"GET", b"/a.txt"), src), "builtin 500");
+            assert_eq!(plan_in(&request(b"OPTIONS", b"/a.txt"), src), "builtin 500");
+        }
+        let mut gz = request(b"GET", b"/a.txt");
+        gz.accept_encoding = Lines::from_slice(&[b"gzip"]);
+        assert_eq!(
+            plan_in(&gz, src),
+            format!("stored 200 Gzip {}", "g".repeat(40))
+        );
+        assert!(plan_in(&request(b"GET", b"/old"), src).starts_with("stored 301"));
+    }
+
     #[test]
     fn routes_redirects_and_404s() {
         assert!(plan_of(&request(b"GET", b"/old")).starts_with("stored 301 Identity"));
@@ -378,7 +460,7 @@ mod tests {
             plan_of(&request(b"GET", b"/nope")),
             "stored 404 Identity gone"
         );
-        let bare = Source::Site(Blob::parse(&blobs().1).unwrap());
+        let bare = site(&blobs().1);
         assert_eq!(plan_in(&request(b"GET", b"/nope"), bare), "builtin 404");
         assert_eq!(
             plan_in(&request(b"GET", b"/a.txt"), Source::NoSite),

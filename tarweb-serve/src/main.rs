@@ -57,6 +57,14 @@ struct Cli {
     /// (always a private copy in RAM, sealed).
     #[arg(long, value_enum, default_value_t = BlobCopy::Auto)]
     blob_copy: BlobCopy,
+    /// When a blob's bytes are checked against its digests: lazy (its
+    /// index at load, each response before it is first sent, which is then
+    /// answered 500 if damaged; loading costs the index, not the bytes) or
+    /// full (every byte at load: a blob with any damaged byte is refused
+    /// whole, and a live swap keeps the old root; loading costs hashing and
+    /// parsing the whole blob).
+    #[arg(long, value_enum, default_value_t = BlobVerify::Lazy)]
+    blob_verify: BlobVerify,
     /// Server header value, or `off`.
     #[arg(long, default_value = "tarweb")]
     server_header: String,
@@ -221,6 +229,12 @@ enum Sandbox {
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
+enum BlobVerify {
+    Lazy,
+    Full,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
 enum BlobCopy {
     Auto,
     Copy,
@@ -331,6 +345,7 @@ fn main() {
                 BlobCopy::Memfd => CopyTo::Memfd,
             },
             mlock: cli.mlock,
+            lazy: matches!(cli.blob_verify, BlobVerify::Lazy),
         },
         server_header: (cli.server_header != "off").then_some(cli.server_header),
         max_requests: cli.max_requests_per_connection,

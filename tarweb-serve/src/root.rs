@@ -10,15 +10,17 @@
 //!   held, and a writer's open (or a truncate) waits while [`leases_broken`]
 //!   (the main thread's SIGIO) moves a sealed memfd copy under the same
 //!   addresses and descriptor number; only then is the file let go.
-//!   Nothing is copied at load: start and swap cost the digest and the
-//!   structure checks, not a copy of the blob;
+//!   Nothing is copied at load: start and swap cost the index's digest
+//!   and checks, not a copy (nor a hash) of the blob;
 //! - where no lease can be had (a writer has it open, another owner
 //!   without CAP_LEASE, NFS/FUSE), or with `copy`/`memfd`, **a private
 //!   copy** made at load, as below.
 //!
-//! Either way `Blob::parse` checks the blake3 digest of the bytes served
-//! (on every core): a half-written or corrupted file, or a copy racing with
-//! a writer, is refused.
+//! Either way the bytes served are checked against the blob's digests: its
+//! index at load (a half-written or corrupted index, or a copy racing with
+//! a writer, is refused), each variant before it is first sent
+//! (`dispatch::checked`: a damaged one is answered 500, never sent);
+//! `--blob-verify full` checks every byte at load instead.
 //!
 //! Where a copy lives (`--blob-copy`):
 //! - **`copy`** (and `auto` without a lease): a nameless file (`O_TMPFILE`) next to the blob,
@@ -67,7 +69,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, SyncSender};
 use std::sync::OnceLock;
 use std::sync::{Arc, Mutex, Weak};
-use tarweb_format::{Blob, Layout, Verify};
+use tarweb_format::{Blob, Layout, VariantChecks, Verify};
 
 pub struct Root {
     /// The bytes and their descriptor. `None` only while being dropped.
@@ -80,6 +82,9 @@ pub struct Root {
     /// How long loading took (open to validated), for logs.
     pub load_time: std::time::Duration,
     layout: Layout,
+    /// Which variants have passed their check (a lazily loaded blob's are
+    /// checked before first use; see `finish`).
+    checks: VariantChecks,
     pub generation: u64,
     /// The blake3 digest in hex, as `tarweb-pack` prints it.
     pub digest_hex: String,
@@ -150,6 +155,9 @@ pub struct LoadOpts {
     pub copy: CopyTo,
     /// Pin the mapping in RAM (`--mlock`).
     pub mlock: bool,
+    /// Check each variant before its first use rather than every byte at
+    /// load (`--blob-verify`).
+    pub lazy: bool,
 }
 
 impl Root {
@@ -177,7 +185,7 @@ impl Root {
         // nothing copied; the digest is checked on the file's own bytes.
         if opts.copy == CopyTo::Auto && len >= 128 && LEASES.load(Ordering::Relaxed) {
             if let Some(store) = leased_store(&src, len, opts.mlock) {
-                return finish(store, Backing::Leased, generation, started);
+                return finish(store, Backing::Leased, generation, started, opts.lazy);
             }
         }
         let file_copy = match opts.copy {
@@ -219,13 +227,21 @@ impl Root {
             leased: Mutex::new(false),
             mlock: opts.mlock,
         });
-        finish(store, backing, generation, started)
+        finish(store, backing, generation, started, opts.lazy)
     }
 
-    /// A view of the validated blob (cheap: no re-validation).
+    /// A view of the validated blob (cheap: no re-validation). Its index
+    /// is checked; a variant may be sent only once [`Root::checks`] passes
+    /// it.
     #[inline]
     pub fn blob(&self) -> Blob<'_> {
         Blob::with_layout(self.bytes(), self.layout).expect("same bytes as parsed")
+    }
+
+    /// What is known of the variants' checks, shared by every worker.
+    #[inline]
+    pub fn checks(&self) -> &VariantChecks {
+        &self.checks
     }
 
     pub fn bytes(&self) -> &[u8] {
@@ -308,18 +324,27 @@ pub fn scratch_file(dir: Option<&Path>, name: &std::ffi::CStr) -> io::Result<Own
     }
 }
 
-/// Validates a mapped store (structure and digest, the digest hashed on
-/// every core) and makes the root.
+/// Validates a mapped store and makes the root: the index (its digest,
+/// hashed on every core, and its structure) now; each variant's blocks
+/// before that variant is first sent (`dispatch::checked`), so loading
+/// costs the index, not the bytes (`format-spec.md` §8). A blob without an
+/// index digest is checked whole here, as is every blob without `lazy`
+/// (`--blob-verify full`).
 fn finish(
     store: Arc<Store>,
     backing: Backing,
     generation: u64,
     started: std::time::Instant,
+    lazy: bool,
 ) -> Result<Root, LoadError> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let blob = Blob::parse_with(store.map.as_slice(), Verify::FullThreads(threads))
-        .map_err(LoadError::Format)?;
+    let verify = match lazy {
+        true => Verify::Lazy(threads),
+        false => Verify::FullThreads(threads),
+    };
+    let blob = Blob::parse_with(store.map.as_slice(), verify).map_err(LoadError::Format)?;
     let layout = blob.layout();
+    let checks = VariantChecks::new(&blob);
     let digest_hex = blob.digest_hex();
     let header_line = format!("Tarweb-Root: {digest_hex}\r\n").into_bytes().into();
     let mut h2_field = Vec::new();
@@ -330,6 +355,7 @@ fn finish(
         backing,
         load_time: started.elapsed(),
         layout,
+        checks,
         generation,
         digest_hex,
         header_line,

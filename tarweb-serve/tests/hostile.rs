@@ -7,6 +7,7 @@ use common::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
+use tarweb_format::layout;
 
 fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
@@ -276,11 +277,12 @@ fn bad_blob_exits_nonzero_with_the_format_error() {
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let bad = dir.join(format!("bad-{}.twb", std::process::id()));
     let mut bytes = std::fs::read(&site().path).unwrap();
-    let n = bytes.len();
-    bytes[n - 1] ^= 1; // digest mismatch
+    // A byte of the index (the route table): the index digest, checked
+    // at load, refuses the blob.
+    bytes[layout::HEADER_SIZE + 20] ^= 1;
     std::fs::write(&bad, &bytes).unwrap();
     for (path, want) in [
-        (bad.clone(), "digest mismatch"),
+        (bad.clone(), "index digest mismatch"),
         (dir.join("does-not-exist.twb"), "open"),
     ] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_tarweb-serve"))
@@ -299,6 +301,46 @@ fn bad_blob_exits_nonzero_with_the_format_error() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid blob"));
+    let _ = std::fs::remove_file(&bad);
+}
+
+/// A byte of a response damaged after packing: the blob still loads (its
+/// index is intact; the load checks only the index), that response is
+/// answered 500 and logged once, never sent, and every other is served.
+#[test]
+fn a_damaged_response_is_answered_500_and_the_rest_served() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let bad = dir.join(format!("damaged-{}.twb", std::process::id()));
+    let mut bytes = std::fs::read(&site().path).unwrap();
+    let body = {
+        let blob = tarweb_format::Blob::parse(&bytes).unwrap();
+        let v = blob.lookup(b"/mid.txt").unwrap().variants().identity();
+        (v.body_off() + v.body_len() / 2) as usize
+    };
+    bytes[body] ^= 1;
+    std::fs::write(&bad, &bytes).unwrap();
+    let s = Server::start_with(&bad, &["--threads", "1"]);
+    let mut c = s.client();
+    for _ in 0..3 {
+        assert_eq!(c.get("/mid.txt", "").status, 500);
+    }
+    let r = c.get("/style.css", "");
+    assert_eq!(r.status, 200);
+    assert!(r.body == site().files["/style.css"]);
+    let line = s.wait_line("about the damaged variant", |l| {
+        l.contains("fails its check")
+    });
+    assert!(
+        line.contains("/mid.txt") && line.contains("corrupt"),
+        "{line}"
+    );
+    // Logged once, not per request.
+    assert_eq!(c.get("/app.js", "").status, 200);
+    assert!(!s
+        .drain_lines()
+        .iter()
+        .any(|l| l.contains("fails its check")));
+    drop(s);
     let _ = std::fs::remove_file(&bad);
 }
 

@@ -444,16 +444,16 @@ fn invalid_files_are_refused_and_the_old_root_keeps_serving() {
     let s = Server::start_with(&site, &["--threads", "2"]);
     let mut c = s.client();
     let good = std::fs::read(&vs.v[1].blob).unwrap();
+    // A byte of the index (a route's entry): refused by the index digest.
     let mut flipped = good.clone();
-    let n = flipped.len();
-    flipped[n - 1000] ^= 1;
+    flipped[128 + 20] ^= 1;
     let cases: [(&str, Vec<u8>, &str); 4] = [
         (
             "truncated",
             good[..good.len() / 2].to_vec(),
             "(truncated or appended to)",
         ),
-        ("bad digest", flipped, "digest mismatch"),
+        ("bad index digest", flipped, "index digest mismatch"),
         (
             "not a blob",
             b"<html>hello</html>\n".repeat(100),
@@ -510,6 +510,41 @@ fn invalid_files_are_refused_and_the_old_root_keeps_serving() {
     assert_eq!(small_version(&mut c, "t"), 0);
     // Failed loads left no copy behind.
     settle(&s, 1);
+}
+
+/// `--blob-verify full`: a blob with any damaged byte (here one in the
+/// data section, which the lazy default would load and answer 500 for
+/// that response only) is refused whole, and the old root keeps serving.
+#[test]
+fn full_verification_refuses_a_blob_with_one_damaged_byte() {
+    let vs = versions();
+    let dir = tmp("full");
+    let site = dir.join("site.twb");
+    deploy(&vs.v[0].blob, &site);
+    let s = Server::start_with(&site, &["--threads", "1", "--blob-verify", "full"]);
+    let mut c = s.client();
+    let mut flipped = std::fs::read(&vs.v[1].blob).unwrap();
+    // A byte of another response's body than the one `small_version` asks.
+    let at = {
+        let blob = tarweb_format::Blob::parse(&flipped).unwrap();
+        let v = blob
+            .routes()
+            .filter(|r| r.path() != b"/small.txt")
+            .flat_map(|r| r.variants().iter())
+            .find(|v| v.body_len() > 0)
+            .expect("another body");
+        (v.body_off() + v.body_len() / 2) as usize
+    };
+    flipped[at] ^= 1;
+    deploy_bytes(&flipped, &site);
+    let l = s.wait_line("refusing", |l| l.contains("refusing"));
+    assert!(l.contains("digest mismatch") && !l.contains("index"), "{l}");
+    assert_eq!(small_version(&mut c, "t"), 0);
+    // The same blob under the default: loaded (its index is intact).
+    drop(s);
+    let s = Server::start_with(&site, &["--threads", "1"]);
+    let mut c = s.client();
+    assert_eq!(small_version(&mut c, "t"), 1);
 }
 
 #[test]

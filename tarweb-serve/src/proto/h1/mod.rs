@@ -245,7 +245,11 @@ impl H1 {
                             },
                             ..ctx
                         };
-                        let plan = dispatch::plan(req, Source::Site(root.blob()), env.path_buf);
+                        let plan = dispatch::plan(
+                            req,
+                            Source::Site(root.blob(), root.checks()),
+                            env.path_buf,
+                        );
                         // TLS sends from memory or encrypts in the kernel:
                         // hot responses are for plain connections only.
                         let hot = (link.plain && env.hot.enabled()).then(|| HotCtx {

@@ -672,7 +672,8 @@ impl H2 {
         let meta = match site {
             Some((i, root)) if out.takes_site(i) => {
                 out.set_site(i);
-                let plan = dispatch::plan(req, Source::Site(root.blob()), env.path_buf);
+                let plan =
+                    dispatch::plan(req, Source::Site(root.blob(), root.checks()), env.path_buf);
                 if env.cfg.root_header {
                     ctx.root_field = &root.h2_field;
                 }
