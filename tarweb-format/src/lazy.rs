@@ -22,11 +22,22 @@ const FAILED: u8 = u8::MAX;
 /// number of the status it passed under.
 const STATUSES: [u16; 7] = [200, 301, 302, 303, 307, 308, 404];
 
+/// A variant's state once it passed under a run of `status` (`None`: a
+/// status no run carries). On every request: a match, not a search.
+#[inline]
 fn state_of(status: u16) -> Option<u8> {
-    STATUSES
-        .iter()
-        .position(|&s| s == status)
-        .map(|i| i as u8 + 1)
+    let i = match status {
+        200 => 0,
+        301 => 1,
+        302 => 2,
+        303 => 3,
+        307 => 4,
+        308 => 5,
+        404 => 6,
+        _ => return None,
+    };
+    debug_assert_eq!(STATUSES[i], status);
+    Some(i as u8 + 1)
 }
 
 thread_local! {
@@ -94,15 +105,29 @@ impl VariantChecks {
         }
     }
 
-    /// [`Blob::verify`] once per variant: later calls read the outcome.
-    /// `blob` must be the one this was made for.
-    pub fn verify(&self, blob: &Blob<'_>, v: Variant<'_>, status: u16) -> Verdict {
+    /// [`Blob::verify`] once per variant: later calls read the outcome
+    /// (one byte load on every request). `blob` must be the one this was
+    /// made for.
+    #[inline]
+    pub fn verify(&self, blob: &Blob<'_>, v: &Variant<'_>, status: u16) -> Verdict {
+        match self.state.get(v.index()) {
+            Some(cell) if state_of(status) == Some(cell.load(Ordering::Relaxed)) => Verdict::Ok,
+            None if !blob.deferred() => Verdict::Ok,
+            _ => self.verify_first(blob, v, status),
+        }
+    }
+
+    /// [`VariantChecks::verify`] of a variant not passed yet (under this
+    /// status): checks it, or says it failed.
+    #[cold]
+    #[inline(never)]
+    fn verify_first(&self, blob: &Blob<'_>, v: &Variant<'_>, status: u16) -> Verdict {
         if !blob.deferred() {
             return Verdict::Ok;
         }
         let (Some(cell), Some(want)) = (self.state.get(v.index()), state_of(status)) else {
             // Not a blob this was made for, or a status no run has.
-            return match blob.verify(v, status) {
+            return match blob.verify(*v, status) {
                 Ok(_) => Verdict::Ok,
                 Err(p) => Verdict::Failed(p),
             };
@@ -112,7 +137,7 @@ impl VariantChecks {
             FAILED => return Verdict::KnownBad,
             // Passed under another status: a run this variant is not in
             // (only a forged index shares one so).
-            UNCHECKED => match blob.verify(v, status) {
+            UNCHECKED => match blob.verify(*v, status) {
                 Ok(_) => {
                     cell.store(want, Ordering::Relaxed);
                     return Verdict::Ok;

@@ -108,15 +108,15 @@ fn a_packed_blob_is_indexed_and_checks_lazily() {
             blob.verify(v, other).unwrap_err(),
             VariantProblem::StatusMismatch { expected: other }
         );
-        assert_eq!(checks.verify(&blob, v, status), Verdict::Ok);
-        assert_eq!(checks.verify(&blob, v, status), Verdict::Ok);
+        assert_eq!(checks.verify(&blob, &v, status), Verdict::Ok);
+        assert_eq!(checks.verify(&blob, &v, status), Verdict::Ok);
     }
     assert_eq!(checks.passed(), all.len());
     // A blob checked whole needs no memory and no checks.
     let whole = Blob::parse_with(&bytes, Verify::FullThreads(2)).unwrap();
     let none = VariantChecks::new(&whole);
     let (v, status) = variants(&whole)[0];
-    assert_eq!(none.verify(&whole, v, status), Verdict::Ok);
+    assert_eq!(none.verify(&whole, &v, status), Verdict::Ok);
     assert_eq!(none.passed(), 0);
 }
 
@@ -174,10 +174,10 @@ fn a_damaged_block_is_refused_before_use_and_only_its_variants() {
                     (off as u64, nm.h2_head.len())
                 }))
                 .any(|(o, l)| (o as usize..o as usize + l).contains(&at));
-                match checks.verify(&lazy, x, status) {
+                match checks.verify(&lazy, &x, status) {
                     Verdict::Failed(VariantProblem::CheckMismatch { .. }) if holds => {
                         refused += 1;
-                        assert_eq!(checks.verify(&lazy, x, status), Verdict::KnownBad);
+                        assert_eq!(checks.verify(&lazy, &x, status), Verdict::KnownBad);
                     }
                     Verdict::Ok if !holds => {}
                     other => panic!("byte {at}, variant {}: {other:?}", x.index()),

@@ -12,7 +12,7 @@ use crate::http::path::{self, Target};
 use crate::http::range::{self, Range};
 use crate::http::request::{Method, Request};
 use tarweb_format::dynamic::{self, Captures, RuleKind};
-use tarweb_format::{Blob, Route, Variant, VariantChecks, Verdict};
+use tarweb_format::{Blob, Route, Variant, VariantChecks, VariantProblem, Verdict};
 
 /// What to answer.
 #[derive(Clone, Copy)]
@@ -174,6 +174,7 @@ pub(crate) fn plan<'b>(req: &Request<'b>, src: Source<'b>, path_buf: &'b mut [u8
 /// variant is checked before its first use (`format-spec.md` §8); one
 /// whose bytes fail is never sent (`None`: the caller answers 500), and
 /// is logged once.
+#[inline]
 fn checked<'b>(
     blob: Blob<'b>,
     checks: &VariantChecks,
@@ -181,20 +182,27 @@ fn checked<'b>(
     status: u16,
     path: &[u8],
 ) -> Option<Variant<'b>> {
-    match checks.verify(&blob, v, status) {
+    match checks.verify(&blob, &v, status) {
         Verdict::Ok => Some(v),
         Verdict::Failed(problem) => {
-            error!(
-                "tarweb-serve: blob {}: variant {} (for {}) fails its check: {problem}; \
-                 it is answered 500 until a new blob is loaded",
-                blob.digest_hex(),
-                v.index(),
-                String::from_utf8_lossy(path)
-            );
+            failed(blob, v, path, problem);
             None
         }
         Verdict::KnownBad => None,
     }
+}
+
+/// Says once that a variant failed its check.
+#[cold]
+#[inline(never)]
+fn failed(blob: Blob<'_>, v: Variant<'_>, path: &[u8], problem: VariantProblem) {
+    error!(
+        "tarweb-serve: blob {}: variant {} (for {}) fails its check: {problem}; \
+         it is answered 500 until a new blob is loaded",
+        blob.digest_hex(),
+        v.index(),
+        String::from_utf8_lossy(path)
+    );
 }
 
 /// What a path no route lists gets from the dynamic rules.
