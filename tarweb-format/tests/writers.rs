@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tarweb_format::dynamic::{RuleKind, Token};
 use tarweb_format::{
     blob_to_vec, write_blob_from, AuthSpec, Blob, BlobSpec, Coding, ResponseSpec, RouteSpec,
-    RuleSpec, Verify,
+    RuleSpec, Verify, WriteError,
 };
 
 /// xorshift64*: a tiny deterministic PRNG, so failures reproduce.
@@ -245,7 +245,16 @@ fn route_at_a_time_gives_write_blobs_bytes() {
             routes.swap(i, rng.below(i + 1));
         }
         let mut c = std::io::Cursor::new(Vec::new());
-        write_blob_from(routes, &spec.not_found, &spec.rules, spec.encoder, &mut c).unwrap();
+        let spill = tempfile::tempfile().unwrap();
+        write_blob_from(
+            routes,
+            &spec.not_found,
+            &spec.rules,
+            spec.encoder,
+            &mut c,
+            spill,
+        )
+        .unwrap();
         assert!(a == c.into_inner(), "the two writers differ");
     }
     // The generator does make runs that are stored once.
@@ -258,4 +267,87 @@ fn route_at_a_time_gives_write_blobs_bytes() {
         "50a8dcf1ad44270d3fe11c85ed339a54f4ee73ae6bdcf7ab7840683c03800948",
         "the writer's bytes changed"
     );
+}
+
+/// One spec of many routes (several earlier specs' routes, renamed): its
+/// blocks are megabytes, more than the spill buffers, so they are read
+/// back from the file.
+fn large_spec() -> BlobSpec {
+    let mut spec = BlobSpec {
+        encoder: [5; 8],
+        ..Default::default()
+    };
+    for (i, s) in specs(0x5eed_0002, 80).into_iter().enumerate() {
+        for mut r in s.routes {
+            r.path = format!("/s{i}{}", r.path);
+            spec.routes.push(r);
+        }
+        if spec.not_found.is_empty() {
+            spec.not_found = s.not_found;
+        }
+    }
+    spec
+}
+
+/// Blocks read back from the spill file (not its buffer) give the same
+/// bytes.
+#[test]
+fn a_spill_larger_than_its_buffer() {
+    let spec = large_spec();
+    let (a, stats) = blob_to_vec(&spec).unwrap();
+    // Each variant spills its head and HTTP/2 block, 100 bytes at least:
+    // well over the spill's 256 KiB buffer.
+    assert!(stats.variants > 3000, "{} variants", stats.variants);
+    Blob::parse_with(&a, Verify::Full).unwrap();
+    let mut c = std::io::Cursor::new(Vec::new());
+    let spill = tempfile::tempfile().unwrap();
+    let routes = spec.routes.iter().rev().cloned();
+    write_blob_from(
+        routes,
+        &spec.not_found,
+        &spec.rules,
+        spec.encoder,
+        &mut c,
+        spill,
+    )
+    .unwrap();
+    assert!(a == c.into_inner(), "the two writers differ");
+}
+
+/// A scratch file that cannot be written or read back fails the write
+/// with an I/O error that names it; a full one before a byte of the blob
+/// is written.
+#[test]
+fn spill_failures_are_io_errors() {
+    let spec = large_spec();
+    let write = |spill: std::fs::File| {
+        let mut c = std::io::Cursor::new(Vec::new());
+        let r = write_blob_from(
+            spec.routes.clone(),
+            &spec.not_found,
+            &spec.rules,
+            spec.encoder,
+            &mut c,
+            spill,
+        );
+        (r, c.into_inner())
+    };
+    let full = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let (r, out) = write(full);
+    match r {
+        Err(WriteError::Io(e)) => assert!(e.to_string().contains("scratch file"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(out.is_empty(), "nothing of the blob is written");
+    // Opened for writing only: reading a block back fails.
+    let dir = tempfile::tempdir().unwrap();
+    let write_only = std::fs::File::create(dir.path().join("spill")).unwrap();
+    match write(write_only).0 {
+        Err(WriteError::Io(e)) => assert!(e.to_string().contains("scratch file"), "{e}"),
+        other => panic!("{other:?}"),
+    }
 }

@@ -91,7 +91,11 @@ pub fn pack(opts: &Options, warn: &mut dyn FnMut(String)) -> anyhow::Result<Summ
     let rules = rule_specs(&site, &bodies, &body_of, opts);
 
     let stats = out
-        .finish(|w| Ok(write_blob_from(routes, &not_found, &rules, encoder, w)?))
+        .finish(|w, spill| {
+            Ok(write_blob_from(
+                routes, &not_found, &rules, encoder, w, spill,
+            )?)
+        })
         .with_context(|| format!("writing {}", opts.output.describe()))?;
     let (mut identity_bytes, mut smallest_bytes) = (0, 0);
     for &b in &body_of {
