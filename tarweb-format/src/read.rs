@@ -4,7 +4,9 @@
 //! decoding the HTTP/2 header blocks needs, once per parse (not per
 //! variant): a header list buffer of
 //! [`MAX_H2_LIST_SIZE`](crate::MAX_H2_LIST_SIZE) bytes and 2,048 field
-//! slots, 112 KiB in all.
+//! slots, 112 KiB in all. [`Verify::Lazy`] leaves each variant's blocks
+//! to [`Blob::verify`] (`lazy.rs`); everything else is still checked here,
+//! so a handle's accessors never slice out of bounds either way.
 //!
 //! Over 600 lines on purpose: the validating reader is one pass over the whole format, kept together so its checks read in the order of `format-spec.md` §8.
 
