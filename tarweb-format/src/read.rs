@@ -43,7 +43,9 @@ pub enum Verify {
     SkipDigest,
     /// [`Verify::Full`], the digest hashed on up to this many threads
     /// ([`digest_threads`]): a server loading a large blob is not then
-    /// bound by one core's hashing speed.
+    /// bound by one core's hashing speed. The variants' `check` values are
+    /// not compared: the whole-file digest already covers every byte they
+    /// cover, and hashing each block again would double the load.
     FullThreads(usize),
     /// The index now, each variant before its first use: for an
     /// [`INDEXED`](crate::layout::INDEXED) blob, the index digest (on up
@@ -143,7 +145,8 @@ impl<'a> Blob<'a> {
             Verify::SkipDigest | Verify::LazySkipDigest => (None, None),
         };
         layout.deferred = indexed && matches!(verify, Verify::Lazy(_) | Verify::LazySkipDigest);
-        layout.check_values = indexed && index.is_some();
+        layout.check_values =
+            indexed && index.is_some() && !matches!(verify, Verify::FullThreads(_));
         if let Some(threads) = whole {
             let digest = digest_threads(&bytes[layout::DIGEST_START..], threads);
             if digest.as_bytes() != &layout.digest {
