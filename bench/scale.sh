@@ -57,8 +57,8 @@ if [ "$WHAT" = pack ] || [ "$WHAT" = all ]; then
 fi
 
 if [ "$WHAT" = serve ] || [ "$WHAT" = all ]; then
-  echo "| blob | size (bytes) | runs | median start (ms) | median swap (ms) | starts | swaps |"
-  echo "| --- | ---: | ---: | ---: | ---: | --- | --- |"
+  echo "| blob | size (bytes) | runs | median start (ms) | median swap (ms) | of which the rename (ms) | starts | swaps |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |"
   for spec in "20MB 10000 0" "200MB 100000 0" "2GB 10000 1900"; do
     read -r name n big <<<"$spec"
     [[ " ${SCALE_SERVE:-20MB 200MB 2GB} " == *" $name "* ]] || continue
@@ -66,13 +66,14 @@ if [ "$WHAT" = serve ] || [ "$WHAT" = all ]; then
     a=$DIR/serve-$name-a.twb; b=$DIR/serve-$name-b.twb
     [ -e "$a" ] || "$PACK" "$s" -o "$a" >/dev/null 2>&1
     [ -e "$b" ] || "$PACK" "$s" -o "$b" --cache-control "max-age=60" >/dev/null 2>&1
-    starts=(); swaps=()
+    starts=(); swaps=(); renames=()
     for _ in $(seq "$RUNS"); do
       # shellcheck disable=SC2086
       out=$(python3 bench/first-response.py "$SERVE" "$a" "$b" -- ${SCALE_SERVE_ARGS:-})
       starts+=("$(sed -n 's/.*start_ms=\([^ ]*\).*/\1/p' <<<"$out")")
       swaps+=("$(sed -n 's/.*swap_ms=\([^ ]*\).*/\1/p' <<<"$out")")
+      renames+=("$(sed -n 's/.*rename_ms=\([^ ]*\).*/\1/p' <<<"$out")")
     done
-    echo "| $name | $(stat -c %s "$a") | $RUNS | $(printf '%s\n' "${starts[@]}" | median) | $(printf '%s\n' "${swaps[@]}" | median) | ${starts[*]} | ${swaps[*]} |"
+    echo "| $name | $(stat -c %s "$a") | $RUNS | $(printf '%s\n' "${starts[@]}" | median) | $(printf '%s\n' "${swaps[@]}" | median) | $(printf '%s\n' "${renames[@]}" | median) | ${starts[*]} | ${swaps[*]} |"
   done
 fi

@@ -4,7 +4,9 @@
 //! decoding the HTTP/2 header blocks needs, once per parse (not per
 //! variant): a header list buffer of
 //! [`MAX_H2_LIST_SIZE`](crate::MAX_H2_LIST_SIZE) bytes and 2,048 field
-//! slots, 112 KiB in all.
+//! slots, 112 KiB in all. [`Verify::Lazy`] leaves each variant's blocks
+//! to [`Blob::verify`] (`lazy.rs`); everything else is still checked here,
+//! so a handle's accessors never slice out of bounds either way.
 //!
 //! Over 600 lines on purpose: the validating reader is one pass over the whole format, kept together so its checks read in the order of `format-spec.md` §8.
 
@@ -41,7 +43,9 @@ pub enum Verify {
     SkipDigest,
     /// [`Verify::Full`], the digest hashed on up to this many threads
     /// ([`digest_threads`]): a server loading a large blob is not then
-    /// bound by one core's hashing speed.
+    /// bound by one core's hashing speed. The variants' `check` values are
+    /// not compared: the whole-file digest already covers every byte they
+    /// cover, and hashing each block again would double the load.
     FullThreads(usize),
     /// The index now, each variant before its first use: for an
     /// [`INDEXED`](crate::layout::INDEXED) blob, the index digest (on up
@@ -141,7 +145,8 @@ impl<'a> Blob<'a> {
             Verify::SkipDigest | Verify::LazySkipDigest => (None, None),
         };
         layout.deferred = indexed && matches!(verify, Verify::Lazy(_) | Verify::LazySkipDigest);
-        layout.check_values = indexed && index.is_some();
+        layout.check_values =
+            indexed && index.is_some() && !matches!(verify, Verify::FullThreads(_));
         if let Some(threads) = whole {
             let digest = digest_threads(&bytes[layout::DIGEST_START..], threads);
             if digest.as_bytes() != &layout.digest {
