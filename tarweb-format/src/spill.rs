@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::io::{self, Write};
+use std::io::{self, Seek, Write};
 
 /// "None" in the writer's `u32` id and index fields.
 pub(crate) const NONE: u32 = u32::MAX;
@@ -23,6 +23,7 @@ pub(crate) enum Store {
     Mem(Vec<u8>),
     /// A scratch file, written front to back and read at offsets: its
     /// bytes are in the page cache, not the writer's memory.
+    /// `base` is the file offset of `buf[0]`; offsets are the file's.
     File { file: File, buf: Vec<u8>, base: u64 },
 }
 
@@ -44,15 +45,17 @@ impl Spill {
         }
     }
 
-    /// A spill into `file`, which must be empty (an unnamed temporary file).
-    pub(crate) fn file(file: File) -> Spill {
-        Spill {
+    /// A spill into `file`, from its current position on (the start of a
+    /// new temporary file).
+    pub(crate) fn file(mut file: File) -> io::Result<Spill> {
+        let base = file.stream_position().map_err(scratch)?;
+        Ok(Spill {
             store: Store::File {
                 file,
                 buf: Vec::with_capacity(BUF),
-                base: 0,
+                base,
             },
-        }
+        })
     }
 
     /// Appends `b`; returns its offset in the spill.
@@ -226,9 +229,13 @@ mod tests {
     use super::*;
 
     fn spills() -> Vec<Spill> {
+        // A file with bytes before the spill's own: offsets are the file's.
+        let mut used = tempfile::tempfile().expect("a temporary file");
+        used.write_all(b"other bytes").unwrap();
         vec![
             Spill::memory(),
-            Spill::file(tempfile::tempfile().expect("a temporary file")),
+            Spill::file(tempfile::tempfile().expect("a temporary file")).unwrap(),
+            Spill::file(used).unwrap(),
         ]
     }
 
@@ -295,7 +302,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // Opened for writing only: every read fails.
         let f = File::create(dir.path().join("spill")).unwrap();
-        let mut b = Blocks::new(Spill::file(f));
+        let mut b = Blocks::new(Spill::file(f).unwrap());
         let v = vec![1u8; BUF + 1];
         b.intern(&v).unwrap();
         let e = b.intern(&v).unwrap_err();

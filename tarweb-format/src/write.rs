@@ -946,10 +946,10 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
 /// anyway), then copies every block from `spill` to its place, front to
 /// back. The same bytes as [`write_blob`] for the same routes.
 ///
-/// `spill` is scratch space, written from its start and read back: an
-/// empty file, ideally an unnamed temporary one on a disk (not tmpfs, where
-/// it would take memory after all); a failure to write or read it is a
-/// [`WriteError::Io`] that says it was the scratch file.
+/// `spill` is scratch space, written from its current position on and
+/// read back: ideally a new unnamed temporary file on a disk (not tmpfs,
+/// where it would take memory after all); a failure to write or read it is
+/// a [`WriteError::Io`] that says it was the scratch file.
 pub fn write_blob_from<W: Write + Seek>(
     routes: impl IntoIterator<Item = RouteSpec>,
     not_found: &[ResponseSpec],
@@ -958,7 +958,7 @@ pub fn write_blob_from<W: Write + Seek>(
     out: W,
     spill: File,
 ) -> Result<WriteStats, WriteError> {
-    let mut runs = Runs::new(Spill::file(spill));
+    let mut runs = Runs::new(Spill::file(spill)?);
     let mut lite: Vec<Lite> = Vec::new();
     for r in routes {
         let run = runs.add_route(&r)?;

@@ -339,7 +339,10 @@ fn spill_failures_are_io_errors() {
         .unwrap();
     let (r, out) = write(full);
     match r {
-        Err(WriteError::Io(e)) => assert!(e.to_string().contains("scratch file"), "{e}"),
+        Err(WriteError::Io(e)) => {
+            let e = e.to_string();
+            assert!(e.contains("scratch file") && e.contains("No space"), "{e}")
+        }
         other => panic!("{other:?}"),
     }
     assert!(out.is_empty(), "nothing of the blob is written");
