@@ -341,6 +341,9 @@ struct Meta {
     site_encoded: bool,
 }
 
+/// Most variants a blob may be built from (identical runs included).
+const MAX_BUILT: usize = 1 << 30;
+
 /// A route once its run is built: what its entry and path need.
 struct Lite {
     path: Box<str>,
@@ -433,7 +436,9 @@ impl Runs {
         at: At,
     ) -> Result<u32, WriteError> {
         let built = build_run(variants, status, at)?;
-        if self.metas.len() + built.len() >= NONE as usize {
+        // A variant has at most four blocks and four units: their `u32`
+        // ids stay below `NONE`.
+        if self.metas.len() + built.len() > MAX_BUILT {
             return invalid(SpecPart::Blob, InvalidKind::TooManyEntries);
         }
         let first = self.metas.len() as u32;
