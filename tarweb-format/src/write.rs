@@ -4,7 +4,7 @@
 //! the same fields as an HTTP/2 header block) and where every block lands
 //! in the file.
 //!
-//! Over 600 lines on purpose: the writer lays out every section in one place, the mirror of `read.rs`.
+//! Over 600 lines on purpose: the writer lays out every section in one place, the mirror of `read.rs` (`spill.rs` keeps the built blocks meanwhile).
 
 use crate::dynamic::{self, RuleKind, Token};
 use crate::h2::{build_h2_block, H2Block};
