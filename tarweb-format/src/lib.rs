@@ -75,6 +75,7 @@ mod place;
 mod read;
 mod read_error;
 pub mod rules;
+mod spill;
 mod view;
 mod write;
 mod write_error;

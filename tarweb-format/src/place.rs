@@ -28,7 +28,9 @@ pub(crate) fn place(lens: &[u64]) -> (Vec<u64>, u64) {
             bins.insert((cursor - end, end), ());
         }
     }
-    small.sort_by_key(|&i| (std::cmp::Reverse(lens[i]), i));
+    // The keys are distinct (the index breaks ties), so an unstable sort
+    // gives the one order, without a stable sort's scratch copy.
+    small.sort_unstable_by_key(|&i| (std::cmp::Reverse(lens[i]), i));
     for i in small {
         let len = lens[i];
         let fit = bins.range((len, 0)..).next().map(|(&k, _)| k);

@@ -165,14 +165,30 @@ fn write_blob_from_matches_write_blob() {
     let mut routes = spec.routes.clone();
     routes.reverse();
     let mut c = std::io::Cursor::new(Vec::new());
-    tarweb_format::write_blob_from(routes, &spec.not_found, &spec.rules, spec.encoder, &mut c)
-        .unwrap();
+    let spill = tempfile::tempfile().unwrap();
+    tarweb_format::write_blob_from(
+        routes,
+        &spec.not_found,
+        &spec.rules,
+        spec.encoder,
+        &mut c,
+        spill,
+    )
+    .unwrap();
     assert_eq!(a, c.into_inner());
     let mut dup = spec.routes.clone();
     dup.push(spec.routes[0].clone());
     let mut c = std::io::Cursor::new(Vec::new());
-    let e = tarweb_format::write_blob_from(dup, &spec.not_found, &spec.rules, spec.encoder, &mut c)
-        .unwrap_err();
+    let spill = tempfile::tempfile().unwrap();
+    let e = tarweb_format::write_blob_from(
+        dup,
+        &spec.not_found,
+        &spec.rules,
+        spec.encoder,
+        &mut c,
+        spill,
+    )
+    .unwrap_err();
     assert!(matches!(
         e,
         WriteError::Invalid {

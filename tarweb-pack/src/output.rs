@@ -13,6 +13,11 @@
 //!   digest, which a pipe cannot do), then copied to standard output. No
 //!   file is ever created next to a file named `-`. A terminal is refused.
 //!
+//! - Either way the writer gets a scratch file for the blocks it has built
+//!   (`write_blob_from`'s spill): nameless too, made at the same time, in
+//!   the target's directory (a disk the blob must fit on anyway; `$TMPDIR`
+//!   is often tmpfs, memory) or, for `-`, in `$TMPDIR` beside the blob's.
+//!
 //! Blobs are created with mode 0666 less the umask (0644 usually), like any
 //! file a tool writes: the server usually runs as another user.
 
@@ -69,10 +74,14 @@ impl Output {
                     .with_context(|| {
                         format!("cannot create a temporary file in {}", dir.display())
                     })?;
+                let spill = tempfile::tempfile_in(dir).with_context(|| {
+                    format!("cannot create a scratch file in {}", dir.display())
+                })?;
                 Ok(Prepared::File {
                     target: target.clone(),
                     dir: dir.to_path_buf(),
                     tmp,
+                    spill,
                 })
             }
             Output::Stdout => {
@@ -82,47 +91,61 @@ impl Output {
                          or name a file with -o"
                     );
                 }
-                let tmp = tempfile::tempfile().with_context(|| {
-                    format!(
-                        "cannot create a temporary file in {}",
-                        std::env::temp_dir().display()
-                    )
-                })?;
-                Ok(Prepared::Stdout { tmp })
+                let temp = || {
+                    tempfile::tempfile().with_context(|| {
+                        format!(
+                            "cannot create a temporary file in {}",
+                            std::env::temp_dir().display()
+                        )
+                    })
+                };
+                Ok(Prepared::Stdout {
+                    tmp: temp()?,
+                    spill: temp()?,
+                })
             }
         }
     }
 }
 
-/// An output that passed its checks, with its temporary file open.
-/// Dropping it without [`Prepared::finish`] removes the temporary file.
+/// An output that passed its checks, with its temporary file and the
+/// writer's scratch file open. Dropping it without [`Prepared::finish`]
+/// removes both.
 #[derive(Debug)]
 pub enum Prepared {
     File {
         target: PathBuf,
         dir: PathBuf,
         tmp: tempfile::NamedTempFile,
+        spill: File,
     },
     Stdout {
         tmp: File,
+        spill: File,
     },
 }
 
 impl Prepared {
-    /// Writes the blob with `write` and puts it in place.
+    /// Writes the blob with `write` (given the output and the scratch file)
+    /// and puts it in place.
     pub fn finish<T>(
         self,
-        write: impl FnOnce(&mut BufWriter<&File>) -> anyhow::Result<T>,
+        write: impl FnOnce(&mut BufWriter<&File>, File) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
-        let fill = |file: &File| -> anyhow::Result<T> {
+        let fill = |file: &File, spill: File| -> anyhow::Result<T> {
             let mut w = BufWriter::with_capacity(1 << 20, file);
-            let v = write(&mut w)?;
+            let v = write(&mut w, spill)?;
             w.flush().context("flushing the blob")?;
             Ok(v)
         };
         match self {
-            Prepared::File { target, dir, tmp } => {
-                let value = fill(tmp.as_file())?;
+            Prepared::File {
+                target,
+                dir,
+                tmp,
+                spill,
+            } => {
+                let value = fill(tmp.as_file(), spill)?;
                 tmp.as_file().sync_all().context("fsync of the blob")?;
                 // Checked again: the target may have changed while we packed.
                 check_replaceable(&target)?;
@@ -135,8 +158,8 @@ impl Prepared {
                     .with_context(|| format!("fsync of {}", dir.display()))?;
                 Ok(value)
             }
-            Prepared::Stdout { mut tmp } => {
-                let value = fill(&tmp)?;
+            Prepared::Stdout { mut tmp, spill } => {
+                let value = fill(&tmp, spill)?;
                 tmp.rewind().context("rewinding the temporary blob")?;
                 let mut out = std::io::stdout().lock();
                 std::io::copy(&mut tmp, &mut out)

@@ -60,14 +60,13 @@ struct Body {
     data: Arc<[u8]>,
     /// blake3 of `data`: what `--reuse` looks bodies up by.
     hash: blake3::Hash,
-    /// The first file with these bytes: names it in messages, gives its type.
-    path: String,
+    /// The first file with these bytes (an index into the site's files):
+    /// names it in messages, gives its type.
+    file: usize,
     /// Per coding: the file index of a precompressed sibling.
     siblings: [Option<usize>; 4],
     /// Per coding: the kept encoding (identity always).
     variants: [Option<Arc<[u8]>>; 4],
-    /// Per coding: strong ETag of the variant's bytes.
-    etags: [Option<String>; 4],
     /// Per coding: the variant is a sibling's bytes (the site's encoding).
     site_encoded: [bool; 4],
 }
@@ -91,7 +90,11 @@ pub fn pack(opts: &Options, warn: &mut dyn FnMut(String)) -> anyhow::Result<Summ
     let rules = rule_specs(&site, &bodies, &body_of, opts);
 
     let stats = out
-        .finish(|w| Ok(write_blob_from(routes, &not_found, &rules, encoder, w)?))
+        .finish(|w, spill| {
+            Ok(write_blob_from(
+                routes, &not_found, &rules, encoder, w, spill,
+            )?)
+        })
         .with_context(|| format!("writing {}", opts.output.describe()))?;
     let (mut identity_bytes, mut smallest_bytes) = (0, 0);
     for &b in &body_of {
@@ -124,7 +127,9 @@ pub fn pack(opts: &Options, warn: &mut dyn FnMut(String)) -> anyhow::Result<Summ
 /// One entry per distinct content; `body_of[file] = body index`.
 fn distinct_bodies(site: &Site) -> (Vec<Body>, Vec<usize>) {
     let mut by_hash: HashMap<blake3::Hash, usize> = HashMap::new();
-    let mut bodies: Vec<Body> = Vec::new();
+    // At most one per file; grown by doubling, up to half would be slack
+    // held to the end of the pack.
+    let mut bodies: Vec<Body> = Vec::with_capacity(site.files.len());
     let mut body_of = Vec::with_capacity(site.files.len());
     for (i, f) in site.files.iter().enumerate() {
         let hash = blake3::hash(&f.data);
@@ -132,10 +137,9 @@ fn distinct_bodies(site: &Site) -> (Vec<Body>, Vec<usize>) {
             bodies.push(Body {
                 data: f.data.clone(),
                 hash,
-                path: f.path.clone(),
+                file: i,
                 siblings: [None; 4],
                 variants: [Some(f.data.clone()), None, None, None],
-                etags: [None, None, None, None],
                 site_encoded: [false; 4],
             });
             bodies.len() - 1
@@ -168,7 +172,8 @@ fn encode_all(
     for (b, body) in bodies.iter().enumerate() {
         for c in [Coding::Gzip, Coding::Br, Coding::Zstd] {
             let try_it = body.siblings[c as usize].is_some()
-                || (worth_compressing(&body.path) && body.data.len() >= MIN_COMPRESS_LEN);
+                || (worth_compressing(&files[body.file].path)
+                    && body.data.len() >= MIN_COMPRESS_LEN);
             if try_it {
                 jobs.push((b, c));
             }
@@ -222,11 +227,6 @@ fn encode_all(
         bodies[b].variants[c as usize] = r.bytes.map(Arc::from);
         bodies[b].site_encoded[c as usize] = r.site_encoded;
     }
-    for body in &mut bodies {
-        for c in Coding::ALL {
-            body.etags[c as usize] = body.variants[c as usize].as_deref().map(etag);
-        }
-    }
     Ok((bodies, encoded, reused))
 }
 
@@ -252,6 +252,7 @@ fn encode_one(
     old: Option<&[u8]>,
     opts: &Options,
 ) -> Encoded {
+    let path = &files[body.file].path;
     let mut warning = None;
     let mut encoded = None;
     let mut reused = false;
@@ -262,7 +263,7 @@ fn encode_one(
             Ok(_) => {
                 warning = Some(format!(
                     "{} does not decode to {}: ignored, {} is compressed afresh",
-                    sib.path, body.path, body.path
+                    sib.path, path, path
                 ))
             }
             Err(e) => {
@@ -270,7 +271,7 @@ fn encode_one(
                     "{} is not valid {} data ({e}): ignored, {} is compressed afresh",
                     sib.path,
                     c.token(),
-                    body.path
+                    path
                 ))
             }
         }
@@ -289,7 +290,7 @@ fn encode_one(
                 warning = Some(format!(
                     "the reused blob's {} variant of {} does not decode to it: compressed afresh",
                     c.token(),
-                    body.path
+                    path
                 ))
             }
         }
@@ -368,7 +369,7 @@ fn route_specs<'a>(
                     .iter()
                     .filter_map(|&c| {
                         let bytes = body.variants[c as usize].clone()?;
-                        let etag = body.etags[c as usize].clone()?;
+                        let etag = etag(&bytes);
                         let (headers, nm) = response::resource(&Resource {
                             content_type: &ct,
                             coding: c,
