@@ -425,6 +425,17 @@ fn failed_order_keeps_the_old_certificate() {
         &acme_args(&p, &dir.join("cache"), &[name], "tls-alpn-01"),
     );
     wait_for(&s, &format!("{name}: certificate installed"), 60, false);
+    // Workers adopt a new certificate a moment after the line: until one
+    // verifies against the CA's root, a handshake may still get the
+    // self-signed one (seen on a loaded machine).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while curl_https(name, tls, &p.root, "/").is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "CA certificate not served"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let first = served_serial(name, tls);
     p.set_a(name, "127.0.0.2");
     let l = wait_for(&s, &format!("{name}: order failed"), 60, true);
