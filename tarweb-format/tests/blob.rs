@@ -1,5 +1,8 @@
 //! Round trip, layout rules and hostile input for the blob format.
 
+mod common;
+
+use common::{redirect, resource, write_from, Rng};
 use std::sync::Arc;
 use tarweb_format::rules::RoutePathError;
 use tarweb_format::{
@@ -7,54 +10,6 @@ use tarweb_format::{
     ResponseSpec, RouteProblem, RouteSpec, RunProblem, SpecPart, VariantProblem, Verify,
     WriteError,
 };
-
-fn resource(path: &str, bodies: &[(Coding, Vec<u8>)]) -> RouteSpec {
-    let variants = bodies
-        .iter()
-        .map(|(c, b)| {
-            let etag = format!("\"{}-{}\"", path.len(), c.token());
-            let mut headers = vec![
-                ("Content-Type".to_string(), "text/plain".to_string()),
-                ("ETag".to_string(), etag.clone()),
-            ];
-            if *c != Coding::Identity {
-                headers.push(("Content-Encoding".into(), c.token().into()));
-            }
-            ResponseSpec {
-                site_encoded: false,
-                coding: *c,
-                headers,
-                body: Arc::from(b.clone()),
-                etag: Some(etag.clone()),
-                not_modified: Some(vec![("ETag".into(), etag)]),
-            }
-        })
-        .collect();
-    RouteSpec {
-        auth: None,
-        path: path.into(),
-        status: 200,
-        last_modified: 1_700_000_000,
-        variants,
-    }
-}
-
-fn redirect(path: &str, to: &str) -> RouteSpec {
-    RouteSpec {
-        auth: None,
-        path: path.into(),
-        status: 301,
-        last_modified: 0,
-        variants: vec![ResponseSpec {
-            site_encoded: false,
-            coding: Coding::Identity,
-            headers: vec![("Location".into(), to.into())],
-            body: Arc::from(&b""[..]),
-            etag: None,
-            not_modified: None,
-        }],
-    }
-}
 
 /// A spec with small, page-sized, large, shared and empty bodies.
 fn sample() -> BlobSpec {
@@ -164,31 +119,10 @@ fn write_blob_from_matches_write_blob() {
     let (a, _) = blob_to_vec(&spec).unwrap();
     let mut routes = spec.routes.clone();
     routes.reverse();
-    let mut c = std::io::Cursor::new(Vec::new());
-    let spill = tempfile::tempfile().unwrap();
-    tarweb_format::write_blob_from(
-        routes,
-        &spec.not_found,
-        &spec.rules,
-        spec.encoder,
-        &mut c,
-        spill,
-    )
-    .unwrap();
-    assert_eq!(a, c.into_inner());
+    assert_eq!(a, write_from(&spec, routes).unwrap());
     let mut dup = spec.routes.clone();
     dup.push(spec.routes[0].clone());
-    let mut c = std::io::Cursor::new(Vec::new());
-    let spill = tempfile::tempfile().unwrap();
-    let e = tarweb_format::write_blob_from(
-        dup,
-        &spec.not_found,
-        &spec.rules,
-        spec.encoder,
-        &mut c,
-        spill,
-    )
-    .unwrap_err();
+    let e = write_from(&spec, dup).unwrap_err();
     assert!(matches!(
         e,
         WriteError::Invalid {
@@ -560,19 +494,6 @@ fn reader_names_the_problem() {
 }
 
 /// xorshift64*: a tiny deterministic PRNG, so failures reproduce.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// Touches every byte every accessor can reach: a panic or an out-of-bounds
 /// slice here is a reader bug.
 fn walk(blob: &Blob) -> u64 {

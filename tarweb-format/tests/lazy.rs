@@ -3,39 +3,15 @@
 //! variant's first use, and that a damaged byte anywhere a server sends
 //! from is caught by one or the other.
 
+mod common;
+
+use common::{redirect, resource, Rng};
 use std::sync::Arc;
 use tarweb_format::layout::{self, hdr, variant};
 use tarweb_format::{
-    blob_to_vec, reseal, Blob, BlobSpec, Coding, FormatErrorKind, ResponseSpec, RouteSpec,
-    VariantChecks, VariantProblem, Verdict, Verify,
+    blob_to_vec, reseal, Blob, BlobSpec, Coding, FormatErrorKind, ResponseSpec, VariantChecks,
+    VariantProblem, Verdict, Verify,
 };
-
-fn resource(path: &str, bodies: &[(Coding, &[u8])]) -> RouteSpec {
-    let variants = bodies
-        .iter()
-        .map(|&(c, b)| {
-            let etag = format!("\"{}-{}\"", path.len(), c.token());
-            ResponseSpec {
-                site_encoded: false,
-                coding: c,
-                headers: vec![
-                    ("Content-Type".into(), "text/plain".into()),
-                    ("ETag".into(), etag.clone()),
-                ],
-                body: Arc::from(b),
-                etag: Some(etag.clone()),
-                not_modified: Some(vec![("ETag".into(), etag)]),
-            }
-        })
-        .collect();
-    RouteSpec {
-        auth: None,
-        path: path.into(),
-        status: 200,
-        last_modified: 1_700_000_000,
-        variants,
-    }
-}
 
 fn sample() -> Vec<u8> {
     let big: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
@@ -43,23 +19,16 @@ fn sample() -> Vec<u8> {
         encoder: [0; 8],
         rules: vec![],
         routes: vec![
-            resource("/a", &[(Coding::Identity, b"aaaa"), (Coding::Gzip, b"A")]),
-            resource("/big", &[(Coding::Identity, &big)]),
-            resource("/empty", &[(Coding::Identity, b"")]),
-            RouteSpec {
-                auth: None,
-                path: "/old".into(),
-                status: 301,
-                last_modified: 0,
-                variants: vec![ResponseSpec {
-                    site_encoded: false,
-                    coding: Coding::Identity,
-                    headers: vec![("Location".into(), "/a".into())],
-                    body: Arc::from(&b""[..]),
-                    etag: None,
-                    not_modified: None,
-                }],
-            },
+            resource(
+                "/a",
+                &[
+                    (Coding::Identity, b"aaaa".to_vec()),
+                    (Coding::Gzip, b"A".to_vec()),
+                ],
+            ),
+            resource("/big", &[(Coding::Identity, big)]),
+            resource("/empty", &[(Coding::Identity, vec![])]),
+            redirect("/old", "/a"),
         ],
         not_found: vec![ResponseSpec {
             site_encoded: false,
@@ -307,20 +276,6 @@ fn a_blob_that_is_not_indexed_is_checked_whole() {
             ..
         }
     ));
-}
-
-/// xorshift: a fixed seed, so a failure reproduces.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 /// Mutated blobs loaded lazily: the load refuses or accepts, a handle's

@@ -4,29 +4,15 @@
 //! 304 heads and HTTP/2 blocks repeated, empty bodies, blocks just under,
 //! at and over a page.
 
+mod common;
+
+use common::{write_from, Rng};
 use std::sync::Arc;
 use tarweb_format::dynamic::{RuleKind, Token};
 use tarweb_format::{
     blob_to_vec, write_blob_from, AuthSpec, Blob, BlobSpec, Coding, ResponseSpec, RouteSpec,
     RuleSpec, Verify, WriteError,
 };
-
-/// xorshift64*: a tiny deterministic PRNG, so failures reproduce.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-}
 
 /// Makes specs whose parts repeat: bodies come from a pool, ETags are
 /// sometimes reused, whole runs are copied from earlier routes.
@@ -244,18 +230,10 @@ fn route_at_a_time_gives_write_blobs_bytes() {
         for i in (1..routes.len()).rev() {
             routes.swap(i, rng.below(i + 1));
         }
-        let mut c = std::io::Cursor::new(Vec::new());
-        let spill = tempfile::tempfile().unwrap();
-        write_blob_from(
-            routes,
-            &spec.not_found,
-            &spec.rules,
-            spec.encoder,
-            &mut c,
-            spill,
-        )
-        .unwrap();
-        assert!(a == c.into_inner(), "the two writers differ");
+        assert!(
+            a == write_from(&spec, routes).unwrap(),
+            "the two writers differ"
+        );
     }
     // The generator does make runs that are stored once.
     assert!(shared > 20, "{shared} specs with shared runs");
@@ -299,19 +277,11 @@ fn a_spill_larger_than_its_buffer() {
     // well over the spill's 256 KiB buffer.
     assert!(stats.variants > 3000, "{} variants", stats.variants);
     Blob::parse_with(&a, Verify::Full).unwrap();
-    let mut c = std::io::Cursor::new(Vec::new());
-    let spill = tempfile::tempfile().unwrap();
-    let routes = spec.routes.iter().rev().cloned();
-    write_blob_from(
-        routes,
-        &spec.not_found,
-        &spec.rules,
-        spec.encoder,
-        &mut c,
-        spill,
-    )
-    .unwrap();
-    assert!(a == c.into_inner(), "the two writers differ");
+    let routes = spec.routes.iter().rev().cloned().collect();
+    assert!(
+        a == write_from(&spec, routes).unwrap(),
+        "the two writers differ"
+    );
 }
 
 /// A scratch file that cannot be written or read back fails the write
