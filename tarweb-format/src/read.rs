@@ -594,14 +594,11 @@ impl<'a> Blob<'a> {
         let h2_nm_len = u32_at(e, variant::H2_NM_LEN) as usize;
         let h2_nm = (h2_nm_len > 0).then(|| block(variant::H2_NM_OFF, h2_nm_len));
         if self.layout.check_values {
-            let mut h = blake3::Hasher::new();
-            for b in [Some(head), Some(body), nm, Some(h2_block), h2_nm]
-                .into_iter()
-                .flatten()
-            {
-                h.update(b);
-            }
-            let (stored, computed) = (u64_at(e, variant::CHECK), check_value(h.finalize()));
+            let blocks = [Some(head), Some(body), nm, Some(h2_block), h2_nm];
+            let (stored, computed) = (
+                u64_at(e, variant::CHECK),
+                check_of(blocks.into_iter().flatten()),
+            );
             if stored != computed {
                 return Err(P::CheckMismatch { stored, computed });
             }
@@ -746,10 +743,16 @@ impl<'a> Blob<'a> {
     }
 }
 
-/// A variant entry's `check` from the blake3 of its blocks: its first 8
-/// bytes, little-endian.
-pub(crate) fn check_value(h: blake3::Hash) -> u64 {
-    u64::from_le_bytes(h.as_bytes()[..8].try_into().expect("8 bytes"))
+/// A variant entry's `check` (`format-spec.md` §4): the first 8 bytes,
+/// little-endian, of blake3 over its blocks as stored, in entry order
+/// (head, body, 304 head, HTTP/2 block, HTTP/2 304 block; absent ones
+/// left out). The one definition the writer, the reader and `reseal` use.
+pub(crate) fn check_of<'b>(blocks: impl IntoIterator<Item = &'b [u8]>) -> u64 {
+    let mut h = blake3::Hasher::new();
+    for b in blocks {
+        h.update(b);
+    }
+    u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().expect("8 bytes"))
 }
 
 fn hex(b: &[u8]) -> String {

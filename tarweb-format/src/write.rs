@@ -11,6 +11,7 @@ use crate::h2::{build_h2_block, H2Block};
 use crate::head::{content_length_line, valid_etag};
 use crate::layout::{self, hdr, route, variant, Coding};
 use crate::place::place;
+use crate::read::check_of;
 use crate::rules::{self, check_route_path, is_route_status, is_tchar};
 use crate::spill::{Blocks, HashHeads, Spill, NONE};
 use crate::write_error::{InvalidKind, SpecPart, WriteError};
@@ -146,7 +147,8 @@ struct Built {
     nm: Option<BuiltNm>,
     etag: Option<String>,
     site_encoded: bool,
-    /// The variant entry's `check` (see [`variant_check`]).
+    /// The variant entry's `check` ([`check_of`] its blocks, computed
+    /// here where all of them are at hand).
     check: u64,
 }
 
@@ -257,11 +259,17 @@ fn build(r: &ResponseSpec, status: u16, at: At) -> Result<Built, WriteError> {
             })
         }
     };
-    let check = variant_check(
-        &head,
-        &r.body,
-        nm.as_ref().map(|n| (&n.head[..], &n.h2.bytes[..])),
-        &h2.bytes,
+    let nm_blocks = nm.as_ref().map(|n| (&n.head[..], &n.h2.bytes[..]));
+    let check = check_of(
+        [
+            Some(&head[..]),
+            Some(&r.body[..]),
+            nm_blocks.map(|n| n.0),
+            Some(&h2.bytes[..]),
+            nm_blocks.map(|n| n.1),
+        ]
+        .into_iter()
+        .flatten(),
     );
     Ok(Built {
         check,
@@ -275,24 +283,6 @@ fn build(r: &ResponseSpec, status: u16, at: At) -> Result<Built, WriteError> {
         etag: r.etag.clone(),
         site_encoded: r.site_encoded,
     })
-}
-
-/// A variant entry's `check` (`format-spec.md` §4): the first 8 bytes of
-/// blake3 over its blocks as stored, in entry order (the lengths are in the
-/// entry, which the index digest covers, so the concatenation is
-/// unambiguous). Computed where all of them are at hand.
-fn variant_check(head: &[u8], body: &[u8], nm: Option<(&[u8], &[u8])>, h2: &[u8]) -> u64 {
-    let mut h = blake3::Hasher::new();
-    h.update(head);
-    h.update(body);
-    if let Some((nm, _)) = nm {
-        h.update(nm);
-    }
-    h.update(h2);
-    if let Some((_, h2_nm)) = nm {
-        h.update(h2_nm);
-    }
-    crate::read::check_value(h.finalize())
 }
 
 /// Checks a run of variants (sorting it by body length) and builds it.
