@@ -57,21 +57,9 @@ impl Drop for Mmap {
     }
 }
 
-/// Maps `len` bytes of `fd` read-only and shared. `len` must be > 0 and
-/// `fd` a private copy (checked: that is what makes `Mmap::as_slice`
-/// sound, since the bytes can then never change or vanish under the
-/// mapping): either a memfd sealed against shrinking and writing, or a
-/// regular file with no name (`O_TMPFILE`, never linked), which no other
-/// process can open except through /proc/PID/fd, that is, with ptrace
-/// rights over this process (which could as well write its memory).
-pub fn mmap_readonly(fd: RawFd, len: usize) -> io::Result<Mmap> {
-    let need = libc::F_SEAL_SHRINK | libc::F_SEAL_WRITE;
-    let sealed = get_seals(fd).is_ok_and(|s| s & need == need);
-    if !sealed && !is_nameless_file(fd)? {
-        return Err(io::Error::other(
-            "refusing to map a descriptor that is neither a sealed memfd nor a nameless file",
-        ));
-    }
+/// `len` bytes of `fd`, read-only and shared, for the two constructors
+/// below once each has checked why the bytes cannot change under it.
+fn map_shared(fd: RawFd, len: usize) -> io::Result<Mmap> {
     // SAFETY: a fresh mapping chosen by the kernel; no existing memory is touched.
     let p = unsafe {
         libc::mmap(
@@ -92,6 +80,24 @@ pub fn mmap_readonly(fd: RawFd, len: usize) -> io::Result<Mmap> {
     })
 }
 
+/// Maps `len` bytes of `fd` read-only and shared. `len` must be > 0 and
+/// `fd` a private copy (checked: that is what makes `Mmap::as_slice`
+/// sound, since the bytes can then never change or vanish under the
+/// mapping): either a memfd sealed against shrinking and writing, or a
+/// regular file with no name (`O_TMPFILE`, never linked), which no other
+/// process can open except through /proc/PID/fd, that is, with ptrace
+/// rights over this process (which could as well write its memory).
+pub fn mmap_readonly(fd: RawFd, len: usize) -> io::Result<Mmap> {
+    let need = libc::F_SEAL_SHRINK | libc::F_SEAL_WRITE;
+    let sealed = get_seals(fd).is_ok_and(|s| s & need == need);
+    if !sealed && !is_nameless_file(fd)? {
+        return Err(io::Error::other(
+            "refusing to map a descriptor that is neither a sealed memfd nor a nameless file",
+        ));
+    }
+    map_shared(fd, len)
+}
+
 /// Maps `len` bytes of `fd` read-only and shared, without the private
 /// copy check of [`mmap_readonly`]: the caller holds a read lease on `fd`
 /// (`lease::read_lease`, checked again here), has checked after taking it
@@ -105,24 +111,7 @@ pub fn mmap_leased(fd: RawFd, len: usize) -> io::Result<Mmap> {
             "refusing to map a file without its read lease",
         ));
     }
-    // SAFETY: a fresh mapping chosen by the kernel; no existing memory is touched.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ,
-            libc::MAP_SHARED,
-            fd,
-            0,
-        )
-    };
-    if p == libc::MAP_FAILED {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(Mmap {
-        ptr: p as *const u8,
-        len,
-    })
+    map_shared(fd, len)
 }
 
 /// Puts `fd`, a private copy of the bytes `m` maps (a sealed memfd or a
