@@ -298,19 +298,7 @@ pub(crate) fn write(s: &mut Stream, out: &mut Output, ctx: &Ctx<'_>, plan: Plan<
             match crate::dispatch::dyn_location(pattern, template, path, &mut loc) {
                 Some(n) => {
                     let mut big = [0u8; 3 * MAX_TARGET + 4096 + 512];
-                    let mut d = [0u8; 20];
-                    let mut at = field(&mut big, 0, b":status", decimal(u64::from(status), &mut d));
-                    let head = at;
-                    at = field(&mut big, at, b"location", &loc[..n]);
-                    at = field(&mut big, at, b"content-length", b"0");
-                    let parts = [
-                        Part::Dyn(&big[..head]),
-                        Part::Dyn(lines),
-                        Part::Dyn(&big[head..at]),
-                    ];
-                    push_block(out, s.id, prefix, &parts, true, max_frame);
-                    s.send_closed = true;
-                    (status, 0)
+                    redirect(s, out, ctx, status, &loc[..n], &mut big)
                 }
                 None => builtin(s, out, ctx, 500),
             }
@@ -329,18 +317,7 @@ pub(crate) fn write(s: &mut Stream, out: &mut Output, ctx: &Ctx<'_>, plan: Plan<
                 w += k;
             }
             let mut big = [0u8; 8192 + 1024];
-            let mut at = field(&mut big, 0, b":status", b"308");
-            let head = at;
-            at = field(&mut big, at, b"location", &loc[..w]);
-            at = field(&mut big, at, b"content-length", b"0");
-            let parts = [
-                Part::Dyn(&big[..head]),
-                Part::Dyn(lines),
-                Part::Dyn(&big[head..at]),
-            ];
-            push_block(out, s.id, prefix, &parts, true, max_frame);
-            s.send_closed = true;
-            (308, 0)
+            redirect(s, out, ctx, 308, &loc[..w], &mut big)
         }
     };
     Meta {
@@ -348,6 +325,32 @@ pub(crate) fn write(s: &mut Stream, out: &mut Output, ctx: &Ctx<'_>, plan: Plan<
         body_bytes: body_len,
         coding,
     }
+}
+
+/// A redirect built here (a dynamic `_redirects` one, `--redirect-https`):
+/// `:status`, the connection's lines, `location`, an empty body; `buf`
+/// holds the fields (room for the location and 512 bytes more).
+fn redirect(
+    s: &mut Stream,
+    out: &mut Output,
+    ctx: &Ctx<'_>,
+    status: u16,
+    location: &[u8],
+    buf: &mut [u8],
+) -> (u16, u64) {
+    let mut d = [0u8; 20];
+    let mut at = field(buf, 0, b":status", decimal(u64::from(status), &mut d));
+    let head = at;
+    at = field(buf, at, b"location", location);
+    at = field(buf, at, b"content-length", b"0");
+    let parts = [
+        Part::Dyn(&buf[..head]),
+        Part::Dyn(ctx.lines),
+        Part::Dyn(&buf[head..at]),
+    ];
+    push_block(out, s.id, ctx.prefix, &parts, true, ctx.max_frame);
+    s.send_closed = true;
+    (status, 0)
 }
 
 fn status_of(v: Variant<'_>) -> u16 {
