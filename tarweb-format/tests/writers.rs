@@ -96,7 +96,7 @@ impl Gen {
                 ResponseSpec {
                     coding: c,
                     headers,
-                    body: self.body(),
+                    body: self.body().into(),
                     etag: Some(etag),
                     not_modified: self.rng.chance(80).then_some(nm),
                     site_encoded: c != Coding::Identity && self.rng.chance(20),
@@ -110,9 +110,9 @@ impl Gen {
             coding: Coding::Identity,
             headers: vec![("Location".into(), format!("/to/{}", self.rng.below(5)))],
             body: if status_body {
-                self.body()
+                self.body().into()
             } else {
-                Arc::from(&b""[..])
+                "".into()
             },
             etag: None,
             not_modified: None,
@@ -122,7 +122,7 @@ impl Gen {
             v.push(ResponseSpec {
                 coding: Coding::Gzip,
                 headers: vec![("Content-Encoding".into(), "gzip".into())],
-                body: self.body(),
+                body: self.body().into(),
                 etag: None,
                 not_modified: None,
                 site_encoded: false,
