@@ -11,10 +11,11 @@
 //! [`ResponseSpec`] per content coding, and an optional 404 response. The
 //! caller chooses the headers; the writer adds the status line and the
 //! `Content-Length` line, stores each body once, and places every response
-//! so a server can send it with one `writev` or `sendfile`.
+//! so a server can send it with one `writev` or `sendfile`. A [`Body`] is
+//! bytes in memory or a range of an open file, which the writer reads in
+//! bounded chunks when it needs them.
 //!
 //! ```
-//! use std::sync::Arc;
 //! use tarweb_format::{blob_to_vec, Blob, BlobSpec, Coding, ResponseSpec, RouteSpec};
 //!
 //! let etag = "\"v1\"".to_string();
@@ -29,7 +30,7 @@
 //!                 ("Content-Type".into(), "text/plain; charset=utf-8".into()),
 //!                 ("ETag".into(), etag.clone()),
 //!             ],
-//!             body: Arc::from(&b"hello, world\n"[..]),
+//!             body: "hello, world\n".into(),
 //!             etag: Some(etag),
 //!             not_modified: None,
 //!             site_encoded: false,
@@ -64,6 +65,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod body;
 pub mod dynamic;
 mod h2;
 mod head;
@@ -80,6 +82,7 @@ mod view;
 mod write;
 mod write_error;
 
+pub use body::Body;
 pub use header::Layout;
 pub use layout::{Coding, MAX_H2_LIST_SIZE, MAX_PATH_LEN, PAGE};
 #[doc(hidden)]

@@ -752,6 +752,12 @@ pub(crate) fn check_of<'b>(blocks: impl IntoIterator<Item = &'b [u8]>) -> u64 {
     for b in blocks {
         h.update(b);
     }
+    check_value(&h)
+}
+
+/// [`check_of`] the blocks fed to `h`, in entry order: for the writer,
+/// which streams a body from its file through the hasher in chunks.
+pub(crate) fn check_value(h: &blake3::Hasher) -> u64 {
     u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().expect("8 bytes"))
 }
 

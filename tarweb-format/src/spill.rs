@@ -112,14 +112,15 @@ fn flush(file: &mut File, buf: &mut Vec<u8>, base: &mut u64) -> io::Result<()> {
     Ok(())
 }
 
-/// One `pread`: the file's cursor stays at its end for the next append.
+/// One `pread`: the file's cursor stays at its end for the next append
+/// (and a body's file may back other bodies). Short is `UnexpectedEof`.
 #[cfg(unix)]
-fn read_at(file: &File, out: &mut [u8], off: u64) -> io::Result<()> {
+pub(crate) fn read_at(file: &File, out: &mut [u8], off: u64) -> io::Result<()> {
     std::os::unix::fs::FileExt::read_exact_at(file, out, off)
 }
 
 #[cfg(not(unix))]
-fn read_at(mut file: &File, out: &mut [u8], off: u64) -> io::Result<()> {
+pub(crate) fn read_at(mut file: &File, out: &mut [u8], off: u64) -> io::Result<()> {
     use std::io::{Read, Seek, SeekFrom};
     let end = file.stream_position()?;
     file.seek(SeekFrom::Start(off))?;

@@ -6,12 +6,13 @@
 //!
 //! Over 600 lines on purpose: the writer lays out every section in one place, the mirror of `read.rs` (`spill.rs` keeps the built blocks meanwhile).
 
+use crate::body::Body;
 use crate::dynamic::{self, RuleKind, Token};
 use crate::h2::{build_h2_block, H2Block};
 use crate::head::{content_length_line, valid_etag};
 use crate::layout::{self, hdr, route, variant, Coding};
 use crate::place::place;
-use crate::read::check_of;
+use crate::read::check_value;
 use crate::rules::{self, check_route_path, is_route_status, is_tchar};
 use crate::spill::{Blocks, HashHeads, Spill, NONE};
 use crate::write_error::{InvalidKind, SpecPart, WriteError};
@@ -19,7 +20,6 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::hash::{Hash, Hasher};
 use std::io::{self, Seek, SeekFrom, Write};
-use std::sync::Arc;
 
 /// One stored response (a variant of a route, or of the 404): the writer
 /// adds the status line (the route's status) and the `Content-Length` line,
@@ -27,7 +27,7 @@ use std::sync::Arc;
 /// the same fields as an HTTP/2 header block: `:status`, `content-length`,
 /// then these headers with lower-cased names, without the connection-specific
 /// ones HTTP/2 forbids ([`is_connection_specific`](crate::rules::is_connection_specific)).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone)]
 pub struct ResponseSpec {
     /// The coding `body` is in; a run has each coding at most once and
     /// always `identity`. The caller adds the `Content-Encoding` header.
@@ -39,8 +39,9 @@ pub struct ResponseSpec {
     /// most [`MAX_H2_LIST_SIZE`](crate::MAX_H2_LIST_SIZE) bytes (name +
     /// value + 32 per field).
     pub headers: Vec<(String, String)>,
-    /// The body, in `coding`. Identical bodies are stored once.
-    pub body: Arc<[u8]>,
+    /// The body, in `coding`: bytes, or a range of a file the writer
+    /// reads when it needs them. Identical bodies are stored once.
+    pub body: Body,
     /// Strong entity-tag with quotes; required on 200 routes, where `headers`
     /// must carry the same value as `ETag`.
     pub etag: Option<String>,
@@ -143,12 +144,14 @@ struct Built {
     status_len: u16,
     length_len: u16,
     h2: H2Block,
-    body: Arc<[u8]>,
+    body: Body,
+    /// blake3 of the body, by which [`Runs::keep`] stores it once.
+    body_hash: blake3::Hash,
     nm: Option<BuiltNm>,
     etag: Option<String>,
     site_encoded: bool,
-    /// The variant entry's `check` ([`check_of`] its blocks, computed
-    /// here where all of them are at hand).
+    /// The variant entry's `check` ([`check_value`] of its blocks,
+    /// computed here where all of them are at hand).
     check: u64,
 }
 
@@ -210,21 +213,22 @@ fn status_line(status: u16) -> Vec<u8> {
         .to_vec()
 }
 
-fn build(r: &ResponseSpec, status: u16, at: At) -> Result<Built, WriteError> {
+/// Builds a variant; a file-backed body is read through `buf`.
+fn build(r: &ResponseSpec, status: u16, at: At, buf: &mut Vec<u8>) -> Result<Built, WriteError> {
     check_fields(&r.headers, at)?;
     if r.site_encoded && r.coding == Coding::Identity {
         return invalid(at(), InvalidKind::SiteEncodedIdentity);
     }
     let mut head = status_line(status);
     let status_len = head.len() as u16;
-    let mut buf = [0u8; 40];
-    let cl = content_length_line(r.body.len() as u64, &mut buf);
+    let mut len_buf = [0u8; 40];
+    let cl = content_length_line(r.body.len(), &mut len_buf);
     head.extend_from_slice(cl);
     push_fields(&mut head, &r.headers);
     if head.len() > u32::MAX as usize {
         return invalid(at(), InvalidKind::HeadTooLarge(head.len()));
     }
-    let h2 = h2_block(status, Some(r.body.len() as u64), &r.headers, at)?;
+    let h2 = h2_block(status, Some(r.body.len()), &r.headers, at)?;
     let resource = status == 200;
     match (&r.etag, resource) {
         (Some(t), true) => {
@@ -259,20 +263,26 @@ fn build(r: &ResponseSpec, status: u16, at: At) -> Result<Built, WriteError> {
             })
         }
     };
-    let nm_blocks = nm.as_ref().map(|n| (&n.head[..], &n.h2.bytes[..]));
-    let check = check_of(
-        [
-            Some(&head[..]),
-            Some(&r.body[..]),
-            nm_blocks.map(|n| n.0),
-            Some(&h2.bytes[..]),
-            nm_blocks.map(|n| n.1),
-        ]
-        .into_iter()
-        .flatten(),
-    );
+    // The check's blocks in entry order, the body streamed through it (a
+    // file's in bounded chunks), hashed on its own in the same pass.
+    let mut check = blake3::Hasher::new();
+    check.update(&head);
+    let mut body_hash = blake3::Hasher::new();
+    r.body.each_chunk(buf, |c| {
+        check.update(c);
+        body_hash.update(c);
+        Ok(())
+    })?;
+    if let Some(n) = &nm {
+        check.update(&n.head);
+    }
+    check.update(&h2.bytes);
+    if let Some(n) = &nm {
+        check.update(&n.h2.bytes);
+    }
     Ok(Built {
-        check,
+        check: check_value(&check),
+        body_hash: body_hash.finalize(),
         coding: r.coding,
         status_len,
         length_len: cl.len() as u16,
@@ -286,7 +296,12 @@ fn build(r: &ResponseSpec, status: u16, at: At) -> Result<Built, WriteError> {
 }
 
 /// Checks a run of variants (sorting it by body length) and builds it.
-fn build_run(variants: &[ResponseSpec], status: u16, at: At) -> Result<Vec<Built>, WriteError> {
+fn build_run(
+    variants: &[ResponseSpec],
+    status: u16,
+    at: At,
+    buf: &mut Vec<u8>,
+) -> Result<Vec<Built>, WriteError> {
     if variants.is_empty() || variants.len() > layout::MAX_VARIANTS_PER_ROUTE {
         return invalid(at(), InvalidKind::VariantCount(variants.len()));
     }
@@ -302,7 +317,7 @@ fn build_run(variants: &[ResponseSpec], status: u16, at: At) -> Result<Vec<Built
     if !sorted.iter().any(|v| v.coding == Coding::Identity) {
         return invalid(at(), InvalidKind::NoIdentity);
     }
-    sorted.iter().map(|v| build(v, status, at)).collect()
+    sorted.iter().map(|v| build(v, status, at, buf)).collect()
 }
 
 /// What the writer keeps of a built variant until the blob is written: its
@@ -371,9 +386,12 @@ impl Lite {
 /// responses.
 struct Runs {
     blocks: Blocks,
-    /// Distinct bodies (by blake3), in the order they came.
-    bodies: Vec<Arc<[u8]>>,
+    /// Distinct bodies (by blake3), in the order they came, with their
+    /// blake3: a file-backed one is checked against it as it is copied.
+    bodies: Vec<(Body, blake3::Hash)>,
     body_id: HashMap<blake3::Hash, u32>,
+    /// Where file-backed bodies are read, a chunk at a time.
+    buf: Vec<u8>,
     metas: Vec<Meta>,
     /// Every variant's ETag, one after the other.
     etags: Vec<u8>,
@@ -387,6 +405,7 @@ impl Runs {
             blocks: Blocks::new(spill),
             bodies: Vec::new(),
             body_id: HashMap::new(),
+            buf: Vec::new(),
             metas: Vec::new(),
             etags: Vec::new(),
             runs: Vec::new(),
@@ -425,7 +444,7 @@ impl Runs {
         status: u16,
         at: At,
     ) -> Result<u32, WriteError> {
-        let built = build_run(variants, status, at)?;
+        let built = build_run(variants, status, at, &mut self.buf)?;
         // A variant has at most four blocks and four units: their `u32`
         // ids stay below `NONE`.
         if self.metas.len() + built.len() > MAX_BUILT {
@@ -456,13 +475,10 @@ impl Runs {
             None => (NONE, NONE, 0, 0),
         };
         let bodies = &mut self.bodies;
-        let body = *self
-            .body_id
-            .entry(blake3::hash(&b.body))
-            .or_insert_with(|| {
-                bodies.push(b.body.clone());
-                bodies.len() as u32 - 1
-            });
+        let body = *self.body_id.entry(b.body_hash).or_insert_with(|| {
+            bodies.push((b.body, b.body_hash));
+            bodies.len() as u32 - 1
+        });
         let (etag_off, etag_len) = match &b.etag {
             Some(t) => {
                 self.etags.extend_from_slice(t.as_bytes());
@@ -667,7 +683,7 @@ fn write_built<W: Write + Seek>(
     for &m in &table {
         let v = &runs.metas[m as usize];
         let first = body_unit[v.body as usize];
-        let (head, body) = if first != NONE && !runs.bodies[v.body as usize].is_empty() {
+        let (head, body) = if first != NONE && !runs.bodies[v.body as usize].0.is_empty() {
             (
                 lone(&mut units, head_unit.entry(v.head).or_insert(NONE), v.head),
                 first,
@@ -701,7 +717,7 @@ fn write_built<W: Write + Seek>(
             + if u.body == NONE {
                 0
             } else {
-                runs.bodies[u.body as usize].len() as u64
+                runs.bodies[u.body as usize].0.len()
             }
     };
     let lens: Vec<u64> = units.iter().map(unit_len).collect();
@@ -798,7 +814,7 @@ fn write_built<W: Write + Seek>(
         put64(
             &mut e,
             variant::BODY_LEN,
-            runs.bodies[b.body as usize].len() as u64,
+            runs.bodies[b.body as usize].0.len(),
         );
         if let Some(t) = runs.etag(b) {
             put32(&mut e, variant::ETAG_OFF, etag_at[t]);
@@ -829,9 +845,9 @@ fn write_built<W: Write + Seek>(
         w.put(&head)?;
         data_bytes += head.len() as u64;
         if u.body != NONE {
-            let body = &runs.bodies[u.body as usize];
-            w.put(body)?;
-            data_bytes += body.len() as u64;
+            let (body, kept) = &runs.bodies[u.body as usize];
+            copy_body(&mut w, body, kept, &mut runs.buf)?;
+            data_bytes += body.len();
         }
     }
     debug_assert_eq!(w.pos, file_size);
@@ -849,6 +865,29 @@ fn write_built<W: Write + Seek>(
         data_bytes,
         padding: data_len - data_bytes,
     })
+}
+
+/// Copies `body` to its place. A file's bytes are hashed as they go: the
+/// blob is refused if they are not those its variants' checks were
+/// computed over (`kept`, hashed when they were built).
+fn copy_body<W: Write>(
+    w: &mut Hashing<W>,
+    body: &Body,
+    kept: &blake3::Hash,
+    buf: &mut Vec<u8>,
+) -> Result<(), WriteError> {
+    if !body.is_file() {
+        return body.each_chunk(buf, |c| Ok(w.put(c)?));
+    }
+    let mut h = blake3::Hasher::new();
+    body.each_chunk(buf, |c| {
+        h.update(c);
+        Ok(w.put(c)?)
+    })?;
+    if h.finalize() != *kept {
+        return Err(body.changed());
+    }
+    Ok(())
 }
 
 /// A block of the data section: a head then its body, or a lone head, 304
@@ -918,6 +957,12 @@ impl<W: Write> Hashing<W> {
 /// [`WriteError::Invalid`] names the route (or the 404) and the rule.
 /// `out` is written once front to back; then the writer seeks back to put
 /// the digest in the header and leaves `out` at the end of the blob.
+///
+/// A file-backed [`Body`] must keep its bytes until the write ends: its
+/// file is read when its variant is built and again as it is copied, and
+/// if the bytes differ (or the file got shorter) the write fails with
+/// [`WriteError::BodyChanged`], the blob unfinished (its header digest not
+/// written). A failed read is a [`WriteError::Io`] that names the range.
 pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats, WriteError> {
     let mut routes: Vec<&RouteSpec> = spec.routes.iter().collect();
     routes.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
@@ -937,9 +982,11 @@ pub fn write_blob<W: Write + Seek>(spec: &BlobSpec, out: W) -> Result<WriteStats
 /// not be held whole: as each route is built, its heads, 304 heads and
 /// HTTP/2 header blocks go to `spill` (identical ones once) and the rest of
 /// the route is dropped. The writer keeps the index (paths, ETags, the
-/// entries' fields) and the distinct bodies (`Arc`s, which a packer holds
-/// anyway), then copies every block from `spill` to its place, front to
-/// back. The same bytes as [`write_blob`] for the same routes.
+/// entries' fields) and a handle per distinct [`Body`] (bytes in memory,
+/// or a range of a file: read in bounded chunks when the route is built
+/// and again when it is copied), then copies every block from `spill` and
+/// every body to its place, front to back. The same bytes as
+/// [`write_blob`] for the same routes.
 ///
 /// `spill` is scratch space, written from its current position on and
 /// read back: ideally a new unnamed temporary file on a disk (not tmpfs,

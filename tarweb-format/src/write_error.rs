@@ -1,5 +1,6 @@
-//! The writer's error, [`WriteError`]: an I/O failure, or the part of the
-//! spec that breaks a rule of the format and which rule.
+//! The writer's error, [`WriteError`]: an I/O failure, the part of the
+//! spec that breaks a rule of the format and which rule, or a body whose
+//! file changed under the writer.
 
 use crate::layout::{Coding, MAX_H2_LIST_SIZE, MAX_VARIANTS_PER_ROUTE};
 use crate::rules::RoutePathError;
@@ -8,6 +9,7 @@ use std::io;
 
 /// Why [`write_blob`](crate::write_blob) failed.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum WriteError {
     /// Writing or seeking the output failed (the error is also the
     /// [`source`](std::error::Error::source)).
@@ -18,6 +20,18 @@ pub enum WriteError {
         at: SpecPart,
         /// What is wrong with it.
         kind: InvalidKind,
+    },
+    /// The bytes of a file-backed [`Body`](crate::Body) changed while the
+    /// blob was being written (or its file ends before them): what the
+    /// writer read from the file is not what it hashed earlier. The blob
+    /// is left unfinished, never written with bytes its checks do not
+    /// cover.
+    #[non_exhaustive]
+    BodyChanged {
+        /// Where the body starts in its file.
+        offset: u64,
+        /// Its length in bytes.
+        len: u64,
     },
 }
 
@@ -144,6 +158,11 @@ impl fmt::Display for WriteError {
                 kind: InvalidKind::DuplicateRoute,
             } => write!(f, "{at} appears twice"),
             WriteError::Invalid { at, kind } => write!(f, "{at}: {kind}"),
+            WriteError::BodyChanged { offset, len } => write!(
+                f,
+                "a body's bytes changed while the blob was being written \
+                 ({len} bytes at offset {offset} of its file)"
+            ),
         }
     }
 }
@@ -152,7 +171,7 @@ impl std::error::Error for WriteError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             WriteError::Io(e) => Some(e),
-            WriteError::Invalid { .. } => None,
+            WriteError::Invalid { .. } | WriteError::BodyChanged { .. } => None,
         }
     }
 }
@@ -184,5 +203,14 @@ mod tests {
         let e = WriteError::from(io::Error::other("disk full"));
         assert_eq!(e.to_string(), "writing the blob");
         assert_eq!(e.source().unwrap().to_string(), "disk full");
+        let e = WriteError::BodyChanged {
+            offset: 4096,
+            len: 10,
+        };
+        assert_eq!(
+            e.to_string(),
+            "a body's bytes changed while the blob was being written \
+             (10 bytes at offset 4096 of its file)"
+        );
     }
 }

@@ -3,7 +3,6 @@
 mod common;
 
 use common::{redirect, resource, write_from, Rng};
-use std::sync::Arc;
 use tarweb_format::rules::RoutePathError;
 use tarweb_format::{
     blob_to_vec, layout, Blob, BlobSpec, Coding, FormatError, FormatErrorKind, InvalidKind,
@@ -11,34 +10,47 @@ use tarweb_format::{
     WriteError,
 };
 
-/// A spec with small, page-sized, large, shared and empty bodies.
-fn sample() -> BlobSpec {
+/// A resource: its path and a body per coding.
+type Resource = (&'static str, Vec<(Coding, Vec<u8>)>);
+
+/// The sample's resources (a spec's bodies are write-only: the round trip
+/// compares with these).
+fn sample_bodies() -> Vec<Resource> {
     let big: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let page: Vec<u8> = vec![b'p'; 4096];
+    vec![
+        ("/b.txt", vec![(Coding::Identity, b"hello b".to_vec())]),
+        (
+            "/a.js",
+            vec![
+                (Coding::Identity, b"console.log('a');".repeat(20)),
+                (Coding::Gzip, b"GZ".to_vec()),
+                (Coding::Br, b"B".to_vec()),
+            ],
+        ),
+        ("/big.bin", vec![(Coding::Identity, big.clone())]),
+        ("/big-copy.bin", vec![(Coding::Identity, big)]),
+        ("/page", vec![(Coding::Identity, page)]),
+        ("/empty", vec![(Coding::Identity, vec![])]),
+    ]
+}
+
+/// A spec with small, page-sized, large, shared and empty bodies.
+fn sample() -> BlobSpec {
+    let mut routes: Vec<RouteSpec> = sample_bodies()
+        .iter()
+        .map(|(path, bodies)| resource(path, bodies))
+        .collect();
+    routes.push(redirect("/dir", "/dir/"));
     BlobSpec {
         encoder: [0; 8],
         rules: vec![],
-        routes: vec![
-            resource("/b.txt", &[(Coding::Identity, b"hello b".to_vec())]),
-            resource(
-                "/a.js",
-                &[
-                    (Coding::Identity, b"console.log('a');".repeat(20)),
-                    (Coding::Gzip, b"GZ".to_vec()),
-                    (Coding::Br, b"B".to_vec()),
-                ],
-            ),
-            resource("/big.bin", &[(Coding::Identity, big.clone())]),
-            resource("/big-copy.bin", &[(Coding::Identity, big)]),
-            resource("/page", &[(Coding::Identity, page)]),
-            resource("/empty", &[(Coding::Identity, vec![])]),
-            redirect("/dir", "/dir/"),
-        ],
+        routes,
         not_found: vec![ResponseSpec {
             site_encoded: false,
             coding: Coding::Identity,
             headers: vec![("Content-Type".into(), "text/html".into())],
-            body: Arc::from(&b"<h1>gone</h1>"[..]),
+            body: "<h1>gone</h1>".into(),
             etag: None,
             not_modified: None,
         }],
@@ -48,6 +60,7 @@ fn sample() -> BlobSpec {
 #[test]
 fn round_trip_every_field() {
     let spec = sample();
+    let bodies = sample_bodies();
     let (bytes, stats) = blob_to_vec(&spec).unwrap();
     assert_eq!(stats.file_size, bytes.len() as u64);
     let blob = Blob::parse(&bytes).unwrap();
@@ -68,7 +81,12 @@ fn round_trip_every_field() {
                 .iter()
                 .find(|v| v.coding() == want.coding)
                 .unwrap();
-            assert_eq!(v.body(), &want.body[..]);
+            let body = bodies
+                .iter()
+                .find(|(p, _)| *p == r.path)
+                .and_then(|(_, b)| b.iter().find(|(c, _)| *c == want.coding))
+                .map_or(&[][..], |(_, b)| &b[..]);
+            assert_eq!(v.body(), body);
             assert_eq!(
                 v.etag().map(|t| t.to_vec()),
                 want.etag.clone().map(String::into_bytes)

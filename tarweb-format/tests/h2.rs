@@ -2,7 +2,6 @@
 //! back through the HPACK decoder and compared with the HTTP/1.1 heads; and
 //! every rule the reader checks them by, each broken in a valid blob.
 
-use std::sync::Arc;
 use tarweb_format::hpack::{encode_field, Decoder, Fields, HpackErrorKind};
 use tarweb_format::layout::{self, variant};
 use tarweb_format::rules::is_connection_specific;
@@ -32,7 +31,7 @@ fn response(coding: Coding, body: &[u8], headers: List, etag: Option<&str>) -> R
         site_encoded: false,
         coding,
         headers,
-        body: Arc::from(body),
+        body: body.into(),
         not_modified: etag.as_ref().map(|t| {
             pairs(&[
                 ("ETag", t),

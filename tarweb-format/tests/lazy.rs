@@ -6,7 +6,6 @@
 mod common;
 
 use common::{redirect, resource, Rng};
-use std::sync::Arc;
 use tarweb_format::layout::{self, hdr, variant};
 use tarweb_format::{
     blob_to_vec, reseal, Blob, BlobSpec, Coding, FormatErrorKind, ResponseSpec, VariantChecks,
@@ -34,7 +33,7 @@ fn sample() -> Vec<u8> {
             site_encoded: false,
             coding: Coding::Identity,
             headers: vec![("Content-Type".into(), "text/html".into())],
-            body: Arc::from(&b"<h1>gone</h1>"[..]),
+            body: "<h1>gone</h1>".into(),
             etag: None,
             not_modified: None,
         }],

@@ -2,15 +2,18 @@
 //! (`write_blob`) on randomized specs built to hit every sharing the layout
 //! does: identical runs, bodies shared between routes and codings, heads,
 //! 304 heads and HTTP/2 blocks repeated, empty bodies, blocks just under,
-//! at and over a page.
+//! at and over a page; with bodies in memory and the same bodies read from
+//! a file.
 
 mod common;
 
 use common::{write_from, Rng};
+use std::fs::File;
+use std::io::Write;
 use std::sync::Arc;
 use tarweb_format::dynamic::{RuleKind, Token};
 use tarweb_format::{
-    blob_to_vec, write_blob_from, AuthSpec, Blob, BlobSpec, Coding, ResponseSpec, RouteSpec,
+    blob_to_vec, write_blob_from, AuthSpec, Blob, BlobSpec, Body, Coding, ResponseSpec, RouteSpec,
     RuleSpec, Verify, WriteError,
 };
 
@@ -18,13 +21,17 @@ use tarweb_format::{
 /// sometimes reused, whole runs are copied from earlier routes.
 struct Gen {
     rng: Rng,
-    bodies: Vec<Arc<[u8]>>,
+    bodies: Vec<Body>,
     etags: Vec<String>,
     n: usize,
+    /// Where new bodies are written and read from (`Body::from_file`),
+    /// one after the other with a byte between; `None`: in memory. The
+    /// random choices are the same either way.
+    file: Option<Arc<File>>,
 }
 
 impl Gen {
-    fn body(&mut self) -> Arc<[u8]> {
+    fn body(&mut self) -> Body {
         if !self.bodies.is_empty() && self.rng.chance(30) {
             let i = self.rng.below(self.bodies.len());
             return self.bodies[i].clone();
@@ -39,9 +46,20 @@ impl Gen {
             _ => 1 + self.rng.below(1500),
         };
         let seed = self.rng.next() as u8;
-        let b: Arc<[u8]> = (0..len)
+        let b: Vec<u8> = (0..len)
             .map(|i| seed.wrapping_add((i % 251) as u8))
             .collect();
+        let b = match &self.file {
+            None => Body::from(b),
+            Some(f) => {
+                // Bodies at odd offsets, a stray byte between them.
+                let mut w: &File = f;
+                w.write_all(b"~").unwrap();
+                let at = f.metadata().unwrap().len();
+                w.write_all(&b).unwrap();
+                Body::from_file(f.clone(), at, len as u64)
+            }
+        };
         self.bodies.push(b.clone());
         b
     }
@@ -109,11 +127,7 @@ impl Gen {
         let mut v = vec![ResponseSpec {
             coding: Coding::Identity,
             headers: vec![("Location".into(), format!("/to/{}", self.rng.below(5)))],
-            body: if status_body {
-                self.body()
-            } else {
-                Arc::from(&b""[..])
-            },
+            body: if status_body { self.body() } else { "".into() },
             etag: None,
             not_modified: None,
             site_encoded: false,
@@ -203,11 +217,17 @@ impl Gen {
 }
 
 fn specs(seed: u64, count: usize) -> Vec<BlobSpec> {
+    gen_specs(seed, count, None)
+}
+
+/// [`specs`] with every body in `file`.
+fn gen_specs(seed: u64, count: usize, file: Option<File>) -> Vec<BlobSpec> {
     let mut g = Gen {
         rng: Rng(seed),
         bodies: Vec::new(),
         etags: Vec::new(),
         n: 0,
+        file: file.map(Arc::new),
     };
     (0..count).map(|_| g.spec()).collect()
 }
@@ -216,10 +236,22 @@ fn specs(seed: u64, count: usize) -> Vec<BlobSpec> {
 /// gives the same bytes whatever the order its routes come in.
 #[test]
 fn route_at_a_time_gives_write_blobs_bytes() {
+    same_bytes_as_ever(specs(0x5eed_0001, 150));
+}
+
+/// The same specs with every body read from a file (at an offset, many
+/// bodies to a file) give the same bytes.
+#[test]
+fn file_backed_bodies_give_the_same_bytes() {
+    let file = tempfile::tempfile().expect("a temporary file");
+    same_bytes_as_ever(gen_specs(0x5eed_0001, 150, Some(file)));
+}
+
+fn same_bytes_as_ever(specs: Vec<BlobSpec>) {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut shared = 0;
     let mut all = blake3::Hasher::new();
-    for spec in specs(0x5eed_0001, 150) {
+    for spec in specs {
         let (a, stats) = blob_to_vec(&spec).unwrap();
         all.update(&a);
         let blob = Blob::parse_with(&a, Verify::Full).unwrap();

@@ -382,7 +382,7 @@ fn route_specs<'a>(
                         Some(ResponseSpec {
                             coding: c,
                             headers,
-                            body: bytes,
+                            body: bytes.into(),
                             etag: Some(etag),
                             not_modified: Some(nm),
                             site_encoded: body.site_encoded[c as usize],
@@ -412,7 +412,7 @@ fn route_specs<'a>(
                 variants: vec![ResponseSpec {
                     coding: Coding::Identity,
                     headers: response::redirect(location, &set),
-                    body: Arc::from(&b""[..]),
+                    body: Default::default(),
                     etag: None,
                     not_modified: None,
                     site_encoded: false,
@@ -443,7 +443,7 @@ fn page_404(
             Some(ResponseSpec {
                 coding: c,
                 headers: response::not_found(&ct, c, negotiated, cc, &set),
-                body: body.variants[c as usize].clone()?,
+                body: body.variants[c as usize].clone()?.into(),
                 etag: None,
                 not_modified: None,
                 site_encoded: body.site_encoded[c as usize],
@@ -469,7 +469,7 @@ fn rule_specs(site: &Site, bodies: &[Body], body_of: &[usize], opts: &Options) -
                     vec![ResponseSpec {
                         coding: Coding::Identity,
                         headers: response::redirect(location, &site.headers.for_paths(&paths)),
-                        body: Arc::from(&b""[..]),
+                        body: Default::default(),
                         etag: None,
                         not_modified: None,
                         site_encoded: false,

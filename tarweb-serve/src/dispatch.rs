@@ -308,7 +308,7 @@ fn strip_port(h: &[u8]) -> &[u8] {
 mod tests {
     use super::*;
     use crate::http::request::{Lines, Version, MAX_TARGET};
-    use std::sync::{Arc, OnceLock};
+    use std::sync::OnceLock;
     use tarweb_format::{blob_to_vec, BlobSpec, Coding, ResponseSpec, RouteSpec, Verify};
 
     const ETAG: &str = "\"id-identity\"";
@@ -325,7 +325,7 @@ mod tests {
             site_encoded: false,
             coding,
             headers,
-            body: Arc::from(body),
+            body: body.into(),
             etag: resource.then_some(etag),
             not_modified: resource.then(Vec::new),
         }

@@ -434,7 +434,6 @@ fn reference_path(t: &[u8]) -> Option<Vec<u8>> {
 fn test_blob() -> &'static Blob<'static> {
     static B: OnceLock<Blob<'static>> = OnceLock::new();
     B.get_or_init(|| {
-        use std::sync::Arc;
         use tarweb_format::{blob_to_vec, BlobSpec, ResponseSpec, RouteSpec};
         let variant = |coding: Coding, len: usize| {
             let etag = format!("\"{}\"", coding.token());
@@ -442,7 +441,7 @@ fn test_blob() -> &'static Blob<'static> {
                 site_encoded: false,
                 coding,
                 headers: vec![("ETag".into(), etag.clone())],
-                body: Arc::from(vec![b'x'; len]),
+                body: vec![b'x'; len].into(),
                 etag: Some(etag),
                 not_modified: Some(Vec::new()),
             }

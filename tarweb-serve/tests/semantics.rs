@@ -310,7 +310,6 @@ fn dual_stack_and_several_listeners() {
 
 #[test]
 fn builtin_404_when_the_site_has_none() {
-    use std::sync::Arc;
     use tarweb_format::{BlobSpec, Coding, ResponseSpec, RouteSpec};
     let etag = "\"one\"".to_string();
     let spec = BlobSpec {
@@ -328,7 +327,7 @@ fn builtin_404_when_the_site_has_none() {
                     ("Content-Type".into(), "text/plain".into()),
                     ("ETag".into(), etag.clone()),
                 ],
-                body: Arc::from(&b"only\n"[..]),
+                body: "only\n".into(),
                 etag: Some(etag),
                 not_modified: None,
             }],

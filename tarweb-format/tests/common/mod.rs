@@ -3,7 +3,6 @@
 //! run into memory.
 #![allow(dead_code)]
 
-use std::sync::Arc;
 use tarweb_format::{write_blob_from, BlobSpec, Coding, ResponseSpec, RouteSpec, WriteError};
 
 /// A 200 route with one variant per `(coding, body)`, each with an ETag
@@ -24,7 +23,7 @@ pub fn resource(path: &str, bodies: &[(Coding, Vec<u8>)]) -> RouteSpec {
                 site_encoded: false,
                 coding: *c,
                 headers,
-                body: Arc::from(b.clone()),
+                body: b.clone().into(),
                 etag: Some(etag.clone()),
                 not_modified: Some(vec![("ETag".into(), etag)]),
             }
@@ -50,7 +49,7 @@ pub fn redirect(path: &str, to: &str) -> RouteSpec {
             site_encoded: false,
             coding: Coding::Identity,
             headers: vec![("Location".into(), to.into())],
-            body: Arc::from(&b""[..]),
+            body: "".into(),
             etag: None,
             not_modified: None,
         }],

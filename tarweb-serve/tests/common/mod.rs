@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{mpsc, Arc, OnceLock};
+use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 use tarweb_format::{BlobSpec, Coding, ResponseSpec, RouteSpec};
 
@@ -146,7 +146,7 @@ fn resource(path: &str, body: &[u8], ctype: &str, codings: &[Coding]) -> RouteSp
                 site_encoded: false,
                 coding: c,
                 headers,
-                body: Arc::from(bytes),
+                body: bytes.into(),
                 etag: Some(etag),
                 not_modified: Some(nm),
             }
@@ -176,7 +176,7 @@ fn redirect(path: &str, to: &str) -> RouteSpec {
                 h("Location", to),
                 h("Content-Type", "text/html; charset=utf-8"),
             ],
-            body: Arc::from(body.into_bytes()),
+            body: body.into_bytes().into(),
             etag: None,
             not_modified: None,
         }],
@@ -245,7 +245,7 @@ pub fn site() -> &'static Site {
                     site_encoded: false,
                     coding: c,
                     headers,
-                    body: Arc::from(compress(c, &nf)),
+                    body: compress(c, &nf).into(),
                     etag: None,
                     not_modified: None,
                 }

@@ -273,7 +273,7 @@ fn route(path: &str, body: &[u8]) -> RouteSpec {
                 ("Content-Type".into(), "application/octet-stream".into()),
                 ("ETag".into(), etag.clone()),
             ],
-            body: Arc::from(body.to_vec()),
+            body: body.to_vec().into(),
             etag: Some(etag),
             not_modified: None,
         }],
