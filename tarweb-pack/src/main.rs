@@ -13,6 +13,7 @@ mod response;
 mod reuse;
 mod rules;
 mod site;
+mod store;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use std::io::{IsTerminal, Write};

@@ -17,6 +17,8 @@
 //!   (`write_blob_from`'s spill): nameless too, made at the same time, in
 //!   the target's directory (a disk the blob must fit on anyway; `$TMPDIR`
 //!   is often tmpfs, memory) or, for `-`, in `$TMPDIR` beside the blob's.
+//!   [`Prepared::scratch`] makes more in the same place (the packer's
+//!   store of the site's bytes, `store.rs`).
 //!
 //! Blobs are created with mode 0666 less the umask (0644 usually), like any
 //! file a tool writes: the server usually runs as another user.
@@ -126,6 +128,21 @@ pub enum Prepared {
 }
 
 impl Prepared {
+    /// Another nameless scratch file where the writer's is (the packer's
+    /// store: the site's bytes and the compressed variants).
+    pub fn scratch(&self) -> anyhow::Result<File> {
+        match self {
+            Prepared::File { dir, .. } => tempfile::tempfile_in(dir)
+                .with_context(|| format!("cannot create a scratch file in {}", dir.display())),
+            Prepared::Stdout { .. } => tempfile::tempfile().with_context(|| {
+                format!(
+                    "cannot create a scratch file in {}",
+                    std::env::temp_dir().display()
+                )
+            }),
+        }
+    }
+
     /// Writes the blob with `write` (given the output and the scratch file)
     /// and puts it in place.
     pub fn finish<T>(

@@ -6,6 +6,7 @@
 use crate::input::SiteFile;
 use crate::response::encode_path;
 use crate::rules::{headers::HeaderRules, percent_decode_path, redirects};
+use crate::store::Store;
 use anyhow::Context;
 use std::collections::{BTreeMap, BTreeSet};
 use tarweb_format::dynamic::{self, Captures, Token};
@@ -83,9 +84,14 @@ const SIBLINGS: [(&str, Coding); 4] = [
     (".zstd", Coding::Zstd),
 ];
 
-pub fn plan(mut files: Vec<SiteFile>, warn: &mut dyn FnMut(String)) -> anyhow::Result<Site> {
+pub fn plan(
+    mut files: Vec<SiteFile>,
+    store: &Store,
+    warn: &mut dyn FnMut(String),
+) -> anyhow::Result<Site> {
     let text = |f: &SiteFile| -> anyhow::Result<String> {
-        String::from_utf8(f.data.to_vec()).with_context(|| format!("{}: not UTF-8 text", f.path))
+        let bytes = store.read(f.data.stored)?;
+        String::from_utf8(bytes).with_context(|| format!("{}: not UTF-8 text", f.path))
     };
     let mut headers = HeaderRules::default();
     let mut redirect_rules = Vec::new();
@@ -311,14 +317,21 @@ pub fn plan(mut files: Vec<SiteFile>, warn: &mut dyn FnMut(String)) -> anyhow::R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
+
+    thread_local! {
+        static STORE: Store = Store::temp();
+    }
 
     fn file(path: &str, data: &str) -> SiteFile {
         SiteFile {
             path: path.into(),
-            data: Arc::from(data.as_bytes()),
+            data: STORE.with(|s| s.copy_from(&mut data.as_bytes(), u64::MAX).unwrap()),
             mtime: 0,
         }
+    }
+
+    fn plan(files: Vec<SiteFile>, warn: &mut dyn FnMut(String)) -> anyhow::Result<Site> {
+        STORE.with(|s| super::plan(files, s, warn))
     }
 
     fn targets(s: &Site) -> Vec<(String, String)> {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
@@ -11,6 +11,7 @@ use anyhow::{anyhow, bail, Context};
 
 use super::paths;
 use super::tree::{Node, Tree};
+use crate::store::{CopyError, Store};
 
 /// The error for a path that cannot be opened; "no such file or directory"
 /// spelled out for the common case.
@@ -45,6 +46,7 @@ pub(super) fn special_error(path: &str, kind: &str) -> anyhow::Error {
 pub(super) fn read_dir_tree(
     root: &Path,
     prefix: &[String],
+    store: &Store,
     warn: &mut dyn FnMut(String),
 ) -> anyhow::Result<Tree> {
     // The root (and the prefix) may themselves be symlinks: follow those.
@@ -73,7 +75,7 @@ pub(super) fn read_dir_tree(
         }
     }
     let mut children = BTreeMap::new();
-    walk(&site_root, &mut Vec::new(), &mut children, warn)?;
+    walk(&site_root, &mut Vec::new(), &mut children, store, warn)?;
     Ok(Tree::from_root(children))
 }
 
@@ -81,6 +83,7 @@ fn walk(
     fs_dir: &Path,
     rel: &mut Vec<String>,
     out: &mut BTreeMap<String, Node>,
+    store: &Store,
     warn: &mut dyn FnMut(String),
 ) -> anyhow::Result<()> {
     let listing = fs::read_dir(fs_dir).map_err(|e| open_error(fs_dir, e))?;
@@ -114,7 +117,7 @@ fn walk(
         let ft = meta.file_type();
         let node = if ft.is_dir() {
             let mut children = BTreeMap::new();
-            walk(&fs_path, rel, &mut children, warn)?;
+            walk(&fs_path, rel, &mut children, store, warn)?;
             Node::Dir(children)
         } else if ft.is_symlink() {
             let target = fs::read_link(&fs_path).map_err(|e| open_error(&fs_path, e))?;
@@ -127,7 +130,7 @@ fn walk(
             })?;
             Node::Symlink(target)
         } else if ft.is_file() {
-            read_file(&fs_path)?
+            read_file(&fs_path, store)?
         } else {
             let kind = special_kind(&ft).unwrap_or("an unknown kind of file");
             return Err(special_error(&fs_path.display().to_string(), kind));
@@ -138,8 +141,9 @@ fn walk(
     Ok(())
 }
 
-/// Reads one regular file, refusing it if it changes while we read it.
-fn read_file(path: &Path) -> anyhow::Result<Node> {
+/// Copies one regular file into `store`, refusing it if it changes while
+/// we read it.
+fn read_file(path: &Path, store: &Store) -> anyhow::Result<Node> {
     let mut file = fs::File::open(path).map_err(|e| open_error(path, e))?;
     let before = file.metadata().map_err(|e| open_error(path, e))?;
     if !before.is_file() {
@@ -148,20 +152,20 @@ fn read_file(path: &Path) -> anyhow::Result<Node> {
         return Err(special_error(&path.display().to_string(), kind));
     }
     let size = before.len();
-    let mut data = Vec::with_capacity(size as usize);
     // Read one byte more than expected so that growth is noticed.
-    (&mut file)
-        .take(size.saturating_add(1))
-        .read_to_end(&mut data)
-        .map_err(|e| anyhow!("{}: cannot read: {e}", path.display()))?;
+    let data = match store.copy_from(&mut file, size.saturating_add(1)) {
+        Ok(d) => d,
+        Err(CopyError::Read(e)) => bail!("{}: cannot read: {e}", path.display()),
+        Err(CopyError::Scratch(e)) => return Err(e.into()),
+    };
     let changed = |then: u64| {
         anyhow!(
             "{}: file changed while being read (size {size}, then {then})",
             path.display()
         )
     };
-    if data.len() as u64 != size {
-        return Err(changed(data.len() as u64));
+    if data.len() != size {
+        return Err(changed(data.len()));
     }
     let after = file.metadata().map_err(|e| open_error(path, e))?;
     if after.len() != size
@@ -171,7 +175,7 @@ fn read_file(path: &Path) -> anyhow::Result<Node> {
         return Err(changed(after.len()));
     }
     Ok(Node::File {
-        data: data.into(),
+        data,
         mtime: before.mtime(),
     })
 }

@@ -25,8 +25,8 @@ mod tree;
 #[cfg(test)]
 mod tests;
 
+use crate::store::{Content, Store};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 /// One servable file of the site.
 #[derive(Debug, Clone)]
@@ -34,8 +34,9 @@ pub struct SiteFile {
     /// Relative path, '/'-separated, no leading '/', no '.', '..' or empty
     /// components, valid UTF-8 (e.g. `blog/2026/index.html`).
     pub path: String,
-    /// The file's bytes. Links share their target's `Arc` (stored once).
-    pub data: Arc<[u8]>,
+    /// The file's bytes, in the store. Links share their target's (stored
+    /// once).
+    pub data: Content,
     /// Modification time, whole seconds since the Unix epoch (floored).
     pub mtime: i64,
 }
@@ -50,10 +51,12 @@ pub enum Source {
 }
 
 /// Reads every regular file of the site (links resolved), with `prefix`
-/// (e.g. `public`) stripped. Sorted by `path`, paths unique.
+/// (e.g. `public`) stripped, their bytes copied into `store` as they are
+/// read. Sorted by `path`, paths unique.
 pub fn read_site(
     source: &Source,
     prefix: Option<&str>,
+    store: &Store,
     warn: &mut dyn FnMut(String),
 ) -> anyhow::Result<Vec<SiteFile>> {
     let prefix = match prefix {
@@ -61,12 +64,14 @@ pub fn read_site(
         None => Vec::new(),
     };
     let tree = match source {
-        Source::Dir(path) => dir::read_dir_tree(path, &prefix, warn)?,
+        Source::Dir(path) => dir::read_dir_tree(path, &prefix, store, warn)?,
         Source::TarFile(path) => {
             let file = std::fs::File::open(path).map_err(|e| dir::open_error(path, e))?;
-            tar::read_tar_tree(file, &path.display().to_string(), &prefix, warn)?
+            tar::read_tar_tree(file, &path.display().to_string(), &prefix, store, warn)?
         }
-        Source::Stdin => tar::read_tar_tree(std::io::stdin().lock(), "<stdin>", &prefix, warn)?,
+        Source::Stdin => {
+            tar::read_tar_tree(std::io::stdin().lock(), "<stdin>", &prefix, store, warn)?
+        }
     };
     let files = tree.into_site_files(warn)?;
     if files.is_empty() && !prefix.is_empty() {

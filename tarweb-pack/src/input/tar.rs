@@ -17,6 +17,7 @@ use tar::EntryType;
 use super::dir::special_error;
 use super::paths;
 use super::tree::{Node, Tree};
+use crate::store::{CopyError, Store};
 
 /// Shared between the reader wrapper (owned by the archive) and us.
 #[derive(Default)]
@@ -152,6 +153,7 @@ pub(super) fn read_tar_tree(
     input: impl Read,
     name: &str,
     prefix: &[String],
+    store: &Store,
     warn: &mut dyn FnMut(String),
 ) -> anyhow::Result<Tree> {
     let progress = Rc::new(Progress::default());
@@ -238,23 +240,24 @@ pub(super) fn read_tar_tree(
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
                 let mtime = entry_mtime(&mut entry).map_err(fail)?;
                 let size = entry.size();
-                // Cap the up-front allocation; a lying header must not OOM us.
-                let mut data = Vec::with_capacity(size.min(64 << 20) as usize);
-                entry.read_to_end(&mut data).map_err(|e| {
-                    fail(format!(
-                        "cannot read the {what} (truncated or corrupt?): {e}"
-                    ))
-                })?;
-                if data.len() as u64 != size {
+                // Streamed into the store: a lying header costs disk up to
+                // what the input really holds, never memory.
+                let data = match store.copy_from(&mut entry, size) {
+                    Ok(d) => d,
+                    Err(CopyError::Read(e)) => {
+                        return Err(fail(format!(
+                            "cannot read the {what} (truncated or corrupt?): {e}"
+                        )))
+                    }
+                    Err(CopyError::Scratch(e)) => return Err(e.into()),
+                };
+                if data.len() != size {
                     bail!(
                         "{name}: truncated tar (entry {shown:?} has only {} of its {size} bytes)",
                         data.len()
                     );
                 }
-                Node::File {
-                    data: data.into(),
-                    mtime,
-                }
+                Node::File { data, mtime }
             }
             EntryType::Symlink => {
                 let target = entry
@@ -285,7 +288,7 @@ pub(super) fn read_tar_tree(
                 // it). Links to links are resolved with the rest.
                 match tree.get(&target) {
                     Some(Node::File { data, mtime }) => Node::File {
-                        data: data.clone(),
+                        data: *data,
                         mtime: *mtime,
                     },
                     _ => Node::HardLink(target),

@@ -20,12 +20,12 @@
 
 use std::collections::BTreeMap;
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 use anyhow::bail;
 
 use super::paths::{self, MAX_PATH_LEN};
 use super::SiteFile;
+use crate::store::Content;
 
 /// Most link expansions while resolving one path (like Linux's ELOOP).
 pub(super) const MAX_HOPS: u32 = 40;
@@ -37,7 +37,7 @@ pub(super) const MAX_FILES: usize = 1 << 22;
 pub(super) enum Node {
     Dir(BTreeMap<String, Node>),
     File {
-        data: Arc<[u8]>,
+        data: Content,
         mtime: i64,
     },
     /// A symbolic link; the raw target text, relative to the link's directory.
@@ -278,7 +278,7 @@ struct Emitter<'t, 'o, 'w> {
 }
 
 impl<'t> Emitter<'t, '_, '_> {
-    fn push(&mut self, path: String, data: &Arc<[u8]>, mtime: i64) -> anyhow::Result<()> {
+    fn push(&mut self, path: String, data: &Content, mtime: i64) -> anyhow::Result<()> {
         if path.len() > MAX_PATH_LEN {
             paths::check_len(&path)?;
         }
@@ -289,7 +289,7 @@ impl<'t> Emitter<'t, '_, '_> {
         }
         self.out.push(SiteFile {
             path,
-            data: Arc::clone(data),
+            data: *data,
             mtime,
         });
         Ok(())
