@@ -158,6 +158,34 @@ fn an_unusable_cache_is_a_warning_and_a_fresh_pack() {
     assert_eq!(b, old_bytes);
     assert!(err.contains("nothing reused"), "{err}");
 
+    // A damaged index: refused by its digest, whatever byte it is.
+    let mut bad = old_bytes.clone();
+    bad[130] ^= 1; // in the first route entry
+    let bad_index = tmp.path().join("bad-index.twb");
+    std::fs::write(&bad_index, &bad).unwrap();
+    let (b, err) = reuse_from(&bad_index);
+    assert_eq!(b, old_bytes);
+    assert!(
+        err.contains("index digest mismatch") && err.contains("nothing reused"),
+        "{err}"
+    );
+
+    // Not a file: refused before it is opened (a FIFO would block).
+    let fifo = tmp.path().join("fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    for p in [fifo.as_path(), Path::new("/dev/zero")] {
+        let (b, err) = reuse_from(p);
+        assert_eq!(b, old_bytes);
+        assert!(
+            err.contains("not a regular file") && err.contains("nothing reused"),
+            "{err}"
+        );
+    }
+
     // Packed with other settings (zopfli): nothing copied, even the br
     // and zstd variants, as the id covers the whole encoder set.
     let z = tmp.path().join("z.twb");
