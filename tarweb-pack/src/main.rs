@@ -35,7 +35,10 @@ use std::process::ExitCode;
 /// builds). The output is written to a temporary file beside OUTPUT (created
 /// first, so an unwritable directory fails at once), fsynced and renamed: a
 /// failed pack leaves nothing behind. An existing OUTPUT must be a regular
-/// file. `-o -` writes the blob to standard output.
+/// file. `-o -` writes the blob to standard output. While it packs, nameless
+/// scratch files beside OUTPUT (in TMPDIR for `-o -`) hold the site's bytes,
+/// the compressed variants and the built heads, about the blob's size again:
+/// memory is the site's index and the files being compressed, not the site.
 ///
 /// Output that a reader stops reading (`tarweb-pack inspect site.twb |
 /// head`) ends the command quietly with status 0.
