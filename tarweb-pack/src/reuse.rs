@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use tarweb_format::layout::{hdr, HEADER_SIZE, INDEXED};
@@ -87,16 +87,16 @@ fn open(path: &Path, encoder: [u8; 8]) -> Result<Reuse, String> {
     // the index; measured in `bench/pack-results.md`).
     let mut bytes = vec![0u8; size];
     let mut head = [0u8; HEADER_SIZE];
-    let n = (&file)
-        .take(HEADER_SIZE as u64)
-        .read(&mut head)
-        .map_err(|e| e.to_string())?;
+    if size >= HEADER_SIZE {
+        file.read_exact_at(&mut head, 0)
+            .map_err(|e| e.to_string())?;
+    }
     let field = |at: usize, len: usize| {
         let mut v = [0u8; 8];
         v[..len].copy_from_slice(&head[at..at + len]);
         u64::from_le_bytes(v)
     };
-    let indexed = n == HEADER_SIZE && field(hdr::FLAGS, 2) & u64::from(INDEXED) != 0;
+    let indexed = size >= HEADER_SIZE && field(hdr::FLAGS, 2) & u64::from(INDEXED) != 0;
     // The index is everything before the data section; a header whose
     // `data_off` lies is refused by the parse.
     let filled = if indexed {
