@@ -5,7 +5,9 @@
 //! Both input forms are first loaded into the same in-memory [`tree::Tree`]
 //! (regular files, directories, symlinks, tar hard links), and links are then
 //! resolved by one shared resolver. That is what makes a directory and a tar
-//! of that directory produce identical output.
+//! of that directory produce identical output. The tree holds names and
+//! ranges: each file's bytes are streamed into the packer's store
+//! (`store.rs`) as they are read, never held.
 //!
 //! Error vs warning policy:
 //! - errors: anything that would make the served site differ from what the
