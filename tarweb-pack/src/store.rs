@@ -48,9 +48,16 @@ pub struct Stored {
 #[derive(Debug)]
 pub struct Store {
     file: Arc<File>,
-    /// Where the next bytes go. Copies reserve their range under it, then
-    /// write without it (jobs on other threads may append meanwhile).
-    end: Mutex<u64>,
+    tail: Mutex<Tail>,
+}
+
+/// Where the next bytes go. Appends reserve their range under the lock,
+/// then write without it (jobs on other threads may append meanwhile).
+#[derive(Debug, Default)]
+struct Tail {
+    end: u64,
+    /// Copies read through this, one buffer for the whole input.
+    buf: Vec<u8>,
 }
 
 impl Store {
@@ -58,7 +65,7 @@ impl Store {
     pub fn new(file: File) -> Store {
         Store {
             file: Arc::new(file),
-            end: Mutex::new(0),
+            tail: Mutex::default(),
         }
     }
 
@@ -73,15 +80,16 @@ impl Store {
     /// more than a file's size is how growth is noticed.
     pub fn copy_from(&self, r: &mut dyn Read, limit: u64) -> Result<Content, CopyError> {
         // Held throughout: the copy's length is known only at its end.
-        let mut end = self.lock();
+        let mut tail = self.lock();
+        let Tail { end, buf } = &mut *tail;
         let at = *end;
         let mut hash = blake3::Hasher::new();
         let mut utf8 = Utf8::default();
-        let mut buf = vec![0; CHUNK];
+        buf.resize(CHUNK, 0);
         let mut len = 0u64;
         let mut r = r.take(limit);
         loop {
-            let n = match r.read(&mut buf) {
+            let n = match r.read(buf) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -106,9 +114,9 @@ impl Store {
     /// Appends `bytes` (a compressed variant); safe from any thread.
     pub fn put(&self, bytes: &[u8]) -> io::Result<Stored> {
         let at = {
-            let mut end = self.lock();
-            let at = *end;
-            *end += bytes.len() as u64;
+            let mut tail = self.lock();
+            let at = tail.end;
+            tail.end += bytes.len() as u64;
             at
         };
         self.file.write_all_at(bytes, at).map_err(scratch)?;
@@ -130,10 +138,10 @@ impl Store {
         Body::from_file(Arc::clone(&self.file), s.at, s.len)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, u64> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tail> {
         // A panicking job poisons nothing that matters: the offset is
         // updated in one step.
-        self.end.lock().unwrap_or_else(|p| p.into_inner())
+        self.tail.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
