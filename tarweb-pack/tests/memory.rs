@@ -10,6 +10,8 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+mod common;
+
 /// Files of incompressible bytes (the packer tries no coding on `.png`),
 /// and one compressible text file so that compression jobs run too.
 const BIG_FILES: usize = 25;
@@ -25,15 +27,7 @@ const BOUND_KIB: u64 = 96 << 10;
 fn site(dir: &Path) {
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     for i in 0..BIG_FILES {
-        let bytes: Vec<u8> = (0..BIG)
-            .map(|_| {
-                // xorshift: cheap bytes no coder can shrink.
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        let bytes = common::noise(&mut x, BIG);
         std::fs::write(dir.join(format!("img{i:02}.png")), bytes).unwrap();
     }
     let text: String = (0..)

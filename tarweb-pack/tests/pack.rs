@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use tarweb_format::{Blob, Coding, Variant};
 
+mod common;
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tarweb-pack"))
 }
@@ -640,11 +642,7 @@ fn output_must_be_a_regular_file_and_is_checked_before_any_work() {
     assert!(std::fs::symlink_metadata(&null).unwrap().is_symlink());
 
     let fifo = tmp.path().join("fifo.twb");
-    assert!(Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap()
-        .success());
+    common::mkfifo(&fifo);
     let o = run(bin().arg(&site).arg("-o").arg(&fifo));
     assert!(stderr(&o).contains("fifo.twb is a FIFO"), "{}", stderr(&o));
     use std::os::unix::fs::FileTypeExt;
@@ -809,15 +807,7 @@ fn a_file_that_is_not_a_tar_gets_a_clean_message() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("x.twb");
     // Binary noise with terminal escapes in it, under a name with some too.
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    let mut noise: Vec<u8> = (0..8192)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let mut noise = common::noise(&mut 0x9E37_79B9_7F4A_7C15, 8192);
     noise[..8].copy_from_slice(b"\x7fELF\x1b[2J");
     noise[100..110].copy_from_slice(b"\x1b]0;pwned\x07");
     let bin_file = tmp.path().join("evil\x1b[2J\u{202e}.tar");

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use tarweb_format::{Blob, Coding};
 
+mod common;
+
 fn pack(site: &Path, out: &Path, extra: &[&str]) -> (Vec<u8>, String) {
     let o: Output = Command::new(env!("CARGO_BIN_EXE_tarweb-pack"))
         .arg(site)
@@ -172,11 +174,7 @@ fn an_unusable_cache_is_a_warning_and_a_fresh_pack() {
 
     // Not a file: refused before it is opened (a FIFO would block).
     let fifo = tmp.path().join("fifo");
-    assert!(Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap()
-        .success());
+    common::mkfifo(&fifo);
     for p in [fifo.as_path(), Path::new("/dev/zero")] {
         let (b, err) = reuse_from(p);
         assert_eq!(b, old_bytes);
